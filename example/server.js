@@ -1,0 +1,85 @@
+// The demo app that `npm start` runs: a small shop API watched by fastify-server-watch.
+//   PORT (3000), HOST (localhost), MONGODB_URI (optional: watch a real MongoDB), DEMO_TRAFFIC=0 (no background
+//   load), LOG_LEVEL (fatal: the demo's errors are on purpose)
+import Fastify from 'fastify'
+import serverWatch from 'fastify-server-watch'
+import { startTraffic } from './traffic.js'
+
+const port = Number(process.env.PORT ?? 3000)
+const host = process.env.HOST ?? 'localhost'
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'fatal' } }) // LOG_LEVEL=info shows request logs
+
+let mongo = null
+if (process.env.MONGODB_URI) {
+  // Imported only when asked for: the plugin itself never loads the driver.
+  const { MongoClient } = await import('mongodb')
+  mongo = new MongoClient(process.env.MONGODB_URI, { monitorCommands: true, serverSelectionTimeoutMS: 2000 })
+  mongo.connect().catch((error) => app.log.error({ err: error }, 'MongoDB is not reachable yet; /health says so'))
+  app.addHook('onClose', async () => { await mongo.close() }) // the app owns its client; the plugin never closes it
+}
+
+await app.register(serverWatch, {
+  mongo: mongo ?? undefined,
+  checks: {
+    // A custom check the way an app would write one: is a dependency reachable, within checkTimeoutMs?
+    'payment-provider': { check: async () => { await sleep(5 + Math.random() * 20) }, required: false }
+  }
+})
+
+const users = new Map([[1, { id: 1, name: 'Ada' }], [2, { id: 2, name: 'Grace' }], [3, { id: 3, name: 'Linus' }]])
+
+app.get('/api/users/:id', {
+  schema: { params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] } }
+}, async (request, reply) => {
+  const user = users.get(request.params.id)
+  if (user === undefined) return reply.code(404).send({ message: `user ${request.params.id} not found` })
+  return user
+})
+
+app.get('/api/reports/slow', async () => {
+  await sleep(50 + Math.random() * 350)
+  return { rows: 42 }
+})
+
+app.get('/api/checkout', async () => {
+  if (Math.random() < 0.5) throw new Error('payment provider timed out')
+  return { ok: true }
+})
+
+app.post('/api/orders', {
+  schema: {
+    body: {
+      type: 'object',
+      required: ['item', 'quantity'],
+      properties: { item: { type: 'string', minLength: 1 }, quantity: { type: 'integer', minimum: 1 } }
+    }
+  }
+}, async (request, reply) => reply.code(201).send({ id: Date.now(), ...request.body }))
+
+if (mongo !== null) {
+  app.get('/api/db/items', async () => {
+    const items = await mongo.db('server-watch-demo').collection('items').find({}).limit(10).toArray()
+    return { items }
+  })
+}
+
+await app.listen({ port, host })
+const base = `http://${host}:${port}`
+console.log(`Demo app on ${base}
+  dashboard  ${base}/dashboard
+  health     ${base}/health
+  metrics    ${base}/metrics
+  api        ${base}/api/users/1  ${base}/api/reports/slow  ${base}/api/checkout  POST ${base}/api/orders${mongo === null ? '' : `  ${base}/api/db/items`}
+  database   ${mongo === null ? 'none (set MONGODB_URI to watch one)' : 'MongoDB from MONGODB_URI'}`)
+
+let traffic = null
+if (process.env.DEMO_TRAFFIC !== '0') {
+  traffic = startTraffic(base, { withDatabase: mongo !== null })
+  console.log('  traffic    light background requests, so the numbers move (DEMO_TRAFFIC=0 turns them off)')
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => { traffic?.stop(); app.close().then(() => process.exit(0), () => process.exit(1)) })
+}

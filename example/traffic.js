@@ -1,0 +1,34 @@
+// Light background traffic for the demo: a few requests a second, a realistic mix of routes and outcomes.
+const routes = [
+  { weight: 40, path: () => `/api/users/${1 + Math.floor(Math.random() * 4)}` }, // id 4 is a 404
+  { weight: 10, path: () => '/api/reports/slow' },
+  { weight: 6, path: () => '/api/checkout' },
+  { weight: 10, path: () => '/api/orders', body: () => (Math.random() < 0.8 ? { item: 'coffee', quantity: 2 } : { item: '' }) },
+  { weight: 4, path: () => `/static/missing-${Math.floor(Math.random() * 1000)}.png` }
+]
+const databaseRoute = { weight: 10, path: () => '/api/db/items' }
+
+export function startTraffic (base, { withDatabase = false, perSecond = 8 } = {}) {
+  const mix = withDatabase ? [...routes, databaseRoute] : routes
+  const total = mix.reduce((sum, route) => sum + route.weight, 0)
+  const pick = () => {
+    let roll = Math.random() * total
+    for (const route of mix) {
+      roll -= route.weight
+      if (roll < 0) return route
+    }
+    return mix[0]
+  }
+  const timer = setInterval(() => {
+    const route = pick()
+    const body = route.body?.()
+    fetch(base + route.path(), {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(5000)
+    }).then((response) => response.arrayBuffer(), () => {})
+  }, 1000 / perSecond)
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
+}

@@ -1,0 +1,46 @@
+import createError from '@fastify/error'
+
+/** An option has the wrong type or value: `"sampleIntervalMs" option must be an integer >= 10, got "fast"`. */
+export const FST_SERVER_WATCH_INVALID_OPTION = createError(
+  'FST_SERVER_WATCH_INVALID_OPTION',
+  '"%s" option must be %s, got %s',
+  500,
+  TypeError
+)
+
+/** A custom check is not `{ check: function, required?, timeoutMs? }`. */
+export const FST_SERVER_WATCH_INVALID_CHECK = createError(
+  'FST_SERVER_WATCH_INVALID_CHECK',
+  'check "%s" %s',
+  500,
+  TypeError
+)
+
+/** Two of `healthPath`, `dashboardPath` and `metricsPath` are the same path. */
+export const FST_SERVER_WATCH_PATH_CONFLICT = createError(
+  'FST_SERVER_WATCH_PATH_CONFLICT',
+  '"%s" and "%s" options are both "%s"',
+  500,
+  TypeError
+)
+
+/** A custom check did not settle within its timeout. */
+export const FST_SERVER_WATCH_CHECK_TIMEOUT = createError(
+  'FST_SERVER_WATCH_CHECK_TIMEOUT',
+  'timed out after %d ms',
+  503
+)
+
+/** The live stream already serves `maxStreams` clients. */
+export const FST_SERVER_WATCH_TOO_MANY_STREAMS = createError(
+  'FST_SERVER_WATCH_TOO_MANY_STREAMS',
+  'too many live dashboard streams (at most %d)',
+  503
+)
+
+/** `authorize` denied the caller (or threw). */
+export const FST_SERVER_WATCH_FORBIDDEN = createError(
+  'FST_SERVER_WATCH_FORBIDDEN',
+  'not allowed to read the detailed server watch',
+  403
+)

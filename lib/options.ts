@@ -1,0 +1,194 @@
+import type { FastifyRequest } from 'fastify'
+import type { MongoClient } from 'mongodb'
+import { FST_SERVER_WATCH_INVALID_CHECK, FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_PATH_CONFLICT } from './errors.js'
+
+export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
+export const DEFAULT_CHECK_TIMEOUT_MS = 2000
+export const DEFAULT_MAX_ROUTES = 200
+export const DEFAULT_MAX_RECENT_ERRORS = 10
+export const DEFAULT_MAX_ERROR_MESSAGE_LENGTH = 200
+export const DEFAULT_MAX_STREAMS = 10
+export const DEFAULT_SERVER_STATUS_INTERVAL_MS = 10_000
+
+export type Authorize = (request: FastifyRequest) => boolean | Promise<boolean>
+
+export interface HealthCheck {
+  /** Passes when it returns or resolves; fails when it throws, rejects or takes longer than `timeoutMs`. */
+  check: () => unknown
+  /** A failing required check makes the status `unhealthy` (503); an optional one `degraded` (200). Default true. */
+  required?: boolean
+  /** Default: `checkTimeoutMs`. */
+  timeoutMs?: number
+}
+
+export interface MongoWatchOptions {
+  client: MongoClient
+  /** When false, a database that is down makes the status `degraded` instead of `unhealthy`. Default true. */
+  required?: boolean
+  /** How often `serverStatus` is read, when the user may run it. Default 10000. */
+  serverStatusIntervalMs?: number
+}
+
+export interface ServerWatchOptions {
+  /** Fastify's register prefix: the plugin's routes move under it (`/ops/health`). */
+  prefix?: string
+  /** A MongoClient to watch, or `{ client, required, serverStatusIntervalMs }`. */
+  mongo?: MongoClient | MongoWatchOptions
+  /** Named custom health checks: a function or `{ check, required, timeoutMs }`. */
+  checks?: Record<string, HealthCheck | (() => unknown)>
+  /** Who may read the detailed views. Default: loopback clients only. */
+  authorize?: Authorize
+  sampleIntervalMs?: number
+  checkTimeoutMs?: number
+  maxRoutes?: number
+  maxRecentErrors?: number
+  /** Recent error messages are cut to this many characters. Default 200. */
+  maxErrorMessageLength?: number
+  /** Concurrent live dashboard streams. Default 10. */
+  maxStreams?: number
+  healthPath?: string | false
+  dashboardPath?: string | false
+  metricsPath?: string | false
+}
+
+export interface NormalizedCheck {
+  name: string
+  check: () => unknown
+  required: boolean
+  timeoutMs: number
+}
+
+export interface NormalizedOptions {
+  mongo: { client: MongoClient, required: boolean, serverStatusIntervalMs: number } | null
+  checks: NormalizedCheck[]
+  authorize: Authorize | null
+  sampleIntervalMs: number
+  checkTimeoutMs: number
+  maxRoutes: number
+  maxRecentErrors: number
+  maxErrorMessageLength: number
+  maxStreams: number
+  healthPath: string | false
+  dashboardPath: string | false
+  metricsPath: string | false
+}
+
+const KNOWN_OPTIONS = new Set([
+  'mongo', 'checks', 'authorize', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
+  'maxErrorMessageLength', 'maxStreams', 'healthPath', 'dashboardPath', 'metricsPath',
+  // set by Fastify's register itself
+  'prefix', 'logLevel', 'logSerializers'
+])
+
+const show = (value: unknown): string => {
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (value === null || typeof value !== 'object') return String(value)
+  try {
+    return JSON.stringify(value).slice(0, 40)
+  } catch {
+    return 'an object'
+  }
+}
+
+function integer (options: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const value = options[name]
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new FST_SERVER_WATCH_INVALID_OPTION(name, `an integer from ${min} to ${max}`, show(value))
+  }
+  return value
+}
+
+function path (options: Record<string, unknown>, name: string, fallback: string): string | false {
+  const value = options[name]
+  if (value === undefined) return fallback
+  if (value === false) return false
+  if (typeof value !== 'string' || !/^\/[\w\-./~]*$/.test(value) || value.includes('//')) {
+    throw new FST_SERVER_WATCH_INVALID_OPTION(name, 'false or a path starting with "/"', show(value))
+  }
+  return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
+}
+
+function isMongoClient (value: unknown): value is MongoClient {
+  const client = value as MongoClient | null
+  return typeof client === 'object' && client !== null &&
+    typeof client.db === 'function' && typeof client.on === 'function' && typeof client.off === 'function'
+}
+
+function mongo (options: Record<string, unknown>, checkTimeoutMs: number): NormalizedOptions['mongo'] {
+  const value = options.mongo
+  if (value === undefined || value === null) return null
+  if (isMongoClient(value)) {
+    return { client: value, required: true, serverStatusIntervalMs: DEFAULT_SERVER_STATUS_INTERVAL_MS }
+  }
+  const watch = value as Record<string, unknown>
+  if (typeof watch !== 'object' || !isMongoClient(watch.client)) {
+    throw new FST_SERVER_WATCH_INVALID_OPTION('mongo', 'a MongoClient or { client: MongoClient, required?, serverStatusIntervalMs? }', show(value))
+  }
+  if (watch.required !== undefined && typeof watch.required !== 'boolean') {
+    throw new FST_SERVER_WATCH_INVALID_OPTION('mongo.required', 'a boolean', show(watch.required))
+  }
+  const serverStatusIntervalMs = integer(watch, 'serverStatusIntervalMs', DEFAULT_SERVER_STATUS_INTERVAL_MS, checkTimeoutMs, 86_400_000)
+  return { client: watch.client, required: watch.required !== false, serverStatusIntervalMs }
+}
+
+function checks (options: Record<string, unknown>, checkTimeoutMs: number): NormalizedCheck[] {
+  const value = options.checks
+  if (value === undefined) return []
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FST_SERVER_WATCH_INVALID_OPTION('checks', 'an object of named checks', show(value))
+  }
+  return Object.entries(value).map(([name, definition]) => {
+    const spec: Record<string, unknown> = typeof definition === 'function' ? { check: definition } : definition as Record<string, unknown>
+    if (typeof spec !== 'object' || spec === null || typeof spec.check !== 'function') {
+      throw new FST_SERVER_WATCH_INVALID_CHECK(name, 'must be a function or { check: function, required?, timeoutMs? }')
+    }
+    if (spec.required !== undefined && typeof spec.required !== 'boolean') {
+      throw new FST_SERVER_WATCH_INVALID_CHECK(name, `"required" must be a boolean, got ${show(spec.required)}`)
+    }
+    const timeoutMs = spec.timeoutMs ?? checkTimeoutMs
+    if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
+      throw new FST_SERVER_WATCH_INVALID_CHECK(name, `"timeoutMs" must be an integer from 1 to 600000, got ${show(timeoutMs)}`)
+    }
+    return { name, check: spec.check as () => unknown, required: spec.required !== false, timeoutMs }
+  })
+}
+
+/** Checks every option once, at register time, and returns them with their defaults filled in. */
+export function normalizeOptions (raw: ServerWatchOptions | undefined): NormalizedOptions {
+  const options = (raw ?? {}) as Record<string, unknown>
+  if (typeof options !== 'object') {
+    throw new FST_SERVER_WATCH_INVALID_OPTION('options', 'an object', show(raw))
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) {
+      throw new FST_SERVER_WATCH_INVALID_OPTION(name, 'one of the documented options (unknown option)', show(options[name]))
+    }
+  }
+  if (options.authorize !== undefined && typeof options.authorize !== 'function') {
+    throw new FST_SERVER_WATCH_INVALID_OPTION('authorize', 'a function (request) => boolean | Promise<boolean>', show(options.authorize))
+  }
+  const checkTimeoutMs = integer(options, 'checkTimeoutMs', DEFAULT_CHECK_TIMEOUT_MS, 1, 600_000)
+  const normalized: NormalizedOptions = {
+    mongo: mongo(options, checkTimeoutMs),
+    checks: checks(options, checkTimeoutMs),
+    authorize: (options.authorize as Authorize | undefined) ?? null,
+    sampleIntervalMs: integer(options, 'sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),
+    checkTimeoutMs,
+    maxRoutes: integer(options, 'maxRoutes', DEFAULT_MAX_ROUTES, 1, 100_000),
+    maxRecentErrors: integer(options, 'maxRecentErrors', DEFAULT_MAX_RECENT_ERRORS, 0, 1000),
+    maxErrorMessageLength: integer(options, 'maxErrorMessageLength', DEFAULT_MAX_ERROR_MESSAGE_LENGTH, 16, 10_000),
+    maxStreams: integer(options, 'maxStreams', DEFAULT_MAX_STREAMS, 0, 10_000),
+    healthPath: path(options, 'healthPath', '/health'),
+    dashboardPath: path(options, 'dashboardPath', '/dashboard'),
+    metricsPath: path(options, 'metricsPath', '/metrics')
+  }
+  const paths = (['healthPath', 'dashboardPath', 'metricsPath'] as const).filter((name) => normalized[name] !== false)
+  for (const [i, a] of paths.entries()) {
+    for (const b of paths.slice(i + 1)) {
+      if (normalized[a] === normalized[b]) throw new FST_SERVER_WATCH_PATH_CONFLICT(a, b, normalized[a])
+    }
+  }
+  return normalized
+}

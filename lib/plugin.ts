@@ -1,0 +1,87 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { createAuthorizeHook, loopbackOnly } from './access.js'
+import { createRequestHooks, kEndpoint, kError } from './collectors/requests.js'
+import type { HistoryRange, HistoryResponse, HistoryPoint } from './history.js'
+import { normalizeOptions, type ServerWatchOptions } from './options.js'
+import { registerDashboard } from './routes/dashboard.js'
+import { registerHealth } from './routes/health.js'
+import type { HealthSnapshot } from './schemas/health.js'
+import { createWatch } from './watch.js'
+
+export interface ServerWatch {
+  /** Exactly what `GET /health` serves to an authorised caller. */
+  snapshot (): HealthSnapshot
+  /** The overall status alone: cheap, no snapshot built. */
+  status (): HealthSnapshot['status']
+  /** The dashboard's history series at one resolution. */
+  history (range: HistoryRange): HistoryResponse
+  /** Takes a sample now instead of waiting for the loop; concurrent callers share one. */
+  refresh (): Promise<void>
+  /** Called after every sample with its history point; returns the function that unsubscribes. */
+  onSample (listener: (point: HistoryPoint) => void): () => void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    serverWatch: ServerWatch
+  }
+  interface FastifyContextConfig {
+    /** `false`: this route is not counted in the application metrics. */
+    serverWatch?: boolean
+  }
+}
+
+const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, rawOptions) => {
+  const options = normalizeOptions(rawOptions)
+  const watch = createWatch(options, app.log, app.version)
+  const hooks = createRequestHooks(watch.requests)
+
+  app.decorateRequest(kEndpoint, null)
+  app.decorateRequest(kError, null)
+  app.addHook('onRoute', hooks.onRoute)
+  app.addHook('onResponse', hooks.onResponse)
+  app.addHook('onError', hooks.onError)
+  app.addHook('onRequestAbort', hooks.onRequestAbort)
+  app.addHook('onTimeout', hooks.onTimeout)
+
+  app.decorate('serverWatch', Object.freeze({
+    snapshot: watch.snapshot,
+    status: watch.status,
+    history: (range: HistoryRange) => watch.history.query(range),
+    refresh: watch.sample,
+    onSample: watch.onSample
+  }))
+
+  app.addHook('onReady', (done) => { watch.start(); done() })
+  app.addHook('onClose', (_instance, done) => { watch.close(); done() })
+
+  if (rawOptions?.authorize === undefined && process.env.NODE_ENV === 'production') {
+    app.log.warn('server-watch: no "authorize" option; the detailed views answer loopback clients only')
+  }
+  const authorize = options.authorize ?? loopbackOnly
+  const authorizeHook = createAuthorizeHook(authorize)
+
+  // fastify-plugin puts this plugin in its parent's context, where Fastify ignores `prefix`: our routes get a
+  // child context of their own that honours it (and keeps our hooks, if any, to our routes).
+  await app.register(async function serverWatchRoutes (routes: FastifyInstance) {
+    if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, authorize })
+    if (options.dashboardPath !== false) {
+      registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, authorizeHook, maxStreams: options.maxStreams })
+    }
+  }, { prefix: rawOptions?.prefix })
+}
+
+export const serverWatch = fp(serverWatchPlugin, {
+  fastify: '5.x',
+  name: 'fastify-server-watch'
+})
+
+export default serverWatch
+
+export * from './errors.js'
+export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
+export type { HealthSnapshot, ApplicationSnapshot, EndpointSnapshot, RecentError, CheckResult } from './schemas/health.js'
+export type { DatabaseSnapshot } from './schemas/database.js'
+export type { HistoryRange, HistoryResponse, HistoryPoint, SeriesName } from './history.js'
+export { HealthSnapshotSchema } from './schemas/health.js'

@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PassThrough } from 'node:stream'
+import fastifyStatic from '@fastify/static'
+import { Type, type Static } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify'
+import type { HistoryPoint, HistoryRange, HistoryResponse } from '../history.js'
+import type { HealthSnapshot } from '../schemas/health.js'
+
+/** What the dashboard reads from the plugin's watch (lib/watch.ts). */
+export interface DashboardWatch {
+  snapshot (): HealthSnapshot
+  history: { query (range: HistoryRange): HistoryResponse }
+  onSample (listener: (point: HistoryPoint) => void): () => void
+}
+
+export interface DashboardOptions {
+  watch: DashboardWatch
+  dashboardPath: string
+  authorizeHook: onRequestHookHandler | null
+  maxStreams: number
+}
+
+// public/ sits two levels above both lib/routes/dashboard.ts and dist/routes/dashboard.js.
+const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
+const CHART_JS_DIR = dirname(createRequire(import.meta.url).resolve('chart.js'))
+// The page's files, each with the folder it is served from: nothing else under static/ answers.
+const STATIC_FILES: Array<[string, string]> = [
+  ['app.js', PUBLIC_DIR],
+  ['app.css', PUBLIC_DIR],
+  ['favicon.svg', PUBLIC_DIR],
+  ['chart.umd.js', CHART_JS_DIR],
+  ['chart.umd.js.map', CHART_JS_DIR]
+]
+const HEARTBEAT_MS = 15_000
+const RECONNECT_MS = 3_000
+
+// The page needs nothing from another origin and runs no inline script or style.
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'self'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "object-src 'none'"
+].join('; ')
+
+const HistoryQuerystring = Type.Object({
+  range: Type.Union([Type.Literal('5m'), Type.Literal('1h'), Type.Literal('24h')], { default: '5m' })
+})
+
+const escapeAttribute = (value: string): string =>
+  value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+/** `/ops` + `/dashboard` => `/ops/dashboard/`: the `<base href>` every relative URL of the page resolves against. */
+export function dashboardBase (prefix: string, dashboardPath: string): string {
+  const path = (prefix + dashboardPath).replace(/\/{2,}/g, '/')
+  return path.endsWith('/') ? path : `${path}/`
+}
+
+export function registerDashboard (app: FastifyInstance, opts: DashboardOptions): void {
+  // Its own encapsulated context, so its hooks and the static plugin touch nothing else of the app.
+  app.register(async function serverWatchDashboard (dashboard) {
+    const { watch, authorizeHook, maxStreams } = opts
+    const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath.replace(/\/$/, '')
+    const base = dashboardBase(dashboard.prefix, root)
+    const html = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8')
+      .replace('<base href="/">', `<base href="${escapeAttribute(base)}">`)
+    const config = { serverWatch: false }
+
+    if (authorizeHook !== null) dashboard.addHook('onRequest', authorizeHook)
+    dashboard.addHook('onSend', (request, reply, payload, done) => {
+      reply.header('content-security-policy', CSP)
+      reply.header('x-content-type-options', 'nosniff')
+      reply.header('x-robots-tag', 'noindex, nofollow')
+      reply.header('referrer-policy', 'no-referrer')
+      // The page and the API are live data; the static files set their own (revalidated with an etag).
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+      done(null, payload)
+    })
+
+    // serve: false and one route per file rather than @fastify/static's wildcard route: its routes cannot carry
+    // `config`, so they would be counted, and a wildcard would expose the rest of chart.js's dist folder.
+    // The reply.sendFile it decorates stays in this context.
+    await dashboard.register(fastifyStatic, { root: PUBLIC_DIR, serve: false, index: false })
+    for (const [file, folder] of STATIC_FILES) {
+      dashboard.get(`${root}/static/${file}`, { config }, (request, reply) => reply.sendFile(file, folder))
+    }
+
+    const sendPage = (reply: FastifyReply) => {
+      reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(html)
+    }
+    dashboard.get(root === '' ? '/' : root, { config }, (request, reply) => sendPage(reply))
+    const ignoresTrailingSlash = Boolean(
+      (dashboard.initialConfig as { routerOptions?: { ignoreTrailingSlash?: boolean } }).routerOptions?.ignoreTrailingSlash ??
+      dashboard.initialConfig.ignoreTrailingSlash
+    )
+    if (root !== '' && !ignoresTrailingSlash) dashboard.get(`${root}/`, { config }, (request, reply) => sendPage(reply))
+
+    dashboard.get(`${root}/api/snapshot`, { config }, (request, reply) => {
+      reply.header('cache-control', 'no-store').send(watch.snapshot())
+    })
+
+    dashboard.get<{ Querystring: Static<typeof HistoryQuerystring> }>(`${root}/api/history`, {
+      config,
+      schema: { querystring: HistoryQuerystring }
+    }, (request, reply) => {
+      reply.header('cache-control', 'no-store').send(watch.history.query(request.query.range))
+    })
+
+    const streams = createStreamHub(watch, maxStreams)
+    dashboard.addHook('preClose', (done) => {
+      // preClose, not onClose: the server waits for open responses before onClose hooks run.
+      streams.closeAll()
+      done()
+    })
+
+    dashboard.get(`${root}/api/stream`, { config }, (request, reply) => {
+      const stream = streams.open()
+      if (stream === null) {
+        reply.code(503).header('cache-control', 'no-store').header('retry-after', '30').send({
+          statusCode: 503,
+          error: 'Service Unavailable',
+          message: `Too many dashboard streams (at most ${maxStreams}); poll api/snapshot instead`
+        })
+        return
+      }
+      request.raw.once('close', () => streams.release(stream))
+      reply
+        .header('content-type', 'text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .header('x-accel-buffering', 'no')
+        .send(stream)
+    })
+  })
+}
+
+interface StreamHub {
+  /** A new event stream, or null when `maxStreams` are already open. */
+  open (): PassThrough | null
+  release (stream: PassThrough): void
+  closeAll (): void
+}
+
+/**
+ * One `onSample` subscription and one heartbeat timer shared by every open stream, held only while at least
+ * one stream is open; each frame is serialised once, whatever the number of streams.
+ */
+function createStreamHub (watch: DashboardWatch, maxStreams: number): StreamHub {
+  const streams = new Set<PassThrough>()
+  let unsubscribe: (() => void) | null = null
+  let heartbeat: NodeJS.Timeout | null = null
+
+  const broadcast = (frame: string) => {
+    for (const stream of streams) stream.write(frame)
+  }
+  // A comment line keeps proxies from closing an idle connection.
+  const beat = () => {
+    broadcast(': heartbeat\n\n')
+    heartbeat?.refresh()
+  }
+  const onSample = (point: HistoryPoint) => {
+    broadcast(`event: sample\ndata: ${JSON.stringify({ snapshot: watch.snapshot(), point })}\n\n`)
+  }
+
+  const release = (stream: PassThrough) => {
+    if (!streams.delete(stream)) return
+    stream.end()
+    if (streams.size === 0) {
+      unsubscribe?.()
+      unsubscribe = null
+      if (heartbeat !== null) clearTimeout(heartbeat)
+      heartbeat = null
+    }
+  }
+
+  return {
+    open () {
+      if (streams.size >= maxStreams) return null
+      const stream = new PassThrough()
+      streams.add(stream)
+      // Sent at once so that the browser sees the stream open before the first sample.
+      stream.write(`retry: ${RECONNECT_MS}\n: connected\n\n`)
+      if (unsubscribe === null) unsubscribe = watch.onSample(onSample)
+      if (heartbeat === null) heartbeat = setTimeout(beat, HEARTBEAT_MS).unref()
+      return stream
+    },
+    release,
+    closeAll () {
+      for (const stream of [...streams]) release(stream)
+    }
+  }
+}

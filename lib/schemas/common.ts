@@ -1,0 +1,15 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+
+/** A figure the platform may not be able to provide: `null` rather than a made-up number. */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+export const NullableNumber = Nullable(Type.Number())
+
+export const Percentiles = Type.Object({
+  p50: NullableNumber,
+  p95: NullableNumber,
+  p99: NullableNumber,
+  max: NullableNumber
+}, { description: 'Milliseconds; null until something was measured' })
+
+export const CheckStatus = Type.Union([Type.Literal('pass'), Type.Literal('fail')])

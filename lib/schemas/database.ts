@@ -1,0 +1,102 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Nullable, NullableNumber, Percentiles } from './common.js'
+
+const Count = Type.Integer({ minimum: 0 })
+const NullableCount = Nullable(Count)
+const Timestamp = Nullable(Type.String({ description: 'ISO 8601, null until it happened' }))
+
+export const PoolSchema = Type.Object({
+  open: Count,
+  inUse: Count,
+  available: Count,
+  waiting: Count,
+  created: Count,
+  closed: Count,
+  checkouts: Count,
+  checkoutFailures: Count,
+  cleared: Count,
+  checkoutWaitMs: Percentiles
+}, { description: 'From the driver\'s connection pool (CMAP) events since the plugin started watching' })
+
+export const CommandStatsSchema = Type.Object({
+  count: Count,
+  failures: Count,
+  averageMs: NullableNumber,
+  p50: NullableNumber,
+  p95: NullableNumber,
+  p99: NullableNumber,
+  max: NullableNumber
+})
+
+export const CommandsSchema = Type.Object({
+  monitored: Type.Boolean({ description: 'false when the client was created without monitorCommands: true' }),
+  total: NullableCount,
+  failures: NullableCount,
+  averageMs: NullableNumber,
+  latencyMs: Percentiles,
+  recentP95Ms: Type.Optional(NullableNumber),
+  byName: Type.Record(Type.String(), CommandStatsSchema, { description: 'at most 50 names, then "other"' })
+})
+
+export const ServerSchema = Type.Object({
+  address: Type.String(),
+  type: Type.String({ description: 'the driver\'s server type: Standalone, RSPrimary, RSSecondary, Mongos, Unknown…' }),
+  state: Type.Union([Type.Literal('connected'), Type.Literal('connecting'), Type.Literal('unreachable')]),
+  heartbeatMs: NullableNumber,
+  lastHeartbeatAt: Timestamp,
+  error: Type.Optional(Type.String())
+})
+
+export const TopologySchema = Type.Object({
+  type: Type.String({ description: 'the driver\'s topology type: Single, ReplicaSetWithPrimary, Sharded, Unknown…' }),
+  closed: Type.Boolean({ description: 'true once the application closed the client' }),
+  servers: Type.Array(ServerSchema, { maxItems: 50 }),
+  heartbeatMs: NullableNumber,
+  heartbeatFailures: Count,
+  lastChangeAt: Timestamp
+})
+
+const OpCounters = Type.Object({
+  insert: Type.Number(),
+  query: Type.Number(),
+  update: Type.Number(),
+  delete: Type.Number(),
+  getmore: Type.Number(),
+  command: Type.Number()
+})
+
+export const ServerStatusSchema = Type.Object({
+  available: Nullable(Type.Boolean({ description: 'null until the first attempt' })),
+  error: Type.Optional(Type.String()),
+  sampledAt: Timestamp,
+  version: Nullable(Type.String()),
+  uptimeSeconds: NullableNumber,
+  connections: Nullable(Type.Object({ current: Count, available: Count, totalCreated: Count })),
+  opcounters: Nullable(OpCounters),
+  opcountersPerSecond: Nullable(OpCounters),
+  residentMemory: Nullable(Type.Number({ minimum: 0, description: 'bytes' }))
+})
+
+/**
+ * The `database` part of the snapshot. Without a MongoDB client it is `{ status: 'not_configured' }`; the MongoDB
+ * collector (lib/collectors/mongo.ts) fills in every other field, so all of them are optional here.
+ */
+export const DatabaseSchema = Type.Object({
+  status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy'), Type.Literal('not_configured')]),
+  required: Type.Optional(Type.Boolean()),
+  error: Type.Optional(Type.String()),
+  pingMs: Type.Optional(NullableNumber),
+  lastCheckedAt: Type.Optional(Timestamp),
+  pool: Type.Optional(PoolSchema),
+  commands: Type.Optional(CommandsSchema),
+  topology: Type.Optional(TopologySchema),
+  serverStatus: Type.Optional(ServerStatusSchema)
+}, { additionalProperties: true })
+
+export type DatabaseSnapshot = Static<typeof DatabaseSchema>
+export type PoolSnapshot = Static<typeof PoolSchema>
+export type CommandsSnapshot = Static<typeof CommandsSchema>
+export type CommandStats = Static<typeof CommandStatsSchema>
+export type TopologySnapshot = Static<typeof TopologySchema>
+export type ServerSnapshot = Static<typeof ServerSchema>
+export type ServerStatusSnapshot = Static<typeof ServerStatusSchema>

@@ -1,0 +1,121 @@
+import { test } from 'tap'
+import { BUCKET_COUNT, Histogram, HistogramWindow, bucketIndex, bucketUpperBound, percentileOf } from '../lib/histogram.js'
+import { History, SERIES, type Gauges } from '../lib/history.js'
+
+test('every value from 0.01 ms to 1000 s is reported within 5% of itself', async (t) => {
+  let worst = 0
+  for (let value = 0.01; value < 1_000_000; value *= 1.0137) {
+    const histogram = new Histogram()
+    histogram.record(value)
+    histogram.record(1_000_000) // keeps the cap at max out of the way
+    const reported = histogram.percentile(0.5)!
+    worst = Math.max(worst, Math.abs(reported - value) / value)
+  }
+  t.ok(worst <= 0.05 + 1e-9, `worst relative error ${(worst * 100).toFixed(2)}%`)
+})
+
+test('percentiles of a known distribution', async (t) => {
+  const histogram = new Histogram()
+  for (let ms = 1; ms <= 1000; ms++) histogram.record(ms)
+  const within = (actual: number | null, expected: number) => Math.abs(actual! - expected) / expected <= 0.05
+  t.ok(within(histogram.percentile(0.5), 500), `p50 ${histogram.percentile(0.5)}`)
+  t.ok(within(histogram.percentile(0.95), 950), `p95 ${histogram.percentile(0.95)}`)
+  t.ok(within(histogram.percentile(0.99), 990), `p99 ${histogram.percentile(0.99)}`)
+  t.equal(histogram.max, 1000)
+  t.equal(histogram.percentile(1), 1000, 'capped at the largest value seen')
+  t.equal(histogram.mean(), 500.5)
+  t.equal(histogram.count, 1000)
+  histogram.reset()
+  t.equal(histogram.percentile(0.5), null)
+  t.equal(histogram.mean(), null)
+})
+
+test('the bucket array has a fixed size and out-of-range values land in the end buckets', async (t) => {
+  const histogram = new Histogram()
+  t.equal(histogram.counts.length, BUCKET_COUNT)
+  t.equal(bucketIndex(0), 0)
+  t.equal(bucketIndex(Number.NaN), 0)
+  t.equal(bucketIndex(-5), 0)
+  t.equal(bucketIndex(5_000_000), BUCKET_COUNT - 1)
+  histogram.record(5_000_000)
+  t.equal(histogram.percentile(0.5), 5_000_000)
+  t.equal(percentileOf(histogram.counts, 0, 0.5), null)
+  for (let i = 0; i < 100_000; i++) histogram.record(Math.random() * 10_000)
+  t.equal(histogram.counts.length, BUCKET_COUNT, 'no growth with the number of values')
+})
+
+test('Prometheus-style bounds are exact bucket edges', async (t) => {
+  const edges = new Set(Array.from({ length: BUCKET_COUNT - 1 }, (_, i) => bucketUpperBound(i)))
+  for (const bound of [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000]) {
+    t.ok(edges.has(bound), `${bound} ms is an edge`)
+    t.equal(bucketUpperBound(bucketIndex(bound * 0.999)), bound, `${bound * 0.999} falls at or under ${bound}`)
+  }
+  t.equal(bucketUpperBound(BUCKET_COUNT - 1), Infinity)
+})
+
+test('a histogram window reads what was recorded since the last advance', async (t) => {
+  const histogram = new Histogram()
+  for (let i = 0; i < 100; i++) histogram.record(1)
+  const window = new HistogramWindow(histogram)
+  for (let i = 0; i < 10; i++) histogram.record(200)
+  const first = window.advance()
+  t.equal(first.count, 10)
+  t.ok(Math.abs(first.quantiles([0.5])[0]! - 200) <= 10)
+  const empty = window.advance()
+  t.equal(empty.count, 0)
+  t.same(empty.quantiles([0.5, 0.99]), [null, null])
+})
+
+const gauges = (rss: number): Gauges => ({
+  rss,
+  heapUsed: 1,
+  heapTotal: 2,
+  external: 3,
+  systemMemoryPercent: 50,
+  cpuProcessPercent: 10,
+  cpuSystemPercent: 20,
+  eventLoopDelayP99Ms: 1,
+  eventLoopUtilization: 0.1,
+  dbPingMs: null,
+  dbPoolInUse: null,
+  dbCommandP95Ms: null
+})
+
+test('history: three resolutions in fixed rings, rates and windowed percentiles per step', async (t) => {
+  const requests = { total: 0, errorCount: 0, histogram: new Histogram() }
+  let now = 0
+  const history = new History(requests, 1000, now)
+  for (let second = 1; second <= 7200; second++) {
+    for (let i = 0; i < 5; i++) {
+      requests.total++
+      requests.histogram.record(second <= 7190 ? 10 : 100)
+    }
+    if (second % 10 === 0) requests.errorCount++
+    now = second * 1000
+    const point = history.record(now, gauges(second))
+    if (second === 1) {
+      t.equal(point.timestamp, 1000)
+      t.equal(point.values.requestsPerSecond, 5)
+      t.equal(point.values.rss, 1)
+    }
+  }
+  const fine = history.query('5m')
+  t.equal(fine.stepMs, 1000)
+  t.equal(fine.timestamps.length, 300, 'five minutes of one-second points, no more')
+  t.equal(fine.timestamps.at(-1), 7_200_000)
+  t.equal(fine.timestamps[0], 6_901_000)
+  t.equal(fine.series.requestsPerSecond.at(-1), 5)
+  t.ok(Math.abs(fine.series.p50Ms.at(-1)! - 100) <= 5, 'the last second saw 100 ms requests')
+  t.ok(Math.abs(fine.series.p50Ms.at(-20)! - 10) <= 0.5, 'an earlier second saw 10 ms requests')
+  t.equal(fine.series.dbPingMs.at(-1), null, 'a series nobody measures is null')
+  const hour = history.query('1h')
+  t.equal(hour.stepMs, 10_000)
+  t.equal(hour.timestamps.length, 360)
+  t.equal(hour.series.requestsPerSecond.at(-1), 5)
+  t.equal(hour.series.errorsPerSecond.at(-1), 0.1)
+  t.equal(hour.series.rss.at(-1), 7195.5, 'gauges are averaged over the step')
+  const day = history.query('24h')
+  t.equal(day.stepMs, 60_000)
+  t.equal(day.timestamps.length, 120, 'two hours of one-minute points so far')
+  t.same(Object.keys(day.series).sort(), [...SERIES].sort())
+})

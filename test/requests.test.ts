@@ -1,0 +1,235 @@
+import { request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { test } from 'tap'
+import Fastify from 'fastify'
+import serverWatch from '../lib/plugin.js'
+import { buildApp, sleep } from './helpers/app.js'
+
+test('requests are counted by route pattern, never by raw URL', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await app.inject('/users/1')
+  await app.inject('/users/2?expand=true')
+  await app.inject('/users/3')
+  await app.inject('/')
+  const { application } = app.serverWatch.snapshot()
+  t.same(Object.keys(application.endpoints).sort(), ['GET /', 'GET /users/:id'])
+  t.equal(application.endpoints['GET /users/:id']!.count, 3)
+  t.equal(application.endpoints['GET /']!.count, 1)
+  t.equal(application.totalRequests, 4)
+  t.same(application.statusCodes, { 200: 4 })
+  t.equal(application.inFlight, 0)
+  t.equal(application.errorCount, 0)
+  t.equal(application.errorRate, 0)
+})
+
+test('status codes, error count and error rate: errors are responses with status >= 500', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await app.inject('/')
+  await app.inject('/fail')
+  await app.inject('/teapot')
+  await app.inject({ method: 'POST', url: '/users', payload: {} })
+  await app.inject({ method: 'POST', url: '/users', payload: { name: 'ada' } })
+  const { application } = app.serverWatch.snapshot()
+  t.same(application.statusCodes, { 200: 1, 201: 1, 400: 1, 418: 1, 500: 1 })
+  t.equal(application.totalRequests, 5)
+  t.equal(application.errorCount, 1)
+  t.equal(application.errorRate, 20)
+  t.equal(application.endpoints['GET /fail']!.errorCount, 1)
+  t.equal(application.endpoints['POST /users']!.count, 2)
+  t.equal(application.endpoints['POST /users']!.errorCount, 0, 'a 400 is not a server error')
+})
+
+test('response times: average and percentiles of each endpoint match the delays served', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch, { sampleIntervalMs: 1000 })
+  app.get('/sleep/:ms', async (request) => {
+    await sleep(Number((request.params as { ms: string }).ms))
+    return { ok: true }
+  })
+  app.get('/fast', async () => ({ ok: true }))
+  t.teardown(() => app.close())
+  for (let i = 0; i < 19; i++) await app.inject('/fast')
+  await app.inject('/sleep/120')
+  const { application } = app.serverWatch.snapshot()
+  const slow = application.endpoints['GET /sleep/:ms']!
+  t.ok(slow.p50! >= 115 && slow.p50! < 200, `p50 of the slow route ${slow.p50}`)
+  t.ok(slow.max! >= 119, `max ${slow.max}`)
+  const fast = application.endpoints['GET /fast']!
+  t.ok(fast.p99! < 50, `fast p99 ${fast.p99}`)
+  t.ok(application.responseTimeMs.p50! < 50, 'overall p50 comes from the fast route')
+  t.ok(application.responseTimeMs.max! >= 119, 'overall max is the slow request')
+  const expectedAverage = (fast.averageResponseTimeMs! * 19 + slow.averageResponseTimeMs!) / 20
+  t.ok(Math.abs(application.averageResponseTimeMs! - expectedAverage) < 0.01, 'overall average weighs every request')
+})
+
+test('10,000 distinct unmatched URLs share one not-found bucket', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  for (let i = 0; i < 10_000; i++) await app.inject(`/missing/${i}/${Math.random()}`)
+  const { application } = app.serverWatch.snapshot()
+  t.same(Object.keys(application.endpoints), ['(not found)'])
+  t.equal(application.endpoints['(not found)']!.count, 10_000)
+  t.same(application.statusCodes, { 404: 10_000 })
+})
+
+test('past maxRoutes distinct keys, the rest share the overflow bucket', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch, { maxRoutes: 5 })
+  for (let i = 0; i < 20; i++) app.get(`/r${i}/:id`, async () => 'ok')
+  t.teardown(() => app.close())
+  for (let n = 0; n < 10_000; n++) await app.inject(`/r${n % 20}/${n}`)
+  const { application } = app.serverWatch.snapshot()
+  const keys = Object.keys(application.endpoints)
+  t.equal(keys.length, 6, 'five routes and the overflow bucket')
+  t.equal(application.endpoints['(other routes)']!.count, 7_500)
+  t.equal(application.endpoints['GET /r0/:id']!.count, 500)
+  t.equal(application.totalRequests, 10_000)
+})
+
+test('a route registered with several methods gets a key per method', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  app.route({ method: ['GET', 'DELETE'], url: '/items/:id', handler: async () => 'ok' })
+  t.teardown(() => app.close())
+  await app.inject('/items/1')
+  await app.inject({ method: 'DELETE', url: '/items/1' })
+  await app.inject({ method: 'DELETE', url: '/items/2' })
+  const { endpoints } = app.serverWatch.snapshot().application
+  t.equal(endpoints['GET /items/:id']!.count, 1)
+  t.equal(endpoints['DELETE /items/:id']!.count, 2)
+})
+
+test('routes with config.serverWatch false and the plugin\'s own routes are not counted', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await app.inject('/private')
+  await app.inject('/health')
+  await app.inject('/dashboard/api/snapshot')
+  await app.inject('/')
+  const { application } = app.serverWatch.snapshot()
+  t.same(Object.keys(application.endpoints), ['GET /'])
+  t.equal(application.totalRequests, 1)
+})
+
+test('a route\'s own onRequest hooks still run, after ours', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  const seen: string[] = []
+  app.get('/hooked', { onRequest: [(_request, _reply, done) => { seen.push('route hook'); done() }] }, async () => 'ok')
+  app.get('/single', { onRequest: (_request, _reply, done) => { seen.push('single hook'); done() } }, async () => 'ok')
+  t.teardown(() => app.close())
+  await app.inject('/hooked')
+  await app.inject('/single')
+  t.same(seen, ['route hook', 'single hook'])
+  t.equal(app.serverWatch.snapshot().application.totalRequests, 2)
+})
+
+test('routes under an encapsulated prefix are keyed by their full pattern', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  await app.register(async (api) => { api.get('/orders/:id', async () => 'ok') }, { prefix: '/api/v1' })
+  t.teardown(() => app.close())
+  await app.inject('/api/v1/orders/7')
+  t.equal(app.serverWatch.snapshot().application.endpoints['GET /api/v1/orders/:id']!.count, 1)
+})
+
+test('recent errors: newest first, query string stripped, message cut, code kept, bounded', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch, { maxRecentErrors: 3, maxErrorMessageLength: 20 })
+  app.get('/coded/:n', async (request) => {
+    const error = new Error(`failure number ${(request.params as { n: string }).n} with a very long explanation`)
+    Object.assign(error, { code: 'E_COFFEE' })
+    throw error
+  })
+  app.post('/validated', { schema: { body: { type: 'object', required: ['a'] } } }, async () => 'ok')
+  t.teardown(() => app.close())
+  for (let n = 1; n <= 4; n++) {
+    await app.inject({ url: `/coded/${n}?token=secret-${n}`, headers: { authorization: 'Bearer hunter2' } })
+  }
+  await app.inject({ method: 'POST', url: '/validated?x=1', payload: { b: 1 } })
+  const { recentErrors } = app.serverWatch.snapshot().application
+  t.equal(recentErrors.length, 3, 'at most maxRecentErrors')
+  t.match(recentErrors[0], { method: 'POST', route: '/validated', path: '/validated', statusCode: 400, code: 'FST_ERR_VALIDATION' })
+  t.match(recentErrors[1], { method: 'GET', route: '/coded/:n', path: '/coded/4', statusCode: 500, code: 'E_COFFEE' })
+  t.equal(recentErrors[1]!.message.length, 20)
+  t.equal(recentErrors[1]!.message, 'failure number 4 wi…')
+  t.equal(recentErrors[2]!.path, '/coded/3')
+  t.ok(Date.parse(recentErrors[0]!.timestamp) >= Date.parse(recentErrors[2]!.timestamp))
+  const stored = JSON.stringify(recentErrors)
+  t.notOk(stored.includes('secret'), 'no query string')
+  t.notOk(stored.includes('hunter2'), 'no headers')
+})
+
+test('recent errors record the status the error handler finally sent', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  app.setErrorHandler((_error, _request, reply) => { reply.code(503).send({ busy: true }) })
+  app.get('/busy', async () => { throw new Error('overloaded') })
+  t.teardown(() => app.close())
+  await app.inject('/busy')
+  const { application } = app.serverWatch.snapshot()
+  t.match(application.recentErrors[0], { statusCode: 503, message: 'overloaded' })
+  t.equal(application.errorCount, 1)
+})
+
+test('maxRecentErrors 0 keeps no errors', async (t) => {
+  const app = await buildApp({ maxRecentErrors: 0 })
+  t.teardown(() => app.close())
+  await app.inject('/fail')
+  t.same(app.serverWatch.snapshot().application.recentErrors, [])
+  t.equal(app.serverWatch.snapshot().application.errorCount, 1)
+})
+
+test('in-flight and aborted requests over real HTTP', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  app.get('/slow', async () => { await released; return 'late' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  const client = httpRequest({ port, host: '127.0.0.1', path: '/slow' })
+  client.on('error', () => {})
+  client.end()
+  await sleep(100)
+  t.equal(app.serverWatch.snapshot().application.inFlight, 1, 'counted while it runs')
+  client.destroy()
+  await sleep(100)
+  release()
+  await sleep(50)
+  const { application } = app.serverWatch.snapshot()
+  t.equal(application.aborted, 1)
+  t.equal(application.inFlight, 0)
+  t.equal(application.totalRequests, 0, 'an aborted request has no response to count')
+})
+
+test('requests that time out are counted', async (t) => {
+  const app = Fastify({ connectionTimeout: 100 })
+  await app.register(serverWatch)
+  app.get('/stuck', async () => { await sleep(400); return 'too late' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  await new Promise<void>((resolve) => {
+    const client = httpRequest({ port, host: '127.0.0.1', path: '/stuck' }, (response) => { response.resume(); response.on('end', resolve) })
+    client.on('error', () => resolve())
+    client.end()
+  })
+  await sleep(450)
+  t.equal(app.serverWatch.snapshot().application.timedOut, 1)
+})
+
+test('requestsPerSecond covers the recent window', async (t) => {
+  const app = await buildApp({ sampleIntervalMs: 100 })
+  t.teardown(() => app.close())
+  await app.ready()
+  await app.serverWatch.refresh()
+  for (let i = 0; i < 50; i++) await app.inject('/')
+  await sleep(250)
+  const { requestsPerSecond } = app.serverWatch.snapshot().application
+  // 50 requests within a window of about 0.3 to 0.6 s.
+  t.ok(requestsPerSecond > 50 && requestsPerSecond < 250, `requestsPerSecond ${requestsPerSecond}`)
+})
