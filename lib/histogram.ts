@@ -72,6 +72,15 @@ export class Histogram {
     return this.count === 0 ? null : this.sum / this.count
   }
 
+  /** Adds another histogram's values to this one. */
+  add (other: Histogram): this {
+    for (let index = 0; index < BUCKET_COUNT; index++) this.counts[index]! += other.counts[index]!
+    this.count += other.count
+    this.sum += other.sum
+    if (other.max > this.max) this.max = other.max
+    return this
+  }
+
   reset (): void {
     this.counts.fill(0)
     this.count = 0

@@ -22,8 +22,26 @@ declare module 'fastify' {
 export class Endpoint {
   count = 0
   errorCount = 0
-  readonly histogram = new Histogram()
-  constructor (readonly key: string, readonly route: string) {}
+  /**
+   * Durations by status class (index 1 to 5 for 1xx to 5xx), each created on the first response of its class,
+   * so that Prometheus gets a duration histogram per method, route and status class.
+   */
+  readonly byClass: Array<Histogram | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined]
+  constructor (readonly method: string, readonly route: string, readonly key = `${method} ${route}`) {}
+
+  record (index: number, statusCode: number, durationMs: number): void {
+    const statusClass = statusCode >= 600 ? 5 : (statusCode / 100) | 0
+    this.count++
+    if (statusCode >= 500) this.errorCount++
+    ;(this.byClass[statusClass] ??= new Histogram()).recordAt(index, durationMs)
+  }
+
+  /** Every class together: what the snapshot's percentiles read. */
+  combined (): Histogram {
+    const all = new Histogram()
+    for (const histogram of this.byClass) if (histogram !== undefined) all.add(histogram)
+    return all
+  }
 }
 
 interface StoredError {
@@ -48,8 +66,8 @@ export class RequestMetrics {
   readonly statusCodes = new Uint32Array(600)
   readonly histogram = new Histogram()
   readonly endpoints = new Map<string, Endpoint>()
-  readonly notFound = new Endpoint(NOT_FOUND_KEY, NOT_FOUND_KEY)
-  readonly overflow = new Endpoint(OVERFLOW_KEY, OVERFLOW_KEY)
+  readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
+  readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
   private readonly recentErrors: Array<StoredError | undefined>
   private nextError = 0
   private readonly rateTimes: Float64Array
@@ -75,23 +93,24 @@ export class RequestMetrics {
     let endpoint = this.endpoints.get(key)
     if (endpoint === undefined) {
       if (this.endpoints.size >= this.maxRoutes) return this.overflow
-      endpoint = new Endpoint(key, url)
+      endpoint = new Endpoint(method, url, key)
       this.endpoints.set(key, endpoint)
     }
     return endpoint
+  }
+
+  /** Every endpoint with its shared buckets, in the order they were first used. */
+  allEndpoints (): Endpoint[] {
+    return [...this.endpoints.values(), this.notFound, this.overflow]
   }
 
   record (endpoint: Endpoint, statusCode: number, durationMs: number): void {
     const index = bucketIndex(durationMs)
     this.total++
     this.histogram.recordAt(index, durationMs)
-    endpoint.count++
-    endpoint.histogram.recordAt(index, durationMs)
+    endpoint.record(index, statusCode, durationMs)
     if (statusCode < 600) this.statusCodes[statusCode]!++
-    if (statusCode >= 500) {
-      this.errorCount++
-      endpoint.errorCount++
-    }
+    if (statusCode >= 500) this.errorCount++
   }
 
   recordError (request: FastifyRequest, route: string, statusCode: number, error: Error): void {
@@ -132,7 +151,7 @@ export class RequestMetrics {
       if (this.statusCodes[code]! > 0) statusCodes[code] = this.statusCodes[code]!
     }
     const endpoints: Record<string, EndpointSnapshot> = {}
-    for (const endpoint of [...this.endpoints.values(), this.notFound, this.overflow]) {
+    for (const endpoint of this.allEndpoints()) {
       if (endpoint.count > 0) endpoints[endpoint.key] = endpointSnapshot(endpoint)
     }
     const [p50, p95, p99] = percentilesOf(this.histogram, QUANTILES)
@@ -167,8 +186,9 @@ export class RequestMetrics {
 }
 
 function endpointSnapshot (endpoint: Endpoint): EndpointSnapshot {
-  const [p50, p95, p99] = percentilesOf(endpoint.histogram, QUANTILES)
-  const mean = endpoint.histogram.mean()
+  const histogram = endpoint.combined()
+  const [p50, p95, p99] = percentilesOf(histogram, QUANTILES)
+  const mean = histogram.mean()
   return {
     count: endpoint.count,
     errorCount: endpoint.errorCount,
@@ -176,7 +196,7 @@ function endpointSnapshot (endpoint: Endpoint): EndpointSnapshot {
     p50: p50!,
     p95: p95!,
     p99: p99!,
-    max: endpoint.count === 0 ? null : round(endpoint.histogram.max)
+    max: endpoint.count === 0 ? null : round(histogram.max)
   }
 }
 
