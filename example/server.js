@@ -15,8 +15,9 @@ let mongo = null
 if (process.env.MONGODB_URI) {
   // Imported only when asked for: the plugin itself never loads the driver.
   const { MongoClient } = await import('mongodb')
+  // No connect(): the driver connects on the first ping or query, so the demo starts even while the database is
+  // down, and /health says so (503) until it comes back.
   mongo = new MongoClient(process.env.MONGODB_URI, { monitorCommands: true, serverSelectionTimeoutMS: 2000 })
-  mongo.connect().catch((error) => app.log.error({ err: error }, 'MongoDB is not reachable yet; /health says so'))
   app.addHook('onClose', async () => { await mongo.close() }) // the app owns its client; the plugin never closes it
 }
 
@@ -59,9 +60,13 @@ app.post('/api/orders', {
 }, async (request, reply) => reply.code(201).send({ id: Date.now(), ...request.body }))
 
 if (mongo !== null) {
-  app.get('/api/db/items', async () => {
-    const items = await mongo.db('server-watch-demo').collection('items').find({}).limit(10).toArray()
-    return { items }
+  const items = mongo.db(process.env.MONGODB_DB ?? 'server_watch_demo').collection('items')
+  app.get('/api/db/items', async () => ({ items: await items.find({}, { projection: { _id: 0 } }).limit(20).toArray() }))
+  app.post('/api/db/items', {
+    schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 100 } } } }
+  }, async (request, reply) => {
+    await items.insertOne({ name: request.body.name, createdAt: new Date() })
+    return reply.code(201).send({ ok: true })
   })
 }
 

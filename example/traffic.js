@@ -6,10 +6,13 @@ const routes = [
   { weight: 10, path: () => '/api/orders', body: () => (Math.random() < 0.8 ? { item: 'coffee', quantity: 2 } : { item: '' }) },
   { weight: 4, path: () => `/static/missing-${Math.floor(Math.random() * 1000)}.png` }
 ]
-const databaseRoute = { weight: 10, path: () => '/api/db/items' }
+const databaseRoutes = [
+  { weight: 10, path: () => '/api/db/items' },
+  { weight: 3, path: () => '/api/db/items', body: () => ({ name: `item ${Math.floor(Math.random() * 100)}` }) }
+]
 
 export function startTraffic (base, { withDatabase = false, perSecond = 8 } = {}) {
-  const mix = withDatabase ? [...routes, databaseRoute] : routes
+  const mix = withDatabase ? [...routes, ...databaseRoutes] : routes
   const total = mix.reduce((sum, route) => sum + route.weight, 0)
   const pick = () => {
     let roll = Math.random() * total

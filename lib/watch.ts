@@ -71,7 +71,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     const now = Date.now()
     requests.tick(now)
     const memory = processMemory.read()
-    const db = database.read() as DatabaseSnapshot & Record<string, unknown>
+    const db = database.read()
     const point = history.record(now, {
       rss: memory.rss,
       heapUsed: memory.heapUsed,
@@ -83,8 +83,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       eventLoopDelayP99Ms: eventLoop.read().delayMs.p99,
       eventLoopUtilization: eventLoop.read().utilization,
       dbPingMs: db.pingMs ?? null,
-      dbPoolInUse: null,
-      dbCommandP95Ms: null
+      dbPoolInUse: db.pool?.inUse ?? null,
+      dbCommandP95Ms: db.commands?.recentP95Ms ?? null
     })
     for (const listener of listeners) {
       try {

@@ -29,7 +29,7 @@ import type {
   CommandStats, CommandsSnapshot, DatabaseSnapshot, PoolSnapshot, ServerSnapshot, ServerStatusSnapshot, TopologySnapshot
 } from '../schemas/database.js'
 
-export const DEFAULT_SERVER_STATUS_INTERVAL_MS = 10_000
+export { DEFAULT_SERVER_STATUS_INTERVAL_MS } from '../options.js'
 /** Distinct command names kept; the rest share OTHER_COMMANDS. Drivers send a few dozen names at most. */
 export const MAX_COMMAND_NAMES = 50
 export const OTHER_COMMANDS = 'other'
