@@ -45,6 +45,17 @@ function bucketMiddle (index: number): number {
 
 const round = (value: number) => Math.round(value * 1e4) / 1e4
 
+export interface LatencySummary {
+  mean: number | null
+  p50: number | null
+  p95: number | null
+  p99: number | null
+  max: number | null
+}
+
+const SUMMARY_QUANTILES = [0.5, 0.95, 0.99]
+const round3 = (value: number) => Math.round(value * 1e3) / 1e3
+
 export class Histogram {
   readonly counts = new Uint32Array(BUCKET_COUNT)
   count = 0
@@ -70,6 +81,19 @@ export class Histogram {
 
   mean (): number | null {
     return this.count === 0 ? null : this.sum / this.count
+  }
+
+  /** What every latency figure in the snapshot reports: mean, p50, p95, p99 and max, null while empty. */
+  summary (): LatencySummary {
+    const [p50, p95, p99] = percentilesOf(this, SUMMARY_QUANTILES)
+    const empty = this.count === 0
+    return {
+      mean: empty ? null : round3(this.sum / this.count),
+      p50: p50!,
+      p95: p95!,
+      p99: p99!,
+      max: empty ? null : round3(this.max)
+    }
   }
 
   /** Adds another histogram's values to this one. */

@@ -22,7 +22,7 @@ import type {
   TopologyDescriptionChangedEvent
 } from 'mongodb'
 import type { FastifyBaseLogger } from 'fastify'
-import { Histogram, HistogramWindow, bucketIndex, percentilesOf } from '../histogram.js'
+import { Histogram, HistogramWindow, bucketIndex } from '../histogram.js'
 import { errorMessage, round } from '../format.js'
 import type { Collector } from './types.js'
 import type {
@@ -42,7 +42,6 @@ export const MAX_SERVERS = 50
  */
 export const OWN_COMMAND_COMMENT = 'fastify-server-watch'
 const MAX_ERROR_LENGTH = 200
-const QUANTILES = [0.5, 0.95, 0.99]
 const MIB = 1024 * 1024
 /** Sections serverStatus may skip: we read connections, opcounters and mem only. */
 const SERVER_STATUS_COMMAND = {
@@ -416,7 +415,7 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
       inUse += pool.checkedOut.size
       waiting += pool.waitingSince.length
     }
-    const [p50, p95, p99] = percentilesOf(checkoutWait, QUANTILES)
+    const { mean: _mean, ...checkoutWaitMs } = checkoutWait.summary()
     return {
       open,
       inUse,
@@ -427,7 +426,7 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
       checkouts,
       checkoutFailures,
       cleared,
-      checkoutWaitMs: { p50: p50!, p95: p95!, p99: p99!, max: checkoutWait.count === 0 ? null : round(checkoutWait.max) }
+      checkoutWaitMs
     }
   }
 
@@ -539,17 +538,8 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
 }
 
 function commandStats (counter: CommandCounter): CommandStats {
-  const [p50, p95, p99] = percentilesOf(counter.histogram, QUANTILES)
-  const mean = counter.histogram.mean()
-  return {
-    count: counter.count,
-    failures: counter.failures,
-    averageMs: mean === null ? null : round(mean),
-    p50: p50!,
-    p95: p95!,
-    p99: p99!,
-    max: counter.count === 0 ? null : round(counter.histogram.max)
-  }
+  const { mean, ...percentiles } = counter.histogram.summary()
+  return { count: counter.count, failures: counter.failures, averageMs: mean, ...percentiles }
 }
 
 /** BSON numbers may arrive as double, Int32 or Long depending on the client's promote options. */

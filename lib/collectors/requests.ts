@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { Histogram, bucketIndex, percentilesOf } from '../histogram.js'
+import { Histogram, bucketIndex } from '../histogram.js'
 import { errorMessage, round } from '../format.js'
 import type { ApplicationSnapshot, EndpointSnapshot, RecentError } from '../schemas/health.js'
 
@@ -53,8 +53,6 @@ interface StoredError {
   message: string
   code: string | undefined
 }
-
-const QUANTILES = [0.5, 0.95, 0.99]
 
 export class RequestMetrics {
   total = 0
@@ -154,14 +152,13 @@ export class RequestMetrics {
     for (const endpoint of this.allEndpoints()) {
       if (endpoint.count > 0) endpoints[endpoint.key] = endpointSnapshot(endpoint)
     }
-    const [p50, p95, p99] = percentilesOf(this.histogram, QUANTILES)
-    const mean = this.histogram.mean()
+    const { mean, ...responseTimeMs } = this.histogram.summary()
     return {
       totalRequests: this.total,
       errorCount: this.errorCount,
       errorRate: this.total === 0 ? 0 : round(this.errorCount / this.total * 100, 2),
-      averageResponseTimeMs: mean === null ? null : round(mean),
-      responseTimeMs: { p50: p50!, p95: p95!, p99: p99!, max: this.total === 0 ? null : round(this.histogram.max) },
+      averageResponseTimeMs: mean,
+      responseTimeMs,
       requestsPerSecond: this.requestsPerSecond(now),
       inFlight: Math.max(0, this.inFlight),
       aborted: this.aborted,
@@ -186,18 +183,8 @@ export class RequestMetrics {
 }
 
 function endpointSnapshot (endpoint: Endpoint): EndpointSnapshot {
-  const histogram = endpoint.combined()
-  const [p50, p95, p99] = percentilesOf(histogram, QUANTILES)
-  const mean = histogram.mean()
-  return {
-    count: endpoint.count,
-    errorCount: endpoint.errorCount,
-    averageResponseTimeMs: mean === null ? null : round(mean),
-    p50: p50!,
-    p95: p95!,
-    p99: p99!,
-    max: endpoint.count === 0 ? null : round(histogram.max)
-  }
+  const { mean, ...percentiles } = endpoint.combined().summary()
+  return { count: endpoint.count, errorCount: endpoint.errorCount, averageResponseTimeMs: mean, ...percentiles }
 }
 
 /**
