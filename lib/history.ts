@@ -52,7 +52,10 @@ class Tier {
   private readonly sums = new Float64Array(GAUGES.length)
   private readonly counts = new Uint32Array(GAUGES.length)
 
-  /** `closeAfterMs` is half a sample short of the step, so that timer jitter does not skip a whole sample. */
+  /**
+   * `closeAfterMs` is half a sample short of the step, so that timer jitter does not skip a whole sample; the
+   * finest tier has 0 and closes on every sample, however soon after the last one it comes.
+   */
   constructor (
     readonly stepMs: number,
     points: number,
@@ -78,7 +81,7 @@ class Tier {
       }
     })
     if (now - this.lastTime < this.closeAfterMs) return null
-    const seconds = (now - this.lastTime) / 1000
+    const seconds = Math.max(now - this.lastTime, 1) / 1000
     const { count, quantiles } = this.window.advance()
     const [p50, p95, p99] = count > 0 ? quantiles(QUANTILES) : [null, null, null]
     const values = {
@@ -128,7 +131,8 @@ export class History {
     for (const [range, { spanMs, stepMs }] of Object.entries(HISTORY_RANGES) as Array<[HistoryRange, { spanMs: number, stepMs: number }]>) {
       // A sampling interval longer than a tier's step makes that tier one point per sample.
       const step = Math.max(stepMs, sampleIntervalMs)
-      this.tiers[range] = new Tier(step, Math.ceil(spanMs / step), requests, now, step - sampleIntervalMs / 2)
+      const closeAfterMs = stepMs === 0 ? 0 : step - sampleIntervalMs / 2
+      this.tiers[range] = new Tier(step, Math.ceil(spanMs / step), requests, now, closeAfterMs)
     }
   }
 

@@ -119,3 +119,14 @@ test('history: three resolutions in fixed rings, rates and windowed percentiles 
   t.equal(day.timestamps.length, 120, 'two hours of one-minute points so far')
   t.same(Object.keys(day.series).sort(), [...SERIES].sort())
 })
+
+test('history: the first sample, taken right after start-up, is a point for the live stream', async (t) => {
+  const requests = { total: 3, errorCount: 0, histogram: new Histogram() }
+  const history = new History(requests, 1000, 5_000)
+  const point = history.record(5_010, gauges(42))
+  t.equal(point.timestamp, 5_010)
+  t.equal(point.values.rss, 42)
+  t.equal(point.values.requestsPerSecond, 0, 'no request since start-up')
+  t.equal(history.query('5m').timestamps.length, 1)
+  t.equal(history.query('1h').timestamps.length, 0, 'coarser tiers wait for their step')
+})

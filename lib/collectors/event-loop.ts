@@ -2,6 +2,8 @@ import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'n
 import { round } from '../format.js'
 import type { Collector } from './types.js'
 
+const RESOLUTION_MS = 10
+
 export interface EventLoopSample {
   delayMs: { p50: number | null, p99: number | null, max: number | null }
   utilization: number | null
@@ -10,11 +12,12 @@ export interface EventLoopSample {
 /** Event-loop delay and utilization over the last sample interval (the histogram is reset after each read). */
 export function createEventLoopCollector (): Collector<EventLoopSample> {
   // 10 ms resolution: a timer every 10 ms costs ~0.05% of a core and sees any stall that matters to requests.
-  const delay = monitorEventLoopDelay({ resolution: 10 })
+  const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
   delay.enable()
   let lastUtilization: EventLoopUtilization = performance.eventLoopUtilization()
   let last: EventLoopSample = { delayMs: { p50: null, p99: null, max: null }, utilization: null }
-  const ms = (nanoseconds: number) => round(nanoseconds / 1e6)
+  // The histogram records the whole interval between two timer ticks; the delay is what exceeds the resolution.
+  const ms = (nanoseconds: number) => round(Math.max(0, nanoseconds / 1e6 - RESOLUTION_MS))
 
   function sample (): void {
     const utilization = performance.eventLoopUtilization(lastUtilization)
