@@ -29,6 +29,10 @@ const CHART_JS_DIR = dirname(createRequire(import.meta.url).resolve('chart.js'))
 // The page's files, each with the folder it is served from: nothing else under static/ answers.
 const STATIC_FILES: Array<[string, string]> = [
   ['app.js', PUBLIC_DIR],
+  ['cards.js', PUBLIC_DIR],
+  ['charts.js', PUBLIC_DIR],
+  ['dom.js', PUBLIC_DIR],
+  ['format.js', PUBLIC_DIR],
   ['app.css', PUBLIC_DIR],
   ['favicon.svg', PUBLIC_DIR],
   ['chart.umd.js', CHART_JS_DIR],
@@ -140,7 +144,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
   })
 }
 
-interface StreamHub {
+export interface StreamHub {
   /** A new event stream, or null when `maxStreams` are already open. */
   open (): PassThrough | null
   release (stream: PassThrough): void
@@ -151,7 +155,7 @@ interface StreamHub {
  * One `onSample` subscription and one heartbeat timer shared by every open stream, held only while at least
  * one stream is open; each frame is serialised once, whatever the number of streams.
  */
-function createStreamHub (watch: DashboardWatch, maxStreams: number): StreamHub {
+export function createStreamHub (watch: DashboardWatch, maxStreams: number, heartbeatMs = HEARTBEAT_MS): StreamHub {
   const streams = new Set<PassThrough>()
   let unsubscribe: (() => void) | null = null
   let heartbeat: NodeJS.Timeout | null = null
@@ -187,7 +191,7 @@ function createStreamHub (watch: DashboardWatch, maxStreams: number): StreamHub 
       // Sent at once so that the browser sees the stream open before the first sample.
       stream.write(`retry: ${RECONNECT_MS}\n: connected\n\n`)
       if (unsubscribe === null) unsubscribe = watch.onSample(onSample)
-      if (heartbeat === null) heartbeat = setTimeout(beat, HEARTBEAT_MS).unref()
+      if (heartbeat === null) heartbeat = setTimeout(beat, heartbeatMs).unref()
       return stream
     },
     release,

@@ -1,0 +1,345 @@
+/* global Chart, document, getComputedStyle */
+// The charts: created once, then only their data changes (chart.update('none')). Colours come from a fixed palette
+// in the style sheet, so that light and dark schemes each have theirs and a colour always means the same thing.
+import { byId } from './dom.js'
+import { clockFormat, formatBytes, formatClock, formatCount, formatDuration, formatPercent, formatRate, isNumber, minuteFormat } from './format.js'
+
+export const RANGES = {
+  '5m': { windowMs: 5 * 60_000, label: '5 min' },
+  '1h': { windowMs: 60 * 60_000, label: '1 hour' },
+  '24h': { windowMs: 24 * 60 * 60_000, label: '24 hours' }
+}
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+const HOUR = 60 * MINUTE
+const TICK_STEPS = [SECOND, 2 * SECOND, 5 * SECOND, 10 * SECOND, 15 * SECOND, 30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE,
+  15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR]
+const MAX_TIME_TICKS = 6
+const ENDPOINT_COLOURS = ['c1', 'c2', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10', 'c11']
+const STATUS_CLASS_COLOURS = { 1: 'c12', 2: 'c4', 3: 'c1', 4: 'c2', 5: 'c3' }
+
+export let theme = readTheme()
+
+function readTheme () {
+  const style = getComputedStyle(document.documentElement)
+  const read = (name) => style.getPropertyValue(`--${name}`).trim()
+  const palette = {}
+  for (let i = 1; i <= 12; i++) palette[`c${i}`] = read(`c${i}`)
+  return { palette, text: read('text'), muted: read('muted'), grid: read('grid'), surface: read('surface') }
+}
+
+function withAlpha (hex, alpha) {
+  const match = /^#([0-9a-f]{6})$/i.exec(hex)
+  if (match === null) return hex
+  const value = parseInt(match[1], 16)
+  return `rgba(${value >> 16}, ${(value >> 8) & 255}, ${value & 255}, ${alpha})`
+}
+
+/** FNV-1a: the same endpoint keeps the same colour across refreshes, reloads and machines. */
+function hash (text) {
+  let value = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    value ^= text.charCodeAt(i)
+    value = Math.imul(value, 0x01000193)
+  }
+  return value >>> 0
+}
+
+const endpointColours = new Map()
+
+/**
+ * An endpoint keeps its colour for the life of the page. New endpoints, taken in name order, start from the
+ * colour their key hashes to and take the next one still free, so the same routes get the same colours on every
+ * load and no two share one while there are colours left.
+ */
+export function assignEndpointColours (keys) {
+  const fresh = keys.filter((key) => !endpointColours.has(key)).sort()
+  for (const key of fresh) {
+    const taken = new Set(endpointColours.values())
+    const start = hash(key) % ENDPOINT_COLOURS.length
+    let token = ENDPOINT_COLOURS[start]
+    for (let i = 0; i < ENDPOINT_COLOURS.length; i++) {
+      const candidate = ENDPOINT_COLOURS[(start + i) % ENDPOINT_COLOURS.length]
+      if (!taken.has(candidate)) {
+        token = candidate
+        break
+      }
+    }
+    endpointColours.set(key, token)
+  }
+}
+
+export const endpointColour = (key) => theme.palette[endpointColours.get(key) ?? ENDPOINT_COLOURS[hash(key) % ENDPOINT_COLOURS.length]]
+
+export function statusColour (code) {
+  const base = theme.palette[STATUS_CLASS_COLOURS[String(code)[0]] ?? 'c12']
+  const number = Number(code)
+  // The round code of a class (200, 400, 500) in full colour, its siblings in stable lighter shades.
+  if (number % 100 === 0) return base
+  return withAlpha(base, [0.75, 0.55, 0.4][hash(String(code)) % 3])
+}
+
+export const charts = {}
+let lastHistory = null
+
+export function setChartDefaults () {
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily
+  Chart.defaults.font.size = 11
+  Chart.defaults.animation = false
+  Chart.defaults.maintainAspectRatio = false
+  Chart.defaults.plugins.legend.labels.usePointStyle = true
+  Chart.defaults.plugins.legend.labels.pointStyle = 'circle'
+  Chart.defaults.plugins.legend.labels.boxWidth = 7
+  Chart.defaults.plugins.legend.labels.boxHeight = 7
+  // Legend markers in the line colour, also for the series drawn as a filled area.
+  const generateLabels = Chart.defaults.plugins.legend.labels.generateLabels
+  Chart.defaults.plugins.legend.labels.generateLabels = (chart) =>
+    generateLabels(chart).map((label) => ({ ...label, fillStyle: label.strokeStyle }))
+  Chart.defaults.plugins.tooltip.padding = 8
+  Chart.defaults.plugins.tooltip.cornerRadius = 6
+  Chart.defaults.plugins.tooltip.boxPadding = 4
+  applyChartDefaultsTheme()
+}
+
+function applyChartDefaultsTheme () {
+  Chart.defaults.color = theme.muted
+  Chart.defaults.borderColor = theme.grid
+}
+
+/**
+ * A time series chart over the history response: `series` name the history series; `transform` turns a value
+ * into what is drawn (utilisation 0..1 into percent).
+ */
+function createLineChart (canvasId, { series, y, y1 }) {
+  const datasets = series.map((item) => ({
+    label: item.label,
+    data: [],
+    seriesName: item.name,
+    transform: item.transform,
+    colourToken: item.colour,
+    fillArea: item.fill === true,
+    borderDash: item.dash ? [4, 3] : undefined,
+    yAxisID: item.axis ?? 'y',
+    stepped: item.stepped ?? false,
+    format: item.axis === 'y1' ? y1.format : y.format
+  }))
+  const bytes = y.format === formatBytes
+  const axis = (config, position) => ({
+    position,
+    beginAtZero: true,
+    suggestedMax: config.suggestedMax,
+    max: config.max,
+    border: { display: false },
+    grid: { drawOnChartArea: position === 'left' },
+    ticks: { maxTicksLimit: 6, callback: (value) => config.format(value) }
+  })
+  const scales = {
+    x: {
+      type: 'linear',
+      grid: { display: false },
+      border: { display: false },
+      ticks: { maxRotation: 0, autoSkipPadding: 16, callback: formatTimeTick },
+      afterBuildTicks: roundTimeTicks
+    },
+    y: axis(y, 'left')
+  }
+  if (y1) scales.y1 = axis(y1, 'right')
+  const chart = new Chart(byId(canvasId), {
+    type: 'line',
+    data: { labels: [], datasets },
+    options: {
+      interaction: { mode: 'index', intersect: false },
+      elements: { point: { radius: 0, hoverRadius: 3, hitRadius: 4 }, line: { borderWidth: 1.75, tension: 0.2 } },
+      scales,
+      plugins: {
+        legend: { position: 'top', align: 'end' },
+        tooltip: {
+          callbacks: {
+            title: (items) => items.length > 0 ? formatClock(items[0].parsed.x) : '',
+            label: (item) => `${item.dataset.label}: ${item.dataset.format(item.parsed.y)}`
+          }
+        }
+      }
+    }
+  })
+  chart.bytesAxis = bytes
+  applyLineTheme(chart)
+  return chart
+}
+
+/** A round step for a bytes axis: 1, 2 or 5 (times 10, 100) KiB, MiB or GiB, about four steps to the top. */
+function byteStep (max) {
+  const raw = Math.max(1, max / 4)
+  const unit = 1024 ** Math.floor(Math.log(raw) / Math.log(1024))
+  const multiple = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].find((candidate) => candidate * unit >= raw) ?? 1024
+  return multiple * unit
+}
+
+function applyLineTheme (chart) {
+  for (const dataset of chart.data.datasets) {
+    const colour = theme.palette[dataset.colourToken]
+    dataset.borderColor = colour
+    dataset.backgroundColor = dataset.fillArea ? withAlpha(colour, 0.12) : colour
+    dataset.fill = dataset.fillArea ? 'origin' : false
+    dataset.pointHoverBackgroundColor = colour
+  }
+}
+
+const MS_AXIS = { format: formatDuration }
+
+export function createCharts () {
+  charts.latency = createLineChart('chart-latency', {
+    series: [
+      { name: 'p50Ms', label: 'p50', colour: 'c1' },
+      { name: 'p95Ms', label: 'p95', colour: 'c2' },
+      { name: 'p99Ms', label: 'p99', colour: 'c7' }
+    ],
+    y: MS_AXIS
+  })
+  charts.throughput = createLineChart('chart-throughput', {
+    series: [
+      { name: 'requestsPerSecond', label: 'Requests/s', colour: 'c1', fill: true },
+      { name: 'errorsPerSecond', label: 'Errors/s (5xx)', colour: 'c3', fill: true }
+    ],
+    y: { format: (value) => `${Number.isInteger(value) ? value : formatRate(value)}/s` }
+  })
+  charts.memory = createLineChart('chart-memory', {
+    series: [
+      { name: 'rss', label: 'RSS', colour: 'c5', fill: true },
+      { name: 'heapTotal', label: 'Heap total', colour: 'c6', dash: true },
+      { name: 'heapUsed', label: 'Heap used', colour: 'c6' },
+      { name: 'external', label: 'External', colour: 'c12' }
+    ],
+    y: { format: formatBytes }
+  })
+  const toPercent = (value) => value * 100
+  charts.cpu = createLineChart('chart-cpu', {
+    series: [
+      { name: 'cpuProcessPercent', label: 'Process CPU', colour: 'c1', fill: true },
+      { name: 'cpuSystemPercent', label: 'System CPU', colour: 'c12' },
+      { name: 'eventLoopUtilization', label: 'Loop utilisation', colour: 'c6', transform: toPercent },
+      { name: 'eventLoopDelayP99Ms', label: 'Loop delay p99', colour: 'c8', axis: 'y1' }
+    ],
+    y: { format: (value) => formatPercent(value, 0), suggestedMax: 10 },
+    y1: { format: formatDuration }
+  })
+  charts.endpoints = new Chart(byId('chart-endpoints'), {
+    type: 'bar',
+    data: { labels: [], datasets: [{ label: 'Requests', data: [], backgroundColor: [], borderRadius: 4, maxBarThickness: 16 }] },
+    options: {
+      indexAxis: 'y',
+      scales: {
+        x: { beginAtZero: true, border: { display: false }, ticks: { maxTicksLimit: 5, callback: (value) => formatCount(value) } },
+        y: { grid: { display: false }, border: { display: false }, ticks: { callback: shortEndpointLabel } }
+      },
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { label: (item) => `${formatCount(item.parsed.x)} requests` } }
+      }
+    }
+  })
+  charts.status = new Chart(byId('chart-status'), {
+    type: 'doughnut',
+    data: { labels: [], datasets: [{ data: [], backgroundColor: [], borderWidth: 2, borderColor: theme.surface, hoverOffset: 4 }] },
+    options: {
+      cutout: '64%',
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { label: (item) => ` ${item.label}: ${formatCount(item.parsed)}` } }
+      }
+    }
+  })
+}
+
+function shortEndpointLabel (value) {
+  const label = this.getLabelForValue(value)
+  return label.length > 28 ? `${label.slice(0, 27)}…` : label
+}
+
+/** The database chart exists only once a database is watched; created then, once. */
+export function ensureDatabaseChart () {
+  if (charts.database) return charts.database
+  charts.database = createLineChart('chart-database', {
+    series: [
+      { name: 'dbPingMs', label: 'Ping', colour: 'c6' },
+      { name: 'dbCommandP95Ms', label: 'Command p95', colour: 'c2' },
+      { name: 'dbPoolInUse', label: 'Pool in use', colour: 'c5', axis: 'y1', stepped: true }
+    ],
+    y: MS_AXIS,
+    y1: { format: (value) => Number.isInteger(value) ? formatCount(value) : '', suggestedMax: 4 }
+  })
+  if (lastHistory) renderLineChart(charts.database, lastHistory)
+  return charts.database
+}
+
+/** Ticks on round local times (12:00:30, 12:01:00, ...) rather than at steps from the first point. */
+function roundTimeTicks (scale) {
+  const step = scale.options.ticks.stepSize
+  const shift = -new Date(scale.max).getTimezoneOffset() * MINUTE
+  const ticks = []
+  for (let value = Math.ceil((scale.min + shift) / step) * step - shift; value <= scale.max; value += step) {
+    ticks.push({ value })
+  }
+  scale.ticks = ticks
+}
+
+function formatTimeTick (value) {
+  const date = new Date(value)
+  return this.options.ticks.stepSize < MINUTE ? clockFormat.format(date) : minuteFormat.format(date)
+}
+
+/**
+ * The x axis spans the range, or only the time the server has been sampling when that is shorter, so the lines
+ * fill the chart from the first minute. Ticks fall on round times: every 5 s, 10 s, ... 6 h.
+ */
+function timeAxis (history) {
+  const last = history.timestamps.at(-1) ?? Date.now()
+  const first = history.timestamps[0] ?? last
+  const windowMs = (RANGES[history.range] ?? RANGES['5m']).windowMs
+  const min = Math.min(last - 10 * SECOND, Math.max(first, last - windowMs))
+  const span = last - min
+  const stepSize = TICK_STEPS.find((step) => span / step <= MAX_TIME_TICKS) ?? TICK_STEPS.at(-1)
+  return { min, max: last, stepSize }
+}
+
+function renderLineChart (chart, history) {
+  chart.data.labels = history.timestamps
+  for (const dataset of chart.data.datasets) {
+    const values = history.series[dataset.seriesName] ?? []
+    const transform = dataset.transform
+    dataset.data = transform ? values.map((value) => value === null ? null : transform(value)) : values
+  }
+  if (chart.bytesAxis) {
+    const top = Math.max(0, ...chart.data.datasets.flatMap((dataset) => dataset.data.filter(isNumber)))
+    chart.options.scales.y.ticks.stepSize = byteStep(top)
+  }
+  const { min, max, stepSize } = timeAxis(history)
+  const x = chart.options.scales.x
+  x.min = min
+  x.max = max
+  x.ticks.stepSize = stepSize
+  chart.update('none')
+}
+
+/** Every time series chart from one history response. */
+export function renderHistoryCharts (history) {
+  lastHistory = history
+  for (const name of ['latency', 'throughput', 'memory', 'cpu', 'database']) {
+    if (charts[name]) renderLineChart(charts[name], history)
+  }
+}
+
+/** After a change of colour scheme: the palette is read again and every chart recoloured in place. */
+export function retheme () {
+  theme = readTheme()
+  applyChartDefaultsTheme()
+  for (const chart of Object.values(charts)) {
+    if (chart.config.type === 'line') applyLineTheme(chart)
+    for (const scale of Object.values(chart.options.scales ?? {})) {
+      if (scale.ticks) scale.ticks.color = theme.muted
+      if (scale.grid) scale.grid.color = theme.grid
+    }
+    if (chart.options.plugins.legend.labels) chart.options.plugins.legend.labels.color = theme.muted
+    chart.update('none')
+  }
+}

@@ -1,0 +1,659 @@
+import { test, type Test } from 'tap'
+import { mkdirSync } from 'node:fs'
+import http from 'node:http'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { MongoClient } from 'mongodb'
+import serverWatch, { type ServerWatchOptions } from '../lib/plugin.js'
+import { createStreamHub, dashboardBase, type DashboardWatch } from '../lib/routes/dashboard.js'
+import type { HistoryPoint } from '../lib/history.js'
+import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from './helpers/browser.js'
+import { startMongoServer, type TestMongoServer } from './helpers/mongo-server.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ARTIFACTS = join(ROOT, 'test', 'artifacts')
+const SCREENSHOTS = join(ROOT, 'docs', 'screenshots')
+// UPDATE_SCREENSHOTS=1 regenerates the README's screenshots from a longer run with steadier traffic.
+const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// Valid in a request line (no spaces, no quotes), so the server records it exactly as sent.
+const XSS_PATH = '/xss/<img/src=x/onerror=window.__pwned=1><script>window.__pwned=2</script>'
+const XSS_MESSAGE = 'Bad input <img src=x onerror="window.__pwned=3"> and <script>window.__pwned=4</script>'
+
+interface DemoOptions extends ServerWatchOptions { mongo?: never }
+
+interface Demo {
+  app: FastifyInstance
+  origin: string
+  /** The dashboard's URL, ending in a slash. */
+  dashboard: string
+  hit (method: string, path: string, body?: unknown): Promise<number>
+  close (): Promise<void>
+}
+
+/** A listening app with the plugin and routes like a real API's; `withMongo` adds a MongoDB (test wire server). */
+async function startDemo (t: Test, options: DemoOptions = {}, withMongo = false): Promise<Demo> {
+  let mongoServer: TestMongoServer | null = null
+  let client: MongoClient | null = null
+  if (withMongo) {
+    mongoServer = await startMongoServer()
+    client = new MongoClient(mongoServer.uri, { monitorCommands: true, serverSelectionTimeoutMS: 2000 })
+    await client.connect()
+  }
+  const app = Fastify()
+  await app.register(serverWatch, {
+    sampleIntervalMs: 200,
+    ...options,
+    ...(client === null ? {} : { mongo: client }),
+    checks: options.checks ?? {
+      cache: async () => { await sleep(2) },
+      'payments-api': { check: async () => { await sleep(5) }, required: false }
+    }
+  })
+  const orders = client?.db('shop').collection('orders')
+  const jitter = (base: number) => sleep(base * (0.5 + Math.random()) + (Math.random() < 0.03 ? base * 6 : 0))
+  app.get('/users/:id', async (request) => {
+    await jitter(4)
+    if (orders) await orders.findOne({ user: (request.params as { id: string }).id })
+    return { id: (request.params as { id: string }).id }
+  })
+  app.get('/products', async () => { await jitter(9); return [] })
+  app.get('/products/:id/reviews', async () => { await jitter(14); return [] })
+  app.post('/orders', async (_request, reply) => {
+    await jitter(20)
+    if (orders) await orders.insertOne({ at: new Date() })
+    return reply.code(201).send({ ok: true })
+  })
+  app.post('/login', {
+    schema: { body: { type: 'object', required: ['user'], properties: { user: { type: 'string' } } } }
+  }, async () => ({ token: 'x' }))
+  app.get('/reports/daily', async () => { await jitter(60); return {} })
+  app.get('/fail', async () => { throw new Error('Upstream inventory service timed out after 2000 ms') })
+  app.get('/xss/*', async () => { throw new Error(XSS_MESSAGE) })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  const origin = `http://127.0.0.1:${address.port}`
+
+  const hit = (method: string, path: string, body?: unknown) => new Promise<number>((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    // host, port and path apart: a URL string would be parsed, and its path percent-encoded.
+    const request = http.request({
+      host: '127.0.0.1',
+      port: address.port,
+      path,
+      method,
+      headers: payload === undefined ? {} : { 'content-type': 'application/json' }
+    }, (response) => {
+      response.resume()
+      response.on('end', () => resolve(response.statusCode ?? 0))
+    })
+    request.on('error', reject)
+    request.end(payload)
+  })
+
+  const demo: Demo = {
+    app,
+    origin,
+    dashboard: `${origin}${dashboardBase(options.prefix ?? '', '/dashboard')}`,
+    hit,
+    async close () {
+      await app.close()
+      await client?.close()
+      await mongoServer?.stop()
+    }
+  }
+  t.teardown(() => demo.close())
+  return demo
+}
+
+/** One request of a realistic mix: mostly reads, some writes and, with `errors`, the odd client or server error. */
+function randomRequest (demo: Demo, errors: boolean): Promise<number> {
+  const roll = Math.random() * (errors ? 1 : 0.84)
+  if (roll < 0.42) return demo.hit('GET', `/users/${Math.floor(Math.random() * 500)}`)
+  if (roll < 0.62) return demo.hit('GET', '/products')
+  if (roll < 0.72) return demo.hit('GET', `/products/${Math.floor(Math.random() * 90)}/reviews`)
+  if (roll < 0.84) return demo.hit('POST', '/orders', { items: 2 })
+  if (roll < 0.9) return demo.hit('POST', '/login', Math.random() < 0.25 ? {} : { user: 'ada' })
+  if (roll < 0.94) return demo.hit('GET', '/reports/daily')
+  if (roll < 0.97) return demo.hit('GET', `/missing/${Math.floor(Math.random() * 9)}`)
+  if (roll < 0.985) return demo.hit('GET', '/fail')
+  return demo.hit('GET', '/products')
+}
+
+/** Traffic in waves until stopped; `rate` is the mean number of requests per second. */
+function startTraffic (demo: Demo, rate: number, errors = true): () => Promise<void> {
+  const control = { running: true }
+  const started = Date.now()
+  const pending = new Set<Promise<unknown>>()
+  const loop = async () => {
+    while (control.running) {
+      const seconds = (Date.now() - started) / 1000
+      const current = rate * (1 + 0.45 * Math.sin(seconds / 9) + 0.2 * Math.sin(seconds / 2.3))
+      const request = randomRequest(demo, errors).catch(() => 0)
+      pending.add(request)
+      request.finally(() => pending.delete(request)).catch(() => {})
+      await sleep(1000 / Math.max(1, current))
+    }
+  }
+  const done = loop()
+  return async () => {
+    control.running = false
+    await done
+    await Promise.all(pending)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP: routes, headers, validation, the live stream
+
+test('the page, its files and its JSON API answer with safe headers', async (t) => {
+  const demo = await startDemo(t)
+  const { app } = demo
+  await app.serverWatch.refresh()
+
+  for (const url of ['/dashboard', '/dashboard/']) {
+    const page = await app.inject(url)
+    t.equal(page.statusCode, 200, url)
+    t.match(page.headers['content-type'], /^text\/html/)
+    t.match(page.body, '<base href="/dashboard/">', 'base href for relative URLs')
+    t.equal(page.headers['cache-control'], 'no-store')
+    t.equal(page.headers['x-content-type-options'], 'nosniff')
+    t.equal(page.headers['x-robots-tag'], 'noindex, nofollow')
+    const csp = String(page.headers['content-security-policy'])
+    t.match(csp, "default-src 'self'")
+    t.match(csp, "script-src 'self'")
+    t.notMatch(csp, 'unsafe-inline')
+    t.notMatch(csp, 'unsafe-eval')
+    t.notMatch(page.body, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script')
+    t.notMatch(page.body, /\sstyle=/, 'no inline style attribute')
+    t.notMatch(page.body, /https?:\/\//, 'no absolute URL: nothing leaves the origin')
+  }
+
+  const files: Array<[string, RegExp]> = [
+    ['static/app.js', /javascript/],
+    ['static/cards.js', /javascript/],
+    ['static/charts.js', /javascript/],
+    ['static/dom.js', /javascript/],
+    ['static/format.js', /javascript/],
+    ['static/app.css', /text\/css/],
+    ['static/favicon.svg', /image\/svg\+xml/],
+    ['static/chart.umd.js', /javascript/]
+  ]
+  for (const [file, type] of files) {
+    const response = await app.inject(`/dashboard/${file}`)
+    t.equal(response.statusCode, 200, file)
+    t.match(response.headers['content-type'], type, `${file} type`)
+    t.equal(response.headers['x-content-type-options'], 'nosniff')
+    t.ok(response.headers.etag, `${file} has an etag`)
+  }
+  const chartJs = await app.inject('/dashboard/static/chart.umd.js')
+  t.match(chartJs.body.slice(0, 300), /Chart\.js v4/, 'Chart.js from the package')
+  for (const file of ['index.html', 'chart.js', 'chart.cjs', '../package.json', 'helpers.js']) {
+    t.equal((await app.inject(`/dashboard/static/${file}`)).statusCode, 404, `static/${file} is not served`)
+  }
+
+  const snapshot = await app.inject('/dashboard/api/snapshot')
+  t.equal(snapshot.statusCode, 200)
+  t.equal(snapshot.headers['cache-control'], 'no-store')
+  t.equal(snapshot.headers['x-content-type-options'], 'nosniff')
+  t.equal(snapshot.json().instance.pid, process.pid)
+
+  for (const [range, stepMs] of [['5m', 200], ['1h', 10_000], ['24h', 60_000]] as const) {
+    const history = await app.inject(`/dashboard/api/history?range=${range}`)
+    t.equal(history.statusCode, 200, range)
+    t.equal(history.headers['cache-control'], 'no-store')
+    const body = history.json()
+    t.equal(body.range, range)
+    t.equal(body.stepMs, stepMs)
+    t.equal(body.series.rss.length, body.timestamps.length, 'one value per timestamp')
+  }
+  t.equal((await app.inject('/dashboard/api/history')).json().range, '5m', 'default range')
+  const bad = await app.inject('/dashboard/api/history?range=2h')
+  t.equal(bad.statusCode, 400, 'unknown range')
+  t.equal(bad.headers['cache-control'], 'no-store')
+})
+
+test('under a register prefix every URL of the page moves with it', async (t) => {
+  const demo = await startDemo(t, { prefix: '/ops' })
+  const page = await demo.app.inject('/ops/dashboard')
+  t.equal(page.statusCode, 200)
+  t.match(page.body, '<base href="/ops/dashboard/">')
+  t.equal((await demo.app.inject('/ops/dashboard/static/app.js')).statusCode, 200)
+  t.equal((await demo.app.inject('/ops/dashboard/api/snapshot')).statusCode, 200)
+  t.equal((await demo.app.inject('/dashboard')).statusCode, 404, 'nothing outside the prefix')
+  t.equal(dashboardBase('/ops', '/status/board'), '/ops/status/board/')
+  t.equal(dashboardBase('', '/'), '/')
+})
+
+test('dashboardPath moves the page and the router\'s ignoreTrailingSlash is honoured', async (t) => {
+  for (const [dashboardPath, page, base] of [['/board/', '/board', '/board/'], ['/', '/', '/']] as const) {
+    for (const ignoreTrailingSlash of [false, true]) {
+      const app = Fastify({ routerOptions: { ignoreTrailingSlash } })
+      t.teardown(() => app.close())
+      await app.register(serverWatch, { dashboardPath, healthPath: '/healthz' })
+      const name = `${dashboardPath}, ignoreTrailingSlash ${ignoreTrailingSlash}`
+      for (const url of new Set([page, base])) {
+        const response = await app.inject(url)
+        t.equal(response.statusCode, 200, `${name}: ${url}`)
+        t.match(response.body, `<base href="${base}">`)
+      }
+      t.equal((await app.inject(`${base}static/app.js`)).statusCode, 200, `${name}: files under it`)
+      t.equal((await app.inject(`${base}api/history?range=1h`)).statusCode, 200, `${name}: API under it`)
+    }
+  }
+})
+
+test('the dashboard\'s own requests are not counted in the application metrics', async (t) => {
+  const demo = await startDemo(t)
+  const { app } = demo
+  await app.inject('/users/7')
+  for (const url of ['/dashboard', '/dashboard/', '/dashboard/static/app.js', '/dashboard/static/chart.umd.js',
+    '/dashboard/api/snapshot', '/dashboard/api/history?range=1h', '/dashboard/api/history?range=nope']) {
+    await app.inject(url)
+  }
+  const application = app.serverWatch.snapshot().application
+  t.equal(application.totalRequests, 1)
+  t.same(Object.keys(application.endpoints), ['GET /users/:id'])
+})
+
+test('the dashboard honours authorize', async (t) => {
+  const demo = await startDemo(t, { authorize: (request) => request.headers['x-token'] === 'secret' })
+  for (const url of ['/dashboard', '/dashboard/static/app.js', '/dashboard/api/snapshot', '/dashboard/api/stream']) {
+    const denied = await demo.app.inject(url)
+    t.equal(denied.statusCode, 403, url)
+  }
+  const allowed = await demo.app.inject({ url: '/dashboard/api/snapshot', headers: { 'x-token': 'secret' } })
+  t.equal(allowed.statusCode, 200)
+})
+
+interface EventStream {
+  status: number
+  headers: http.IncomingHttpHeaders
+  /** Resolves with the next `event: sample` frame's data. */
+  nextSample (): Promise<any>
+  body: string
+  ended: Promise<void>
+  close (): void
+}
+
+function openEventStream (url: string): Promise<EventStream> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { headers: { accept: 'text/event-stream' } }, (response) => {
+      response.setEncoding('utf8')
+      let buffer = ''
+      const waiters: Array<(data: any) => void> = []
+      const samples: any[] = []
+      const stream: EventStream = {
+        status: response.statusCode ?? 0,
+        headers: response.headers,
+        body: '',
+        nextSample: () => new Promise((resolve) => {
+          const sample = samples.shift()
+          if (sample !== undefined) resolve(sample)
+          else waiters.push(resolve)
+        }),
+        ended: new Promise((resolve) => response.once('close', resolve)),
+        close: () => request.destroy()
+      }
+      response.on('error', () => {}) // 'aborted' when the test closes it
+      response.on('data', (chunk: string) => {
+        stream.body += chunk
+        buffer += chunk
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const frame = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          if (!frame.startsWith('event: sample\n')) continue
+          const data = JSON.parse(frame.slice(frame.indexOf('data: ') + 6))
+          const waiter = waiters.shift()
+          if (waiter) waiter(data)
+          else samples.push(data)
+        }
+      })
+      resolve(stream)
+    })
+    request.on('error', reject)
+  })
+}
+
+test('the live stream sends every sample, caps concurrent streams and ends on app.close()', async (t) => {
+  const demo = await startDemo(t, { maxStreams: 2 })
+  const first = await openEventStream(`${demo.dashboard}api/stream`)
+  t.equal(first.status, 200)
+  t.match(first.headers['content-type'], /^text\/event-stream/)
+  t.equal(first.headers['cache-control'], 'no-store')
+  t.equal(first.headers['x-content-type-options'], 'nosniff')
+  await demo.hit('GET', '/users/1')
+  await first.nextSample()
+  const one = await first.nextSample()
+  const two = await first.nextSample()
+  t.equal(one.snapshot.instance.pid, process.pid, 'a snapshot in every frame')
+  t.equal(typeof one.point.timestamp, 'number')
+  t.ok(two.point.timestamp > one.point.timestamp, 'one frame per sample, in order')
+  t.equal(typeof two.point.values.rss, 'number')
+  t.match(first.body, /^retry: \d+\n/, 'tells the browser how soon to reconnect')
+
+  const second = await openEventStream(`${demo.dashboard}api/stream`)
+  t.equal(second.status, 200)
+  const third = await openEventStream(`${demo.dashboard}api/stream`)
+  t.equal(third.status, 503, 'past maxStreams')
+  await third.ended
+  t.match(JSON.parse(third.body), { statusCode: 503, error: 'Service Unavailable' })
+
+  second.close()
+  await second.ended
+  await sleep(50)
+  const again = await openEventStream(`${demo.dashboard}api/stream`)
+  t.equal(again.status, 200, 'a closed stream frees its place')
+
+  const started = Date.now()
+  await demo.app.close()
+  await Promise.all([first.ended, again.ended])
+  t.ok(Date.now() - started < 2000, `app.close() ends open streams (${Date.now() - started} ms)`)
+})
+
+test('the stream hub: one subscription while streams are open, one frame for all, heartbeats, nothing left', async (t) => {
+  const listeners = new Set<(point: HistoryPoint) => void>()
+  let snapshots = 0
+  const watch: DashboardWatch = {
+    snapshot: () => { snapshots++; return { status: 'healthy' } as any },
+    history: { query: () => { throw new Error('not used') } },
+    onSample (listener) {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    }
+  }
+  const hub = createStreamHub(watch, 2, 30)
+  t.equal(listeners.size, 0, 'no subscription before a stream opens')
+  const a = hub.open()!
+  const b = hub.open()!
+  t.equal(hub.open(), null, 'at most maxStreams')
+  t.equal(listeners.size, 1, 'one subscription for every stream')
+  const read = (stream: NonNullable<typeof a>) => {
+    const chunks: string[] = []
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()))
+    return chunks
+  }
+  const fromA = read(a)
+  const fromB = read(b)
+  for (const listener of listeners) listener({ timestamp: 1, values: {} as HistoryPoint['values'] })
+  t.equal(snapshots, 1, 'the snapshot is built once per sample, whatever the number of streams')
+  await sleep(80)
+  for (const chunks of [fromA, fromB]) {
+    const text = chunks.join('')
+    t.match(text, /^retry: \d+\n: connected\n\n/)
+    t.match(text, 'event: sample\ndata: {"snapshot":{"status":"healthy"},"point":{"timestamp":1,"values":{}}}\n\n')
+    t.ok(text.split(': heartbeat\n\n').length > 2, 'heartbeats keep repeating')
+  }
+  hub.release(a)
+  t.equal(listeners.size, 1, 'still subscribed for the other stream')
+  t.ok(a.writableEnded, 'a released stream is ended')
+  hub.closeAll()
+  t.ok(b.writableEnded)
+  t.equal(listeners.size, 0, 'unsubscribed when the last stream closes')
+  const count = fromB.length
+  await sleep(80)
+  t.equal(fromB.length, count, 'no heartbeat after the last stream')
+  t.not(hub.open(), null, 'opens again afterwards')
+  hub.closeAll()
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// The page in a real browser
+
+const missing = chromiumMissing()
+
+interface ChartReport { id: string, type: string, visible: boolean, datasets: Array<{ label: string, points: number }> }
+
+async function chartReport (page: WatchedPage['page']): Promise<ChartReport[]> {
+  return page.evaluate(() => {
+    const Chart = (window as any).Chart
+    return [...document.querySelectorAll('canvas')].map((canvas) => {
+      const chart = Chart.getChart(canvas)
+      return {
+        id: canvas.id,
+        type: chart?.config.type ?? 'none',
+        visible: canvas.checkVisibility(),
+        datasets: (chart?.data.datasets ?? []).map((dataset: { label: string, data: unknown[] }) => ({
+          label: dataset.label,
+          points: dataset.data.filter((value) => typeof value === 'number').length
+        }))
+      }
+    })
+  })
+}
+
+async function waitForUpdate (page: WatchedPage['page'], after: string, timeout = 5000): Promise<string> {
+  await page.waitForFunction((previous) => document.getElementById('updated')?.getAttribute('datetime') !== previous, after, { timeout })
+  return (await page.getAttribute('#updated', 'datetime')) ?? ''
+}
+
+/** Requests outside the dashboard: its own URL with or without the trailing slash, and what is under it. */
+function offOrigin (requests: string[], dashboard: string): string[] {
+  return requests.filter((url) => !url.startsWith(dashboard) && url !== dashboard.slice(0, -1))
+}
+
+/** "0.42 ms", "19 ms", "1.20 s" back to milliseconds. */
+function parseDuration (text: string): number {
+  const match = /^([\d.]+) (ms|s)$/.exec(text.trim())
+  if (match === null) return -1
+  return Number(match[1]) * (match[2] === 's' ? 1000 : 1)
+}
+
+test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
+  const session: BrowserSession = await launchBrowser()
+  t.teardown(() => session.close())
+  mkdirSync(ARTIFACTS, { recursive: true })
+
+  t.test('loads clean, fills every chart, updates live in place, and shows hostile text as text', async (t) => {
+    const demo = await startDemo(t, {}, true)
+    // Without random errors, so that the ten recent errors keep the ones made here.
+    const stopTraffic = startTraffic(demo, 40, false)
+    t.teardown(stopTraffic)
+    t.equal(await demo.hit('GET', XSS_PATH), 500)
+    t.equal(await demo.hit('GET', '/fail'), 500)
+    await sleep(1500)
+
+    const watched = await openPage(session)
+    t.teardown(() => watched.context.close())
+    const { page } = watched
+    await page.goto(demo.dashboard)
+    await page.waitForSelector('#connection[data-mode="live"]', { timeout: 5000 })
+
+    // Every chart on show has data.
+    await page.waitForFunction(() => document.querySelectorAll('#endpoints-body tr').length > 3)
+    const charts = await chartReport(page)
+    t.same(charts.map((chart) => chart.id).sort(), [
+      'chart-cpu', 'chart-database', 'chart-endpoints', 'chart-latency', 'chart-memory', 'chart-status', 'chart-throughput'
+    ])
+    for (const chart of charts) {
+      t.ok(chart.visible, `${chart.id} is on show`)
+      t.not(chart.type, 'none', `${chart.id} has a chart`)
+      t.ok(chart.datasets.some((dataset) => dataset.points > 0), `${chart.id} has data: ${JSON.stringify(chart.datasets)}`)
+    }
+    const points = (id: string, label: string) => charts.find((chart) => chart.id === id)?.datasets.find((dataset) => dataset.label === label)?.points ?? 0
+    for (const [id, label] of [['chart-latency', 'p95'], ['chart-throughput', 'Requests/s'], ['chart-memory', 'RSS'],
+      ['chart-memory', 'Heap used'], ['chart-cpu', 'Process CPU'], ['chart-cpu', 'Loop delay p99'], ['chart-database', 'Ping']]) {
+      t.ok(points(id!, label!) > 3, `${id} ${label} has a line (${points(id!, label!)} points)`)
+    }
+    const text = (selector: string) => page.locator(selector).innerText()
+    t.match(await text('#app-total'), /^\d[\d,.\s]*$/, 'request count')
+    t.match(await text('#mem-rss'), /^\d+(\.\d)? (MiB|GiB)$/, 'bytes in human units')
+    t.match(await text('#app-p95'), /^\d+(\.\d+)? (ms|s)$/, 'durations in human units')
+    t.equal(await text('#ov-node'), process.version)
+    t.equal(await page.locator('#db-status').textContent(), 'healthy')
+    t.equal(await page.locator('#checks-body tr').count(), 2, 'both checks listed')
+    t.notOk(await page.locator('#checks-empty').isVisible())
+
+    // Live: a new sample arrives over the stream, into the same chart objects.
+    await page.evaluate(() => {
+      const Chart = (window as any).Chart
+      ;(window as any).__chartsBefore = [...document.querySelectorAll('canvas')].map((canvas) => Chart.getChart(canvas))
+      ;(window as any).__instancesBefore = Object.keys(Chart.instances).length
+      ;(window as any).__lastTimestampBefore = Chart.getChart(document.getElementById('chart-throughput')).data.labels.at(-1)
+    })
+    let updated = (await page.getAttribute('#updated', 'datetime')) ?? ''
+    for (let i = 0; i < 3; i++) updated = await waitForUpdate(page, updated)
+    const identity = await page.evaluate(() => {
+      const Chart = (window as any).Chart
+      const before = (window as any).__chartsBefore
+      return {
+        same: [...document.querySelectorAll('canvas')].every((canvas, i) => Chart.getChart(canvas) === before[i]),
+        instances: Object.keys(Chart.instances).length,
+        instancesBefore: (window as any).__instancesBefore,
+        advanced: Chart.getChart(document.getElementById('chart-throughput')).data.labels.at(-1) > (window as any).__lastTimestampBefore
+      }
+    })
+    t.ok(identity.same, 'every canvas keeps its chart object across updates')
+    t.equal(identity.instances, identity.instancesBefore, 'no chart created by an update')
+    t.ok(identity.advanced, 'the charts moved on with the live samples')
+    t.equal(watched.requests.filter((url) => url.includes('api/history')).length, 1, 'live samples need no refetch')
+
+    // Hostile text from an error's message and URL is shown as text and runs nothing.
+    const errorsText = await text('#errors-list')
+    t.match(errorsText, '<img/src=x/onerror=window.__pwned=1><script>window.__pwned=2</script>', 'the path as text')
+    t.match(errorsText, 'Bad input <img src=x onerror="window.__pwned=3"> and <script>window.__pwned=4</script>', 'the message as text')
+    t.match(errorsText, 'Upstream inventory service timed out')
+    t.equal(await page.evaluate(() => (window as any).__pwned), undefined, 'no injected script ran')
+    t.equal(await page.locator('main img, main script').count(), 0, 'no element made from server text')
+
+    // Sorting the endpoint table.
+    await page.click('button[data-sort="p95"]')
+    t.equal(await page.getAttribute('button[data-sort="p95"] >> xpath=..', 'aria-sort'), 'descending')
+    const p95s = (await page.locator('#endpoints-body tr td:nth-child(5)').allTextContents()).map(parseDuration)
+    t.ok(p95s.length > 3 && p95s.every((value, i) => i === 0 || value <= p95s[i - 1]!), `sorted by p95: ${p95s.join(', ')}`)
+
+    // Another range: one history read, same charts.
+    const history1h = page.waitForResponse((response) => response.url().includes('api/history?range=1h'))
+    await page.click('button[data-range="1h"]')
+    t.equal((await (await history1h).json()).stepMs, 10_000, '1 hour in 10 s steps')
+    t.equal(await page.getAttribute('button[data-range="1h"]', 'aria-checked'), 'true')
+    const history5m = page.waitForResponse((response) => response.url().includes('api/history?range=5m'))
+    await page.click('button[data-range="5m"]')
+    await history5m
+
+    // The refresh button.
+    const before = watched.requests.length
+    await page.click('#refresh')
+    await page.waitForFunction(() => document.getElementById('refresh')?.getAttribute('aria-busy') === 'false')
+    t.ok(watched.requests.slice(before).some((url) => url.endsWith('api/snapshot')), 'refresh reads the snapshot')
+
+    // A switch to the dark scheme recolours the same charts in place.
+    const lineColour = () => page.evaluate(() => (window as any).Chart.getChart(document.getElementById('chart-latency')).data.datasets[0].borderColor)
+    t.equal(await lineColour(), '#2563eb')
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await page.waitForFunction(() => (window as any).Chart.getChart(document.getElementById('chart-latency')).data.datasets[0].borderColor === '#60a5fa')
+    t.ok(await page.evaluate(() => [...document.querySelectorAll('canvas')].every((canvas, i) => (window as any).Chart.getChart(canvas) === (window as any).__chartsBefore[i])), 'same charts after the scheme change')
+    await page.emulateMedia({ colorScheme: 'light' })
+    // The media query's change event reaches the page asynchronously: wait for it, then check.
+    await page.waitForFunction(() => (window as any).Chart.getChart(document.getElementById('chart-latency')).data.datasets[0].borderColor === '#2563eb')
+    t.equal(await lineColour(), '#2563eb')
+
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-desktop-light.png'), fullPage: true })
+    t.same(offOrigin(watched.requests, demo.dashboard), [], 'every request stays under the dashboard URL')
+    t.same(watched.problems, [], 'no console errors, page errors or failed requests')
+    t.equal(await page.evaluate(() => (window as any).__pwned), undefined)
+  })
+
+  t.test('pauses while the tab is hidden and resumes when it shows', async (t) => {
+    const demo = await startDemo(t)
+    const watched = await openPage(session)
+    t.teardown(() => watched.context.close())
+    const { page } = watched
+    await page.goto(demo.dashboard)
+    await page.waitForSelector('#connection[data-mode="live"]')
+    const setHidden = (hidden: boolean) => page.evaluate((hidden) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden })
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => hidden ? 'hidden' : 'visible' })
+      document.dispatchEvent(new Event('visibilitychange'))
+    }, hidden)
+    await setHidden(true)
+    t.equal(await page.getAttribute('#connection', 'data-mode'), 'paused')
+    const frozen = await page.getAttribute('#updated', 'datetime')
+    const requestsWhileHidden = watched.requests.length
+    await sleep(1200)
+    t.equal(await page.getAttribute('#updated', 'datetime'), frozen, 'no update while hidden')
+    t.equal(watched.requests.length, requestsWhileHidden, 'no request while hidden')
+    await setHidden(false)
+    await page.waitForSelector('#connection[data-mode="live"]')
+    await waitForUpdate(page, frozen ?? '')
+    t.ok(watched.requests.slice(requestsWhileHidden).some((url) => url.includes('api/history')), 'history re-read on return')
+    t.same(watched.problems, [])
+
+    // The server goes away with the page open: app.close() is not held up by the stream, and the page says so.
+    const closing = Date.now()
+    await demo.app.close()
+    t.ok(Date.now() - closing < 2000, `app.close() with a browser streaming (${Date.now() - closing} ms)`)
+    await page.waitForSelector('#connection[data-mode="offline"]', { timeout: 10_000 })
+    t.match(await page.locator('#banner').textContent(), 'Cannot reach the server')
+  })
+
+  t.test('falls back to polling when the stream is refused', async (t) => {
+    const demo = await startDemo(t, { maxStreams: 0 })
+    const watched = await openPage(session)
+    t.teardown(() => watched.context.close())
+    const { page } = watched
+    await page.goto(demo.dashboard)
+    await page.waitForSelector('#connection[data-mode="polling"]')
+    const first = (await page.getAttribute('#updated', 'datetime')) ?? ''
+    await waitForUpdate(page, first, 8000)
+    t.pass('updates arrive by polling')
+    // The refused stream shows in the console as a failed resource load; nothing else may.
+    t.same(watched.problems.filter((problem) => !/503/.test(problem)), [])
+  })
+
+  t.test('works under a register prefix', async (t) => {
+    const demo = await startDemo(t, { prefix: '/ops' })
+    await demo.hit('GET', '/users/3')
+    t.equal(demo.dashboard, `${demo.origin}/ops/dashboard/`)
+    const watched = await openPage(session)
+    t.teardown(() => watched.context.close())
+    const { page } = watched
+    await page.goto(`${demo.origin}/ops/dashboard`)
+    await page.waitForSelector('#connection[data-mode="live"]')
+    await page.waitForFunction(() => document.querySelectorAll('#endpoints-body tr').length > 0)
+    const charts = await chartReport(page)
+    for (const chart of charts.filter((chart) => chart.visible)) {
+      t.ok(chart.datasets.some((dataset) => dataset.points > 0), `${chart.id} has data`)
+    }
+    t.ok(await page.locator('#db-empty').isVisible(), 'says that no database is configured')
+    t.match(await page.locator('#db-empty').innerText(), 'No database configured')
+    t.same(offOrigin(watched.requests, demo.dashboard), [], 'every request under /ops/dashboard/')
+    t.same(watched.problems, [])
+  })
+
+  t.test('screenshots: desktop and phone, light and dark', async (t) => {
+    const demo = await startDemo(t, UPDATE_SCREENSHOTS ? { sampleIntervalMs: 1000 } : {}, true)
+    const stopTraffic = startTraffic(demo, 45)
+    t.teardown(stopTraffic)
+    await demo.hit('GET', '/fail')
+    await demo.hit('POST', '/login', {})
+    await sleep(UPDATE_SCREENSHOTS ? 120_000 : 3000)
+    if (UPDATE_SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true })
+    const shots = [
+      { name: 'desktop', width: 1280, height: 800, scale: 1, mobile: false },
+      { name: 'phone', width: 390, height: 844, scale: 2, mobile: true }
+    ]
+    for (const shot of shots) {
+      for (const colorScheme of ['light', 'dark'] as const) {
+        const watched = await openPage(session, { ...shot, colorScheme })
+        const { page } = watched
+        await page.goto(demo.dashboard)
+        await page.waitForSelector('#connection[data-mode="live"]')
+        await page.waitForFunction(() => document.querySelectorAll('#endpoints-body tr').length > 3)
+        await sleep(300)
+        await page.screenshot({ path: join(ARTIFACTS, `dashboard-${shot.name}-${colorScheme}.png`) })
+        await page.screenshot({ path: join(ARTIFACTS, `dashboard-${shot.name}-${colorScheme}-full.png`), fullPage: true })
+        if (UPDATE_SCREENSHOTS && colorScheme === 'light') {
+          await page.screenshot({ path: join(SCREENSHOTS, `dashboard-${shot.name}.png`) })
+        }
+        t.same(watched.problems, [], `${shot.name} ${colorScheme}: no console problems`)
+        await watched.context.close()
+      }
+    }
+  })
+})
