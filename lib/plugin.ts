@@ -6,6 +6,7 @@ import type { HistoryRange, HistoryResponse, HistoryPoint } from './history.js'
 import { normalizeOptions, type ServerWatchOptions } from './options.js'
 import { registerDashboard } from './routes/dashboard.js'
 import { registerHealth } from './routes/health.js'
+import { registerMetrics } from './routes/metrics.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
 
@@ -69,6 +70,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
     if (options.dashboardPath !== false) {
       registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, authorizeHook, maxStreams: options.maxStreams })
     }
+    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, authorizeHook })
   }, { prefix: rawOptions?.prefix })
 }
 

@@ -410,7 +410,7 @@ t.test('command names are bounded, the collector\'s own commands and awaited hea
   const { commands, topology } = collector.read()
   t.equal(Object.keys(commands!.byName).length, MAX_COMMAND_NAMES + 1, `${MAX_COMMAND_NAMES} names and "${OTHER_COMMANDS}"`)
   t.equal(commands!.byName[OTHER_COMMANDS]!.count, 11, 'ten late names and the application\'s ping')
-  t.same(commands!.byName.command1, { count: 2, failures: 1, averageMs: 3, p50: 2.05, p95: 4, p99: 4, max: 4 })
+  t.same(commands!.byName.command1, { count: 2, failures: 1, averageMs: 3, totalMs: 6, p50: 2.05, p95: 4, p99: 4, max: 4 })
   t.equal(commands!.total, MAX_COMMAND_NAMES + 12)
   t.equal(topology!.heartbeatMs, 3, 'the awaited heartbeat (a long poll) is not a round trip')
   t.ok(JSON.stringify(collector.read()).length < 20_000, 'the snapshot stays small')

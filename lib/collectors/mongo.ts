@@ -539,7 +539,8 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
 
 function commandStats (counter: CommandCounter): CommandStats {
   const { mean, ...percentiles } = counter.histogram.summary()
-  return { count: counter.count, failures: counter.failures, averageMs: mean, ...percentiles }
+  const totalMs = round(counter.histogram.sum)
+  return { count: counter.count, failures: counter.failures, averageMs: mean, totalMs, ...percentiles }
 }
 
 /** BSON numbers may arrive as double, Int32 or Long depending on the client's promote options. */

@@ -22,6 +22,7 @@ export const CommandStatsSchema = Type.Object({
   count: Count,
   failures: Count,
   averageMs: NullableNumber,
+  totalMs: Type.Number({ minimum: 0, description: 'time spent in these commands since the start: only grows' }),
   p50: NullableNumber,
   p95: NullableNumber,
   p99: NullableNumber,

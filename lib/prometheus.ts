@@ -1,0 +1,309 @@
+/**
+ * The Prometheus text exposition (format 0.0.4) of what the plugin knows, written at scrape time from the live
+ * counters and the last sample: nothing is added to the request path. Request durations come from the same fine
+ * histograms as the snapshot; every `le` bound below is an edge of those buckets, so the cumulative counts are
+ * exact (a value exactly on an edge counts in the next bound up: a bucket holds [lower, upper)).
+ */
+import { readFileSync } from 'node:fs'
+import { constants, PerformanceObserver } from 'node:perf_hooks'
+import { getHeapSpaceStatistics } from 'node:v8'
+import { BUCKET_COUNT, Histogram, bucketUpperBound } from './histogram.js'
+import type { Endpoint, RequestMetrics } from './collectors/requests.js'
+import type { HealthSnapshot } from './schemas/health.js'
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+/** Seconds. The Prometheus client defaults, with 1 ms and 2.5 ms added: Fastify answers many routes faster than 5 ms. */
+export const HTTP_DURATION_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+/** Seconds: prom-client's GC bounds. */
+export const GC_DURATION_BOUNDS = [0.001, 0.01, 0.1, 1, 2, 5]
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+const PROCESS_START_SECONDS = Math.round(Date.now() - process.uptime() * 1000) / 1000
+const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy'] as const
+const CHECK_STATES = ['pass', 'fail', 'pending'] as const
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb'
+}
+
+/** The index of the fine bucket whose upper edge is each bound: the `le` count is the cumulative count up to it. */
+export function boundIndexes (boundsSeconds: readonly number[]): number[] {
+  return boundsSeconds.map((seconds) => {
+    const ms = Math.round(seconds * 1e7) / 1e4
+    for (let index = 0; index < BUCKET_COUNT; index++) {
+      if (bucketUpperBound(index) === ms) return index
+    }
+    throw new RangeError(`${seconds} s is not a bucket edge of the latency histogram`)
+  })
+}
+
+const HTTP_BOUND_INDEXES = boundIndexes(HTTP_DURATION_BOUNDS)
+const GC_BOUND_INDEXES = boundIndexes(GC_DURATION_BOUNDS)
+
+/** Label values escape backslash, double quote and newline; HELP text escapes backslash and newline. */
+export function escapeLabelValue (value: string): string {
+  return /[\\"\n]/.test(value) ? value.replace(/[\\"\n]/g, (c) => c === '\n' ? '\\n' : `\\${c}`) : value
+}
+
+export function escapeHelp (text: string): string {
+  return /[\\\n]/.test(text) ? text.replace(/[\\\n]/g, (c) => c === '\n' ? '\\n' : '\\\\') : text
+}
+
+/** `{a="x",b="y"}` from pairs, values escaped; '' when there are none. */
+export function labels (...pairs: Array<[string, string]>): string {
+  if (pairs.length === 0) return ''
+  return `{${pairs.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(',')}}`
+}
+
+type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary'
+
+class Exposition {
+  text = ''
+
+  family (name: string, type: MetricType, help: string): void {
+    this.text += `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`
+  }
+
+  sample (name: string, labelText: string, value: number): void {
+    this.text += `${name}${labelText} ${value}\n`
+  }
+
+  /** A family of one unlabelled sample, left out when the platform cannot provide the value. */
+  single (name: string, type: MetricType, help: string, value: number | null | undefined): void {
+    if (value === null || value === undefined) return
+    this.family(name, type, help)
+    this.sample(name, '', value)
+  }
+
+  /** A family with one sample per label set, left out when every value is null. */
+  labelled (name: string, type: MetricType, help: string, samples: Array<[string, number | null | undefined]>): void {
+    const present = samples.filter((entry): entry is [string, number] => entry[1] !== null && entry[1] !== undefined)
+    if (present.length === 0) return
+    this.family(name, type, help)
+    for (const [labelText, value] of present) this.sample(name, labelText, value)
+  }
+
+  /**
+   * One histogram series from a fine millisecond histogram, in seconds. `labelText` is the labels without braces
+   * (`a="x",b="y"`). The counts are read in one pass up to the largest bound.
+   */
+  histogram (name: string, labelText: string, histogram: Histogram, bounds: readonly number[], indexes: readonly number[]): void {
+    const counts = histogram.counts
+    let cumulative = 0
+    let index = 0
+    for (let i = 0; i < bounds.length; i++) {
+      const last = indexes[i]!
+      for (; index <= last; index++) cumulative += counts[index]!
+      this.text += `${name}_bucket{${labelText},le="${bounds[i]}"} ${cumulative}\n`
+    }
+    this.text += `${name}_bucket{${labelText},le="+Inf"} ${histogram.count}\n`
+    this.text += `${name}_sum{${labelText}} ${histogram.sum / 1000}\n`
+    this.text += `${name}_count{${labelText}} ${histogram.count}\n`
+  }
+}
+
+const seconds = (ms: number | null | undefined): number | null => ms === null || ms === undefined ? null : ms / 1000
+const ratio = (percent: number | null): number | null => percent === null ? null : Math.round(percent * 100) / 10_000
+
+/** Counts garbage collections and their pauses by kind from `gc` performance entries; only exists while /metrics is on. */
+export function createGcStats () {
+  const byKind = new Map<string, Histogram>()
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = GC_KINDS[(entry as { detail?: { kind?: number } | null }).detail?.kind ?? -1] ?? 'other'
+      let histogram = byKind.get(kind)
+      if (histogram === undefined) {
+        histogram = new Histogram()
+        byKind.set(kind, histogram)
+      }
+      histogram.record(entry.duration)
+    }
+  })
+  observer.observe({ entryTypes: ['gc'] })
+  return { byKind, close: () => observer.disconnect() }
+}
+
+export type GcStats = ReturnType<typeof createGcStats>
+
+/** What the exposition reads: the live request counters and the snapshot of the last sample. */
+export interface MetricsSource {
+  requests: RequestMetrics
+  snapshot (): HealthSnapshot
+}
+
+export function renderMetrics (source: MetricsSource, gc: GcStats | null): string {
+  const out = new Exposition()
+  const snapshot = source.snapshot()
+  writeInfo(out, snapshot)
+  writeHealth(out, snapshot)
+  writeHttp(out, source.requests)
+  writeProcess(out, snapshot, gc)
+  writeSystem(out, snapshot)
+  writeMongo(out, snapshot.database)
+  return out.text
+}
+
+function writeInfo (out: Exposition, snapshot: HealthSnapshot): void {
+  out.family('server_watch_info', 'gauge', 'fastify-server-watch and Fastify versions, always 1')
+  out.sample('server_watch_info', labels(['version', PACKAGE_VERSION], ['fastify_version', snapshot.instance.fastifyVersion]), 1)
+  const [major = '', minor = '', patch = ''] = process.versions.node.split('.')
+  out.family('nodejs_version_info', 'gauge', 'Node.js version, always 1')
+  out.sample('nodejs_version_info', labels(['version', process.version], ['major', major], ['minor', minor], ['patch', patch]), 1)
+}
+
+function writeHealth (out: Exposition, snapshot: HealthSnapshot): void {
+  out.labelled('server_watch_health_status', 'gauge', 'Overall health: 1 for the current status, 0 for the others',
+    HEALTH_STATES.map((state) => [labels(['status', state]), snapshot.status === state ? 1 : 0]))
+  const checks = Object.entries(snapshot.checks)
+  const stateSamples: Array<[string, number]> = []
+  for (const [name, result] of checks) {
+    for (const state of CHECK_STATES) stateSamples.push([labels(['check', name], ['status', state]), result.status === state ? 1 : 0])
+  }
+  out.labelled('server_watch_check_status', 'gauge', 'Custom check result: 1 for the current status, 0 for the others', stateSamples)
+  out.labelled('server_watch_check_duration_seconds', 'gauge', 'Duration of the last run of each custom check',
+    checks.map(([name, result]) => [labels(['check', name]), seconds(result.durationMs)]))
+}
+
+function writeHttp (out: Exposition, requests: RequestMetrics): void {
+  const series: Array<[string, Histogram]> = []
+  for (const endpoint of requests.allEndpoints()) collectSeries(endpoint, series)
+  if (series.length > 0) {
+    out.family('http_requests_total', 'counter', 'Responses by method, route pattern and status class')
+    for (const [labelText, histogram] of series) out.sample('http_requests_total', `{${labelText}}`, histogram.count)
+    out.family('http_request_duration_seconds', 'histogram', 'Response time by method, route pattern and status class')
+    for (const [labelText, histogram] of series) {
+      out.histogram('http_request_duration_seconds', labelText, histogram, HTTP_DURATION_BOUNDS, HTTP_BOUND_INDEXES)
+    }
+  }
+  const codes: Array<[string, number]> = []
+  for (let code = 100; code < 600; code++) {
+    const count = requests.statusCodes[code]!
+    if (count > 0) codes.push([labels(['code', String(code)]), count])
+  }
+  out.labelled('http_responses_by_code_total', 'counter', 'Responses by exact status code, every route together', codes)
+  out.single('http_requests_in_flight', 'gauge', 'Requests being handled now', Math.max(0, requests.inFlight))
+  out.single('http_requests_aborted_total', 'counter', 'Requests the client aborted before the response', requests.aborted)
+  out.single('http_requests_timed_out_total', 'counter', 'Requests that hit Fastify\'s connectionTimeout/requestTimeout', requests.timedOut)
+}
+
+/** One series per status class an endpoint has answered with: `[labels without braces, its histogram]`. */
+function collectSeries (endpoint: Endpoint, series: Array<[string, Histogram]>): void {
+  let base: string | null = null
+  for (let statusClass = 1; statusClass <= 5; statusClass++) {
+    const histogram = endpoint.byClass[statusClass]
+    if (histogram === undefined) continue
+    base ??= `method="${escapeLabelValue(endpoint.method)}",route="${escapeLabelValue(endpoint.route)}"`
+    series.push([`${base},status_class="${statusClass}xx"`, histogram])
+  }
+}
+
+function writeProcess (out: Exposition, snapshot: HealthSnapshot, gc: GcStats | null): void {
+  const usage = process.cpuUsage()
+  out.single('process_cpu_user_seconds_total', 'counter', 'User CPU time of this process', usage.user / 1e6)
+  out.single('process_cpu_system_seconds_total', 'counter', 'System CPU time of this process', usage.system / 1e6)
+  out.single('process_cpu_seconds_total', 'counter', 'User and system CPU time of this process', (usage.user + usage.system) / 1e6)
+  out.single('process_start_time_seconds', 'gauge', 'Start time of the process since the Unix epoch', PROCESS_START_SECONDS)
+  const memory = snapshot.memory.process
+  out.single('process_resident_memory_bytes', 'gauge', 'Resident set size', memory.rss)
+  out.single('process_virtual_memory_bytes', 'gauge', 'Virtual memory size', memory.vms)
+  out.single('process_threads', 'gauge', 'OS threads of this process', memory.numThreads)
+  out.single('process_open_files', 'gauge', 'Open regular files (not sockets, pipes or devices)', memory.openFiles)
+  out.single('process_open_sockets', 'gauge', 'Open sockets', memory.connections)
+  out.single('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap size', memory.heapTotal)
+  out.single('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap used', memory.heapUsed)
+  out.single('nodejs_external_memory_bytes', 'gauge', 'Memory of C++ objects bound to JavaScript objects', memory.external)
+  out.single('nodejs_array_buffers_bytes', 'gauge', 'Memory of ArrayBuffers and SharedArrayBuffers, Buffers included', memory.arrayBuffers)
+  // All spaces, read now (microseconds): the snapshot keeps only the five largest, and series must not come and go.
+  const spaces = getHeapSpaceStatistics()
+  out.labelled('nodejs_heap_space_size_total_bytes', 'gauge', 'Size of each V8 heap space',
+    spaces.map((space) => [labels(['space', space.space_name]), space.space_size]))
+  out.labelled('nodejs_heap_space_size_used_bytes', 'gauge', 'Used size of each V8 heap space',
+    spaces.map((space) => [labels(['space', space.space_name]), space.space_used_size]))
+  out.labelled('nodejs_heap_space_size_available_bytes', 'gauge', 'Available size of each V8 heap space',
+    spaces.map((space) => [labels(['space', space.space_name]), space.space_available_size]))
+  const { delayMs, utilization } = snapshot.eventLoop
+  out.single('nodejs_eventloop_delay_p50_seconds', 'gauge', 'Median event loop delay over the last sample interval', seconds(delayMs.p50))
+  out.single('nodejs_eventloop_delay_p99_seconds', 'gauge', '99th percentile event loop delay over the last sample interval', seconds(delayMs.p99))
+  out.single('nodejs_eventloop_delay_max_seconds', 'gauge', 'Largest event loop delay over the last sample interval', seconds(delayMs.max))
+  out.single('nodejs_eventloop_utilization_ratio', 'gauge', 'Event loop utilization (0 to 1) over the last sample interval', utilization)
+  if (gc !== null && gc.byKind.size > 0) {
+    out.family('nodejs_gc_duration_seconds', 'histogram', 'Garbage collection pauses by kind (_count: collections, _sum: total pause)')
+    for (const [kind, histogram] of gc.byKind) {
+      out.histogram('nodejs_gc_duration_seconds', `kind="${kind}"`, histogram, GC_DURATION_BOUNDS, GC_BOUND_INDEXES)
+    }
+  }
+}
+
+function writeSystem (out: Exposition, snapshot: HealthSnapshot): void {
+  const system = snapshot.memory.system
+  out.single('system_memory_total_bytes', 'gauge', 'Total memory of the host', system.total)
+  out.single('system_memory_available_bytes', 'gauge', 'Memory available to new processes without swapping', system.available)
+  out.single('system_memory_used_bytes', 'gauge', 'Used memory of the host', system.used)
+  out.single('system_memory_free_bytes', 'gauge', 'Unused memory of the host', system.free)
+  out.single('system_memory_active_bytes', 'gauge', 'Recently used memory (Active in /proc/meminfo)', system.active)
+  out.single('system_memory_inactive_bytes', 'gauge', 'Memory not recently used (Inactive in /proc/meminfo)', system.inactive)
+  out.single('system_memory_buffers_bytes', 'gauge', 'Memory used by kernel buffers', system.buffers)
+  out.single('system_memory_cached_bytes', 'gauge', 'Memory used by the page cache', system.cached)
+  out.single('system_memory_shared_bytes', 'gauge', 'Shared memory (Shmem in /proc/meminfo)', system.shared)
+  out.single('system_swap_total_bytes', 'gauge', 'Total swap', system.swap.total)
+  out.single('system_swap_used_bytes', 'gauge', 'Used swap', system.swap.used)
+  out.single('system_swap_free_bytes', 'gauge', 'Free swap', system.swap.free)
+  out.single('system_swap_in_bytes_total', 'counter', 'Bytes swapped in since boot', system.swap.sin)
+  out.single('system_swap_out_bytes_total', 'counter', 'Bytes swapped out since boot', system.swap.sout)
+  const { cpu } = snapshot
+  out.single('system_cpu_utilization_ratio', 'gauge', 'Host CPU utilization (0 to 1, all cores) over the last sample interval', ratio(cpu.systemPercent))
+  out.single('system_cpu_cores', 'gauge', 'CPU cores available to this process', cpu.cores)
+  out.single('system_load1', 'gauge', 'Host load average over 1 minute', cpu.loadAverage?.[0])
+  out.single('system_load5', 'gauge', 'Host load average over 5 minutes', cpu.loadAverage?.[1])
+  out.single('system_load15', 'gauge', 'Host load average over 15 minutes', cpu.loadAverage?.[2])
+}
+
+function writeMongo (out: Exposition, db: HealthSnapshot['database']): void {
+  if (db.status === 'not_configured') return
+  out.single('mongodb_client_up', 'gauge', '1 when the last ping of the watched MongoClient answered, else 0', db.status === 'healthy' ? 1 : 0)
+  out.single('mongodb_client_ping_seconds', 'gauge', 'Duration of the last ping', seconds(db.pingMs))
+  const pool = db.pool
+  if (pool !== undefined) {
+    out.labelled('mongodb_client_pool_connections', 'gauge', 'Open pool connections, in use or available',
+      [[labels(['state', 'in_use']), pool.inUse], [labels(['state', 'available']), pool.available]])
+    out.single('mongodb_client_pool_checkouts_waiting', 'gauge', 'Connection check-outs waiting for a connection', pool.waiting)
+    out.single('mongodb_client_pool_connections_created_total', 'counter', 'Pool connections created', pool.created)
+    out.single('mongodb_client_pool_connections_closed_total', 'counter', 'Pool connections closed', pool.closed)
+    out.single('mongodb_client_pool_checkouts_total', 'counter', 'Connection check-outs', pool.checkouts)
+    out.single('mongodb_client_pool_checkout_failures_total', 'counter', 'Connection check-outs that failed', pool.checkoutFailures)
+    out.single('mongodb_client_pool_cleared_total', 'counter', 'Times a pool was cleared', pool.cleared)
+  }
+  const commands = db.commands
+  if (commands?.monitored === true) {
+    const byName = Object.entries(commands.byName)
+    if (byName.length > 0) {
+      const name = 'mongodb_client_command_duration_seconds'
+      out.family(name, 'summary', 'Command durations by command name since start (_count: commands, _sum: seconds)')
+      for (const [command, stats] of byName) {
+        const commandLabel = `command="${escapeLabelValue(command)}"`
+        for (const [quantile, ms] of [['0.5', stats.p50], ['0.95', stats.p95], ['0.99', stats.p99]] as const) {
+          if (ms !== null) out.sample(name, `{${commandLabel},quantile="${quantile}"}`, ms / 1000)
+        }
+        out.sample(`${name}_sum`, `{${commandLabel}}`, stats.totalMs / 1000)
+        out.sample(`${name}_count`, `{${commandLabel}}`, stats.count)
+      }
+      out.labelled('mongodb_client_command_failures_total', 'counter', 'Commands that failed, by command name',
+        byName.map(([command, stats]) => [labels(['command', command]), stats.failures]))
+    }
+  }
+  const status = db.serverStatus
+  if (status?.available === true) {
+    out.labelled('mongodb_server_connections', 'gauge', 'Connections of the MongoDB server (serverStatus, every client together)', [
+      [labels(['state', 'current']), status.connections?.current], [labels(['state', 'available']), status.connections?.available]
+    ])
+    out.single('mongodb_server_connections_created_total', 'counter', 'Connections the MongoDB server has accepted (serverStatus)', status.connections?.totalCreated)
+    const ops = status.opcounters
+    out.labelled('mongodb_server_opcounters_total', 'counter', 'Operations the MongoDB server has run, by type (serverStatus, every client together)',
+      ops === null ? [] : Object.entries(ops).map(([op, count]) => [labels(['op', op]), count]))
+    out.single('mongodb_server_resident_memory_bytes', 'gauge', 'Resident memory of the MongoDB server (serverStatus)', status.residentMemory)
+    out.single('mongodb_server_uptime_seconds', 'gauge', 'Uptime of the MongoDB server (serverStatus)', status.uptimeSeconds)
+  }
+}

@@ -1,0 +1,26 @@
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
+import { PROMETHEUS_CONTENT_TYPE, createGcStats, renderMetrics, type MetricsSource } from '../prometheus.js'
+
+export interface MetricsOptions {
+  watch: MetricsSource
+  metricsPath: string
+  authorizeHook: onRequestHookHandler
+}
+
+/** `GET {metricsPath}` (and HEAD): the Prometheus text exposition, for callers that `authorize` allows. */
+export function registerMetrics (app: FastifyInstance, { watch, metricsPath, authorizeHook }: MetricsOptions): void {
+  // Created only when /metrics is on: the GC observer is the one cost of this feature outside a scrape.
+  const gc = createGcStats()
+  app.addHook('onClose', (_instance, done) => { gc.close(); done() })
+
+  app.route({
+    method: 'GET',
+    url: metricsPath,
+    exposeHeadRoute: true,
+    config: { serverWatch: false },
+    onRequest: authorizeHook,
+    handler (_request, reply) {
+      reply.header('cache-control', 'no-store').type(PROMETHEUS_CONTENT_TYPE).send(renderMetrics(watch, gc))
+    }
+  })
+}

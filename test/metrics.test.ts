@@ -1,0 +1,315 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { PerformanceObserver } from 'node:perf_hooks'
+import { join } from 'node:path'
+import t from 'tap'
+import { MongoClient } from 'mongodb'
+import { RequestMetrics } from '../lib/collectors/requests.js'
+import {
+  GC_DURATION_BOUNDS, HTTP_DURATION_BOUNDS, PROMETHEUS_CONTENT_TYPE, boundIndexes, createGcStats, escapeHelp,
+  escapeLabelValue, labels, renderMetrics
+} from '../lib/prometheus.js'
+import { buildApp, sleep } from './helpers/app.js'
+import { startMongoServer } from './helpers/mongo-server.js'
+
+const PROMETHEUS = '/usr/bin/prometheus'
+const PROMTOOL = '/usr/bin/promtool'
+/** Locally a missing binary skips the test with a reason; in CI (.ci/run installs them) the test runs and fails. */
+function skipWithout (path: string): string | false {
+  if (existsSync(path) || process.env.CI) return false
+  return `${path} is not installed (apt-get install -y prometheus)`
+}
+
+/** Every sample line of `metric` as `labels -> value`. */
+function samples (text: string, metric: string): Map<string, number> {
+  const found = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue
+    const space = line.lastIndexOf(' ')
+    found.set(line.slice(metric.length, space), Number(line.slice(space + 1)))
+  }
+  return found
+}
+
+function promtool (text: string) {
+  const result = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' })
+  return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() }
+}
+
+t.test('label values and help text are escaped per the text format', async (t) => {
+  t.equal(escapeLabelValue('plain /users/:id'), 'plain /users/:id')
+  t.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd')
+  t.equal(escapeHelp('back\\slash "quoted"\nnext'), 'back\\\\slash "quoted"\\nnext', 'quotes stay in help text')
+  t.equal(labels(), '')
+  t.equal(labels(['route', '/a"b'], ['method', 'GET']), '{route="/a\\"b",method="GET"}')
+})
+
+t.test('every le bound is an exact edge of the fine histogram, and a bound that is not one is refused', async (t) => {
+  const indexes = boundIndexes(HTTP_DURATION_BOUNDS)
+  t.equal(indexes.length, HTTP_DURATION_BOUNDS.length)
+  t.same([...indexes].sort((a, b) => a - b), indexes, 'ascending')
+  t.equal(boundIndexes(GC_DURATION_BOUNDS).length, GC_DURATION_BOUNDS.length)
+  t.throws(() => boundIndexes([0.00333]), RangeError)
+})
+
+t.test('the duration histogram counts each request in the right buckets, by method, route and status class', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await app.ready()
+  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const users = requests.endpointFor('GET', '/users/:id')
+  // 0.5 ms, 3 ms, 4.99 ms, 7 ms, 120 ms, 20 s as 200s; one 500 of 30 ms.
+  for (const ms of [0.5, 3, 4.99, 7, 120, 20_000]) requests.record(users, 200, ms)
+  requests.record(users, 503, 30)
+  const text = renderMetrics({ requests, snapshot: app.serverWatch.snapshot }, null)
+  const ok = 'method="GET",route="/users/:id",status_class="2xx"'
+  const buckets = samples(text, 'http_request_duration_seconds_bucket')
+  const expected: Record<string, number> = {
+    0.001: 1, 0.0025: 1, 0.005: 3, 0.01: 4, 0.025: 4, 0.05: 4, 0.1: 4, 0.25: 5, 0.5: 5, 1: 5, 2.5: 5, 5: 5, 10: 5, '+Inf': 6
+  }
+  for (const [le, count] of Object.entries(expected)) t.equal(buckets.get(`{${ok},le="${le}"}`), count, `le=${le}`)
+  t.equal(samples(text, 'http_request_duration_seconds_count').get(`{${ok}}`), 6)
+  t.ok(Math.abs(samples(text, 'http_request_duration_seconds_sum').get(`{${ok}}`)! - 20.13549) < 1e-9, 'sum in seconds')
+  const errors = 'method="GET",route="/users/:id",status_class="5xx"'
+  t.equal(buckets.get(`{${errors},le="0.025"}`), 0)
+  t.equal(buckets.get(`{${errors},le="0.05"}`), 1)
+  t.same([...samples(text, 'http_requests_total')], [[`{${ok}}`, 6], [`{${errors}}`, 1]])
+  t.same([...samples(text, 'http_responses_by_code_total')], [['{code="200"}', 6], ['{code="503"}', 1]])
+})
+
+t.test('GET /metrics serves the exposition of the live counters, and promtool accepts it', { skip: skipWithout(PROMTOOL) }, async (t) => {
+  if (!existsSync(PROMTOOL)) return t.fail(`${PROMTOOL} is missing in CI`)
+  const mongo = await startMongoServer()
+  const client = new MongoClient(mongo.uri, { monitorCommands: true, serverSelectionTimeoutMS: 1000, heartbeatFrequencyMS: 500 })
+  const app = await buildApp({
+    mongo: client,
+    maxRoutes: 5,
+    checks: { 'cache "hot"': () => true, flaky: { check: () => { throw new Error('down') }, required: false } }
+  })
+  app.get('/files/:name(^\\d+)', async () => 'file')
+  app.get('/extra', async () => 'extra')
+  t.teardown(async () => {
+    await app.close()
+    await client.close()
+    await mongo.stop()
+  })
+  await app.ready()
+  await client.db('app').collection('items').insertOne({ a: 1 })
+  for (let i = 0; i < 4; i++) await app.inject(`/users/${i}`)
+  await app.inject('/fail')
+  await app.inject('/teapot')
+  await app.inject('/nowhere')
+  await app.inject('/files/12')
+  await app.inject({ method: 'POST', url: '/users', payload: { name: 'a' } })
+  await app.inject('/private')
+  await app.inject('/extra') // the sixth route: past maxRoutes
+  // Garbage, so that the GC observer has seen collections of some kind.
+  let keep: unknown[] = []
+  for (let i = 0; i < 200_000; i++) keep.push({ i })
+  keep = []
+  await sleep(20)
+  await app.serverWatch.refresh()
+
+  const response = await app.inject('/metrics')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['content-type'], PROMETHEUS_CONTENT_TYPE)
+  t.equal(response.headers['cache-control'], 'no-store')
+  const text = response.body
+  const requests = samples(text, 'http_requests_total')
+  t.equal(requests.get('{method="GET",route="/users/:id",status_class="2xx"}'), 4)
+  t.equal(requests.get('{method="GET",route="/fail",status_class="5xx"}'), 1)
+  t.equal(requests.get('{method="GET",route="/teapot",status_class="4xx"}'), 1)
+  t.equal(requests.get('{method="POST",route="/users",status_class="2xx"}'), 1)
+  t.equal(requests.get('{method="*",route="(not found)",status_class="4xx"}'), 1)
+  t.equal(requests.get('{method="GET",route="/files/:name(^\\\\d+)",status_class="2xx"}'), 1, 'a backslash in a route is escaped')
+  t.equal(requests.get('{method="*",route="(other routes)",status_class="2xx"}'), 1, 'routes past maxRoutes share the overflow series')
+  t.notOk([...requests.keys()].some((key) => /private|metrics|health/.test(key)), 'opted-out and own routes are not counted')
+  t.equal([...requests.values()].reduce((a, b) => a + b, 0), 10)
+
+  t.equal(samples(text, 'server_watch_health_status').get('{status="degraded"}'), 1, 'an optional check fails')
+  t.equal(samples(text, 'server_watch_health_status').get('{status="healthy"}'), 0)
+  t.equal(samples(text, 'server_watch_check_status').get('{check="cache \\"hot\\"",status="pass"}'), 1)
+  t.equal(samples(text, 'server_watch_check_status').get('{check="flaky",status="fail"}'), 1)
+  t.match(text, /^server_watch_info\{version="\d+\.\d+\.\d+",fastify_version="5\.[^"]+"\} 1$/m)
+  t.ok(samples(text, 'process_resident_memory_bytes').get('')! > 10_000_000)
+  t.ok(samples(text, 'process_cpu_seconds_total').get('')! > 0)
+  t.ok(samples(text, 'nodejs_heap_space_size_used_bytes').get('{space="old_space"}')! > 0, 'every heap space')
+  t.ok(samples(text, 'system_memory_total_bytes').get('')! > samples(text, 'system_memory_available_bytes').get('')!)
+  const utilization = samples(text, 'nodejs_eventloop_utilization_ratio').get('')!
+  t.ok(utilization >= 0 && utilization <= 1)
+  t.ok([...samples(text, 'nodejs_gc_duration_seconds_count').values()].reduce((a, b) => a + b, 0) > 0, 'GCs counted')
+  t.equal(samples(text, 'mongodb_client_up').get(''), 1)
+  t.ok(samples(text, 'mongodb_client_pool_checkouts_total').get('')! >= 1)
+  t.equal(samples(text, 'mongodb_client_command_duration_seconds_count').get('{command="insert"}'), 1)
+  t.ok(samples(text, 'mongodb_client_command_duration_seconds').get('{command="insert",quantile="0.5"}')! > 0)
+  t.ok(samples(text, 'mongodb_server_opcounters_total').has('{op="insert"}'), 'serverStatus figures')
+
+  const lint = promtool(text)
+  t.equal(lint.output, '', 'no promtool problems')
+  t.equal(lint.status, 0)
+  t.equal(promtool('# TYPE broken counter\nbroken 1\n').status, 3, 'promtool does fail on a bad exposition')
+
+  const head = await app.inject({ method: 'HEAD', url: '/metrics' })
+  t.equal(head.statusCode, 200)
+  t.equal(head.body, '')
+})
+
+t.test('figures the platform cannot provide are left out, not reported as 0', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await app.ready()
+  const snapshot = structuredClone(app.serverWatch.snapshot())
+  Object.assign(snapshot.memory.process, { vms: null, numThreads: null, openFiles: null, connections: null })
+  const system = snapshot.memory.system
+  for (const key of Object.keys(system) as Array<keyof typeof system>) if (key !== 'swap') (system as Record<string, unknown>)[key] = null
+  system.swap = { total: null, used: null, free: null, percent: null, sin: null, sout: null }
+  Object.assign(snapshot.cpu, { systemPercent: null, loadAverage: null })
+  snapshot.eventLoop = { delayMs: { p50: null, p99: null, max: null }, utilization: null }
+  snapshot.checks = { warming: { status: 'pending', required: true, durationMs: null, lastCheckedAt: null } }
+  snapshot.database = { status: 'unhealthy', required: true, error: 'not checked yet', pingMs: null }
+  const text = renderMetrics({ requests: new RequestMetrics(10, 10, 100, 1000), snapshot: () => snapshot }, null)
+  for (const name of [
+    'process_virtual_memory_bytes', 'process_threads', 'process_open_files', 'system_memory_', 'system_swap_',
+    'system_cpu_utilization_ratio', 'system_load1', 'nodejs_eventloop_', 'server_watch_check_duration_seconds',
+    'mongodb_client_ping_seconds', 'mongodb_client_pool', 'mongodb_client_command', 'mongodb_server_',
+    'http_requests_total', 'http_request_duration_seconds', 'http_responses_by_code_total', 'nodejs_gc_'
+  ]) {
+    t.notMatch(text, new RegExp(`^(# TYPE )?${name}`, 'm'), `no ${name}`)
+  }
+  t.equal(samples(text, 'mongodb_client_up').get(''), 0, 'a database that does not answer is down, not absent')
+  t.equal(samples(text, 'server_watch_check_status').get('{check="warming",status="pending"}'), 1)
+  t.equal(samples(text, 'http_requests_in_flight').get(''), 0, 'a counter at zero is still a zero')
+  if (existsSync(PROMTOOL)) t.equal(promtool(text).output, '')
+})
+
+t.test('the GC observer counts collections by kind and stops on close', async (t) => {
+  const gc = createGcStats()
+  const garbage = () => {
+    let keep: unknown[] = []
+    for (let i = 0; i < 200_000; i++) keep.push({ i })
+    keep = []
+    return keep.length
+  }
+  const total = () => [...gc.byKind.values()].reduce((sum, histogram) => sum + histogram.count, 0)
+  for (let i = 0; i < 50 && total() === 0; i++) {
+    garbage()
+    await sleep(10)
+  }
+  t.ok(total() > 0, `${total()} collections seen`)
+  t.ok([...gc.byKind.keys()].every((kind) => ['major', 'minor', 'incremental', 'weakcb', 'other'].includes(kind)))
+  gc.close()
+  const after = total()
+  garbage()
+  await sleep(50)
+  t.equal(total(), after, 'nothing recorded after close')
+})
+
+t.test('the GC observer exists only while /metrics is on and is disconnected on app.close()', async (t) => {
+  const { observe, disconnect } = PerformanceObserver.prototype
+  let observing = 0
+  t.teardown(() => Object.assign(PerformanceObserver.prototype, { observe, disconnect }))
+  PerformanceObserver.prototype.observe = function (this: PerformanceObserver, ...args: Parameters<typeof observe>) {
+    observing++
+    return observe.apply(this, args)
+  }
+  PerformanceObserver.prototype.disconnect = function (this: PerformanceObserver) {
+    observing--
+    return disconnect.call(this)
+  }
+  const off = await buildApp({ metricsPath: false })
+  await off.ready()
+  t.equal((await off.inject('/metrics')).statusCode, 404)
+  t.equal(observing, 0, 'metricsPath: false adds no observer')
+  await off.close()
+  const moved = await buildApp({ metricsPath: '/prom', prefix: '/ops' })
+  await moved.ready()
+  t.equal((await moved.inject('/ops/prom')).statusCode, 200, 'a custom path under a prefix')
+  t.equal(observing, 1)
+  await moved.close()
+  t.equal(observing, 0, 'disconnected on close')
+})
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+async function query (base: string, promql: string): Promise<Array<{ metric: Record<string, string>, value: [number, string] }>> {
+  const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`)
+  const body = await response.json() as { status: string, data: { result: Array<{ metric: Record<string, string>, value: [number, string] }> } }
+  return body.status === 'success' ? body.data.result : []
+}
+
+t.test('a real Prometheus scrapes the running app and its query API returns our request counter', {
+  skip: skipWithout(PROMETHEUS),
+  timeout: 60_000
+}, async (t) => {
+  if (!existsSync(PROMETHEUS)) return t.fail(`${PROMETHEUS} is missing in CI`)
+  const app = await buildApp()
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const appAddress = app.server.address() as { port: number }
+  const dir = await mkdtemp(join(tmpdir(), 'server-watch-prometheus-'))
+  const promPort = await freePort()
+  const config = [
+    'global:',
+    '  scrape_interval: 1s',
+    '  scrape_timeout: 1s',
+    'scrape_configs:',
+    '  - job_name: app',
+    '    metrics_path: /metrics',
+    '    static_configs:',
+    `      - targets: ['127.0.0.1:${appAddress.port}']`
+  ].join('\n')
+  await writeFile(join(dir, 'prometheus.yml'), `${config}\n`)
+  let logs = ''
+  const prometheus: ChildProcess = spawn(PROMETHEUS, [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${promPort}`
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  prometheus.stdout!.on('data', (chunk) => { logs += chunk })
+  prometheus.stderr!.on('data', (chunk) => { logs += chunk })
+  const exited = new Promise((resolve) => prometheus.once('exit', resolve))
+  t.teardown(async () => {
+    prometheus.kill('SIGTERM')
+    const killer = setTimeout(() => prometheus.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(killer)
+    await app.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const requests = 7
+  for (let i = 0; i < requests; i++) {
+    const response = await fetch(`http://127.0.0.1:${appAddress.port}/users/${i}`)
+    t.equal(response.status, 200)
+  }
+  const base = `http://127.0.0.1:${promPort}`
+  const deadline = Date.now() + 30_000
+  let result: Awaited<ReturnType<typeof query>> = []
+  while (Date.now() < deadline) {
+    try {
+      result = await query(base, 'http_requests_total{route="/users/:id"}')
+      if (result.length === 1 && Number(result[0]!.value[1]) === requests) break
+    } catch {
+      // Prometheus not listening yet
+    }
+    await sleep(250)
+  }
+  if (result.length !== 1) t.comment(`Prometheus log tail:\n${logs.slice(-2000)}`)
+  t.equal(result.length, 1, 'one series')
+  t.equal(Number(result[0]?.value[1]), requests, 'the counter Prometheus stored')
+  t.match(result[0]?.metric, { __name__: 'http_requests_total', job: 'app', method: 'GET', route: '/users/:id', status_class: '2xx' })
+  const up = await query(base, 'up{job="app"}')
+  t.equal(up[0]?.value[1], '1', 'the target is up')
+  const healthy = await query(base, 'server_watch_health_status{status="healthy"}')
+  t.equal(healthy[0]?.value[1], '1')
+  const buckets = await query(base, 'http_request_duration_seconds_bucket{route="/users/:id",le="+Inf"}')
+  t.equal(Number(buckets[0]?.value[1]), requests, 'the histogram is stored too')
+})
