@@ -8,7 +8,7 @@ import { buildApp, sleep } from './helpers/app.js'
 import { startMongoServer, type TestMongoServer } from './helpers/mongo-server.js'
 import {
   createMongoCollector, DEFAULT_SERVER_STATUS_INTERVAL_MS, MAX_COMMAND_NAMES, OTHER_COMMANDS, OWN_COMMAND_COMMENT
-} from '../lib/collectors/mongo.js'
+} from '../lib/collectors/mongo/index.js'
 import { DatabaseSchema, type DatabaseSnapshot } from '../lib/schemas/database.js'
 import { HealthSnapshotSchema } from '../lib/schemas/health.js'
 import type { ServerWatchOptions } from '../lib/plugin.js'

@@ -80,7 +80,7 @@ export const ServerStatusSchema = Type.Object({
 
 /**
  * The `database` part of the snapshot. Without a MongoDB client it is `{ status: 'not_configured' }`; the MongoDB
- * collector (lib/collectors/mongo.ts) fills in every other field, so all of them are optional here.
+ * collector (lib/collectors/mongo/) fills in every other field, so all of them are optional here.
  */
 export const DatabaseSchema = Type.Object({
   status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy'), Type.Literal('not_configured')]),

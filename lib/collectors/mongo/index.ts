@@ -1,0 +1,121 @@
+/**
+ * Watches the application's MongoClient (the official `mongodb` driver) from the driver's own events: pool (CMAP),
+ * command monitoring and topology (SDAM). On the sampling loop it runs a bounded `ping`, and `serverStatus` on a
+ * slower cadence. The driver is only ever imported as a type: the plugin never loads `mongodb` at runtime.
+ */
+import type { MongoClient, TopologyDescription } from 'mongodb'
+import type { FastifyBaseLogger } from 'fastify'
+import { errorMessage, round } from '../../format.js'
+import type { Collector } from '../types.js'
+import type { DatabaseSnapshot } from '../../schemas/database.js'
+import { createCommandWatch, OWN_COMMAND_COMMENT } from './commands.js'
+import { MAX_ERROR_LENGTH } from './limits.js'
+import { OwnCommand } from './own-command.js'
+import { createPoolWatch } from './pool.js'
+import { createServerStatusWatch } from './server-status.js'
+import { createTopologyWatch } from './topology.js'
+
+export { DEFAULT_SERVER_STATUS_INTERVAL_MS } from '../../options.js'
+export { MAX_COMMAND_NAMES, MAX_SERVERS, OTHER_COMMANDS } from './limits.js'
+export { OWN_COMMAND_COMMENT }
+const PING_COMMAND = { ping: 1, comment: OWN_COMMAND_COMMENT }
+
+export interface MongoCollectorOptions {
+  /** checkTimeoutMs: bound of each ping and serverStatus. */
+  timeoutMs: number
+  /** When the database is down the overall status is `unhealthy` (true) or `degraded` (false). */
+  required: boolean
+  serverStatusIntervalMs: number
+  log: FastifyBaseLogger
+}
+
+export interface MongoCollector extends Collector<DatabaseSnapshot> {
+  sample (): Promise<void>
+}
+
+export function createMongoCollector (client: MongoClient, opts: MongoCollectorOptions): MongoCollector {
+  const { timeoutMs, required, serverStatusIntervalMs, log } = opts
+  const admin = client.db('admin')
+  const ping = new OwnCommand((signal) => admin.command(PING_COMMAND, { signal }), timeoutMs, 'ping')
+  const serverStatus = createServerStatusWatch(admin, { timeoutMs, intervalMs: serverStatusIntervalMs, log })
+  let closed = false
+
+  // Health, from the ping.
+  let healthy: boolean | null = null
+  let pingMs: number | null = null
+  let pingError: string | undefined = 'not checked yet'
+  let lastCheckedAt: number | null = null
+
+  const commands = createCommandWatch(client)
+  const pool = createPoolWatch()
+  const topology = createTopologyWatch(() => pool.clear())
+
+  let snapshot: DatabaseSnapshot = build()
+
+  const listeners = [...commands.listeners, ...pool.listeners, ...topology.listeners]
+  const emitter = client as unknown as NodeJS.EventEmitter
+  for (const [name, listener] of listeners) emitter.on(name, listener as (event: unknown) => void)
+
+  // A client connected before it was watched already has a topology: start from its description. `topology` is
+  // not in the driver's public types, but has been on MongoClient since driver 3; read defensively.
+  const existing = (client as unknown as { topology?: { description?: TopologyDescription } }).topology?.description
+  if (existing?.servers instanceof Map) topology.describe(existing)
+
+  async function checkPing (): Promise<void> {
+    const started = performance.now()
+    const run = ping.start()
+    if (run === null) return // the last ping outlived its deadline and is still being aborted: keep its failure
+    try {
+      await run
+      if (closed) return
+      pingMs = round(performance.now() - started)
+      if (healthy === false) log.info('MongoDB answers ping again')
+      healthy = true
+      pingError = undefined
+    } catch (error) {
+      if (closed) return
+      pingMs = null
+      pingError = errorMessage(error, MAX_ERROR_LENGTH)
+      if (healthy !== false) log.warn({ err: error }, 'MongoDB ping failed: the database is reported unhealthy')
+      healthy = false
+    }
+    lastCheckedAt = Date.now()
+  }
+
+  function build (): DatabaseSnapshot {
+    return {
+      status: healthy === true ? 'healthy' : 'unhealthy',
+      required,
+      ...(pingError === undefined ? {} : { error: pingError }),
+      pingMs,
+      lastCheckedAt: lastCheckedAt === null ? null : new Date(lastCheckedAt).toISOString(),
+      pool: pool.build(),
+      commands: commands.build(),
+      topology: topology.build(),
+      serverStatus: serverStatus.build()
+    }
+  }
+
+  return {
+    async sample () {
+      if (closed) return
+      const now = Date.now()
+      const work = [checkPing()]
+      // Only while the last ping answered: a database that is down would cost a second timeout for nothing.
+      if (healthy === true && serverStatus.due(now)) work.push(serverStatus.read(now))
+      await Promise.all(work)
+      if (!closed) snapshot = build()
+    },
+    read () {
+      return snapshot
+    },
+    close () {
+      if (closed) return
+      closed = true
+      for (const [name, listener] of listeners) emitter.off(name, listener as (event: unknown) => void)
+      const reason = new Error('server watch closed')
+      ping.stop(reason)
+      serverStatus.close(reason)
+    }
+  }
+}
