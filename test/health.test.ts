@@ -5,6 +5,7 @@ import serverWatch, { HealthSnapshotSchema } from '../lib/plugin.js'
 import { formatUptime } from '../lib/format.js'
 import { Sampler } from '../lib/sampler.js'
 import { healthStatus } from '../lib/watch.js'
+import { createSystemCollector } from '../lib/collectors/system.js'
 import { buildApp, sleep } from './helpers/app.js'
 
 test('GET /health serves a snapshot that validates against its schema, with every figure filled', async (t) => {
@@ -232,4 +233,24 @@ test('app.close() stops the loop: no sample runs after it', async (t) => {
   await sleep(60)
   t.ok(after >= 2)
   t.ok(calls - after <= 1)
+})
+
+test('system memory: /proc on Linux, systeminformation elsewhere, with null for what it cannot tell', async (t) => {
+  const warnings: string[] = []
+  const log = { warn: (_obj: object, message: string) => { warnings.push(message) } }
+  const portable = createSystemCollector(log, false)
+  await portable.sample()
+  const memory = portable.read()
+  t.ok(memory.total! > 0 && memory.free! > 0 && memory.available! > 0)
+  t.equal(memory.active, null, 'systeminformation has no psutil-style active')
+  t.equal(memory.swap.sin, null)
+  t.same(warnings, [])
+  if (process.platform === 'linux') {
+    const proc = createSystemCollector(log)
+    await proc.sample()
+    const fromProc = proc.read()
+    t.equal(fromProc.total, memory.total, 'both read the same MemTotal')
+    t.ok(fromProc.used! + fromProc.buffers! + fromProc.cached! <= fromProc.total! - fromProc.free!, 'used excludes the cache')
+    t.ok(fromProc.shared! >= 0 && fromProc.active! > 0)
+  }
 })

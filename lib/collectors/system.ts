@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import si from 'systeminformation'
 import type { SystemMemory } from '../schemas/health.js'
 import { round } from '../format.js'
@@ -23,56 +23,92 @@ const EMPTY: SystemMemory = {
 
 const percent = (part: number, whole: number) => whole > 0 ? round(part / whole * 100, 2) : 0
 
+/** `Name: 123 kB` lines of /proc/meminfo, or `name 123` lines of /proc/vmstat, into a map of numbers. */
+function parseFields (text: string, separator: string): Map<string, number> {
+  const fields = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    const at = line.indexOf(separator)
+    if (at > 0) fields.set(line.slice(0, at), Number.parseInt(line.slice(at + 1).trim(), 10))
+  }
+  return fields
+}
+
 /**
- * psutil's figures that systeminformation does not give: Active, Inactive and Shmem (its `active` is
- * total - available) from /proc/meminfo, and swap-in/out since boot from /proc/vmstat (pages, reported in bytes).
+ * Linux: psutil's figures straight from /proc/meminfo and /proc/vmstat, read synchronously (a /proc read is a
+ * few microseconds and never touches a disk). systeminformation reads the same file but not Active, Inactive,
+ * Shmem or swap-in/out, and going through it cost ~750 µs a sample against ~60 µs here.
+ * `used` is psutil's (total - free - buffers - cache - reclaimable slab): memory that programs hold, not the cache
+ * the kernel would give back.
  */
-async function readProcExtras () {
-  const [meminfo, vmstat] = await Promise.all([readFile('/proc/meminfo', 'utf8'), readFile('/proc/vmstat', 'utf8')])
+function readProcMemory (): SystemMemory {
+  const meminfo = parseFields(readFileSync('/proc/meminfo', 'utf8'), ':')
+  const vmstat = parseFields(readFileSync('/proc/vmstat', 'utf8'), ' ')
   const kB = (name: string) => {
-    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(meminfo)
-    return match === null ? null : Number(match[1]) * 1024
+    const value = meminfo.get(name)
+    return value === undefined || Number.isNaN(value) ? null : value * 1024
   }
   const pages = (name: string) => {
-    const match = new RegExp(`^${name} (\\d+)`, 'm').exec(vmstat)
-    return match === null ? null : Number(match[1]) * PAGE_SIZE
+    const value = vmstat.get(name)
+    return value === undefined || Number.isNaN(value) ? null : value * PAGE_SIZE
   }
+  const total = kB('MemTotal') ?? 0
+  const free = kB('MemFree') ?? 0
+  const available = kB('MemAvailable') ?? free
+  const buffers = kB('Buffers') ?? 0
+  const cached = kB('Cached') ?? 0
+  const swapTotal = kB('SwapTotal') ?? 0
+  const swapFree = kB('SwapFree') ?? 0
   return {
+    total,
+    available,
+    used: Math.max(0, total - free - buffers - cached - (kB('SReclaimable') ?? 0)),
+    free,
+    percent: percent(total - available, total),
     active: kB('Active'),
     inactive: kB('Inactive'),
+    buffers,
+    cached,
     shared: kB('Shmem'),
-    sin: pages('pswpin'),
-    sout: pages('pswpout')
+    swap: {
+      total: swapTotal,
+      used: swapTotal - swapFree,
+      free: swapFree,
+      percent: percent(swapTotal - swapFree, swapTotal),
+      sin: pages('pswpin'),
+      sout: pages('pswpout')
+    }
   }
 }
 
-export function createSystemCollector (log: { warn: (obj: object, msg: string) => void }): Collector<SystemMemory> {
+/** Elsewhere: systeminformation (which may run a command such as vm_stat); what it cannot tell is null. */
+async function readPortableMemory (): Promise<SystemMemory> {
+  const memory = await si.mem()
+  return {
+    ...EMPTY,
+    total: memory.total,
+    available: memory.available,
+    used: memory.used,
+    free: memory.free,
+    percent: percent(memory.total - memory.available, memory.total),
+    buffers: memory.buffers ?? null,
+    cached: memory.cached ?? null,
+    swap: {
+      ...EMPTY.swap,
+      total: memory.swaptotal,
+      used: memory.swapused,
+      free: memory.swapfree,
+      percent: percent(memory.swapused, memory.swaptotal)
+    }
+  }
+}
+
+export function createSystemCollector (log: { warn: (obj: object, msg: string) => void }, useProc = HAS_PROC): Collector<SystemMemory> {
   const failures = failureLogger(log, 'reading system memory')
   let last = EMPTY
 
   async function sample (): Promise<void> {
     try {
-      const [memory, extras] = await Promise.all([si.mem(), HAS_PROC ? readProcExtras() : null])
-      last = {
-        total: memory.total,
-        available: memory.available,
-        used: memory.used,
-        free: memory.free,
-        percent: percent(memory.total - memory.available, memory.total),
-        active: extras?.active ?? null,
-        inactive: extras?.inactive ?? null,
-        buffers: memory.buffers ?? null,
-        cached: memory.cached ?? null,
-        shared: extras?.shared ?? null,
-        swap: {
-          total: memory.swaptotal,
-          used: memory.swapused,
-          free: memory.swapfree,
-          percent: percent(memory.swapused, memory.swaptotal),
-          sin: extras?.sin ?? null,
-          sout: extras?.sout ?? null
-        }
-      }
+      last = useProc ? readProcMemory() : await readPortableMemory()
       failures.recovered()
     } catch (error) {
       failures.failed(error)
