@@ -44,7 +44,9 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onResponse', hooks.onResponse)
   app.addHook('onError', hooks.onError)
   app.addHook('onRequestAbort', hooks.onRequestAbort)
-  app.addHook('onTimeout', hooks.onTimeout)
+  // onTimeout fires only when the server has a connectionTimeout (Fastify's default is 0: never), and the hook
+  // costs every request an object and the socket a listener: without a timeout it would count nothing.
+  if (app.initialConfig.connectionTimeout! > 0) app.addHook('onTimeout', hooks.onTimeout)
 
   app.decorate('serverWatch', Object.freeze({
     snapshot: watch.snapshot,

@@ -233,3 +233,14 @@ test('requestsPerSecond covers the recent window', async (t) => {
   // 50 requests within a window of about 0.3 to 0.6 s.
   t.ok(requestsPerSecond > 50 && requestsPerSecond < 250, `requestsPerSecond ${requestsPerSecond}`)
 })
+
+test('without a connectionTimeout no onTimeout hook is added: it could never fire', async (t) => {
+  const metaOf = async (app: ReturnType<typeof Fastify>) => {
+    await app.register(serverWatch)
+    app.get('/meta', async (request) => ({ meta: (request.raw.socket as unknown as { _meta?: unknown })._meta !== undefined }))
+    t.teardown(() => app.close())
+    return (await app.inject('/meta')).json().meta
+  }
+  t.equal(await metaOf(Fastify()), false, 'no per-request timeout bookkeeping by default')
+  t.equal(await metaOf(Fastify({ connectionTimeout: 1000 })), true, 'added when the server can time out')
+})
