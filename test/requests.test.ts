@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import serverWatch from '../lib/plugin.js'
 import { buildApp, sleep } from './helpers/app.js'
 
@@ -235,7 +235,7 @@ test('requestsPerSecond covers the recent window', async (t) => {
 })
 
 test('without a connectionTimeout no onTimeout hook is added: it could never fire', async (t) => {
-  const metaOf = async (app: ReturnType<typeof Fastify>) => {
+  const metaOf = async (app: FastifyInstance) => {
     await app.register(serverWatch)
     app.get('/meta', async (request) => ({ meta: (request.raw.socket as unknown as { _meta?: unknown })._meta !== undefined }))
     t.teardown(() => app.close())

@@ -1,0 +1,234 @@
+// Process plumbing and statistics shared by the benchmark scripts.
+import { spawn, execFileSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const SERVER_SCRIPT = fileURLToPath(new URL('./server.js', import.meta.url))
+export const LOAD_SCRIPT = fileURLToPath(new URL('./load.js', import.meta.url))
+export const PLUGIN_BUILD = fileURLToPath(new URL('../dist/plugin.js', import.meta.url))
+
+export const VARIANTS = ['bare', 'server-watch', 'fastify-metrics', 'under-pressure']
+
+export const QUICK = process.env.BENCH_QUICK === '1'
+export const SERVER_CPU = envNumber('BENCH_SERVER_CPU', 0)
+export const LOAD_CPU = envNumber('BENCH_LOAD_CPU', 1)
+
+export function envNumber (name, fallback) {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got "${raw}"`)
+  return value
+}
+
+let taskset = null
+function hasTaskset () {
+  if (taskset === null) {
+    try {
+      execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' })
+      taskset = true
+    } catch {
+      taskset = false
+      console.error('! taskset not found (util-linux): processes will not be pinned; expect more noise')
+    }
+  }
+  return taskset
+}
+
+export function pinned () {
+  return hasTaskset()
+}
+
+const children = new Set()
+function cleanUp () {
+  for (const child of children) child.kill('SIGKILL')
+}
+process.on('exit', cleanUp)
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    cleanUp()
+    process.exit(130)
+  })
+}
+
+/** Spawns `node [nodeArgs] script [args]` with an IPC channel, pinned to `cpu` when taskset exists. */
+function spawnNode (script, args, { cpu, nodeArgs = [] }) {
+  const command = [process.execPath, ...nodeArgs, script, ...args]
+  const child = hasTaskset() && cpu !== null
+    ? spawn('taskset', ['-c', String(cpu), ...command], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    : spawn(command[0], command.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
+
+function once (child, predicate, what) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message) => {
+      if (!predicate(message)) return
+      child.off('exit', onExit)
+      child.off('message', onMessage)
+      resolve(message)
+    }
+    const onExit = (code, signal) => {
+      child.off('message', onMessage)
+      reject(new Error(`process exited (${signal ?? code}) while waiting for ${what}`))
+    }
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+  })
+}
+
+export function pluginBuilt () {
+  return existsSync(PLUGIN_BUILD)
+}
+
+/**
+ * Starts benchmark/server.js for a variant. Returns { port, url, pid, call(cmd), pause(), resume(), stop() }.
+ */
+export async function startServer (variant, { cpu = SERVER_CPU, nodeArgs = [], extraRoutes = 0 } = {}) {
+  const child = spawnNode(SERVER_SCRIPT, [variant, '--extra-routes', String(extraRoutes)], { cpu, nodeArgs })
+  const { port } = await once(child, (m) => m.type === 'listening', `${variant} to listen`)
+  let nextId = 0
+  async function call (cmd) {
+    const id = ++nextId
+    const pending = once(child, (m) => m.id === id, `reply to ${cmd}`)
+    child.send({ id, cmd })
+    const reply = await pending
+    if (!reply.ok) throw new Error(`${variant} ${cmd}: ${reply.error}`)
+    return reply.value
+  }
+  let paused = false
+  /** SIGSTOP: a paused server uses no CPU at all, not even its timers. */
+  function pause () {
+    child.kill('SIGSTOP')
+    paused = true
+  }
+  /** SIGCONT, then a moment for timers that came due while stopped to run before anything is measured. */
+  async function resume () {
+    if (!paused) return
+    child.kill('SIGCONT')
+    paused = false
+    await sleep(250)
+  }
+  async function stop () {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    if (paused) child.kill('SIGCONT')
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    try {
+      await call('close')
+    } catch {
+      child.kill('SIGKILL')
+    }
+    await exited
+    clearTimeout(timer)
+  }
+  return { variant, port, url: `http://127.0.0.1:${port}`, pid: child.pid, call, pause, resume, stop }
+}
+
+/**
+ * Runs benchmark/load.js with `config`. `beforeStart` runs once the load process is ready and just
+ * before it starts (to read the server's CPU at the last moment); resolves with the load result.
+ */
+export async function runLoad (config, { cpu = LOAD_CPU, beforeStart } = {}) {
+  const child = spawnNode(LOAD_SCRIPT, [JSON.stringify(config)], { cpu })
+  await once(child, (m) => m.type === 'ready', 'the load generator')
+  if (beforeStart) await beforeStart()
+  const done = once(child, (m) => m.type === 'result' || m.type === 'error', 'the load result')
+  child.send({ type: 'go' })
+  const message = await done
+  if (message.type === 'error') throw new Error(`load generator failed: ${message.error}`)
+  return message.value
+}
+
+/** CPU microseconds (user + system, plus reaped children) between two `cpu` replies. */
+export function cpuDelta (before, after) {
+  return {
+    cpuUs: (after.user - before.user) + (after.system - before.system) + (after.children - before.children),
+    wallUs: (after.wallNs - before.wallNs) / 1000
+  }
+}
+
+/** Machine-wide CPU microseconds spent busy (everything but idle and iowait), from /proc/stat. */
+export function machineBusyUs () {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+    return (user + nice + system + irq + softirq + steal) * CLOCK_TICK_US
+  } catch {
+    return NaN
+  }
+}
+
+export const CLOCK_TICK_US = 10_000 // USER_HZ is 100 on Linux
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export function median (values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+export function spread (values) {
+  const finite = values.filter((v) => Number.isFinite(v))
+  return { min: Math.min(...finite), max: Math.max(...finite) }
+}
+
+export function fmt (value, digits = 2) {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a'
+}
+
+export function mb (bytes) {
+  return (bytes / 1024 / 1024).toFixed(2)
+}
+
+/** The variants to run: BENCH_VARIANTS (comma list) or all four, minus server-watch if not built. */
+export function selectedVariants (all) {
+  const wanted = process.env.BENCH_VARIANTS ? process.env.BENCH_VARIANTS.split(',').map((v) => v.trim()) : all
+  for (const v of wanted) {
+    if (!all.includes(v)) throw new Error(`BENCH_VARIANTS: unknown variant "${v}"`)
+  }
+  if (!wanted.includes('bare')) wanted.unshift('bare')
+  if (wanted.includes('server-watch') && !pluginBuilt()) {
+    console.error('! dist/plugin.js not found (run `npm run build`): skipping the server-watch variant')
+    return wanted.filter((v) => v !== 'server-watch')
+  }
+  return wanted
+}
+
+export function log (...args) {
+  console.error(...args)
+}
+
+/** Every knob, from the environment, with full-run and quick-mode defaults. */
+export function benchConfig () {
+  const q = (full, quick) => (QUICK ? quick : full)
+  return {
+    quick: QUICK,
+    rounds: envNumber('BENCH_ROUNDS', q(5, 2)),
+    durationS: envNumber('BENCH_DURATION', q(5, 2)),
+    warmupS: envNumber('BENCH_WARMUP', q(2, 1)),
+    connections: envNumber('BENCH_CONNECTIONS', 50),
+    rateFraction: envNumber('BENCH_RATE_FRACTION', 0.5),
+    rateStatic: envNumber('BENCH_RATE_STATIC', 0),
+    rateParam: envNumber('BENCH_RATE_PARAM', 0),
+    maxBackground: envNumber('BENCH_MAX_BACKGROUND', 25),
+    retries: envNumber('BENCH_RETRIES', 2),
+    memoryRequests: envNumber('BENCH_MEMORY_REQUESTS', q(1_000_000, 100_000)),
+    memoryWarmupRequests: envNumber('BENCH_MEMORY_WARMUP', q(100_000, 20_000)),
+    memoryExtraRoutes: envNumber('BENCH_MEMORY_EXTRA_ROUTES', 300),
+    idleS: envNumber('BENCH_IDLE_SECONDS', q(60, 10)),
+    idleSettleS: envNumber('BENCH_IDLE_SETTLE', q(5, 2)),
+    healthRounds: envNumber('BENCH_HEALTH_ROUNDS', q(3, 1)),
+    healthS: envNumber('BENCH_HEALTH_SECONDS', q(10, 4)),
+    healthIntervalMs: envNumber('BENCH_HEALTH_INTERVAL_MS', 20)
+  }
+}
+
+/** True when `moduleUrl` is the script node was started with. */
+export function isMain (moduleUrl) {
+  return process.argv[1] === fileURLToPath(moduleUrl)
+}

@@ -1,0 +1,144 @@
+// Instructions per request, counted by valgrind (callgrind): a figure that other processes on the
+// machine cannot move, for when wall-clock CPU is too noisy to resolve a 2% difference.
+//
+//   node benchmark/instructions.js            (or BENCH_ONLY=instructions node benchmark/run.js)
+//
+// Each variant's server runs under `valgrind --tool=callgrind --instr-atstart=no` (uninstrumented,
+// so the warm-up is only ~10x slower than native). Then, with instrumentation switched on by
+// callgrind_control: chunks of requests until the count per request is stable (the JIT settles),
+// an idle window (timers, sampling loop), then exactly N requests. Instructions
+// per request = (instructions during the load - the idle rate x the load's duration) / N. Valgrind
+// slows the server ~50x but not its timers: the idle rate is subtracted so that time-driven work
+// (the sampling loop, event-loop-delay timer) does not masquerade as per-request work; that cost is
+// what benchmark/idle.js measures. User-space instructions only: the kernel's share (syscalls,
+// loopback TCP), the same for every variant, is not counted, so these ratios are larger than CPU
+// ratios would be.
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  envNumber, isMain, log, median, QUICK, runLoad, SERVER_SCRIPT, selectedVariants, sleep, spread, VARIANTS
+} from './common.js'
+import { ROUTES } from './throughput.js'
+
+const CONNECTIONS = 10
+
+function hasValgrind () {
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' })
+    execFileSync('callgrind_control', ['-h'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function control (pid, ...args) {
+  execFileSync('callgrind_control', [...args, String(pid)], { stdio: 'ignore' })
+}
+
+/** Total Ir of the newest dump file written since `seen`. */
+function readDump (dir, seen) {
+  const files = readdirSync(dir).filter((f) => /\.\d+$/.test(f) && !seen.has(f))
+  if (files.length !== 1) throw new Error(`expected one new callgrind dump, found ${files.length}`)
+  seen.add(files[0])
+  const text = readFileSync(join(dir, files[0]), 'utf8')
+  const match = /^(?:summary|totals): (\d+)/m.exec(text)
+  if (!match) throw new Error(`no summary in ${files[0]}`)
+  return Number(match[1])
+}
+
+export async function countVariant (variant, route, cfg, script = SERVER_SCRIPT) {
+  const dir = mkdtempSync(join(tmpdir(), 'sw-callgrind-'))
+  const child = spawn('valgrind', [
+    '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'cg.out')}`,
+    process.execPath, script, variant
+  ], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] })
+  try {
+    const port = await new Promise((resolve, reject) => {
+      child.on('message', (m) => { if (m.type === 'listening') resolve(m.port) })
+      child.once('exit', (code) => reject(new Error(`valgrind ${variant} exited (${code})`)))
+    })
+    const url = `http://127.0.0.1:${port}`
+    const load = (amount) => runLoad({ kind: 'fixed', url, path: route.path, connections: CONNECTIONS, amount }, { cpu: null })
+    await load(cfg.warmup)
+    const seen = new Set()
+    control(child.pid, '-i', 'on')
+    // The optimising compiler is still at work for a few thousand requests after instrumentation is switched
+    // on (measured: 188k, 155k, 81k, 73k, 58k, 58k instructions per request over successive chunks of 1,000
+    // on bare Fastify). At least `minChunks` chunks are run, and more until two in a row agree within 3 %;
+    // only then is anything counted.
+    const chunks = []
+    for (let i = 0; i < cfg.maxChunks; i++) {
+      control(child.pid, '-z')
+      const { requests } = await load(cfg.chunk)
+      control(child.pid, '-d')
+      chunks.push(readDump(dir, seen) / requests)
+      const [a, b] = chunks.slice(-2)
+      if (chunks.length >= cfg.minChunks && Math.abs(a - b) / b < 0.03) break
+    }
+    control(child.pid, '-z')
+    let started = Date.now()
+    await sleep(cfg.idleS * 1000)
+    control(child.pid, '-d')
+    const idleIr = readDump(dir, seen)
+    const idleMs = Date.now() - started
+    control(child.pid, '-z')
+    started = Date.now()
+    const measured = await load(cfg.requests)
+    control(child.pid, '-d')
+    const loadIr = readDump(dir, seen)
+    const loadMs = Date.now() - started
+    const perRequest = (loadIr - idleIr / idleMs * loadMs) / measured.requests
+    return { perRequest, requests: measured.requests, loadIr, loadMs, idleIr, idleMs, warmupChunks: chunks.map(Math.round) }
+  } finally {
+    child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export async function runInstructions () {
+  if (!hasValgrind()) {
+    log('! valgrind (callgrind_control) not found: skipping instruction counts (apt-get install valgrind)')
+    return null
+  }
+  const cfg = {
+    rounds: envNumber('BENCH_INSTR_ROUNDS', QUICK ? 1 : 2),
+    requests: envNumber('BENCH_INSTR_REQUESTS', QUICK ? 1000 : 4000),
+    warmup: envNumber('BENCH_INSTR_WARMUP', QUICK ? 3000 : 10_000),
+    chunk: envNumber('BENCH_INSTR_CHUNK', 1000),
+    minChunks: 4,
+    maxChunks: envNumber('BENCH_INSTR_MAX_CHUNKS', 12),
+    // Long enough that the sampling loop's once-a-second work is averaged over several samples.
+    idleS: envNumber('BENCH_INSTR_IDLE', QUICK ? 3 : 6)
+  }
+  const variants = selectedVariants(VARIANTS)
+  const rounds = []
+  for (let r = 0; r < cfg.rounds; r++) {
+    const figures = {}
+    for (const variant of variants) {
+      figures[variant] = {}
+      for (const route of ROUTES) {
+        figures[variant][route.name] = await countVariant(variant, route, cfg)
+        log(`instructions round ${r + 1}/${cfg.rounds} ${variant.padEnd(15)} ${route.name.padEnd(6)}` +
+          ` ${Math.round(figures[variant][route.name].perRequest)} per request`)
+      }
+    }
+    rounds.push(figures)
+  }
+  const summary = {}
+  for (const variant of variants) {
+    summary[variant] = {}
+    for (const route of ROUTES) {
+      const values = rounds.map((f) => f[variant][route.name].perRequest)
+      const ratios = rounds.map((f) => f[variant][route.name].perRequest / f.bare[route.name].perRequest)
+      summary[variant][route.name] = { median: median(values), ratio: { median: median(ratios), ...spread(ratios), perRound: ratios } }
+    }
+  }
+  return { config: cfg, variants, rounds, summary }
+}
+
+if (isMain(import.meta.url)) {
+  console.log(JSON.stringify((await runInstructions())?.summary, null, 2))
+}

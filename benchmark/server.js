@@ -1,0 +1,122 @@
+// A benchmark target: one Fastify app per process, parameterised by variant, driven over IPC.
+//
+//   node benchmark/server.js <variant> [--extra-routes N]
+//
+// variants: bare | server-watch | fastify-metrics | under-pressure
+// Routes: GET / (static JSON) and GET /users/:id (parametric), plus the variant's own routes.
+// It must be started with an IPC channel (fork, or spawn with 'ipc' in stdio). It sends
+// { type: 'listening', port } once up, then answers { id, cmd } messages:
+//   cpu        -> process.cpuUsage() plus the CPU of reaped child processes, in microseconds
+//   gc         -> heap figures after forced collections (needs --expose-gc)
+//   endpoints  -> the number of endpoint keys in app.serverWatch.snapshot() (server-watch only)
+//   close      -> app.close(), then the process exits
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import Fastify from 'fastify'
+import { CLOCK_TICK_US, VARIANTS } from './common.js'
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { 'extra-routes': { type: 'string', default: '0' } }
+})
+const variant = positionals[0]
+if (!VARIANTS.includes(variant)) {
+  console.error(`unknown variant "${variant}"; expected one of ${VARIANTS.join(', ')}`)
+  process.exit(2)
+}
+if (typeof process.send !== 'function') {
+  console.error('benchmark/server.js needs an IPC channel: start it from benchmark/run.js')
+  process.exit(2)
+}
+
+const app = Fastify({ logger: false })
+
+if (variant === 'server-watch') {
+  const { default: serverWatch } = await import('../dist/plugin.js')
+  await app.register(serverWatch)
+} else if (variant === 'fastify-metrics') {
+  const { default: fastifyMetrics } = await import('fastify-metrics')
+  await app.register(fastifyMetrics, { endpoint: '/metrics' })
+} else if (variant === 'under-pressure') {
+  const { default: underPressure } = await import('@fastify/under-pressure')
+  // Thresholds far out of reach so that the per-request check runs (with no threshold at all,
+  // under-pressure adds no hook) but never rejects: an event-loop-utilisation threshold would
+  // start answering 503 at saturation.
+  await app.register(underPressure, {
+    maxEventLoopDelay: 1000,
+    maxHeapUsedBytes: 4 * 1024 ** 3,
+    maxRssBytes: 8 * 1024 ** 3,
+    exposeStatusRoute: true
+  })
+}
+
+app.get('/', (request, reply) => {
+  reply.send({ hello: 'world' })
+})
+app.get('/users/:id', (request, reply) => {
+  reply.send({ id: request.params.id })
+})
+const extraRoutes = Number(values['extra-routes'])
+for (let i = 0; i < extraRoutes; i++) {
+  app.get(`/items${i}/:id`, (request, reply) => {
+    reply.send({ id: request.params.id })
+  })
+}
+
+function childrenCpuUs () {
+  // Fields 16 and 17 of /proc/self/stat (cutime, cstime): CPU of children the process has reaped,
+  // so a collector that shells out is not free in the idle figure.
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[13]) + Number(fields[14])) * CLOCK_TICK_US
+  } catch {
+    return 0
+  }
+}
+
+function collectGarbage () {
+  if (typeof globalThis.gc !== 'function') throw new Error('start the server with --expose-gc')
+  // Several passes: weak callbacks and finalisers can free more on the next cycle.
+  for (let i = 0; i < 4; i++) globalThis.gc()
+  const { heapUsed, heapTotal, rss, external, arrayBuffers } = process.memoryUsage()
+  return { heapUsed, heapTotal, rss, external, arrayBuffers }
+}
+
+const commands = {
+  cpu () {
+    const { user, system } = process.cpuUsage()
+    return { user, system, children: childrenCpuUs(), wallNs: Number(process.hrtime.bigint()) }
+  },
+  gc () {
+    return collectGarbage()
+  },
+  endpoints () {
+    if (!app.serverWatch) return { count: null }
+    const endpoints = app.serverWatch.snapshot().application.endpoints
+    return { count: Object.keys(endpoints).length, keys: Object.keys(endpoints).slice(0, 10) }
+  },
+  async close () {
+    await app.close()
+    return {}
+  }
+}
+
+process.on('message', async (message) => {
+  const command = commands[message.cmd]
+  let reply
+  try {
+    if (!command) throw new Error(`unknown command ${message.cmd}`)
+    reply = { id: message.id, ok: true, value: await command() }
+  } catch (err) {
+    reply = { id: message.id, ok: false, error: err.message }
+  }
+  process.send(reply, () => {
+    if (message.cmd === 'close') process.exit(0)
+  })
+})
+// The orchestrator went away: do not outlive it.
+process.on('disconnect', () => process.exit(0))
+
+await app.listen({ host: '127.0.0.1', port: 0 })
+process.send({ type: 'listening', port: app.server.address().port })
