@@ -9,7 +9,8 @@ import { constants, PerformanceObserver } from 'node:perf_hooks'
 import { getHeapSpaceStatistics } from 'node:v8'
 import { BUCKET_COUNT, Histogram, bucketUpperBound } from './histogram.js'
 import type { Endpoint, RequestMetrics } from './collectors/requests.js'
-import type { HealthSnapshot } from './schemas/health.js'
+import type { DatabaseSnapshot } from './schemas/database.js'
+import type { SampledSnapshot } from './watch.js'
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
@@ -128,10 +129,13 @@ export function createGcStats () {
 
 export type GcStats = ReturnType<typeof createGcStats>
 
-/** What the exposition reads: the live request counters and the snapshot of the last sample. */
+/**
+ * What the exposition reads: the live request counters and the last sample. The HTTP series come from the
+ * counters themselves, so the snapshot's per-endpoint percentiles (~2 ms at 200 routes) are not built per scrape.
+ */
 export interface MetricsSource {
   requests: RequestMetrics
-  snapshot (): HealthSnapshot
+  snapshot (): SampledSnapshot
 }
 
 export function renderMetrics (source: MetricsSource, gc: GcStats | null): string {
@@ -146,7 +150,7 @@ export function renderMetrics (source: MetricsSource, gc: GcStats | null): strin
   return out.text
 }
 
-function writeInfo (out: Exposition, snapshot: HealthSnapshot): void {
+function writeInfo (out: Exposition, snapshot: SampledSnapshot): void {
   out.family('server_watch_info', 'gauge', 'fastify-server-watch and Fastify versions, always 1')
   out.sample('server_watch_info', labels(['version', PACKAGE_VERSION], ['fastify_version', snapshot.instance.fastifyVersion]), 1)
   const [major = '', minor = '', patch = ''] = process.versions.node.split('.')
@@ -154,7 +158,7 @@ function writeInfo (out: Exposition, snapshot: HealthSnapshot): void {
   out.sample('nodejs_version_info', labels(['version', process.version], ['major', major], ['minor', minor], ['patch', patch]), 1)
 }
 
-function writeHealth (out: Exposition, snapshot: HealthSnapshot): void {
+function writeHealth (out: Exposition, snapshot: SampledSnapshot): void {
   out.labelled('server_watch_health_status', 'gauge', 'Overall health: 1 for the current status, 0 for the others',
     HEALTH_STATES.map((state) => [labels(['status', state]), snapshot.status === state ? 1 : 0]))
   const checks = Object.entries(snapshot.checks)
@@ -186,7 +190,7 @@ function writeHttp (out: Exposition, requests: RequestMetrics): void {
   out.labelled('http_responses_by_code_total', 'counter', 'Responses by exact status code, every route together', codes)
   out.single('http_requests_in_flight', 'gauge', 'Requests being handled now', Math.max(0, requests.inFlight))
   out.single('http_requests_aborted_total', 'counter', 'Requests the client aborted before the response', requests.aborted)
-  out.single('http_requests_timed_out_total', 'counter', 'Requests that hit Fastify\'s connectionTimeout/requestTimeout', requests.timedOut)
+  out.single('http_requests_timed_out_total', 'counter', 'Requests whose socket hit Fastify\'s connectionTimeout', requests.timedOut)
 }
 
 /** One series per status class an endpoint has answered with: `[labels without braces, its histogram]`. */
@@ -200,7 +204,7 @@ function collectSeries (endpoint: Endpoint, series: Array<[string, Histogram]>):
   }
 }
 
-function writeProcess (out: Exposition, snapshot: HealthSnapshot, gc: GcStats | null): void {
+function writeProcess (out: Exposition, snapshot: SampledSnapshot, gc: GcStats | null): void {
   const usage = process.cpuUsage()
   out.single('process_cpu_user_seconds_total', 'counter', 'User CPU time of this process', usage.user / 1e6)
   out.single('process_cpu_system_seconds_total', 'counter', 'System CPU time of this process', usage.system / 1e6)
@@ -237,7 +241,7 @@ function writeProcess (out: Exposition, snapshot: HealthSnapshot, gc: GcStats | 
   }
 }
 
-function writeSystem (out: Exposition, snapshot: HealthSnapshot): void {
+function writeSystem (out: Exposition, snapshot: SampledSnapshot): void {
   const system = snapshot.memory.system
   out.single('system_memory_total_bytes', 'gauge', 'Total memory of the host', system.total)
   out.single('system_memory_available_bytes', 'gauge', 'Memory available to new processes without swapping', system.available)
@@ -261,7 +265,7 @@ function writeSystem (out: Exposition, snapshot: HealthSnapshot): void {
   out.single('system_load15', 'gauge', 'Host load average over 15 minutes', cpu.loadAverage?.[2])
 }
 
-function writeMongo (out: Exposition, db: HealthSnapshot['database']): void {
+function writeMongo (out: Exposition, db: DatabaseSnapshot): void {
   if (db.status === 'not_configured') return
   out.single('mongodb_client_up', 'gauge', '1 when the last ping of the watched MongoClient answered, else 0', db.status === 'healthy' ? 1 : 0)
   out.single('mongodb_client_ping_seconds', 'gauge', 'Duration of the last ping', seconds(db.pingMs))

@@ -16,6 +16,7 @@ import type { DatabaseSnapshot } from './schemas/database.js'
 import type { CheckResult, HealthSnapshot } from './schemas/health.js'
 
 export type HealthStatus = HealthSnapshot['status']
+export type SampledSnapshot = Omit<HealthSnapshot, 'application'>
 
 /** unhealthy when a required check or a required database fails; degraded when only optional ones do. */
 export function healthStatus (checks: Record<string, CheckResult>, database: DatabaseSnapshot): HealthStatus {
@@ -96,8 +97,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   }
   const sampler = new Sampler(options.sampleIntervalMs, sampleOnce)
 
-  function snapshot (): HealthSnapshot {
-    const now = Date.now()
+  /** Everything the sampling loop measured, without the per-endpoint figures: what /metrics reads. */
+  function sampled (now = Date.now()): SampledSnapshot {
     const checkResults = checks.read()
     const db = database.read()
     const uptimeSeconds = Math.floor(process.uptime())
@@ -117,15 +118,20 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       checks: checkResults,
       memory: { process: processMemory.read(), system: system.read() },
       cpu: cpu.read(),
-      eventLoop: eventLoop.read(),
-      application: requests.snapshot(now)
+      eventLoop: eventLoop.read()
     }
+  }
+
+  function snapshot (): HealthSnapshot {
+    const now = Date.now()
+    return { ...sampled(now), application: requests.snapshot(now) }
   }
 
   return {
     requests,
     history,
     snapshot,
+    sampled,
     /** The overall status alone, without building the snapshot: what probes and unauthorised callers get. */
     status: () => healthStatus(checks.read(), database.read()),
     /** Takes a sample now (sharing one in flight); the loop goes on as before. */

@@ -43,7 +43,7 @@ export interface HealthOptions {
 export function registerHealth (app: FastifyInstance, { watch, healthPath, authorize }: HealthOptions) {
   // When the last sample finished: the time of the system figures in health+json, and readiness.
   let sampledAt: number | null = null
-  watch.onSample(() => { sampledAt = Date.now() })
+  watch.onSample((point) => { sampledAt = point.timestamp })
 
   // The schemas document the contract (the tests check the snapshot against them); the snapshot is built by this
   // plugin, so JSON.stringify serialises it. fast-json-stringify would compile an Ajv validator for every nullable

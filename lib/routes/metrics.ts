@@ -1,8 +1,9 @@
 import type { FastifyInstance, onRequestHookHandler } from 'fastify'
-import { PROMETHEUS_CONTENT_TYPE, createGcStats, renderMetrics, type MetricsSource } from '../prometheus.js'
+import { PROMETHEUS_CONTENT_TYPE, createGcStats, renderMetrics } from '../prometheus.js'
+import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
-  watch: MetricsSource
+  watch: Pick<Watch, 'requests' | 'sampled'>
   metricsPath: string
   authorizeHook: onRequestHookHandler
 }
@@ -11,6 +12,7 @@ export interface MetricsOptions {
 export function registerMetrics (app: FastifyInstance, { watch, metricsPath, authorizeHook }: MetricsOptions): void {
   // Created only when /metrics is on: the GC observer is the one cost of this feature outside a scrape.
   const gc = createGcStats()
+  const source = { requests: watch.requests, snapshot: () => watch.sampled() }
   app.addHook('onClose', (_instance, done) => { gc.close(); done() })
 
   app.route({
@@ -20,7 +22,7 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, aut
     config: { serverWatch: false },
     onRequest: authorizeHook,
     handler (_request, reply) {
-      reply.header('cache-control', 'no-store').type(PROMETHEUS_CONTENT_TYPE).send(renderMetrics(watch, gc))
+      reply.header('cache-control', 'no-store').type(PROMETHEUS_CONTENT_TYPE).send(renderMetrics(source, gc))
     }
   })
 }
