@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthorizeHook, loopbackOnly } from './access.js'
-import { createRequestHooks, kEndpoint, kError } from './collectors/requests.js'
+import { createRequestHooks, kEndpoint, kError, kStart } from './collectors/requests.js'
 import type { HistoryRange, HistoryResponse, HistoryPoint } from './history.js'
 import { normalizeOptions, type ServerWatchOptions } from './options.js'
 import { registerDashboard } from './routes/dashboard.js'
@@ -36,14 +36,16 @@ declare module 'fastify' {
 const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, rawOptions) => {
   const options = normalizeOptions(rawOptions)
   const watch = createWatch(options, app.log, app.version)
-  const hooks = createRequestHooks(watch.requests)
+  const http2 = Boolean(app.initialConfig.http2)
+  const hooks = createRequestHooks(watch.requests, { http2 })
 
   app.decorateRequest(kEndpoint, null)
+  app.decorateRequest(kStart, 0)
   app.decorateRequest(kError, null)
-  app.addHook('onRoute', hooks.onRoute)
-  app.addHook('onResponse', hooks.onResponse)
+  app.addHook('onRequest', hooks.onRequest)
+  app.addHook('onSend', hooks.onSend)
   app.addHook('onError', hooks.onError)
-  app.addHook('onRequestAbort', hooks.onRequestAbort)
+  if (http2) app.addHook('onRequestAbort', hooks.onRequestAbort)
   // onTimeout fires only when the server has a connectionTimeout (Fastify's default is 0: never), and the hook
   // costs every request an object and the socket a listener: without a timeout it would count nothing.
   if (app.initialConfig.connectionTimeout! > 0) app.addHook('onTimeout', hooks.onTimeout)

@@ -1,7 +1,10 @@
-import { request as httpRequest } from 'node:http'
+import { Agent, request as httpRequest } from 'node:http'
+import { connect as connectHttp2 } from 'node:http2'
+import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { createRequestHooks, findContextSymbol, kEndpoint, kError, kStart, RequestMetrics } from '../lib/collectors/requests.js'
 import serverWatch from '../lib/plugin.js'
 import { buildApp, sleep } from './helpers/app.js'
 
@@ -113,17 +116,157 @@ test('routes with config.serverWatch false and the plugin\'s own routes are not 
   t.equal(application.totalRequests, 1)
 })
 
-test('a route\'s own onRequest hooks still run, after ours', async (t) => {
+test('routes are counted whatever the order: declared before the plugin loads, or with register not awaited', async (t) => {
+  const early = Fastify()
+  early.get('/early', async () => 'early')
+  await early.register(serverWatch)
+  t.teardown(() => early.close())
+  await early.inject('/early')
+  t.equal(early.serverWatch.snapshot().application.endpoints['GET /early']?.count, 1, 'a route declared before register')
+
+  // The usual pattern: register is not awaited, so the routes below exist before the plugin has loaded.
+  const usual = Fastify()
+  usual.register(serverWatch)
+  usual.get('/usual', async () => 'usual')
+  usual.register(async (child) => { child.get('/child', async () => 'child') }, { prefix: '/api' })
+  t.teardown(() => usual.close())
+  await usual.inject('/usual')
+  await usual.inject('/api/child')
+  await usual.inject('/api/child')
+  const { endpoints, totalRequests, inFlight } = usual.serverWatch.snapshot().application
+  t.equal(endpoints['GET /usual']?.count, 1)
+  t.equal(endpoints['GET /api/child']?.count, 2)
+  t.equal(totalRequests, 3)
+  t.equal(inFlight, 0)
+})
+
+test('responses sent by other hooks are counted: before ours without a duration, after ours timed', async (t) => {
+  const app = Fastify()
+  // Registered before the plugin, so it runs before the plugin's onRequest: a rate limiter, say.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.headers['x-limit'] !== undefined) reply.code(429).send({ error: 'slow down' })
+    else done()
+  })
+  await app.register(serverWatch)
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.headers['x-user'] === undefined) {
+      await sleep(30)
+      return reply.code(401).send({ error: 'who are you' })
+    }
+  })
+  app.get('/guarded', { onRequest: [(_request, _reply, done) => done()] }, async () => 'ok')
+  t.teardown(() => app.close())
+  t.equal((await app.inject({ url: '/guarded', headers: { 'x-limit': '1' } })).statusCode, 429)
+  t.equal((await app.inject('/guarded')).statusCode, 401)
+  t.equal((await app.inject({ url: '/guarded', headers: { 'x-user': 'ada' } })).statusCode, 200)
+  const { application } = app.serverWatch.snapshot()
+  t.same(application.statusCodes, { 200: 1, 401: 1, 429: 1 })
+  const endpoint = application.endpoints['GET /guarded']!
+  t.equal(endpoint.count, 3)
+  t.ok(endpoint.max! >= 25, `the 401 is timed from the plugin's onRequest: max ${endpoint.max} ms`)
+  t.equal(application.inFlight, 0)
+})
+
+test('a streamed response is timed to its end; a stream the client abandons is an abort', async (t) => {
   const app = Fastify()
   await app.register(serverWatch)
-  const seen: string[] = []
-  app.get('/hooked', { onRequest: [(_request, _reply, done) => { seen.push('route hook'); done() }] }, async () => 'ok')
-  app.get('/single', { onRequest: (_request, _reply, done) => { seen.push('single hook'); done() } }, async () => 'ok')
+  const slowStream = (chunks: number) => Readable.from((async function * () {
+    for (let i = 0; i < chunks; i++) { await sleep(20); yield `chunk ${i}\n` }
+  })())
+  app.get('/download', async (_request, reply) => reply.type('text/plain').send(slowStream(5)))
+  app.get('/endless', async (_request, reply) => reply.type('text/plain').send(slowStream(1000)))
+  await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
-  await app.inject('/hooked')
-  await app.inject('/single')
-  t.same(seen, ['route hook', 'single hook'])
-  t.equal(app.serverWatch.snapshot().application.totalRequests, 2)
+  const { port } = app.server.address() as AddressInfo
+  const body = await new Promise<string>((resolve, reject) => {
+    httpRequest({ port, host: '127.0.0.1', path: '/download' }, (response) => {
+      let text = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => resolve(text))
+    }).on('error', reject).end()
+  })
+  t.match(body, /chunk 4/)
+  await sleep(20)
+  let { application } = app.serverWatch.snapshot()
+  t.ok(application.endpoints['GET /download']!.max! >= 90, `timed to the last chunk: ${application.endpoints['GET /download']!.max} ms`)
+
+  const client = httpRequest({ port, host: '127.0.0.1', path: '/endless' }, (response) => {
+    response.once('data', () => client.destroy())
+  })
+  client.on('error', () => {})
+  client.end()
+  await sleep(200)
+  application = app.serverWatch.snapshot().application
+  t.equal(application.aborted, 1)
+  t.equal(application.inFlight, 0)
+  t.equal(application.endpoints['GET /endless'], undefined, 'an abandoned stream has no response to count')
+})
+
+test('a hijacked reply is not counted and leaves inFlight with its connection or at the next request', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  app.get('/hijack', (_request, reply) => {
+    reply.hijack()
+    reply.raw.writeHead(200, { 'content-type': 'text/plain', 'content-length': '3' })
+    reply.raw.end('raw')
+  })
+  app.get('/', async () => 'ok')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  const get = (path: string) => new Promise<string>((resolve, reject) => {
+    httpRequest({ port, host: '127.0.0.1', path, agent }, (response) => {
+      let text = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => resolve(text))
+    }).on('error', reject).end()
+  })
+  t.equal(await get('/hijack'), 'raw')
+  t.equal(app.serverWatch.snapshot().application.inFlight, 1, 'not seen to end yet')
+  t.equal(await get('/'), 'ok', 'the next request on the same connection')
+  let { application } = app.serverWatch.snapshot()
+  t.equal(application.inFlight, 0)
+  t.same(Object.keys(application.endpoints), ['GET /'])
+  t.equal(application.aborted, 0, 'a hijacked reply is not an abort')
+
+  t.equal(await get('/hijack'), 'raw')
+  agent.destroy()
+  await sleep(100)
+  application = app.serverWatch.snapshot().application
+  t.equal(application.inFlight, 0, 'settled when its connection closed')
+  t.equal(application.aborted, 0)
+  t.equal(application.totalRequests, 1)
+})
+
+test('the route config is read through Fastify\'s route context, or through routeOptions if that is not found', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  app.get('/probe', async (request) => ({ found: findContextSymbol(request) !== null }))
+  t.teardown(() => app.close())
+  t.same((await app.inject('/probe')).json(), { found: true }, 'the fast path works with the installed Fastify')
+
+  const metrics = new RequestMetrics(10, 5, 100, 1000)
+  const hooks = createRequestHooks(metrics)
+  const config = { url: '/things/:id', method: 'GET' }
+  const fakeRequest = () => ({
+    method: 'GET',
+    url: '/things/1',
+    routeOptions: { config },
+    raw: { socket: null },
+    [kEndpoint]: null,
+    [kStart]: 0,
+    [kError]: null
+  }) as unknown as FastifyRequest
+  const reply = { statusCode: 204, raw: {} } as unknown as FastifyReply
+  for (let i = 0; i < 2; i++) {
+    const request = fakeRequest()
+    hooks.onRequest(request, reply, () => {})
+    t.equal(metrics.inFlight, 1)
+    hooks.onSend(request, reply, '', () => {})
+  }
+  t.equal(metrics.endpoints.get('GET /things/:id')?.count, 2)
+  t.equal(metrics.statusCodes[204], 2)
+  t.equal(metrics.inFlight, 0)
 })
 
 test('routes under an encapsulated prefix are keyed by their full pattern', async (t) => {
@@ -204,6 +347,38 @@ test('in-flight and aborted requests over real HTTP', async (t) => {
   t.equal(application.aborted, 1)
   t.equal(application.inFlight, 0)
   t.equal(application.totalRequests, 0, 'an aborted request has no response to count')
+})
+
+test('over HTTP/2, requests are counted and a cancelled stream is an abort', async (t) => {
+  const app = Fastify({ http2: true })
+  await app.register(serverWatch)
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  app.get('/', async () => 'ok')
+  app.get('/slow', async () => { await released; return 'late' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  const session = connectHttp2(`http://127.0.0.1:${port}`)
+  t.teardown(() => session.close())
+  const body = await new Promise<string>((resolve, reject) => {
+    let text = ''
+    session.request({ ':path': '/' }).setEncoding('utf8')
+      .on('data', (chunk: string) => { text += chunk }).on('end', () => resolve(text)).on('error', reject)
+  })
+  t.equal(body, 'ok')
+  const slow = session.request({ ':path': '/slow' })
+  slow.on('error', () => {})
+  await sleep(100)
+  t.equal(app.serverWatch.snapshot().application.inFlight, 1)
+  slow.close()
+  await sleep(100)
+  release()
+  await sleep(50)
+  const { application } = app.serverWatch.snapshot()
+  t.equal(application.aborted, 1)
+  t.equal(application.inFlight, 0)
+  t.equal(application.totalRequests, 1)
 })
 
 test('requests that time out are counted', async (t) => {

@@ -1,4 +1,5 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import { performance } from 'node:perf_hooks'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Histogram, bucketIndex } from '../histogram.js'
 import { errorMessage, round } from '../format.js'
 import type { ApplicationSnapshot, EndpointSnapshot, RecentError } from '../schemas/health.js'
@@ -187,73 +188,182 @@ function endpointSnapshot (endpoint: Endpoint): EndpointSnapshot {
   return { count: endpoint.count, errorCount: endpoint.errorCount, averageResponseTimeMs: mean, ...percentiles }
 }
 
+/** The config of a route that is not counted (`config.serverWatch: false`, the plugin's own routes). */
+const SKIP = new Endpoint('*', '(not counted)')
+/** Set on a request when its response has been recorded, or it was aborted or handed over. */
+const SETTLED = -1
+/** Request decorators: the request's stats object and its start time (0 before our onRequest ran). */
+export const kStart = Symbol('serverWatch.start')
+/** On Fastify's per-route config object: the route's Endpoint (or, for a route of several methods, one per method). */
+const kConfigEndpoint = Symbol('serverWatch.endpoint')
+/** On a socket: the reply being answered on it (null between requests), so that its close can settle it. */
+const kSocketReply = Symbol('serverWatch.reply')
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    [kStart]: number
+  }
+}
+
+type RouteConfig = Record<string | symbol, unknown> & { url?: string, method?: string | string[], serverWatch?: unknown }
+type WatchedSocket = { [kSocketReply]?: FastifyReply | null, on (event: 'close', listener: () => void): unknown }
+
 /**
- * The hooks that feed RequestMetrics. The request path is: a route-level onRequest (added by `onRoute`, so the
- * endpoint is resolved once per route and captured, never looked up) stamps the endpoint on the request; the
- * root onResponse records it. Requests that matched no route never ran a route-level hook and are recognised
- * with `request.is404` (4 ns); opted-out routes and the plugin's own routes have no stamp and are skipped.
- * Reading `request.routeOptions` instead would allocate an object per request (measured 39 ns a read).
+ * Fastify keeps each route's context, whose `config` is a per-route object Fastify builds itself
+ * (`{ ...opts.config, url, method }`), under a symbol it does not export. One property load reaches it; the
+ * public `request.routeOptions` builds a 13-field object on every read (measured with callgrind on a hello-world
+ * route: the request path costs +4.9% instructions through routeOptions, +3.1% through the context). Found by
+ * its description on the first request; if a Fastify version renames it, `routeOptions.config` is used instead.
  */
-export function createRequestHooks (metrics: RequestMetrics) {
-  function onRoute (route: RouteOptions): void {
-    if ((route.config as { serverWatch?: unknown } | undefined)?.serverWatch === false) return
-    const methods = Array.isArray(route.method) ? route.method : [route.method]
-    // Resolved lazily, on the route's first request, so maxRoutes counts routes that are used.
-    const resolved: Record<string, Endpoint> = Object.create(null)
-    const single = methods.length === 1 ? methods[0]! : null
-    let singleEndpoint: Endpoint | null = null
-    function stampEndpoint (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-      let endpoint: Endpoint
-      if (single !== null) {
-        endpoint = singleEndpoint ??= metrics.endpointFor(single, route.url)
-      } else {
-        const method = request.method
-        endpoint = resolved[method] ??= metrics.endpointFor(method, route.url)
-      }
-      request[kEndpoint] = endpoint
-      metrics.inFlight++
-      done()
-    }
-    const existing = route.onRequest
-    route.onRequest = existing === undefined ? [stampEndpoint] : [stampEndpoint, ...[existing].flat()]
+export function findContextSymbol (request: FastifyRequest): symbol | null {
+  for (const symbol of Object.getOwnPropertySymbols(request)) {
+    const value = (request as unknown as Record<symbol, { config?: unknown } | undefined>)[symbol]
+    if (symbol.description === 'fastify.context' && typeof value?.config === 'object' && value.config !== null) return symbol
+  }
+  return null
+}
+
+/**
+ * The hooks that feed RequestMetrics, measured with callgrind, hook by hook, against bare Fastify
+ * (benchmark/README.md):
+ *
+ * - Start: one root `onRequest`. Root, not route-level: it sees every route, including those registered before
+ *   the plugin had loaded (`app.register(serverWatch); app.get(...)` without await) and requests that a
+ *   later-registered root hook (rate limit, auth) answers. It finds the route's Endpoint on Fastify's per-route
+ *   config (cached there on first use: no Map lookup, no string built), takes the start time and notes the
+ *   reply on its socket.
+ * - End: one root `onSend`, when the response is handed to Node (for a stream, when it ends). Not `onResponse`:
+ *   any onResponse hook makes Fastify attach two listeners and a closure to every response when the logger is
+ *   off, +7.3% instructions on its own, where an onSend hook costs +0.4%.
+ * - Aborts: one `close` listener per connection, not `onRequestAbort`, which adds a listener and a closure to
+ *   every request (+6.7%). When a connection closes with a request still unanswered, that request was aborted.
+ *   HTTP/2 streams share a session, so there the onRequestAbort hook is used.
+ * - A reply you `hijack()` leaves Fastify's lifecycle before onSend: it is not counted or timed, and leaves
+ *   `inFlight` when its connection closes or carries the next request.
+ */
+export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: { http2?: boolean } = {}) {
+  let kContext: symbol | null | undefined
+
+  function configOf (request: FastifyRequest): RouteConfig {
+    if (kContext === undefined) kContext = findContextSymbol(request)
+    return kContext === null
+      ? request.routeOptions.config as RouteConfig
+      : (request as unknown as Record<symbol, { config: RouteConfig }>)[kContext]!.config
   }
 
-  function onResponse (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    let endpoint = request[kEndpoint]
-    if (endpoint === null) {
-      if (!request.is404) return done()
-      endpoint = metrics.notFound
-    } else {
-      metrics.inFlight--
+  function endpointOf (request: FastifyRequest): Endpoint {
+    const config = configOf(request)
+    const cached = config[kConfigEndpoint]
+    return cached instanceof Endpoint ? cached : resolve(config, cached as Record<string, Endpoint> | undefined, request)
+  }
+
+  /** First request of a route (or every request of a multi-method route): the Endpoint, cached on its config. */
+  function resolve (config: RouteConfig, byMethod: Record<string, Endpoint> | undefined, request: FastifyRequest): Endpoint {
+    // The not-found context has no url; its config may be the object given to setNotFoundHandler: not written.
+    if (config.url === undefined) return metrics.notFound
+    if (config.serverWatch === false) return (config[kConfigEndpoint] = SKIP)
+    // Resolved on the route's first request, so that maxRoutes counts routes that are used.
+    if (typeof config.method === 'string') return (config[kConfigEndpoint] = metrics.endpointFor(config.method, config.url))
+    const methods = byMethod ?? (config[kConfigEndpoint] = Object.create(null) as Record<string, Endpoint>)
+    return (methods[request.method] ??= metrics.endpointFor(request.method, config.url))
+  }
+
+  function onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const endpoint = endpointOf(request)
+    if (endpoint !== SKIP) {
+      request[kEndpoint] = endpoint
+      request[kStart] = performance.now()
+      metrics.inFlight++
+      if (!http2) watchSocket(request.raw.socket as unknown as WatchedSocket | null, reply)
     }
-    metrics.record(endpoint, reply.statusCode, reply.elapsedTime)
-    const error = request[kError]
-    if (error !== null) metrics.recordError(request, endpoint.route, reply.statusCode, error)
     done()
   }
 
-  /** onError is for observing: the error is kept until onResponse, which knows the final status code. */
+  function watchSocket (socket: WatchedSocket | null, reply: FastifyReply): void {
+    if (socket == null) return
+    const previous = socket[kSocketReply]
+    if (previous === undefined) socket.on('close', onSocketClose)
+    // A reply still here when the next request arrives was hijacked (it never reached onSend), or is a pipelined
+    // request still being answered (onSend will record it; only its abort would go unseen).
+    else if (previous !== null && previous.sent) handOver(previous.request)
+    socket[kSocketReply] = reply
+  }
+
+  function onSocketClose (this: WatchedSocket): void {
+    const reply = this[kSocketReply]
+    this[kSocketReply] = null
+    if (reply == null || reply.request[kStart] === SETTLED) return
+    if (reply.sent) handOver(reply.request)
+    else abort(reply.request)
+  }
+
+  function handOver (request: FastifyRequest): void {
+    if (request[kStart] <= 0) return
+    request[kStart] = SETTLED
+    metrics.inFlight--
+  }
+
+  function abort (request: FastifyRequest): void {
+    if (request[kStart] <= 0) return
+    request[kStart] = SETTLED
+    metrics.inFlight--
+    metrics.aborted++
+  }
+
+  function onSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: HookHandlerDoneFunction): void {
+    const start = request[kStart]
+    if (start !== SETTLED) {
+      // start 0: a hook that ran before ours answered (or our onRequest was skipped): counted, with no duration.
+      const endpoint = start === 0 ? endpointOf(request) : request[kEndpoint]!
+      if (endpoint !== SKIP) {
+        if (isStream(payload)) reply.raw.once('close', () => settleStream(request, reply, endpoint, start))
+        else finish(request, reply, endpoint, start)
+      }
+    }
+    done()
+  }
+
+  /** A streamed response is timed to its end; closed before its end, it was aborted. */
+  function settleStream (request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, start: number): void {
+    if (request[kStart] === SETTLED) return
+    if (reply.raw.writableFinished) finish(request, reply, endpoint, start)
+    else if (start > 0) abort(request)
+  }
+
+  function finish (request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, start: number): void {
+    request[kStart] = SETTLED
+    let durationMs = 0
+    if (start > 0) {
+      durationMs = performance.now() - start
+      metrics.inFlight--
+      const socket = request.raw.socket as unknown as WatchedSocket | null
+      if (socket != null && socket[kSocketReply] === reply) socket[kSocketReply] = null
+    }
+    metrics.record(endpoint, reply.statusCode, durationMs)
+    const error = request[kError]
+    if (error !== null) metrics.recordError(request, endpoint.route, reply.statusCode, error)
+  }
+
+  /** onError is for observing: the error is kept until onSend, which knows the final status code. */
   function onError (request: FastifyRequest, _reply: FastifyReply, error: Error, done: HookHandlerDoneFunction): void {
     request[kError] = error
     done()
   }
 
+  /** HTTP/2 only (see above). */
   function onRequestAbort (request: FastifyRequest, done: HookHandlerDoneFunction): void {
-    if (request[kEndpoint] !== null) {
-      metrics.aborted++
-      metrics.inFlight--
-      // An aborted request may still reach onResponse if the handler answers later: count it once.
-      request[kEndpoint] = null
-    } else if (request.is404) {
-      metrics.aborted++
-    }
+    abort(request)
     done()
   }
 
   function onTimeout (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    if (request[kEndpoint] !== null || request.is404) metrics.timedOut++
+    if (request[kStart] > 0) metrics.timedOut++
     done()
   }
 
-  return { onRoute, onResponse, onError, onRequestAbort, onTimeout }
+  return { onRequest, onSend, onError, onRequestAbort, onTimeout }
+}
+
+function isStream (payload: unknown): boolean {
+  return typeof payload === 'object' && payload !== null && typeof (payload as { pipe?: unknown }).pipe === 'function'
 }

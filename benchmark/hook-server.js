@@ -1,0 +1,45 @@
+// A benchmark target for benchmark/hooks.js: bare Fastify plus one mechanism a request-metrics plugin could use,
+// with an empty (or minimal) body, so that callgrind can price each mechanism on its own.
+//
+//   node benchmark/hook-server.js <variant>      (started by hooks.js over IPC)
+import { performance } from 'node:perf_hooks'
+import Fastify from 'fastify'
+
+// Written by the hooks so that their bodies are not optimised away.
+export let sink = 0
+/** Each variant adds one mechanism to `app`. */
+export const HOOK_VARIANTS = {
+  bare () {},
+  'root onRequest' (app) { app.addHook('onRequest', (request, reply, done) => { sink++; done() }) },
+  'route onRequest' (app) {
+    app.addHook('onRoute', (route) => { route.onRequest = [(request, reply, done) => { sink++; done() }] })
+  },
+  'root onSend' (app) { app.addHook('onSend', (request, reply, payload, done) => { sink++; done() }) },
+  'root onResponse' (app) { app.addHook('onResponse', (request, reply, done) => { sink++; done() }) },
+  'root onRequestAbort' (app) { app.addHook('onRequestAbort', (request, done) => { sink++; done() }) },
+  'request.routeOptions read' (app) {
+    app.addHook('onRequest', (request, reply, done) => { sink += request.routeOptions.url.length; done() })
+  },
+  'two performance.now()' (app) {
+    app.addHook('onRequest', (request, reply, done) => { sink += performance.now() - performance.now(); done() })
+  },
+  async 'server-watch' (app) {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    await app.register(serverWatch)
+  }
+}
+
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  const variant = process.argv[2]
+  if (!(variant in HOOK_VARIANTS)) {
+    console.error(`unknown variant "${variant}"; expected one of ${Object.keys(HOOK_VARIANTS).join(', ')}`)
+    process.exit(2)
+  }
+  const app = Fastify({ logger: false })
+  await HOOK_VARIANTS[variant](app)
+  app.get('/', (request, reply) => { reply.send({ hello: 'world' }) })
+  app.get('/users/:id', (request, reply) => { reply.send({ id: request.params.id }) })
+  process.on('disconnect', () => process.exit(0))
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  process.send({ type: 'listening', port: app.server.address().port })
+}
