@@ -189,7 +189,7 @@ function writeHttp (out: Exposition, requests: RequestMetrics): void {
   }
   out.labelled('http_responses_by_code_total', 'counter', 'Responses by exact status code, every route together', codes)
   out.single('http_requests_in_flight', 'gauge', 'Requests being handled now', Math.max(0, requests.inFlight))
-  out.single('http_requests_aborted_total', 'counter', 'Requests the client aborted before the response', requests.aborted)
+  out.single('http_requests_aborted_total', 'counter', 'Requests whose connection closed before their response was complete', requests.aborted)
   out.single('http_requests_timed_out_total', 'counter', 'Requests whose socket hit Fastify\'s connectionTimeout', requests.timedOut)
 }
 
