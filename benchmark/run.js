@@ -69,6 +69,24 @@ function throughputSection (t, lines) {
   lines.push('')
 }
 
+function splitSection (t, lines) {
+  lines.push('### Where the CPU goes at the fixed rate', '')
+  lines.push('Medians over the rounds, µs per request. user = JavaScript, V8 and libuv in the server process (GC' +
+    ' threads included); system = the kernel on its behalf (loopback TCP, epoll), which no plugin changes; GC' +
+    ' pause = main-thread time in garbage collection (part of user); collections per 10,000 requests.', '')
+  lines.push('| variant | route | user | system | GC pause | collections / 10k requests | user ratio to bare |')
+  lines.push('| --- | --- | --- | --- | --- | --- | --- |')
+  for (const variant of t.variants) {
+    for (const route of ROUTES) {
+      const s = t.summary[variant][route.name]
+      lines.push(`| ${variant} | ${route.name} | ${fmt(s.fixedUserPerReq.median)} | ${fmt(s.fixedSystemPerReq.median)} |` +
+        ` ${fmt(s.fixedGcPausePerReq.median)} | ${fmt(s.fixedGcPer10k.median, 1)} |` +
+        ` ${variant === 'bare' ? '1 (reference)' : ratio(s.fixedUserPerReq.ratio)} |`)
+    }
+  }
+  lines.push('')
+}
+
 function rawSection (t, lines) {
   lines.push('### Raw figures per round', '')
   lines.push('sat = saturated, fix = fixed rate; µs = server CPU per request; bg = CPU used by other processes on the' +
@@ -203,7 +221,10 @@ function render (results, cfg, startedAt, minutes, source) {
     ` @fastify/under-pressure ${versionOf('@fastify/under-pressure')}, autocannon ${versionOf('autocannon')}; fastify-server-watch at ${source}`)
   lines.push(`- ${cfg.rounds} rounds of ${cfg.durationS} s runs, ${cfg.connections} connections, ${cfg.warmupS} s warm-up per route per server`, '')
   targetsSection(results, lines)
-  if (results.throughput) throughputSection(results.throughput, lines)
+  if (results.throughput) {
+    throughputSection(results.throughput, lines)
+    splitSection(results.throughput, lines)
+  }
   if (results.memory) memorySection(results.memory, lines)
   if (results.idle) idleSection(results.idle, lines)
   if (results.health) healthSection(results.health, lines, cfg)

@@ -6,11 +6,13 @@
 // Routes: GET / (static JSON) and GET /users/:id (parametric), plus the variant's own routes.
 // It must be started with an IPC channel (fork, or spawn with 'ipc' in stdio). It sends
 // { type: 'listening', port } once up, then answers { id, cmd } messages:
-//   cpu        -> process.cpuUsage() plus the CPU of reaped child processes, in microseconds
+//   cpu        -> process.cpuUsage() plus the CPU of reaped child processes, in microseconds; the
+//                 time spent in garbage collection (ms) and the number of collections so far
 //   gc         -> heap figures after forced collections (needs --expose-gc)
 //   endpoints  -> the number of endpoint keys in app.serverWatch.snapshot() (server-watch only)
 //   close      -> app.close(), then the process exits
 import { readFileSync } from 'node:fs'
+import { PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 import { CLOCK_TICK_US, VARIANTS } from './common.js'
@@ -28,6 +30,16 @@ if (typeof process.send !== 'function') {
   console.error('benchmark/server.js needs an IPC channel: start it from benchmark/run.js')
   process.exit(2)
 }
+
+// Garbage collections, to tell GC time from the rest in the CPU figures. Every variant pays for this
+// observer alike (it runs once per collection, not per request).
+const gcStats = { ms: 0, count: 0 }
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcStats.ms += entry.duration
+    gcStats.count++
+  }
+}).observe({ entryTypes: ['gc'] })
 
 const app = Fastify({ logger: false })
 
@@ -86,7 +98,7 @@ function collectGarbage () {
 const commands = {
   cpu () {
     const { user, system } = process.cpuUsage()
-    return { user, system, children: childrenCpuUs(), wallNs: Number(process.hrtime.bigint()) }
+    return { user, system, children: childrenCpuUs(), wallNs: Number(process.hrtime.bigint()), gcMs: gcStats.ms, gcCount: gcStats.count }
   },
   gc () {
     return collectGarbage()

@@ -33,6 +33,12 @@ async function measureOnce (server, load) {
     reqPerSec: result.reqPerSec,
     requests: result.requests,
     cpuPerReqUs: cpuUs / result.requests,
+    // The split, to tell the plugin's own JavaScript (user) from the kernel's share (system: loopback
+    // TCP, epoll), which the plugin does not change and where most of the run-to-run noise is.
+    userPerReqUs: (after.user - before.user) / result.requests,
+    systemPerReqUs: (after.system - before.system) / result.requests,
+    gcPausePerReqUs: (after.gcMs - before.gcMs) * 1000 / result.requests,
+    gcPer10kRequests: (after.gcCount - before.gcCount) * 10_000 / result.requests,
     cpuPercent: cpuUs / wallUs * 100,
     // CPU that neither the server nor the load generator used during the run, in % of one core:
     // other processes on the machine, the noise this harness cannot remove.
@@ -132,7 +138,11 @@ export function summarise (rounds, variants) {
   const metrics = [
     { key: 'saturatedReqPerSec', mode: 'saturated', field: 'reqPerSec' },
     { key: 'saturatedCpuPerReq', mode: 'saturated', field: 'cpuPerReqUs' },
-    { key: 'fixedCpuPerReq', mode: 'fixed', field: 'cpuPerReqUs' }
+    { key: 'fixedCpuPerReq', mode: 'fixed', field: 'cpuPerReqUs' },
+    { key: 'fixedUserPerReq', mode: 'fixed', field: 'userPerReqUs' },
+    { key: 'fixedSystemPerReq', mode: 'fixed', field: 'systemPerReqUs' },
+    { key: 'fixedGcPausePerReq', mode: 'fixed', field: 'gcPausePerReqUs' },
+    { key: 'fixedGcPer10k', mode: 'fixed', field: 'gcPer10kRequests' }
   ]
   const summary = {}
   for (const variant of variants) {
