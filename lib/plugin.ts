@@ -45,7 +45,6 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('onSend', hooks.onSend)
   app.addHook('onError', hooks.onError)
-  if (http2) app.addHook('onRequestAbort', hooks.onRequestAbort)
   // onTimeout fires only when the server has a connectionTimeout (Fastify's default is 0: never), and the hook
   // costs every request an object and the socket a listener: without a timeout it would count nothing.
   if (app.initialConfig.connectionTimeout! > 0) app.addHook('onTimeout', hooks.onTimeout)

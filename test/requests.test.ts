@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { createRequestHooks, findContextSymbol, kEndpoint, kError, kStart, RequestMetrics } from '../lib/collectors/requests.js'
+import { createRequestHooks, findContextSymbol, kEndpoint, kError, kStart, kWatchedReply, RequestMetrics } from '../lib/collectors/requests.js'
 import serverWatch from '../lib/plugin.js'
 import { buildApp, sleep } from './helpers/app.js'
 
@@ -138,6 +138,18 @@ test('routes are counted whatever the order: declared before the plugin loads, o
   t.equal(endpoints['GET /api/child']?.count, 2)
   t.equal(totalRequests, 3)
   t.equal(inFlight, 0)
+
+  // The documented exception (README, "What is counted"): a plugin keeps the hooks that existed when it loaded,
+  // so the routes of one loaded before the plugin never run its hooks. If Fastify changes that, this says so.
+  const before = Fastify()
+  await before.register(async (child) => { child.get('/first', async () => 'first') }, { prefix: '/v1' })
+  await before.register(serverWatch)
+  before.get('/root', async () => 'root')
+  t.teardown(() => before.close())
+  await before.inject('/v1/first')
+  await before.inject('/root')
+  t.same(Object.keys(before.serverWatch.snapshot().application.endpoints), ['GET /root'],
+    'a child plugin loaded before the plugin is not seen; root routes are')
 })
 
 test('responses sent by other hooks are counted: before ours without a duration, after ours timed', async (t) => {
@@ -165,6 +177,98 @@ test('responses sent by other hooks are counted: before ours without a duration,
   t.equal(endpoint.count, 3)
   t.ok(endpoint.max! >= 25, `the 401 is timed from the plugin's onRequest: max ${endpoint.max} ms`)
   t.equal(application.inFlight, 0)
+})
+
+test('the status recorded is the one sent, whatever onSend hooks after ours or a fetch Response do to it', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  // Registered after the plugin, so their onSend hooks run after its own: an ETag check, a slow async
+  // rewrite, and a hook that fails (Fastify then sends a 500 through the error handler).
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (request.headers['if-none-match'] === '"v1"') reply.code(304)
+    done(null, payload)
+  })
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.headers['x-accept-later'] !== undefined) {
+      await sleep(30)
+      reply.code(202)
+    }
+    return payload
+  })
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    if (request.headers['x-boom'] !== undefined && payload === 'fine') done(new Error('onSend hook failed'))
+    else done(null, payload)
+  })
+  app.get('/thing', async () => 'fine')
+  app.get('/fetch-style', async () => new Response('made', { status: 201, headers: { 'content-type': 'text/plain' } }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+
+  // Over inject and over real HTTP: the deferred path relies on the response's close, which both emit.
+  for (const send of [
+    async (path: string, headers: Record<string, string> = {}) => (await app.inject({ url: path, headers })).statusCode,
+    async (path: string, headers: Record<string, string> = {}) => (await fetch(base + path, { headers })).status
+  ]) {
+    t.equal(await send('/thing', { 'if-none-match': '"v1"' }), 304)
+    t.equal(await send('/thing', { 'x-accept-later': '1' }), 202)
+    t.equal(await send('/thing', { 'x-boom': '1' }), 500)
+    t.equal(await send('/fetch-style'), 201)
+    t.equal(await send('/thing'), 200)
+  }
+  await sleep(50)
+  const { application } = app.serverWatch.snapshot()
+  t.same(application.statusCodes, { 200: 2, 201: 2, 202: 2, 304: 2, 500: 2 })
+  t.equal(application.endpoints['GET /thing']!.count, 8)
+  t.ok(application.endpoints['GET /thing']!.max! >= 25, `timed to the end of the async hook: max ${application.endpoints['GET /thing']!.max} ms`)
+  t.equal(application.endpoints['GET /fetch-style']!.count, 2)
+  t.equal(application.recentErrors.length, 2)
+  t.match(application.recentErrors[0], { statusCode: 500, message: 'onSend hook failed', route: '/thing' })
+  t.equal(application.inFlight, 0)
+  t.equal(application.aborted, 0)
+})
+
+test('a client gone before the plugin\'s onRequest ran is an abort, not a request in flight forever', async (t) => {
+  const app = Fastify()
+  // A hook before the plugin's, still awaiting something when the client leaves.
+  app.addHook('onRequest', async () => { await sleep(150) })
+  await app.register(serverWatch)
+  app.get('/', async () => 'ok')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  const client = httpRequest({ port, host: '127.0.0.1', path: '/' })
+  client.on('error', () => {})
+  client.end()
+  await sleep(50)
+  client.destroy()
+  await sleep(250)
+  const { application } = app.serverWatch.snapshot()
+  t.equal(application.aborted, 1)
+  t.equal(application.inFlight, 0)
+  t.equal(application.totalRequests, 0)
+})
+
+test('a keep-alive connection holds no reply between requests', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  app.get('/', async () => 'ok')
+  const sockets: Array<Record<symbol, unknown>> = []
+  app.server.on('connection', (socket) => { sockets.push(socket as unknown as Record<symbol, unknown>) })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  for (let i = 0; i < 3; i++) {
+    await new Promise<void>((resolve, reject) => {
+      httpRequest({ port, host: '127.0.0.1', path: '/', agent }, (response) => { response.resume().on('end', resolve) })
+        .on('error', reject).end()
+    })
+  }
+  t.equal(sockets.length, 1, 'one connection carried the three requests')
+  t.equal(sockets[0]![kWatchedReply], null, 'released when the response was recorded, so the reply can be collected')
+  t.equal(app.serverWatch.snapshot().application.totalRequests, 3)
 })
 
 test('a streamed response is timed to its end; a stream the client abandons is an abort', async (t) => {
@@ -241,9 +345,22 @@ test('a hijacked reply is not counted and leaves inFlight with its connection or
 test('the route config is read through Fastify\'s route context, or through routeOptions if that is not found', async (t) => {
   const app = Fastify()
   await app.register(serverWatch)
-  app.get('/probe', async (request) => ({ found: findContextSymbol(request) !== null }))
+  const configs: unknown[] = []
+  const probe = async (request: FastifyRequest) => {
+    const symbol = findContextSymbol(request)
+    const config = symbol === null ? null : (request as unknown as Record<symbol, { config: unknown }>)[symbol]!.config
+    configs.push(config)
+    return { found: symbol !== null, sameAsRouteOptions: config === request.routeOptions.config }
+  }
+  app.get('/probe', probe)
+  app.get('/other', probe)
   t.teardown(() => app.close())
-  t.same((await app.inject('/probe')).json(), { found: true }, 'the fast path works with the installed Fastify')
+  t.same((await app.inject('/probe')).json(), { found: true, sameAsRouteOptions: true }, 'the fast path works with the installed Fastify')
+  await app.inject('/probe')
+  await app.inject({ method: 'HEAD', url: '/probe' })
+  await app.inject('/other')
+  t.equal(configs[0], configs[1], 'one config per route, the same on every request: where the Endpoint is cached')
+  t.equal(new Set(configs).size, 3, 'GET /probe, its automatic HEAD route and GET /other each have their own')
 
   const metrics = new RequestMetrics(10, 5, 100, 1000)
   const hooks = createRequestHooks(metrics)
@@ -257,7 +374,7 @@ test('the route config is read through Fastify\'s route context, or through rout
     [kStart]: 0,
     [kError]: null
   }) as unknown as FastifyRequest
-  const reply = { statusCode: 204, raw: {} } as unknown as FastifyReply
+  const reply = { statusCode: 204, raw: { writableEnded: true } } as unknown as FastifyReply
   for (let i = 0; i < 2; i++) {
     const request = fakeRequest()
     hooks.onRequest(request, reply, () => {})
@@ -379,6 +496,34 @@ test('over HTTP/2, requests are counted and a cancelled stream is an abort', asy
   t.equal(application.aborted, 1)
   t.equal(application.inFlight, 0)
   t.equal(application.totalRequests, 1)
+})
+
+test('over HTTP/2, a hijacked reply leaves inFlight when its stream closes', async (t) => {
+  const app = Fastify({ http2: true })
+  await app.register(serverWatch)
+  app.get('/hijack', (_request, reply) => {
+    reply.hijack()
+    reply.raw.writeHead(200, { 'content-type': 'text/plain' })
+    reply.raw.end('raw')
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  const session = connectHttp2(`http://127.0.0.1:${port}`)
+  t.teardown(() => session.close())
+  for (let i = 0; i < 2; i++) {
+    const body = await new Promise<string>((resolve, reject) => {
+      let text = ''
+      session.request({ ':path': '/hijack' }).setEncoding('utf8')
+        .on('data', (chunk: string) => { text += chunk }).on('end', () => resolve(text)).on('error', reject)
+    })
+    t.equal(body, 'raw')
+  }
+  await sleep(50)
+  const { application } = app.serverWatch.snapshot()
+  t.equal(application.inFlight, 0)
+  t.equal(application.aborted, 0)
+  t.equal(application.totalRequests, 0)
 })
 
 test('requests that time out are counted', async (t) => {

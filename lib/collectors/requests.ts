@@ -192,12 +192,17 @@ function endpointSnapshot (endpoint: Endpoint): EndpointSnapshot {
 const SKIP = new Endpoint('*', '(not counted)')
 /** Set on a request when its response has been recorded, or it was aborted or handed over. */
 const SETTLED = -1
+/** Set on a request whose response is still being written when our onSend returns: its `close` settles it. */
+const DEFERRED = -2
 /** Request decorators: the request's stats object and its start time (0 before our onRequest ran). */
 export const kStart = Symbol('serverWatch.start')
 /** On Fastify's per-route config object: the route's Endpoint (or, for a route of several methods, one per method). */
 const kConfigEndpoint = Symbol('serverWatch.endpoint')
-/** On a socket: the reply being answered on it (null between requests), so that its close can settle it. */
-const kSocketReply = Symbol('serverWatch.reply')
+/**
+ * On what is watched for a request's end, a socket (HTTP/1) or the request's stream (HTTP/2): the reply being
+ * answered on it (null between requests), so that its `close` can settle it.
+ */
+export const kWatchedReply = Symbol('serverWatch.reply')
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -206,7 +211,11 @@ declare module 'fastify' {
 }
 
 type RouteConfig = Record<string | symbol, unknown> & { url?: string, method?: string | string[], serverWatch?: unknown }
-type WatchedSocket = { [kSocketReply]?: FastifyReply | null, on (event: 'close', listener: () => void): unknown }
+interface Watched {
+  [kWatchedReply]?: FastifyReply | null
+  readonly destroyed?: boolean
+  on (event: 'close', listener: () => void): unknown
+}
 
 /**
  * Fastify keeps each route's context, whose `config` is a per-route object Fastify builds itself
@@ -232,27 +241,32 @@ export function findContextSymbol (request: FastifyRequest): symbol | null {
  *   later-registered root hook (rate limit, auth) answers. It finds the route's Endpoint on Fastify's per-route
  *   config (cached there on first use: no Map lookup, no string built), takes the start time and notes the
  *   reply on its socket.
- * - End: one root `onSend`, when the response is handed to Node (for a stream, when it ends). Not `onResponse`:
- *   any onResponse hook makes Fastify attach two listeners and a closure to every response when the logger is
- *   off, +7.3% instructions on its own, where an onSend hook costs +0.4%.
+ * - End: one root `onSend`, which lets the rest of the onSend chain run first (`done()`) and then reads the
+ *   outcome: when the chain was synchronous, as it is for a plain body, the response has been written by then,
+ *   with its final status, even if a later onSend hook changed it (an ETag's 304) or threw (a 500). When it was
+ *   not (a stream, a fetch `Response`, an async onSend hook after ours), the response's `close` settles it, timed
+ *   to the last byte. Not `onResponse`: any onResponse hook makes Fastify attach two listeners and a closure to
+ *   every response when the logger is off, +7.3% instructions on its own, where an onSend hook costs +0.4%.
  * - Aborts: one `close` listener per connection, not `onRequestAbort`, which adds a listener and a closure to
  *   every request (+6.7%). When a connection closes with a request still unanswered, that request was aborted.
- *   HTTP/2 streams share a session, so there the onRequestAbort hook is used.
+ *   HTTP/2 streams share a session, so there each request's own stream is watched the same way.
  * - A reply you `hijack()` leaves Fastify's lifecycle before onSend: it is not counted or timed, and leaves
- *   `inFlight` when its connection closes or carries the next request.
+ *   `inFlight` when its connection (HTTP/2: its stream) closes or carries the next request.
  */
 export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: { http2?: boolean } = {}) {
   let kContext: symbol | null | undefined
 
-  function configOf (request: FastifyRequest): RouteConfig {
+  function configOf (request: FastifyRequest): RouteConfig | undefined {
     if (kContext === undefined) kContext = findContextSymbol(request)
     return kContext === null
-      ? request.routeOptions.config as RouteConfig
-      : (request as unknown as Record<symbol, { config: RouteConfig }>)[kContext]!.config
+      ? request.routeOptions.config as RouteConfig | undefined
+      : (request as unknown as Record<symbol, { config?: RouteConfig } | undefined>)[kContext]?.config
   }
 
   function endpointOf (request: FastifyRequest): Endpoint {
     const config = configOf(request)
+    // A request without a route config is one no Fastify 5 makes: left uncounted rather than failing the app.
+    if (config == null) return SKIP
     const cached = config[kConfigEndpoint]
     return cached instanceof Endpoint ? cached : resolve(config, cached as Record<string, Endpoint> | undefined, request)
   }
@@ -268,31 +282,50 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     return (methods[request.method] ??= metrics.endpointFor(request.method, config.url))
   }
 
+  /** The socket (HTTP/1) or the request's own stream (HTTP/2) whose `close` ends the request, if any. */
+  function watchedOf (request: FastifyRequest): Watched | null {
+    return (http2 ? request.raw : request.raw.socket) as unknown as Watched | null
+  }
+
   function onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    const endpoint = endpointOf(request)
-    if (endpoint !== SKIP) {
-      request[kEndpoint] = endpoint
-      request[kStart] = performance.now()
-      metrics.inFlight++
-      if (!http2) watchSocket(request.raw.socket as unknown as WatchedSocket | null, reply)
+    // Only a request not seen yet: a hook before ours that answered and still called done() must not restart it.
+    if (request[kStart] === 0) {
+      const endpoint = endpointOf(request)
+      if (endpoint !== SKIP) {
+        request[kEndpoint] = endpoint
+        const watched = watchedOf(request)
+        // Gone while a hook before ours was running: its close has passed, so it is settled now.
+        if (watched?.destroyed === true || (http2 && (request.raw as unknown as { stream?: Watched }).stream?.destroyed === true)) {
+          request[kStart] = SETTLED
+          metrics.aborted++
+        } else {
+          request[kStart] = performance.now()
+          metrics.inFlight++
+          if (watched != null) watch(watched, reply)
+        }
+      }
     }
     done()
   }
 
-  function watchSocket (socket: WatchedSocket | null, reply: FastifyReply): void {
-    if (socket == null) return
-    const previous = socket[kSocketReply]
-    if (previous === undefined) socket.on('close', onSocketClose)
+  function watch (watched: Watched, reply: FastifyReply): void {
+    const previous = watched[kWatchedReply]
+    if (previous === undefined) watched.on('close', onWatchedClose)
     // A reply still here when the next request arrives was hijacked (it never reached onSend), or is a pipelined
     // request still being answered (onSend will record it; only its abort would go unseen).
     else if (previous !== null && previous.sent) handOver(previous.request)
-    socket[kSocketReply] = reply
+    watched[kWatchedReply] = reply
   }
 
-  function onSocketClose (this: WatchedSocket): void {
-    const reply = this[kSocketReply]
-    this[kSocketReply] = null
-    if (reply == null || reply.request[kStart] === SETTLED) return
+  function release (request: FastifyRequest, reply: FastifyReply): void {
+    const watched = watchedOf(request)
+    if (watched != null && watched[kWatchedReply] === reply) watched[kWatchedReply] = null
+  }
+
+  function onWatchedClose (this: Watched): void {
+    const reply = this[kWatchedReply]
+    this[kWatchedReply] = null
+    if (reply == null) return
     if (reply.sent) handOver(reply.request)
     else abort(reply.request)
   }
@@ -310,24 +343,43 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     metrics.aborted++
   }
 
-  function onSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: HookHandlerDoneFunction): void {
+  function onSend (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
     const start = request[kStart]
-    if (start !== SETTLED) {
-      // start 0: a hook that ran before ours answered (or our onRequest was skipped): counted, with no duration.
-      const endpoint = start === 0 ? endpointOf(request) : request[kEndpoint]!
-      if (endpoint !== SKIP) {
-        if (isStream(payload)) reply.raw.once('close', () => settleStream(request, reply, endpoint, start))
-        else finish(request, reply, endpoint, start)
-      }
-    }
+    if (start === SETTLED || start === DEFERRED) return done()
+    // start 0: a hook that ran before ours answered (or our onRequest was skipped): counted, with no duration.
+    const endpoint = start === 0 ? endpointOf(request) : request[kEndpoint]!
+    if (endpoint === SKIP) return done()
+    // The rest of the chain first (measured: the same cost as recording before it), so that the status read below
+    // is the one sent. It may run this hook again (an onSend hook after ours failed: the error response goes
+    // through the chain), which then settles the request itself.
     done()
+    if (request[kStart] !== start) return
+    if (reply.raw.writableEnded) {
+      finish(request, reply, endpoint, start)
+    } else {
+      request[kStart] = DEFERRED
+      // From here the response's close tells its end or its abort: the connection no longer needs to.
+      if (start > 0) release(request, reply)
+      reply.raw.once('close', () => settleOnClose(request, reply, endpoint, start))
+    }
   }
 
-  /** A streamed response is timed to its end; closed before its end, it was aborted. */
-  function settleStream (request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, start: number): void {
-    if (request[kStart] === SETTLED) return
-    if (reply.raw.writableFinished) finish(request, reply, endpoint, start)
-    else if (start > 0) abort(request)
+  /**
+   * A response written after our onSend returned is timed to its end; closed before it was ended, it was aborted.
+   * Ended, not finished (flushed): a response handed over in full is not an abort if the client then leaves, and
+   * light-my-request's responses (app.inject) never report themselves finished.
+   */
+  function settleOnClose (request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, start: number): void {
+    if (request[kStart] !== DEFERRED) return
+    if (reply.raw.writableEnded) {
+      finish(request, reply, endpoint, start)
+    } else {
+      request[kStart] = SETTLED
+      if (start > 0) {
+        metrics.inFlight--
+        metrics.aborted++
+      }
+    }
   }
 
   function finish (request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, start: number): void {
@@ -336,8 +388,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     if (start > 0) {
       durationMs = performance.now() - start
       metrics.inFlight--
-      const socket = request.raw.socket as unknown as WatchedSocket | null
-      if (socket != null && socket[kSocketReply] === reply) socket[kSocketReply] = null
+      release(request, reply)
     }
     metrics.record(endpoint, reply.statusCode, durationMs)
     const error = request[kError]
@@ -350,20 +401,10 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     done()
   }
 
-  /** HTTP/2 only (see above). */
-  function onRequestAbort (request: FastifyRequest, done: HookHandlerDoneFunction): void {
-    abort(request)
-    done()
-  }
-
   function onTimeout (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     if (request[kStart] > 0) metrics.timedOut++
     done()
   }
 
-  return { onRequest, onSend, onError, onRequestAbort, onTimeout }
-}
-
-function isStream (payload: unknown): boolean {
-  return typeof payload === 'object' && payload !== null && typeof (payload as { pipe?: unknown }).pipe === 'function'
+  return { onRequest, onSend, onError, onTimeout }
 }
