@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
 import { connect as connectHttp2 } from 'node:http2'
 import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
@@ -226,6 +228,67 @@ test('the status recorded is the one sent, whatever onSend hooks after ours or a
   t.match(application.recentErrors[0], { statusCode: 500, message: 'onSend hook failed', route: '/thing' })
   t.equal(application.inFlight, 0)
   t.equal(application.aborted, 0)
+})
+
+test('a response whose headers Node refuses is counted as the 500 that Fastify sends instead', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch)
+  app.get('/bad-header', async (_request, reply) => {
+    reply.header('x-bad', 'line\nbreak')
+    return 'never sent'
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  t.equal((await app.inject('/bad-header')).statusCode, 500)
+  t.equal((await fetch(`http://127.0.0.1:${port}/bad-header`)).status, 500)
+  await sleep(50)
+  const { application } = app.serverWatch.snapshot()
+  t.same(application.statusCodes, { 500: 2 })
+  t.equal(application.endpoints['GET /bad-header']!.count, 2)
+  t.equal(application.inFlight, 0)
+  t.equal(application.aborted, 0)
+  t.equal(application.recentErrors.length, 2)
+})
+
+test('an HTTP/2 server that also accepts HTTP/1.1 (allowHTTP1) counts both kinds of request', async (t) => {
+  const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url))
+  const app = Fastify({
+    http2: true,
+    https: { allowHTTP1: true, key: fixture('localhost-key.pem'), cert: fixture('localhost-cert.pem') }
+  })
+  await app.register(serverWatch)
+  app.post('/echo', async (request) => {
+    await sleep(30)
+    return request.body
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  // HTTP/1.1: its IncomingMessage closes once the body is read, long before the response; not an abort.
+  const http1 = await new Promise<string>((resolve, reject) => {
+    const client = httpsRequest({ port, host: '127.0.0.1', path: '/echo', method: 'POST', rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (response) => {
+      let text = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => resolve(text))
+    })
+    client.on('error', reject)
+    client.end(JSON.stringify({ over: 'http1' }))
+  })
+  t.same(JSON.parse(http1), { over: 'http1' })
+  const session = connectHttp2(`https://127.0.0.1:${port}`, { rejectUnauthorized: false })
+  t.teardown(() => session.close())
+  const http2Body = await new Promise<string>((resolve, reject) => {
+    let text = ''
+    const stream = session.request({ ':path': '/echo', ':method': 'POST', 'content-type': 'application/json' })
+    stream.setEncoding('utf8').on('data', (chunk: string) => { text += chunk }).on('end', () => resolve(text)).on('error', reject)
+    stream.end(JSON.stringify({ over: 'http2' }))
+  })
+  t.same(JSON.parse(http2Body), { over: 'http2' })
+  await sleep(50)
+  const { application } = app.serverWatch.snapshot()
+  t.equal(application.endpoints['POST /echo']?.count, 2)
+  t.equal(application.aborted, 0)
+  t.equal(application.inFlight, 0)
 })
 
 test('a client gone before the plugin\'s onRequest ran is an abort, not a request in flight forever', async (t) => {
@@ -540,6 +603,32 @@ test('requests that time out are counted', async (t) => {
   })
   await sleep(450)
   t.equal(app.serverWatch.snapshot().application.timedOut, 1)
+})
+
+test('a streamed response that stalls until the connection times out is counted as timed out', async (t) => {
+  const app = Fastify({ connectionTimeout: 100 })
+  await app.register(serverWatch)
+  app.get('/stall', async (_request, reply) => reply.type('text/plain').send(Readable.from((async function * () {
+    yield 'first chunk\n'
+    await sleep(400)
+    yield 'too late\n'
+  })())))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  await new Promise<void>((resolve) => {
+    const client = httpRequest({ port, host: '127.0.0.1', path: '/stall' }, (response) => {
+      response.resume()
+      response.on('end', resolve).on('error', () => resolve()).on('close', resolve)
+    })
+    client.on('error', () => resolve())
+    client.end()
+  })
+  await sleep(450)
+  const { application } = app.serverWatch.snapshot()
+  t.equal(application.timedOut, 1)
+  t.equal(application.aborted, 1, 'the stream never ended: an abort as well')
+  t.equal(application.inFlight, 0)
 })
 
 test('requestsPerSecond covers the recent window', async (t) => {

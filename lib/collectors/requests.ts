@@ -282,9 +282,19 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     return (methods[request.method] ??= metrics.endpointFor(request.method, config.url))
   }
 
-  /** The socket (HTTP/1) or the request's own stream (HTTP/2) whose `close` ends the request, if any. */
+  /**
+   * What to watch for the request's end: its socket, or on HTTP/2 the request object, which emits `close` with its
+   * stream. An HTTP/1.1 request on an HTTP/2 server (`allowHTTP1`) has no stream: its socket, as on HTTP/1 (its
+   * IncomingMessage closes as soon as its body has been read, so watching it would abort every POST).
+   */
   function watchedOf (request: FastifyRequest): Watched | null {
-    return (http2 ? request.raw : request.raw.socket) as unknown as Watched | null
+    const raw = request.raw as unknown as { socket: Watched | null, stream?: Watched }
+    return http2 && raw.stream !== undefined ? raw as unknown as Watched : raw.socket
+  }
+
+  /** The connection or stream behind what is watched has already closed: its `close` will not come again. */
+  function isGone (request: FastifyRequest, watched: Watched): boolean {
+    return (watched === request.raw as unknown ? (watched as unknown as { stream: Watched }).stream : watched).destroyed === true
   }
 
   function onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
@@ -295,7 +305,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
         request[kEndpoint] = endpoint
         const watched = watchedOf(request)
         // Gone while a hook before ours was running: its close has passed, so it is settled now.
-        if (watched?.destroyed === true || (http2 && (request.raw as unknown as { stream?: Watched }).stream?.destroyed === true)) {
+        if (watched != null && isGone(request, watched)) {
           request[kStart] = SETTLED
           metrics.aborted++
         } else {
@@ -352,16 +362,26 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     // The rest of the chain first (measured: the same cost as recording before it), so that the status read below
     // is the one sent. It may run this hook again (an onSend hook after ours failed: the error response goes
     // through the chain), which then settles the request itself.
-    done()
-    if (request[kStart] !== start) return
-    if (reply.raw.writableEnded) {
-      finish(request, reply, endpoint, start)
-    } else {
-      request[kStart] = DEFERRED
-      // From here the response's close tells its end or its abort: the connection no longer needs to.
-      if (start > 0) release(request, reply)
-      reply.raw.once('close', () => settleOnClose(request, reply, endpoint, start))
+    try {
+      done()
+    } catch (error) {
+      // Writing the response threw (a header value Node refuses): Fastify answers 500 through its error path, and
+      // may write it to the raw response without running onSend again. Its close settles the request either way.
+      if (request[kStart] === start) defer(request, reply, endpoint, start)
+      throw error
     }
+    if (request[kStart] !== start) return
+    if (reply.raw.writableEnded) finish(request, reply, endpoint, start)
+    else defer(request, reply, endpoint, start)
+  }
+
+  /** The response is still being written: its own `close` tells its end or its abort, not the connection's. */
+  function defer (request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, start: number): void {
+    request[kStart] = DEFERRED
+    if (start > 0) release(request, reply)
+    // Already closed (its connection went while an async onSend hook ran): no close event will come.
+    if (reply.raw.destroyed) settleOnClose(request, reply, endpoint, start)
+    else reply.raw.once('close', () => settleOnClose(request, reply, endpoint, start))
   }
 
   /**
@@ -402,7 +422,9 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
   }
 
   function onTimeout (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    if (request[kStart] > 0) metrics.timedOut++
+    const start = request[kStart]
+    // DEFERRED: a streamed response that stalled.
+    if (start > 0 || start === DEFERRED) metrics.timedOut++
     done()
   }
 
