@@ -21,6 +21,22 @@ export function envNumber (name, fallback) {
   return value
 }
 
+/**
+ * The server-watch variant's options: the defaults, except the sampling interval when
+ * BENCH_SAMPLE_INTERVAL_MS is set (the instruction counts set it to an hour, see instructions.js).
+ */
+export function pluginOptionsFromEnv () {
+  const sampleIntervalMs = envNumber('BENCH_SAMPLE_INTERVAL_MS', 0)
+  return sampleIntervalMs > 0 ? { sampleIntervalMs } : {}
+}
+
+/**
+ * Extra V8 flags for every server process (BENCH_NODE_ARGS, space-separated; none by default: V8 sizes the
+ * young generation adaptively, as in production). See "Garbage collection" in benchmark/README.md for what
+ * pinning it (`--min-semi-space-size=16 --max-semi-space-size=16`) showed.
+ */
+export const SERVER_NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+
 let taskset = null
 function hasTaskset () {
   if (taskset === null) {
@@ -87,7 +103,7 @@ export function pluginBuilt () {
  * Starts benchmark/server.js for a variant. Returns { port, url, pid, call(cmd), pause(), resume(), stop() }.
  */
 export async function startServer (variant, { cpu = SERVER_CPU, nodeArgs = [], extraRoutes = 0 } = {}) {
-  const child = spawnNode(SERVER_SCRIPT, [variant, '--extra-routes', String(extraRoutes)], { cpu, nodeArgs })
+  const child = spawnNode(SERVER_SCRIPT, [variant, '--extra-routes', String(extraRoutes)], { cpu, nodeArgs: [...SERVER_NODE_ARGS, ...nodeArgs] })
   const { port } = await once(child, (m) => m.type === 'listening', `${variant} to listen`)
   let nextId = 0
   async function call (cmd) {

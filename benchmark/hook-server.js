@@ -4,6 +4,7 @@
 //   node benchmark/hook-server.js <variant>      (started by hooks.js over IPC)
 import { performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
+import { pluginOptionsFromEnv } from './common.js'
 
 // Written by the hooks so that their bodies are not optimised away.
 export let sink = 0
@@ -25,7 +26,7 @@ export const HOOK_VARIANTS = {
   },
   async 'server-watch' (app) {
     const { default: serverWatch } = await import('../dist/plugin.js')
-    await app.register(serverWatch)
+    await app.register(serverWatch, pluginOptionsFromEnv())
   }
 }
 

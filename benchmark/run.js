@@ -156,7 +156,8 @@ function healthSection (h, lines, cfg) {
 function instructionsSection (ins, lines) {
   lines.push('## Instructions per request (valgrind)', '')
   lines.push(`User-space instructions per request counted by callgrind over ${ins.config.requests} requests per run,` +
-    ' once the count per request is stable, with the idle rate (timers, sampling loop) subtracted;' +
+    ' once the count per request is stable, with the idle rate (timers) subtracted and server-watch sampling once an hour' +
+    ' (its sampling loop is the idle figure\'s business);' +
     ` ${ins.config.rounds} rounds; other processes cannot move this figure.` +
     ' The kernel\'s share (syscalls, loopback TCP) is not counted: CPU-time ratios are closer to 1 than these.', '')
   lines.push('| variant | route | instructions per request | ratio to bare: median (min–max) |')

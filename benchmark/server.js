@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
-import { CLOCK_TICK_US, VARIANTS } from './common.js'
+import { CLOCK_TICK_US, pluginOptionsFromEnv, VARIANTS } from './common.js'
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -45,7 +45,7 @@ const app = Fastify({ logger: false })
 
 if (variant === 'server-watch') {
   const { default: serverWatch } = await import('../dist/plugin.js')
-  await app.register(serverWatch)
+  await app.register(serverWatch, pluginOptionsFromEnv())
 } else if (variant === 'fastify-metrics') {
   const { default: fastifyMetrics } = await import('fastify-metrics')
   await app.register(fastifyMetrics, { endpoint: '/metrics' })
