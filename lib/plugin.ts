@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { createAuthorizeHook, loopbackOnly } from './access.js'
-import { createRequestHooks, kEndpoint, kError, kStart } from './collectors/requests.js'
+import { createRequestHooks } from './collectors/requests.js'
 import type { HistoryRange, HistoryResponse, HistoryPoint } from './history.js'
 import { normalizeOptions, type ServerWatchOptions } from './options.js'
 import { registerDashboard } from './routes/dashboard.js'
@@ -39,9 +39,6 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   const http2 = Boolean(app.initialConfig.http2)
   const hooks = createRequestHooks(watch.requests, { http2 })
 
-  app.decorateRequest(kEndpoint, null)
-  app.decorateRequest(kStart, 0)
-  app.decorateRequest(kError, null)
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('onSend', hooks.onSend)
   app.addHook('onError', hooks.onError)

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { createRequestHooks, findContextSymbol, kEndpoint, kError, kStart, kWatchedReply, RequestMetrics } from '../lib/collectors/requests.js'
+import { createRequestHooks, findContextSymbol, kWatchedReply, RequestMetrics } from '../lib/collectors/requests.js'
 import serverWatch from '../lib/plugin.js'
 import { buildApp, sleep } from './helpers/app.js'
 
@@ -141,17 +141,23 @@ test('routes are counted whatever the order: declared before the plugin loads, o
   t.equal(totalRequests, 3)
   t.equal(inFlight, 0)
 
-  // The documented exception (README, "What is counted"): a plugin keeps the hooks that existed when it loaded,
-  // so the routes of one loaded before the plugin never run its hooks. If Fastify changes that, this says so.
-  const before = Fastify()
+  // A child plugin loaded (and awaited) before the plugin: Fastify 5 still runs the root hooks added later on its
+  // routes, but its Request class was built before any request decorator of ours would have existed. The plugin
+  // declares none (see kStart in lib/collectors/requests.ts), so those requests are counted like any other; with
+  // decorators they made onSend throw, logged as an error on every request.
+  const errors: string[] = []
+  const before = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { errors.push(line) } } } })
   await before.register(async (child) => { child.get('/first', async () => 'first') }, { prefix: '/v1' })
   await before.register(serverWatch)
   before.get('/root', async () => 'root')
   t.teardown(() => before.close())
-  await before.inject('/v1/first')
+  t.equal((await before.inject('/v1/first')).statusCode, 200)
   await before.inject('/root')
-  t.same(Object.keys(before.serverWatch.snapshot().application.endpoints), ['GET /root'],
-    'a child plugin loaded before the plugin is not seen; root routes are')
+  const counted = before.serverWatch.snapshot().application
+  t.same(Object.keys(counted.endpoints), ['GET /v1/first', 'GET /root'], 'a child plugin loaded before the plugin is counted')
+  t.same(counted.statusCodes, { 200: 2 })
+  t.equal(counted.endpoints['GET /v1/first']?.count, 1)
+  t.same(errors, [], 'nothing logged')
 })
 
 test('responses sent by other hooks are counted: before ours without a duration, after ours timed', async (t) => {
@@ -432,10 +438,7 @@ test('the route config is read through Fastify\'s route context, or through rout
     method: 'GET',
     url: '/things/1',
     routeOptions: { config },
-    raw: { socket: null },
-    [kEndpoint]: null,
-    [kStart]: 0,
-    [kError]: null
+    raw: { socket: null }
   }) as unknown as FastifyRequest
   const reply = { statusCode: 204, raw: { writableEnded: true } } as unknown as FastifyReply
   for (let i = 0; i < 2; i++) {
