@@ -24,6 +24,23 @@ export const HOOK_VARIANTS = {
   'two performance.now()' (app) {
     app.addHook('onRequest', (request, reply, done) => { sink += performance.now() - performance.now(); done() })
   },
+  'two process.hrtime()' (app) {
+    app.addHook('onRequest', (request, reply, done) => {
+      const a = process.hrtime()
+      const b = process.hrtime()
+      sink += (a[0] - b[0]) * 1e3 + (a[1] - b[1]) / 1e6
+      done()
+    })
+  },
+  'three request decorators' (app) {
+    app.decorateRequest('a', null)
+    app.decorateRequest('b', 0)
+    app.decorateRequest('c', null)
+  },
+  'onRequest and onSend' (app) {
+    app.addHook('onRequest', (request, reply, done) => { sink++; done() })
+    app.addHook('onSend', (request, reply, payload, done) => { sink++; done() })
+  },
   async 'server-watch' (app) {
     const { default: serverWatch } = await import('../dist/plugin.js')
     await app.register(serverWatch, pluginOptionsFromEnv())

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { benchConfig, fmt, log, mb, pinned, QUICK, SERVER_CPU, LOAD_CPU } from './common.js'
+import { benchConfig, CONTROL, fmt, log, mb, pinned, QUICK, SERVER_CPU, LOAD_CPU } from './common.js'
 import { runHealth } from './health.js'
 import { runIdle } from './idle.js'
 import { runMemory } from './memory.js'
@@ -178,6 +178,11 @@ function targetsSection (results, lines) {
     for (const route of ROUTES) {
       const r = t.summary['server-watch'][route.name].fixedCpuPerReq.ratio
       rows.push([`CPU/request, ${route.name} route, at fixed rate`, `<= ${TARGETS.cpuRatio}x`, ratio(r), pass(r.median <= TARGETS.cpuRatio)])
+    }
+    const control = t.summary[CONTROL]
+    if (control) {
+      rows.push([`CPU/request at fixed rate, bare Fastify against itself (\`${CONTROL}\`): what this run can resolve`, '(no target)',
+        ROUTES.map((route) => `${route.name} ${ratio(control[route.name].fixedCpuPerReq.ratio)}`).join(', '), ''])
     }
     for (const route of ROUTES) {
       const r = t.summary['server-watch'][route.name].saturatedCpuPerReq.ratio

@@ -2,7 +2,7 @@
 //
 //   node benchmark/server.js <variant> [--extra-routes N]
 //
-// variants: bare | server-watch | fastify-metrics | under-pressure
+// variants: bare | server-watch | fastify-metrics | under-pressure | bare-again (the same as bare)
 // Routes: GET / (static JSON) and GET /users/:id (parametric), plus the variant's own routes.
 // It must be started with an IPC channel (fork, or spawn with 'ipc' in stdio). It sends
 // { type: 'listening', port } once up, then answers { id, cmd } messages:
@@ -15,15 +15,15 @@ import { readFileSync } from 'node:fs'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
-import { CLOCK_TICK_US, pluginOptionsFromEnv, VARIANTS } from './common.js'
+import { CLOCK_TICK_US, CONTROL, pluginOptionsFromEnv, VARIANTS } from './common.js'
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: { 'extra-routes': { type: 'string', default: '0' } }
 })
 const variant = positionals[0]
-if (!VARIANTS.includes(variant)) {
-  console.error(`unknown variant "${variant}"; expected one of ${VARIANTS.join(', ')}`)
+if (!VARIANTS.includes(variant) && variant !== CONTROL) {
+  console.error(`unknown variant "${variant}"; expected one of ${[...VARIANTS, CONTROL].join(', ')}`)
   process.exit(2)
 }
 if (typeof process.send !== 'function') {

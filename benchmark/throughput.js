@@ -8,7 +8,7 @@
 // on the static route (GET /) and the parametric route (GET /users/:id).
 // CPU is read inside the server process (process.cpuUsage over IPC) just before and after each run.
 import {
-  benchConfig, cpuDelta, isMain, log, machineBusyUs, median, runLoad, selectedVariants, spread, startServer, VARIANTS
+  benchConfig, CONTROL, cpuDelta, isMain, log, machineBusyUs, median, runLoad, selectedVariants, spread, startServer, VARIANTS
 } from './common.js'
 
 export const ROUTES = [
@@ -163,7 +163,7 @@ export function summarise (rounds, variants) {
 }
 
 export async function runThroughput (cfg = benchConfig()) {
-  const variants = selectedVariants(VARIANTS)
+  const variants = selectedVariants([...VARIANTS, CONTROL])
   const { rates, measured } = await calibrate(cfg)
   const rounds = []
   for (let r = 0; r < cfg.rounds; r++) {
