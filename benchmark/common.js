@@ -206,11 +206,14 @@ export function mb (bytes) {
   return (bytes / 1024 / 1024).toFixed(2)
 }
 
-/** The variants to run: BENCH_VARIANTS (comma list) or all four, minus server-watch if not built. */
-export function selectedVariants (all) {
-  const wanted = process.env.BENCH_VARIANTS ? process.env.BENCH_VARIANTS.split(',').map((v) => v.trim()) : all
+/**
+ * The variants to run: the comma list in the environment variable `envName`, or `all`; bare always, and
+ * server-watch only if it is built.
+ */
+export function selectedVariants (all, envName = 'BENCH_VARIANTS') {
+  const wanted = process.env[envName] ? process.env[envName].split(',').map((v) => v.trim()) : all
   for (const v of wanted) {
-    if (!all.includes(v)) throw new Error(`BENCH_VARIANTS: unknown variant "${v}"`)
+    if (!all.includes(v)) throw new Error(`${envName}: unknown variant "${v}"`)
   }
   if (!wanted.includes('bare')) wanted.unshift('bare')
   if (wanted.includes('server-watch') && !pluginBuilt()) {

@@ -7,16 +7,14 @@
 //   BENCH_HOOK_VARIANTS='root onSend' node benchmark/hooks.js   (some variants only, and bare)
 import { fileURLToPath } from 'node:url'
 import { countVariant } from './instructions.js'
-import { envNumber, log, median } from './common.js'
+import { envNumber, log, median, selectedVariants } from './common.js'
 import { HOOK_VARIANTS } from './hook-server.js'
 import { ROUTES } from './throughput.js'
 
 const script = fileURLToPath(new URL('./hook-server.js', import.meta.url))
 const cfg = { requests: 4000, warmup: 10_000, chunk: 1000, minChunks: 4, maxChunks: 12, idleS: 3 }
 const rounds = envNumber('BENCH_HOOK_ROUNDS', 1)
-// BENCH_HOOK_VARIANTS: a comma list to price some mechanisms only (bare is always included).
-const wanted = process.env.BENCH_HOOK_VARIANTS?.split(',').map((v) => v.trim())
-const variants = Object.keys(HOOK_VARIANTS).filter((v) => v === 'bare' || wanted === undefined || wanted.includes(v))
+const variants = selectedVariants(Object.keys(HOOK_VARIANTS), 'BENCH_HOOK_VARIANTS')
 const perRound = []
 for (let round = 0; round < rounds; round++) {
   const figures = {}

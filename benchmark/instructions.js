@@ -6,7 +6,7 @@
 // Each variant's server runs under `valgrind --tool=callgrind --instr-atstart=no` (uninstrumented,
 // so the warm-up is only ~10x slower than native). Then, with instrumentation switched on by
 // callgrind_control: chunks of requests until the count per request is stable (the JIT settles),
-// an idle window (timers, sampling loop), then exactly N requests. Instructions
+// exactly N requests, then an idle window (timers). Instructions
 // per request = (instructions during the load - the idle rate x the load's duration) / N. Valgrind
 // slows the server ~50x but not its timers: the idle rate is subtracted so that time-driven work
 // (timers, event-loop-delay monitor) does not masquerade as per-request work, and server-watch's

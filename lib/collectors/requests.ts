@@ -12,6 +12,8 @@ export const RATE_WINDOW_MS = 10_000
 /** Request decorators, symbol-keyed so they stay out of the user's namespace. */
 export const kEndpoint = Symbol('serverWatch.endpoint')
 export const kError = Symbol('serverWatch.error')
+/** On the request: its start time, or SETTLED or DEFERRED; undefined before our onRequest ran. */
+export const kStart = Symbol('serverWatch.start')
 
 /**
  * Set on a request by our hooks, not declared with `decorateRequest`: Fastify's Request constructor copies
@@ -22,6 +24,7 @@ export const kError = Symbol('serverWatch.error')
 declare module 'fastify' {
   interface FastifyRequest {
     [kEndpoint]?: Endpoint
+    [kStart]?: number
     [kError]?: Error
   }
 }
@@ -200,8 +203,6 @@ const SKIP = new Endpoint('*', '(not counted)')
 const SETTLED = -1
 /** Set on a request whose response is still being written when our onSend returns: its `close` settles it. */
 const DEFERRED = -2
-/** On the request: its start time, or SETTLED or DEFERRED; undefined before our onRequest ran. */
-export const kStart = Symbol('serverWatch.start')
 /** On Fastify's per-route config object: the route's Endpoint (or, for a route of several methods, one per method). */
 const kConfigEndpoint = Symbol('serverWatch.endpoint')
 /**
@@ -209,12 +210,6 @@ const kConfigEndpoint = Symbol('serverWatch.endpoint')
  * answered on it (null between requests), so that its `close` can settle it.
  */
 export const kWatchedReply = Symbol('serverWatch.reply')
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    [kStart]?: number
-  }
-}
 
 type RouteConfig = Record<string | symbol, unknown> & { url?: string, method?: string | string[], serverWatch?: unknown }
 interface Watched {
