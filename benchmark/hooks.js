@@ -12,7 +12,7 @@ import { HOOK_VARIANTS } from './hook-server.js'
 import { ROUTES } from './throughput.js'
 
 const script = fileURLToPath(new URL('./hook-server.js', import.meta.url))
-const cfg = { requests: 4000, warmup: 10_000, chunk: 1000, minChunks: 4, maxChunks: 12, idleS: 3 }
+const cfg = { requests: envNumber('BENCH_INSTR_REQUESTS', 4000), warmup: 10_000, chunk: 1000, minChunks: 4, maxChunks: 12, idleS: 3 }
 const rounds = envNumber('BENCH_HOOK_ROUNDS', 1)
 const variants = selectedVariants(Object.keys(HOOK_VARIANTS), 'BENCH_HOOK_VARIANTS')
 const perRound = []

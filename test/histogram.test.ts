@@ -44,6 +44,21 @@ test('the bucket array has a fixed size and out-of-range values land in the end 
   t.equal(histogram.counts.length, BUCKET_COUNT, 'no growth with the number of values')
 })
 
+test('every value falls in the bucket whose edges hold it, up to the top of the last decade', async (t) => {
+  let misplaced = 0
+  for (let value = 0.01; value < 1_000_000; value *= 1.00071) {
+    const index = bucketIndex(value)
+    const lower = bucketUpperBound(index - 1)
+    const upper = bucketUpperBound(index)
+    if (!(value >= lower * (1 - 1e-12) && value < upper * (1 + 1e-12))) misplaced++
+  }
+  t.equal(misplaced, 0)
+  // Math.log10 rounded this up to a ninth decade that does not exist, and the index came out NaN.
+  t.equal(bucketIndex(999_999.999999999), BUCKET_COUNT - 2)
+  t.equal(bucketIndex(1_000_000), BUCKET_COUNT - 1)
+  t.equal(bucketIndex(0.01), 1)
+})
+
 test('Prometheus-style bounds are exact bucket edges', async (t) => {
   const edges = new Set(Array.from({ length: BUCKET_COUNT - 1 }, (_, i) => bucketUpperBound(i)))
   for (const bound of [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000]) {
