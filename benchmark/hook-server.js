@@ -43,12 +43,12 @@ export const HOOK_VARIANTS = {
   },
   // The least a plugin that times requests through Fastify's hooks can do: a start time on the request in
   // onRequest, a duration in onSend. Everything fastify-server-watch records comes on top of this.
-  'onRequest and onSend, timed' (app) {
+  'timed onRequest and onSend' (app) {
     const kStart = Symbol('start')
     app.addHook('onRequest', (request, reply, done) => { request[kStart] = performance.now(); done() })
     app.addHook('onSend', (request, reply, payload, done) => { done(); sink += performance.now() - request[kStart] })
   },
-  'onRequest and onSend, timed by hrtime.bigint()' (app) {
+  'timed by process.hrtime.bigint()' (app) {
     const kStart = Symbol('start')
     app.addHook('onRequest', (request, reply, done) => { request[kStart] = process.hrtime.bigint(); done() })
     app.addHook('onSend', (request, reply, payload, done) => { done(); sink += Number(process.hrtime.bigint() - request[kStart]) })
