@@ -5,6 +5,7 @@
 //   npm run build && node benchmark/hooks.js          (about 1 minute per variant and round)
 //   BENCH_HOOK_ROUNDS=3 node benchmark/hooks.js       (more rounds: medians)
 //   BENCH_HOOK_VARIANTS='root onSend' node benchmark/hooks.js   (some variants only, and bare)
+//   BENCH_INSTR_REQUESTS=20000 node benchmark/hooks.js   (more requests counted per variant; 4,000 by default)
 import { fileURLToPath } from 'node:url'
 import { countVariant } from './instructions.js'
 import { envNumber, log, median, selectedVariants } from './common.js'
