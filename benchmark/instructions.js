@@ -114,7 +114,7 @@ export async function runInstructions () {
     return null
   }
   const cfg = {
-    rounds: envNumber('BENCH_INSTR_ROUNDS', QUICK ? 1 : 2),
+    rounds: envNumber('BENCH_INSTR_ROUNDS', QUICK ? 1 : 3),
     requests: envNumber('BENCH_INSTR_REQUESTS', QUICK ? 1000 : 4000),
     warmup: envNumber('BENCH_INSTR_WARMUP', QUICK ? 3000 : 10_000),
     chunk: envNumber('BENCH_INSTR_CHUNK', 1000),
