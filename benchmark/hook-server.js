@@ -53,6 +53,17 @@ export const HOOK_VARIANTS = {
     app.addHook('onRequest', (request, reply, done) => { request[kStart] = process.hrtime.bigint(); done() })
     app.addHook('onSend', (request, reply, payload, done) => { done(); sink += Number(process.hrtime.bigint() - request[kStart]) })
   },
+  // The plugin's request hooks alone, without its routes, sampler or event-loop monitor.
+  async 'server-watch request hooks' (app) {
+    const { createRequestHooks, RequestMetrics } = await import('../dist/collectors/requests.js')
+    const { normalizeOptions } = await import('../dist/options.js')
+    const defaults = normalizeOptions({})
+    const metrics = new RequestMetrics(defaults.maxRoutes, defaults.maxRecentErrors, defaults.maxErrorMessageLength, defaults.sampleIntervalMs)
+    const hooks = createRequestHooks(metrics)
+    app.addHook('onRequest', hooks.onRequest)
+    app.addHook('onSend', hooks.onSend)
+    app.addHook('onError', hooks.onError)
+  },
   async 'server-watch' (app) {
     const { default: serverWatch } = await import('../dist/plugin.js')
     await app.register(serverWatch, pluginOptionsFromEnv())
