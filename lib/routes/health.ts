@@ -29,6 +29,7 @@ const probeResponse = {
 }
 
 export const statusCodeOf = (status: string) => status === 'unhealthy' ? 503 : 200
+const stringify = (data: unknown): string => JSON.stringify(data)
 
 export interface HealthOptions {
   watch: Pick<Watch, 'snapshot' | 'status' | 'onSample'>
@@ -49,7 +50,11 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, autho
   // plugin, so JSON.stringify serialises it. fast-json-stringify would compile an Ajv validator for every nullable
   // field (an anyOf) on the first call: 740 ms measured on the first /health, for no gain on a 2 kB body.
   const sendJson = (reply: FastifyReply, body: object) => reply.type('application/json; charset=utf-8').serializer(JSON.stringify).send(body)
-  const common = { exposeHeadRoute: true, config: { serverWatch: false } }
+  // No route here has its schema compiled, for the same reason and for one more: fast-json-stringify's and Ajv's
+  // start-up work for these schemas sent a hello-world route of the app from +3 % to +68 % instructions per request
+  // under callgrind with a pinned young generation (V8 then took a slow path for process.nextTick's object literal;
+  // benchmark/hooks.js, BENCH_NODE_ARGS='--min-semi-space-size=16 --max-semi-space-size=16').
+  const common = { exposeHeadRoute: true, config: { serverWatch: false }, serializerCompiler: () => stringify }
   // The same URL answers two media types, and the details depend on who asks: never cached, varies on Accept.
   const noStore = (reply: FastifyReply, healthJson: boolean) => {
     reply.header('cache-control', 'no-store').header('vary', 'Accept')
