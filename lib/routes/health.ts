@@ -46,15 +46,15 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, autho
   let sampledAt: number | null = null
   watch.onSample((point) => { sampledAt = point.timestamp })
 
-  // The schemas document the contract (the tests check the snapshot against them); the snapshot is built by this
-  // plugin, so JSON.stringify serialises it. fast-json-stringify would compile an Ajv validator for every nullable
-  // field (an anyOf) on the first call: 740 ms measured on the first /health, for no gain on a 2 kB body.
-  const sendJson = (reply: FastifyReply, body: object) => reply.type('application/json; charset=utf-8').serializer(JSON.stringify).send(body)
-  // No route here has its schema compiled, for the same reason and for one more: fast-json-stringify's and Ajv's
-  // start-up work for these schemas sent a hello-world route of the app from +3 % to +68 % instructions per request
-  // under callgrind with a pinned young generation (V8 then took a slow path for process.nextTick's object literal;
-  // benchmark/hooks.js, BENCH_NODE_ARGS='--min-semi-space-size=16 --max-semi-space-size=16').
+  // The schemas document the contract (the tests check the snapshot against them); this plugin builds every body, so
+  // all three routes serialise with JSON.stringify and no schema is compiled. fast-json-stringify would compile an
+  // Ajv validator for every nullable field (an anyOf) on the first call: 740 ms measured on the first /health, for
+  // no gain on a 2 kB body. And the start-up work of compiling these schemas sent a hello-world route of the app
+  // from +3 % to +68 % instructions per request under callgrind with a pinned young generation (V8 then took a slow
+  // path for process.nextTick's object literal; benchmark/hooks.js,
+  // BENCH_NODE_ARGS='--min-semi-space-size=16 --max-semi-space-size=16').
   const common = { exposeHeadRoute: true, config: { serverWatch: false }, serializerCompiler: () => stringify }
+  const sendJson = (reply: FastifyReply, body: object) => reply.type('application/json; charset=utf-8').send(body)
   // The same URL answers two media types, and the details depend on who asks: never cached, varies on Accept.
   const noStore = (reply: FastifyReply, healthJson: boolean) => {
     reply.header('cache-control', 'no-store').header('vary', 'Accept')
