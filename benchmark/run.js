@@ -159,7 +159,8 @@ function instructionsSection (ins, lines) {
     ' once the count per request is stable, with the idle rate (timers) subtracted and server-watch sampling once an hour' +
     ' (its sampling loop is the idle figure\'s business);' +
     ` ${ins.config.rounds} rounds; other processes cannot move this figure.` +
-    ' The kernel\'s share (syscalls, loopback TCP) is not counted: CPU-time ratios are closer to 1 than these.', '')
+    ' The kernel\'s share (syscalls, loopback TCP) is not counted, and every instruction counts alike: measured' +
+    ' side by side (benchmark/paired.js), server-watch and under-pressure cost more CPU time than these ratios say.', '')
   lines.push('| variant | route | instructions per request | ratio to bare: median (min–max) |')
   lines.push('| --- | --- | --- | --- |')
   for (const variant of ins.variants) {

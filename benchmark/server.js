@@ -3,6 +3,7 @@
 //   node benchmark/server.js <variant> [--extra-routes N]
 //
 // variants: bare | server-watch | fastify-metrics | under-pressure | bare-again (the same as bare)
+//           | hooks:<variant> (bare Fastify plus one mechanism of hook-server.js)
 // Routes: GET / (static JSON) and GET /users/:id (parametric), plus the variant's own routes.
 // It must be started with an IPC channel (fork, or spawn with 'ipc' in stdio). It sends
 // { type: 'listening', port } once up, then answers { id, cmd } messages:
@@ -22,8 +23,11 @@ const { positionals, values } = parseArgs({
   options: { 'extra-routes': { type: 'string', default: '0' } }
 })
 const variant = positionals[0]
-if (!VARIANTS.includes(variant) && variant !== CONTROL) {
-  console.error(`unknown variant "${variant}"; expected one of ${[...VARIANTS, CONTROL].join(', ')}`)
+// `hooks:<name>`: bare Fastify plus one mechanism of hook-server.js, for benchmark/paired.js.
+const hookVariant = variant?.startsWith('hooks:') ? variant.slice('hooks:'.length) : null
+const { HOOK_VARIANTS } = hookVariant === null ? {} : await import('./hook-server.js')
+if (hookVariant === null ? !VARIANTS.includes(variant) && variant !== CONTROL : !(hookVariant in HOOK_VARIANTS)) {
+  console.error(`unknown variant "${variant}"; expected one of ${[...VARIANTS, CONTROL].join(', ')} or hooks:<a variant of hook-server.js>`)
   process.exit(2)
 }
 if (typeof process.send !== 'function') {
@@ -43,7 +47,9 @@ new PerformanceObserver((list) => {
 
 const app = Fastify({ logger: false })
 
-if (variant === 'server-watch') {
+if (hookVariant !== null) {
+  await HOOK_VARIANTS[hookVariant](app)
+} else if (variant === 'server-watch') {
   const { default: serverWatch } = await import('../dist/plugin.js')
   await app.register(serverWatch, pluginOptionsFromEnv())
 } else if (variant === 'fastify-metrics') {

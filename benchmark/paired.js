@@ -1,0 +1,133 @@
+// Server CPU per request, measured with bare Fastify and one other variant serving at the same time, side by side
+// on the same core, each at the same fixed rate from its own load generator. Whatever slows the machine during a
+// run (other tenants, frequency, the kernel) slows both servers at once, so their ratio keeps far less of it than
+// the ratio of two runs taken one after the other, as throughput.js takes them. See "Side by side" in README.md.
+//
+//   npm run build && node benchmark/paired.js                     (about 5 minutes per variant)
+//   BENCH_PAIR_VARIANTS=server-watch BENCH_PAIR_ROUNDS=40 node benchmark/paired.js
+//   BENCH_PAIR_VARIANTS='hooks:timed onRequest and onSend' node benchmark/paired.js   (a mechanism of hook-server.js)
+//   BENCH_PAIR_RATE=8000 node benchmark/paired.js                 (req/s per server; 10,000 by default)
+//
+// Each round starts a fresh pair (so no process's JIT or heap state decides every round), warms both up, then
+// measures both routes; which server starts first, and whose load starts first, alternate between rounds.
+import {
+  benchConfig, CONTROL, cpuDelta, envNumber, isMain, log, median, pluginBuilt, runLoad, spread, startServer, VARIANTS
+} from './common.js'
+import { ROUTES } from './throughput.js'
+
+export function pairedConfig () {
+  const cfg = benchConfig()
+  const known = [CONTROL, ...VARIANTS.filter((v) => v !== 'bare')]
+  // `hooks:<name>` pairs bare Fastify with one mechanism of hook-server.js (`hooks:timed onRequest and onSend`).
+  const variants = process.env.BENCH_PAIR_VARIANTS ? process.env.BENCH_PAIR_VARIANTS.split(',').map((v) => v.trim()) : known
+  for (const variant of variants) {
+    if (!variant.startsWith('hooks:') && !known.includes(variant)) throw new Error(`BENCH_PAIR_VARIANTS: unknown variant "${variant}"`)
+  }
+  if (variants.includes('server-watch') && !pluginBuilt()) throw new Error('dist/plugin.js not found: run `npm run build` first')
+  return {
+    variants,
+    rounds: envNumber('BENCH_PAIR_ROUNDS', 20),
+    ratePerServer: envNumber('BENCH_PAIR_RATE', 10_000),
+    // Each load generator's connections: half of the other scripts' 50, so that the pair gets the same total.
+    connections: Math.max(1, Math.round(cfg.connections / 2)),
+    durationS: cfg.durationS,
+    warmupS: cfg.warmupS
+  }
+}
+
+/** Both servers under load at once on `path`: CPU per request (µs) and collections per 10,000 requests of each. */
+async function measurePair (servers, path, cfg, durationS = cfg.durationS) {
+  const load = { kind: 'fixed', path, connections: cfg.connections, duration: durationS, overallRate: cfg.ratePerServer }
+  const runs = servers.map(async (server) => {
+    let before
+    const result = await runLoad({ ...load, url: server.url }, { beforeStart: async () => { before = await server.call('cpu') } })
+    const after = await server.call('cpu')
+    return {
+      cpuPerReqUs: cpuDelta(before, after).cpuUs / result.requests,
+      gcPer10kRequests: (after.gcCount - before.gcCount) * 10_000 / result.requests,
+      reqPerSec: result.reqPerSec,
+      failures: result.errors + result.timeouts + result.non2xx
+    }
+  })
+  return Promise.all(runs)
+}
+
+async function runRound (variant, round, cfg) {
+  // Alternated, so that neither server is always the first to start, to be loaded or to be read.
+  const order = round % 2 === 0 ? ['bare', variant] : [variant, 'bare']
+  const servers = []
+  try {
+    for (const name of order) servers.push(await startServer(name))
+    const figures = { bare: {}, [variant]: {} }
+    for (const route of ROUTES) {
+      await measurePair(servers, route.path, cfg, cfg.warmupS)
+      const measured = await measurePair(servers, route.path, cfg)
+      measured.forEach((m, i) => {
+        if (m.failures > 0) log(`  ! ${order[i]} ${route.name}: ${m.failures} failed requests`)
+        figures[order[i]][route.name] = m
+      })
+    }
+    return figures
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()))
+  }
+}
+
+export async function runPaired (cfg = pairedConfig()) {
+  const results = {}
+  for (const variant of cfg.variants) {
+    const rounds = []
+    for (let r = 0; r < cfg.rounds; r++) {
+      const figures = await runRound(variant, r, cfg)
+      rounds.push(figures)
+      log(`pair ${variant.padEnd(15)} round ${r + 1}/${cfg.rounds}: ` + ROUTES.map((route) =>
+        `${route.name} ${figures.bare[route.name].cpuPerReqUs.toFixed(2)} / ${figures[variant][route.name].cpuPerReqUs.toFixed(2)} µs` +
+        ` (${(figures[variant][route.name].cpuPerReqUs / figures.bare[route.name].cpuPerReqUs).toFixed(3)}x)`).join(', '))
+    }
+    results[variant] = Object.fromEntries(ROUTES.map((route) => {
+      const ratios = rounds.map((f) => f[variant][route.name].cpuPerReqUs / f.bare[route.name].cpuPerReqUs)
+      return [route.name, {
+        ratio: { median: median(ratios), ...spread(ratios), quartiles: quartiles(ratios), perRound: ratios },
+        bareCpuPerReqUs: median(rounds.map((f) => f.bare[route.name].cpuPerReqUs)),
+        cpuPerReqUs: median(rounds.map((f) => f[variant][route.name].cpuPerReqUs)),
+        bareGcPer10k: median(rounds.map((f) => f.bare[route.name].gcPer10kRequests)),
+        gcPer10k: median(rounds.map((f) => f[variant][route.name].gcPer10kRequests))
+      }]
+    }))
+  }
+  return results
+}
+
+/** The middle half of the per-round ratios: how far a median of this many rounds can be trusted. */
+function quartiles (values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))]
+  return { q1: at(0.25), q3: at(0.75) }
+}
+
+export function pairedTable (results, cfg) {
+  const lines = [
+    `Server CPU per request, each variant side by side with bare Fastify on one core, ${cfg.ratePerServer} req/s each,` +
+    ` ${cfg.rounds} rounds of ${cfg.durationS} s; ratio to bare Fastify in the same run: median (middle half; min–max).`,
+    '',
+    '| variant | route | ratio to bare | bare µs/request | variant µs/request | collections / 10k requests (bare / variant) |',
+    '| --- | --- | --- | --- | --- | --- |'
+  ]
+  for (const [variant, routes] of Object.entries(results)) {
+    for (const route of ROUTES) {
+      const r = routes[route.name]
+      lines.push(`| ${variant} | ${route.name} | ${r.ratio.median.toFixed(3)}x (${r.ratio.quartiles.q1.toFixed(3)}–${r.ratio.quartiles.q3.toFixed(3)};` +
+        ` ${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)}) | ${r.bareCpuPerReqUs.toFixed(2)} | ${r.cpuPerReqUs.toFixed(2)} |` +
+        ` ${r.bareGcPer10k.toFixed(1)} / ${r.gcPer10k.toFixed(1)} |`)
+    }
+  }
+  return lines.join('\n')
+}
+
+if (isMain(import.meta.url)) {
+  const cfg = pairedConfig()
+  const started = Date.now()
+  const results = await runPaired(cfg)
+  console.log(`\n${pairedTable(results, cfg)}\n`)
+  log(`${((Date.now() - started) / 60_000).toFixed(1)} minutes`)
+}
