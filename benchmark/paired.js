@@ -64,6 +64,10 @@ async function runRound (variant, round, cfg) {
       const measured = await measurePair(servers, route.path, cfg)
       measured.forEach((m, i) => {
         if (m.failures > 0) log(`  ! ${order[i]} ${route.name}: ${m.failures} failed requests`)
+        // Short of its rate, a server was saturated: its CPU per request is then a saturated figure, not this one's.
+        if (m.reqPerSec < cfg.ratePerServer * 0.97) {
+          log(`  ! ${order[i]} ${route.name}: ${Math.round(m.reqPerSec)} of ${cfg.ratePerServer} req/s; the core is saturated (lower BENCH_PAIR_RATE)`)
+        }
         figures[order[i]][route.name] = m
       })
     }
