@@ -208,12 +208,12 @@ export function mb (bytes) {
 
 /**
  * The variants to run: the comma list in the environment variable `envName`, or `all`; bare always, and
- * server-watch only if it is built.
+ * server-watch only if it is built. `alsoKnown` accepts requested names outside `all` (paired.js's `hooks:<name>`).
  */
-export function selectedVariants (all, envName = 'BENCH_VARIANTS') {
+export function selectedVariants (all, envName = 'BENCH_VARIANTS', alsoKnown = () => false) {
   const wanted = process.env[envName] ? process.env[envName].split(',').map((v) => v.trim()) : all
   for (const v of wanted) {
-    if (!all.includes(v)) throw new Error(`${envName}: unknown variant "${v}"`)
+    if (!all.includes(v) && !alsoKnown(v)) throw new Error(`${envName}: unknown variant "${v}"`)
   }
   if (!wanted.includes('bare')) wanted.unshift('bare')
   if (wanted.includes('server-watch') && !pluginBuilt()) {

@@ -10,22 +10,14 @@
 //
 // Each round starts a fresh pair (so no process's JIT or heap state decides every round), warms both up, then
 // measures both routes; which server starts first, and whose load starts first, alternate between rounds.
-import {
-  benchConfig, CONTROL, cpuDelta, envNumber, isMain, log, median, pluginBuilt, runLoad, spread, startServer, VARIANTS
-} from './common.js'
-import { ROUTES } from './throughput.js'
+import { benchConfig, CONTROL, envNumber, isMain, log, median, selectedVariants, spread, startServer, VARIANTS } from './common.js'
+import { measureOnce, ROUTES } from './throughput.js'
 
 export function pairedConfig () {
   const cfg = benchConfig()
-  const known = [CONTROL, ...VARIANTS.filter((v) => v !== 'bare')]
-  // `hooks:<name>` pairs bare Fastify with one mechanism of hook-server.js (`hooks:timed onRequest and onSend`).
-  const variants = process.env.BENCH_PAIR_VARIANTS ? process.env.BENCH_PAIR_VARIANTS.split(',').map((v) => v.trim()) : known
-  for (const variant of variants) {
-    if (!variant.startsWith('hooks:') && !known.includes(variant)) throw new Error(`BENCH_PAIR_VARIANTS: unknown variant "${variant}"`)
-  }
-  if (variants.includes('server-watch') && !pluginBuilt()) throw new Error('dist/plugin.js not found: run `npm run build` first')
   return {
-    variants,
+    // Each is paired with bare Fastify; `hooks:<name>` is a mechanism of hook-server.js (`hooks:timed onRequest and onSend`).
+    variants: selectedVariants([CONTROL, ...VARIANTS], 'BENCH_PAIR_VARIANTS', (v) => v.startsWith('hooks:')).filter((v) => v !== 'bare'),
     rounds: envNumber('BENCH_PAIR_ROUNDS', 20),
     ratePerServer: envNumber('BENCH_PAIR_RATE', 10_000),
     // Each load generator's connections: half of the other scripts' 50, so that the pair gets the same total.
@@ -35,21 +27,10 @@ export function pairedConfig () {
   }
 }
 
-/** Both servers under load at once on `path`: CPU per request (µs) and collections per 10,000 requests of each. */
-async function measurePair (servers, path, cfg, durationS = cfg.durationS) {
-  const load = { kind: 'fixed', path, connections: cfg.connections, duration: durationS, overallRate: cfg.ratePerServer }
-  const runs = servers.map(async (server) => {
-    let before
-    const result = await runLoad({ ...load, url: server.url }, { beforeStart: async () => { before = await server.call('cpu') } })
-    const after = await server.call('cpu')
-    return {
-      cpuPerReqUs: cpuDelta(before, after).cpuUs / result.requests,
-      gcPer10kRequests: (after.gcCount - before.gcCount) * 10_000 / result.requests,
-      reqPerSec: result.reqPerSec,
-      failures: result.errors + result.timeouts + result.non2xx
-    }
-  })
-  return Promise.all(runs)
+/** Both servers under load at once on `path`, each measured as throughput.js measures one run. */
+function measurePair (servers, path, cfg, durationS = cfg.durationS) {
+  const load = { path, connections: cfg.connections, duration: durationS, overallRate: cfg.ratePerServer }
+  return Promise.all(servers.map((server) => measureOnce(server, load)))
 }
 
 async function runRound (variant, round, cfg) {

@@ -17,7 +17,7 @@ export const ROUTES = [
 ]
 export const MODES = ['saturated', 'fixed']
 
-async function measureOnce (server, load) {
+export async function measureOnce (server, load) {
   let before
   let busyBefore
   const result = await runLoad({ kind: 'fixed', url: server.url, ...load }, {
