@@ -327,6 +327,7 @@ test('the live stream sends every sample, caps concurrent streams and ends on ap
   t.match(first.headers['content-type'], /^text\/event-stream/)
   t.equal(first.headers['cache-control'], 'no-store')
   t.equal(first.headers['x-content-type-options'], 'nosniff')
+  t.equal(first.headers.connection, 'close', 'not kept alive: app.close() does not wait for keepAliveTimeout')
   await demo.hit('GET', '/users/1')
   await first.nextSample()
   const one = await first.nextSample()
