@@ -38,9 +38,30 @@ export const FST_SERVER_WATCH_TOO_MANY_STREAMS = createError(
   503
 )
 
-/** `authorize` denied the caller (or threw). */
+/** The caller may not read the detailed views; the message says why and how to open them. */
 export const FST_SERVER_WATCH_FORBIDDEN = createError(
   'FST_SERVER_WATCH_FORBIDDEN',
-  'not allowed to read the detailed server watch',
+  'not allowed to read the detailed server watch: %s',
+  403
+)
+
+/** A token is configured and the caller presented none, or a wrong one: 401 with a Basic challenge. */
+export const FST_SERVER_WATCH_UNAUTHORIZED = createError(
+  'FST_SERVER_WATCH_UNAUTHORIZED',
+  'a token is needed to read the detailed server watch: send it as "Authorization: Bearer <token>" or as the Basic password',
+  401
+)
+
+/** Too many wrong tokens from one address: refused until the window ends (Retry-After). */
+export const FST_SERVER_WATCH_TOO_MANY_ATTEMPTS = createError(
+  'FST_SERVER_WATCH_TOO_MANY_ATTEMPTS',
+  'too many wrong tokens from this address; try again later',
+  429
+)
+
+/** A request that changes state came from another site (Origin or Sec-Fetch-Site). */
+export const FST_SERVER_WATCH_CROSS_SITE = createError(
+  'FST_SERVER_WATCH_CROSS_SITE',
+  'cross-site requests may not change the server watch',
   403
 )

@@ -9,6 +9,8 @@ export const DEFAULT_MAX_RECENT_ERRORS = 10
 export const DEFAULT_MAX_ERROR_MESSAGE_LENGTH = 200
 export const DEFAULT_MAX_STREAMS = 10
 export const DEFAULT_SERVER_STATUS_INTERVAL_MS = 10_000
+export const DEFAULT_AUTHORIZE_TIMEOUT_MS = 1000
+export const TOKEN_ENV = 'SERVER_WATCH_TOKEN'
 
 export type Authorize = (request: FastifyRequest) => boolean | Promise<boolean>
 
@@ -36,8 +38,18 @@ export interface ServerWatchOptions {
   mongo?: MongoClient | MongoWatchOptions
   /** Named custom health checks: a function or `{ check, required, timeoutMs }`. */
   checks?: Record<string, HealthCheck | (() => unknown)>
-  /** Who may read the detailed views. Default: loopback clients only. */
+  /**
+   * Who may read the detailed views. When given, it decides (a valid `token` still lets a caller in). Default: a
+   * valid token, or a request made directly on this host outside production.
+   */
   authorize?: Authorize
+  /** An `authorize` that has not settled by then denies. Default 1000. */
+  authorizeTimeoutMs?: number
+  /**
+   * A secret (or several, for rotation) that opens the detailed views: `Authorization: Bearer <token>` or the
+   * password of HTTP Basic (any user name). Default: `SERVER_WATCH_TOKEN`, comma-separated.
+   */
+  token?: string | readonly string[]
   sampleIntervalMs?: number
   checkTimeoutMs?: number
   maxRoutes?: number
@@ -62,6 +74,10 @@ export interface NormalizedOptions {
   mongo: { client: MongoClient, required: boolean, serverStatusIntervalMs: number } | null
   checks: NormalizedCheck[]
   authorize: Authorize | null
+  authorizeTimeoutMs: number
+  tokens: readonly string[] | null
+  /** `NODE_ENV === 'production'` when the plugin was registered. */
+  production: boolean
   sampleIntervalMs: number
   checkTimeoutMs: number
   maxRoutes: number
@@ -74,7 +90,7 @@ export interface NormalizedOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'mongo', 'checks', 'authorize', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
+  'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
   'maxErrorMessageLength', 'maxStreams', 'healthPath', 'dashboardPath', 'metricsPath',
   // set by Fastify's register itself
   'prefix', 'logLevel', 'logSerializers'
@@ -155,6 +171,30 @@ function checks (options: Record<string, unknown>, checkTimeoutMs: number): Norm
   })
 }
 
+// Printable ASCII without spaces or commas (the environment variable separates tokens with commas), long enough
+// that ten guesses a minute per address (lib/access/attempts.ts) cannot find it.
+const TOKEN_PATTERN = /^[\x21-\x2b\x2d-\x7e]{16,1024}$/
+
+/** The token option, else SERVER_WATCH_TOKEN. A rejected value is described, never shown: it is a secret. */
+function tokens (options: Record<string, unknown>): readonly string[] | null {
+  const fromOption = options.token !== undefined
+  const value = fromOption ? options.token : process.env[TOKEN_ENV]?.split(',').map((token) => token.trim()).filter(Boolean)
+  const name = fromOption ? 'token' : TOKEN_ENV
+  if (value === undefined || (!fromOption && (value as string[]).length === 0)) return null
+  const list = typeof value === 'string' ? [value] : value
+  const expected = 'a string (or an array of them) of 16 to 1024 printable ASCII characters without spaces or commas'
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new FST_SERVER_WATCH_INVALID_OPTION(name, expected, Array.isArray(list) ? 'an empty array' : typeof list)
+  }
+  for (const token of list) {
+    if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
+      const got = typeof token === 'string' ? `a string of ${token.length} characters that does not match` : typeof token
+      throw new FST_SERVER_WATCH_INVALID_OPTION(name, expected, got)
+    }
+  }
+  return Object.freeze([...list])
+}
+
 /** Checks every option once, at register time, and returns them with their defaults filled in. */
 export function normalizeOptions (raw: ServerWatchOptions | undefined): NormalizedOptions {
   const options = (raw ?? {}) as Record<string, unknown>
@@ -174,6 +214,9 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     mongo: mongo(options, checkTimeoutMs),
     checks: checks(options, checkTimeoutMs),
     authorize: (options.authorize as Authorize | undefined) ?? null,
+    authorizeTimeoutMs: integer(options, 'authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
+    tokens: tokens(options),
+    production: process.env.NODE_ENV === 'production',
     sampleIntervalMs: integer(options, 'sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),
     checkTimeoutMs,
     maxRoutes: integer(options, 'maxRoutes', DEFAULT_MAX_ROUTES, 1, 100_000),

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { createAuthorizeHook, loopbackOnly } from './access.js'
+import { closedWarning, createAccess } from './access/index.js'
 import { createRequestHooks } from './collectors/requests.js'
 import type { HistoryRange, HistoryResponse, HistoryPoint } from './history.js'
 import { normalizeOptions, type ServerWatchOptions } from './options.js'
@@ -57,20 +57,18 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onReady', (done) => { watch.start(); done() })
   app.addHook('onClose', (_instance, done) => { watch.close(); done() })
 
-  if (rawOptions?.authorize === undefined && process.env.NODE_ENV === 'production') {
-    app.log.warn('server-watch: no "authorize" option; the detailed views answer loopback clients only')
-  }
-  const authorize = options.authorize ?? loopbackOnly
-  const authorizeHook = createAuthorizeHook(authorize)
+  const access = createAccess({ ...options, log: app.log })
+  const warning = closedWarning(options)
+  if (warning !== '') app.log.warn(warning)
 
   // fastify-plugin puts this plugin in its parent's context, where Fastify ignores `prefix`: our routes get a
   // child context of their own that honours it (and keeps our hooks, if any, to our routes).
   await app.register(async function serverWatchRoutes (routes: FastifyInstance) {
-    if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, authorize })
+    if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, access })
     if (options.dashboardPath !== false) {
-      registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, authorizeHook, maxStreams: options.maxStreams })
+      registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, access, maxStreams: options.maxStreams })
     }
-    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, authorizeHook })
+    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access })
   }, { prefix: rawOptions?.prefix })
 }
 

@@ -1,7 +1,10 @@
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
-import { isLoopback } from '../lib/access.js'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { FailedAttempts, FAILED_ATTEMPTS_LIMIT } from '../lib/access/attempts.js'
+import { createAccess } from '../lib/access/index.js'
+import { isLoopbackAddress, isLoopbackHost } from '../lib/access/local.js'
+import { createTokenMatcher, presentedSecret } from '../lib/access/token.js'
 import type { ServerWatchOptions } from '../lib/plugin.js'
 import { buildApp } from './helpers/app.js'
 
@@ -17,8 +20,25 @@ const DETAILED = [
 ]
 const LOOPBACK = ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']
 const REMOTE = ['203.0.113.9', '10.0.0.1', '::ffff:10.0.0.1', '2001:db8::1', '::ffff:203.0.113.9']
+const TOKEN = 'correct-horse-battery-staple'
+const OTHER_TOKEN = 'rotated-in-token-0123456789'
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
 
-type Access = 'allowed' | 'denied'
+/** What a caller gets from the detailed views. */
+type Outcome = 'allowed' | 'remote' | 'closed' | 'denied' | 'challenge' | 'limited'
+const REFUSALS = {
+  remote: { statusCode: 403, code: 'FST_SERVER_WATCH_FORBIDDEN', message: /only requests made directly on this host.*SERVER_WATCH_TOKEN/ },
+  closed: { statusCode: 403, code: 'FST_SERVER_WATCH_FORBIDDEN', message: /NODE_ENV is production and neither the "token" option \(or SERVER_WATCH_TOKEN\) nor "authorize" is set/ },
+  denied: { statusCode: 403, code: 'FST_SERVER_WATCH_FORBIDDEN', message: /authorize denied the request/ },
+  challenge: { statusCode: 401, code: 'FST_SERVER_WATCH_UNAUTHORIZED', message: /Authorization: Bearer <token>.*Basic password/ },
+  limited: { statusCode: 429, code: 'FST_SERVER_WATCH_TOO_MANY_ATTEMPTS', message: /too many wrong tokens/ }
+}
+
+function logLines () {
+  const lines: string[] = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
+  return { lines, logger: { level: 'warn', stream } }
+}
 
 async function app (test: Test, options: ServerWatchOptions = {}, fastifyOptions: FastifyServerOptions = {}) {
   const instance = await buildApp(options, fastifyOptions)
@@ -26,6 +46,18 @@ async function app (test: Test, options: ServerWatchOptions = {}, fastifyOptions
   await instance.ready()
   await instance.serverWatch.refresh()
   return instance
+}
+
+/** Registers the plugin with NODE_ENV=production (read once, at register time), then puts NODE_ENV back. */
+async function productionApp (test: Test, options: ServerWatchOptions = {}, fastifyOptions: FastifyServerOptions = {}) {
+  const before = process.env.NODE_ENV
+  process.env.NODE_ENV = 'production'
+  try {
+    return await app(test, options, fastifyOptions)
+  } finally {
+    if (before === undefined) delete process.env.NODE_ENV
+    else process.env.NODE_ENV = before
+  }
 }
 
 /** GET (or HEAD) `url`; a live stream is read until its headers and first bytes, then dropped. */
@@ -45,71 +77,233 @@ async function call (instance: FastifyInstance, url: string, remoteAddress: stri
   return { statusCode: response.statusCode, headers: response.headers, body: response.body }
 }
 
-/** Asserts what `remoteAddress` gets from every route, given whether `authorize` lets it in. */
-async function checkMatrix (test: Test, instance: FastifyInstance, remoteAddress: string, access: Access, headers: Record<string, string> = {}) {
+/** Asserts what `remoteAddress` with `headers` gets from every route. */
+async function checkMatrix (test: Test, instance: FastifyInstance, remoteAddress: string, outcome: Outcome, headers: Record<string, string> = {}) {
+  const label = `${remoteAddress} ${JSON.stringify(headers)}`
   for (const url of DETAILED) {
     const response = await call(instance, url, remoteAddress, headers)
-    if (access === 'allowed') {
-      test.equal(response.statusCode, 200, `${remoteAddress} GET ${url}: 200`)
+    if (outcome === 'allowed') {
+      test.equal(response.statusCode, 200, `${label} GET ${url}: 200`)
       continue
     }
-    test.equal(response.statusCode, 403, `${remoteAddress} GET ${url}: 403`)
+    const expected = REFUSALS[outcome]
+    test.equal(response.statusCode, expected.statusCode, `${label} GET ${url}: ${expected.statusCode}`)
     test.match(response.headers['content-type'], /^application\/json/)
-    test.same(JSON.parse(response.body), {
-      statusCode: 403,
-      code: 'FST_SERVER_WATCH_FORBIDDEN',
-      error: 'Forbidden',
-      message: 'not allowed to read the detailed server watch'
-    }, `${url}: a JSON error and nothing else`)
+    test.equal(response.headers['cache-control'], 'no-store')
+    const body = JSON.parse(response.body)
+    test.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], `${url}: a JSON error and nothing else`)
+    test.match(body, expected, `${url}: ${expected.code}`)
+    if (outcome === 'challenge') test.equal(response.headers['www-authenticate'], 'Basic realm="server-watch", charset="UTF-8"')
+    else test.equal(response.headers['www-authenticate'], undefined)
+    if (outcome === 'limited') test.match(response.headers['retry-after'], /^\d+$/)
     const head = await call(instance, url, remoteAddress, headers, 'HEAD')
-    test.equal(head.statusCode, 403, `${remoteAddress} HEAD ${url}: 403`)
+    test.equal(head.statusCode, expected.statusCode, `${label} HEAD ${url}`)
   }
 
   const health = await call(instance, '/health', remoteAddress, headers)
-  test.equal(health.statusCode, 200)
+  test.equal(health.statusCode, 200, `${label} /health answers whoever asks`)
   const keys = Object.keys(JSON.parse(health.body)).sort()
-  if (access === 'allowed') {
-    test.ok(keys.includes('application') && keys.includes('memory'), `${remoteAddress} /health: the details`)
+  if (outcome === 'allowed') {
+    test.ok(keys.includes('application') && keys.includes('memory'), `${label} /health: the details`)
   } else {
-    test.same(keys, ['status', 'timestamp'], `${remoteAddress} /health: the status and timestamp alone`)
+    test.same(keys, ['status', 'timestamp'], `${label} /health: the status and timestamp alone`)
   }
   const healthJson = await call(instance, '/health', remoteAddress, { ...headers, accept: 'application/health+json' })
   test.equal(healthJson.statusCode, 200)
-  if (access === 'allowed') test.ok('checks' in JSON.parse(healthJson.body), `${remoteAddress} health+json: checks`)
-  else test.same(JSON.parse(healthJson.body), { status: 'pass' }, `${remoteAddress} health+json: the status alone`)
+  if (outcome === 'allowed') test.ok('checks' in JSON.parse(healthJson.body), `${label} health+json: checks`)
+  else test.same(JSON.parse(healthJson.body), { status: 'pass' }, `${label} health+json: the status alone`)
 
   for (const probe of ['/health/live', '/health/ready']) {
     const response = await call(instance, probe, remoteAddress, headers)
-    test.equal(response.statusCode, 200, `${remoteAddress} ${probe}: open to every caller`)
+    test.equal(response.statusCode, 200, `${label} ${probe}: open to every caller`)
     test.same(JSON.parse(response.body), { status: 'pass' })
   }
 }
 
-t.test('isLoopback accepts 127.0.0.0/8, ::1 and IPv4-mapped loopback only', async (t) => {
-  for (const address of LOOPBACK) t.ok(isLoopback(address), address)
-  for (const address of [...REMOTE, undefined, '', '::', '0.0.0.0', '::ffff:128.0.0.1', '1.127.0.0']) t.notOk(isLoopback(address), String(address))
+t.test('the local rule\'s parts: loopback addresses and loopback Host names', async (t) => {
+  for (const address of LOOPBACK) t.ok(isLoopbackAddress(address), address)
+  for (const address of [...REMOTE, undefined, '', '::', '0.0.0.0', '::ffff:128.0.0.1', '1.127.0.0']) t.notOk(isLoopbackAddress(address), String(address))
+  for (const host of ['localhost', 'LOCALHOST:3000', '127.0.0.1', '127.1.2.3:8080', '[::1]', '[::1]:3000', '[::ffff:127.0.0.1]:80']) t.ok(isLoopbackHost(host), host)
+  for (const host of [undefined, '', 'evil.example', 'localhost.evil.example', '127.0.0.1.nip.io', 'evil.example:127', '[::2]', '10.0.0.1', '127.0.0.1:', 'localhost:3000 x']) {
+    t.notOk(isLoopbackHost(host), String(host))
+  }
 })
 
-t.test('default: loopback callers read everything, other callers get 403s and the bare health status', async (t) => {
+t.test('default: requests made directly on this host read everything; nothing else does', async (t) => {
   const instance = await app(t)
   for (const address of LOOPBACK) await checkMatrix(t, instance, address, 'allowed')
-  for (const address of REMOTE) await checkMatrix(t, instance, address, 'denied')
-  // A forged X-Forwarded-For counts for nothing without trustProxy.
-  await checkMatrix(t, instance, '203.0.113.9', 'denied', { 'x-forwarded-for': '127.0.0.1' })
+  for (const address of REMOTE) await checkMatrix(t, instance, address, 'remote')
 })
 
-t.test('behind a reverse proxy, trustProxy makes the default judge the client, not the proxy', async (t) => {
-  const trusting = await app(t, {}, { trustProxy: '127.0.0.1' })
-  await checkMatrix(t, trusting, '127.0.0.1', 'denied', { 'x-forwarded-for': '203.0.113.9' })
-  await checkMatrix(t, trusting, '127.0.0.1', 'allowed', { 'x-forwarded-for': '127.0.0.1' })
+t.test('default: a loopback peer is refused when a forwarding header says a proxy relayed it', async (t) => {
+  const instance = await app(t)
+  for (const [name, value] of <Array<[string, string]>>[
+    ['x-forwarded-for', '203.0.113.9'], ['x-forwarded-for', '127.0.0.1'], ['forwarded', 'for=127.0.0.1'],
+    ['x-real-ip', '127.0.0.1'], ['x-forwarded-host', 'localhost'], ['via', '1.1 nginx'], ['x-forwarded-proto', 'https']
+  ]) {
+    await checkMatrix(t, instance, '127.0.0.1', 'remote', { [name]: value })
+  }
+})
+
+t.test('default: trustProxy: true and a spoofed X-Forwarded-For: 127.0.0.1 let nobody in', async (t) => {
+  const trusting = await app(t, {}, { trustProxy: true })
+  // From a remote client: request.ip would say 127.0.0.1, the socket does not.
+  await checkMatrix(t, trusting, '203.0.113.9', 'remote', { 'x-forwarded-for': '127.0.0.1' })
+  // Through a proxy on this host: the socket is loopback, the header gives it away.
+  await checkMatrix(t, trusting, '127.0.0.1', 'remote', { 'x-forwarded-for': '127.0.0.1' })
   await checkMatrix(t, trusting, '127.0.0.1', 'allowed')
-  // The hazard the README warns about: without trustProxy, a proxy on the same host makes every client loopback.
-  const naive = await app(t)
-  await checkMatrix(t, naive, '127.0.0.1', 'allowed', { 'x-forwarded-for': '203.0.113.9' })
 })
 
-t.test('a custom authorize replaces the default: sync, async, and anything but true denies', async (t) => {
-  const cases: Array<[string, ServerWatchOptions['authorize'], Access]> = [
+t.test('default: a foreign Host on loopback (DNS rebinding) is refused', async (t) => {
+  const instance = await app(t)
+  for (const host of ['evil.example', 'evil.example:3000', 'localhost.evil.example', '127.0.0.1.nip.io']) {
+    await checkMatrix(t, instance, '127.0.0.1', 'remote', { host })
+  }
+  await checkMatrix(t, instance, '127.0.0.1', 'allowed', { host: 'localhost:3000' })
+  await checkMatrix(t, instance, '::1', 'allowed', { host: '[::1]:3000' })
+})
+
+t.test('NODE_ENV=production without token or authorize: closed to everyone, and the start-up warning says how to open it', async (t) => {
+  const { lines, logger } = logLines()
+  const instance = await productionApp(t, {}, { logger })
+  for (const address of [...LOOPBACK, '203.0.113.9']) await checkMatrix(t, instance, address, 'closed')
+  const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40)
+  t.equal(warnings.length, 1)
+  t.match(warnings[0].msg, /closed to everyone\. Set SERVER_WATCH_TOKEN \(or the "token" option\) to open them with a token, or give "authorize"/)
+})
+
+t.test('no start-up warning when production has a token or an authorize, or outside production', async (t) => {
+  for (const options of [{ token: TOKEN }, { authorize: () => true }]) {
+    const { lines, logger } = logLines()
+    await productionApp(t, options, { logger })
+    t.same(lines, [], JSON.stringify(Object.keys(options)))
+  }
+  const { lines, logger } = logLines()
+  await app(t, {}, { logger })
+  t.same(lines, [])
+})
+
+t.test('token: Bearer and Basic (any user name) open every view, from anywhere, in production too', async (t) => {
+  const instance = await productionApp(t, { token: TOKEN })
+  for (const authorization of [`Bearer ${TOKEN}`, `bearer ${TOKEN}`, basic('', TOKEN), basic('prometheus', TOKEN), basic('ops', TOKEN)]) {
+    await checkMatrix(t, instance, '203.0.113.9', 'allowed', { authorization })
+  }
+  // Without credentials, a challenge that makes a browser prompt; loopback is no way in in production.
+  await checkMatrix(t, instance, '203.0.113.9', 'challenge')
+  await checkMatrix(t, instance, '127.0.0.1', 'challenge')
+})
+
+t.test('token: wrong, empty or malformed credentials get the challenge again', async (t) => {
+  const instance = await app(t, { token: TOKEN })
+  for (const authorization of [`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}`, 'Bearer', basic(TOKEN, 'nope'), `Basic ${TOKEN}`, TOKEN, `Token ${TOKEN}`]) {
+    const response = await instance.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization } })
+    t.equal(response.statusCode, 401, authorization)
+    t.equal(response.headers['www-authenticate'], 'Basic realm="server-watch", charset="UTF-8"')
+  }
+  // Outside production, a request made on this host still needs nothing.
+  await checkMatrix(t, instance, '127.0.0.1', 'allowed')
+})
+
+t.test('token: an array rotates, and SERVER_WATCH_TOKEN sets it without code (the option wins)', async (t) => {
+  const rotating = await app(t, { token: [TOKEN, OTHER_TOKEN] })
+  for (const token of [TOKEN, OTHER_TOKEN]) {
+    t.equal((await rotating.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
+  }
+  const before = process.env.SERVER_WATCH_TOKEN
+  t.teardown(() => {
+    if (before === undefined) delete process.env.SERVER_WATCH_TOKEN
+    else process.env.SERVER_WATCH_TOKEN = before
+  })
+  process.env.SERVER_WATCH_TOKEN = ` ${TOKEN} , ${OTHER_TOKEN} `
+  const fromEnv = await app(t)
+  for (const token of [TOKEN, OTHER_TOKEN]) {
+    t.equal((await fromEnv.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: basic('me', token) } })).statusCode, 200)
+  }
+  const optionWins = await app(t, { token: 'option-token-wins-over-env' })
+  t.equal((await optionWins.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 401)
+  t.equal((await optionWins.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: 'Bearer option-token-wins-over-env' } })).statusCode, 200)
+})
+
+t.test('token: invalid values fail at register without showing the secret', async (t) => {
+  const cases: Array<[unknown, RegExp]> = [
+    ['short-secret', /"token" option must be a string.*of 16 to 1024 printable ASCII.*got a string of 12 characters/],
+    ['has a space in it, long enough', /got a string of 30 characters/],
+    ['comma,in,the,token,is,refused', /got a string of 29 characters/],
+    [[], /got an empty array/],
+    [42, /got number/],
+    [[TOKEN, 7], /got number/]
+  ]
+  for (const [token, message] of cases) {
+    const error = await buildApp({ token: token as string }).then(() => null, (error: Error) => error)
+    t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message }, JSON.stringify(token))
+    if (typeof token === 'string') t.notOk(error?.message.includes(token), 'the value is not in the message')
+  }
+  const before = process.env.SERVER_WATCH_TOKEN
+  t.teardown(() => {
+    if (before === undefined) delete process.env.SERVER_WATCH_TOKEN
+    else process.env.SERVER_WATCH_TOKEN = before
+  })
+  process.env.SERVER_WATCH_TOKEN = 'tooshort'
+  const error = await buildApp().then(() => null, (error: Error) => error)
+  t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /^"SERVER_WATCH_TOKEN" option must be/ })
+  t.notOk(error?.message.includes('tooshort'))
+})
+
+t.test('token: wrong tokens are logged with the client address, never the token, and limited per address', async (t) => {
+  const { lines, logger } = logLines()
+  const instance = await app(t, { token: TOKEN }, { logger })
+  const wrong = { authorization: `Bearer wrong-guess-${'x'.repeat(16)}` }
+  for (let i = 0; i < FAILED_ATTEMPTS_LIMIT; i++) {
+    t.equal((await instance.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: wrong })).statusCode, 401)
+  }
+  // Locked out: even the right token is refused from that address, and nothing is compared.
+  await checkMatrix(t, instance, '203.0.113.9', 'limited', { authorization: `Bearer ${TOKEN}` })
+  // Another address is not.
+  await checkMatrix(t, instance, '198.51.100.7', 'allowed', { authorization: `Bearer ${TOKEN}` })
+  // Requests without credentials are no attempts: a browser's first request is not counted.
+  await checkMatrix(t, instance, '198.51.100.8', 'challenge')
+
+  const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40 && entry.msg.startsWith('server-watch'))
+  t.equal(warnings.length, FAILED_ATTEMPTS_LIMIT)
+  t.match(warnings[0], { msg: 'server-watch: wrong token', client: '203.0.113.9', url: '/metrics' })
+  t.match(warnings.at(-1), { msg: /too many wrong tokens from this address/, client: '203.0.113.9' })
+  for (const line of lines) {
+    t.notOk(line.includes(TOKEN) || line.includes('wrong-guess'), 'no token in the log')
+  }
+})
+
+t.test('FailedAttempts: a window per address that ends on time, and a bounded number of addresses', async (t) => {
+  let now = 0
+  const attempts = new FailedAttempts(() => now, 3, 1000)
+  t.equal(attempts.fail('a'), false)
+  t.equal(attempts.fail('a'), false)
+  t.equal(attempts.retryAfterMs('a'), 0, 'below the limit')
+  t.equal(attempts.fail('a'), true, 'the failure that reaches the limit')
+  now = 400
+  t.equal(attempts.retryAfterMs('a'), 600)
+  t.equal(attempts.retryAfterMs('b'), 0)
+  now = 1000
+  t.equal(attempts.retryAfterMs('a'), 0, 'free again when the window ends')
+  t.equal(attempts.fail('a'), false, 'a new window')
+  for (let i = 0; i < 20_000; i++) attempts.fail(`addr-${i}`)
+  t.ok((attempts as unknown as { windows: Map<string, unknown> }).windows.size <= 10_000, 'memory is bounded')
+})
+
+t.test('presentedSecret and the token matcher', async (t) => {
+  t.equal(presentedSecret(undefined), null)
+  t.equal(presentedSecret('Bearer abc'), 'abc')
+  t.equal(presentedSecret('BASIC ' + Buffer.from('u:p:q').toString('base64')), 'p:q', 'the password may hold colons')
+  t.equal(presentedSecret('Basic ' + Buffer.from('nocolon').toString('base64')), null)
+  t.equal(presentedSecret('Digest x'), null)
+  const matches = createTokenMatcher([TOKEN, OTHER_TOKEN])
+  t.ok(matches(TOKEN))
+  t.ok(matches(OTHER_TOKEN))
+  t.notOk(matches(''))
+  t.notOk(matches(TOKEN + TOKEN))
+})
+
+t.test('a custom authorize decides: sync, async, and anything but true denies', async (t) => {
+  const cases: Array<[string, ServerWatchOptions['authorize'], Outcome]> = [
     ['sync true', () => true, 'allowed'],
     ['sync false', () => false, 'denied'],
     ['async true', async () => true, 'allowed'],
@@ -117,52 +311,80 @@ t.test('a custom authorize replaces the default: sync, async, and anything but t
     ['throws', () => { throw new Error('no session store') }, 'denied'],
     ['rejects', async () => { throw new Error('no session store') }, 'denied'],
     ['truthy but not true', () => 'yes' as unknown as boolean, 'denied'],
-    ['resolves truthy but not true', async () => 1 as unknown as boolean, 'denied']
+    ['resolves truthy but not true', async () => 1 as unknown as boolean, 'denied'],
+    ['a thenable whose then throws', () => ({ then () { throw new Error('broken then') } }) as unknown as boolean, 'denied'],
+    ['a then getter that throws', () => ({ get then () { throw new Error('broken getter') } }) as unknown as boolean, 'denied'],
+    ['null', () => null as unknown as boolean, 'denied']
   ]
-  // One app whose authorize hands over to each case in turn (a new app per case costs the first /health's
-  // serializer compilation every time).
   let current: NonNullable<ServerWatchOptions['authorize']> = () => false
   const instance = await app(t, { authorize: (request) => current(request) })
-  for (const [name, authorize, access] of cases) {
+  for (const [name, authorize, outcome] of cases) {
     current = authorize!
-    // The same answer from loopback and from elsewhere: the default is gone.
-    await checkMatrix(t, instance, '127.0.0.1', access)
-    await checkMatrix(t, instance, '203.0.113.9', access)
-    t.comment(`${name}: ${access}`)
+    // The same answer from loopback and from elsewhere: the local rule is off.
+    await checkMatrix(t, instance, '127.0.0.1', outcome)
+    await checkMatrix(t, instance, '203.0.113.9', outcome)
+    t.comment(`${name}: ${outcome}`)
   }
 })
 
-t.test('authorize sees the request: a token check', async (t) => {
+t.test('authorize and token together: a valid token lets in, otherwise authorize decides, and a refusal challenges', async (t) => {
+  const instance = await app(t, { token: TOKEN, authorize: (request) => request.headers['x-sso-user'] === 'ada' })
+  await checkMatrix(t, instance, '203.0.113.9', 'allowed', { authorization: `Bearer ${TOKEN}` })
+  await checkMatrix(t, instance, '203.0.113.9', 'allowed', { 'x-sso-user': 'ada' })
+  await checkMatrix(t, instance, '203.0.113.9', 'challenge')
+})
+
+t.test('an authorize that never settles: /health answers with the status alone, the views with 403', async (t) => {
+  const { lines, logger } = logLines()
+  const instance = await app(t, { authorize: () => new Promise<boolean>(() => {}), authorizeTimeoutMs: 20 }, { logger })
+  await checkMatrix(t, instance, '127.0.0.1', 'denied')
+  t.match(JSON.parse(lines[0]!), { level: 40, msg: 'server-watch: authorize did not settle within 20 ms; access denied' })
+})
+
+t.test('authorize sees the request, once per request', async (t) => {
   let calls = 0
   const instance = await app(t, {
-    authorize: (request) => { calls++; return request.headers.authorization === 'Bearer s3cret' }
+    authorize: (request) => { calls++; return request.headers['x-ops'] === 'yes' }
   })
-  await checkMatrix(t, instance, '203.0.113.9', 'allowed', { authorization: 'Bearer s3cret' })
-  await checkMatrix(t, instance, '127.0.0.1', 'denied', { authorization: 'Bearer guess' })
+  await checkMatrix(t, instance, '203.0.113.9', 'allowed', { 'x-ops': 'yes' })
   calls = 0
   await instance.inject({ url: '/metrics', remoteAddress: '203.0.113.9' })
-  t.equal(calls, 1, 'called once per request')
+  t.equal(calls, 1)
 })
 
 t.test('a throwing authorize is logged as a warning and denies', async (t) => {
-  const lines: string[] = []
-  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
-  const instance = await app(t, { authorize: () => { throw new Error('no session store') } }, { logger: { level: 'warn', stream } })
+  const { lines, logger } = logLines()
+  const instance = await app(t, { authorize: () => { throw new Error('no session store') } }, { logger })
   t.equal((await instance.inject('/metrics')).statusCode, 403)
   t.equal((await instance.inject({ url: '/dashboard/api/snapshot' })).statusCode, 403)
   const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40)
-  t.ok(warnings.length >= 2)
+  t.equal(warnings.length, 2)
   t.match(warnings[0], { msg: /authorize threw; access denied/, err: { message: 'no session store' } })
 })
 
-t.test('a warning at start-up when NODE_ENV=production and no authorize was given', async (t) => {
-  const before = process.env.NODE_ENV
-  t.teardown(() => { process.env.NODE_ENV = before })
-  process.env.NODE_ENV = 'production'
-  for (const [options, expected] of [[{}, 1], [{ authorize: () => true }, 0]] as const) {
-    const lines: string[] = []
-    const stream = new Writable({ write (chunk, _encoding, done) { lines.push(String(chunk)); done() } })
-    await app(t, options, { logger: { level: 'warn', stream } })
-    t.equal(lines.filter((line) => line.includes('no \\"authorize\\" option')).length, expected, `${expected} warning`)
+t.test('requests that change state are refused cross-site, before any credential is looked at', async (t) => {
+  const instance = Fastify()
+  t.teardown(() => instance.close())
+  const access = createAccess({ tokens: [TOKEN], authorize: null, authorizeTimeoutMs: 100, production: false, log: instance.log })
+  instance.post('/act', { onRequest: access.hook }, async () => ({ done: true }))
+  instance.get('/read', { onRequest: access.hook }, async () => ({ read: true }))
+  const authorization = `Bearer ${TOKEN}`
+  const post = (headers: Record<string, string>) => instance.inject({ method: 'POST', url: '/act', remoteAddress: '203.0.113.9', headers: { host: 'ops.example:8443', authorization, ...headers } })
+  for (const headers of <Array<Record<string, string>>>[
+    { origin: 'https://evil.example' },
+    { origin: 'https://ops.example' }, // another port is another origin
+    { origin: 'null' },
+    { 'sec-fetch-site': 'cross-site' },
+    { 'sec-fetch-site': 'same-site' },
+    { 'sec-fetch-site': 'same-origin', origin: 'https://evil.example' }
+  ]) {
+    const response = await post(headers)
+    t.equal(response.statusCode, 403, JSON.stringify(headers))
+    t.match(response.json(), { code: 'FST_SERVER_WATCH_CROSS_SITE', message: 'cross-site requests may not change the server watch' })
   }
+  for (const headers of <Array<Record<string, string>>>[{}, { origin: 'https://ops.example:8443' }, { 'sec-fetch-site': 'same-origin', origin: 'https://ops.example:8443' }, { 'sec-fetch-site': 'none' }]) {
+    t.equal((await post(headers)).statusCode, 200, JSON.stringify(headers))
+  }
+  // Reads are not state changes: a cross-site GET is judged on its credentials alone.
+  t.equal((await instance.inject({ url: '/read', remoteAddress: '203.0.113.9', headers: { authorization, origin: 'https://evil.example' } })).statusCode, 200)
 })

@@ -593,6 +593,48 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.match(await page.locator('#banner').textContent(), 'Cannot reach the server')
   })
 
+  t.test('behind a token in production: the browser is challenged, then opens the live page with Basic credentials', async (t) => {
+    const token = 'browser-test-token-0123456789'
+    const before = process.env.NODE_ENV
+    process.env.NODE_ENV = 'production'
+    let demo: Demo
+    try {
+      demo = await startDemo(t, { token })
+    } finally {
+      if (before === undefined) delete process.env.NODE_ENV
+      else process.env.NODE_ENV = before
+    }
+    await demo.hit('GET', '/users/7')
+
+    // Without credentials: the challenge that makes a browser show its login prompt. Headless, with nobody to type,
+    // the browser cancels the prompt and the navigation fails on the challenge.
+    const stranger = await openPage(session)
+    t.teardown(() => stranger.context.close())
+    await t.rejects(stranger.page.goto(demo.dashboard), /ERR_INVALID_AUTH_CREDENTIALS/)
+    const challenge = await fetch(demo.dashboard, { headers: { accept: 'text/html' } })
+    t.equal(challenge.status, 401)
+    t.equal(challenge.headers.get('www-authenticate'), 'Basic realm="server-watch", charset="UTF-8"')
+    t.notMatch(await challenge.text(), /<html/i, 'nothing of the page')
+
+    // With the token as the Basic password (any user name): the page, its API and its live stream all work.
+    const watched = await openPage(session, { httpCredentials: { username: 'ops', password: token } })
+    t.teardown(() => watched.context.close())
+    const { page } = watched
+    const opened = await page.goto(demo.dashboard)
+    t.equal(opened?.status(), 200)
+    await page.waitForSelector('#connection[data-mode="live"]', { timeout: 5000 })
+    const first = (await page.getAttribute('#updated', 'datetime')) ?? ''
+    await waitForUpdate(page, first)
+    await page.waitForFunction(() => [...document.querySelectorAll('#endpoints-body tr')].some((row) => row.textContent?.includes('/users/:id')))
+    t.ok(watched.requests.some((url) => url.endsWith('/api/stream')), 'the event stream was opened')
+    t.same(watched.problems, [], 'no console errors, page errors or failed requests')
+
+    // A wrong password is refused like none.
+    const guesser = await openPage(session, { httpCredentials: { username: 'ops', password: 'wrong-token-0123456789' } })
+    t.teardown(() => guesser.context.close())
+    t.equal((await guesser.page.goto(demo.dashboard))?.status(), 401)
+  })
+
   t.test('falls back to polling when the stream is refused', async (t) => {
     const demo = await startDemo(t, { maxStreams: 0 })
     const watched = await openPage(session)

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { PassThrough } from 'node:stream'
 import fastifyStatic from '@fastify/static'
 import { Type, type Static } from '@sinclair/typebox'
-import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { Access } from '../access/index.js'
 import type { HistoryPoint, HistoryRange, HistoryResponse } from '../history.js'
 import type { HealthSnapshot } from '../schemas/health.js'
 
@@ -19,7 +20,7 @@ export interface DashboardWatch {
 export interface DashboardOptions {
   watch: DashboardWatch
   dashboardPath: string
-  authorizeHook: onRequestHookHandler | null
+  access: Pick<Access, 'hook'>
   maxStreams: number
 }
 
@@ -70,14 +71,14 @@ export function dashboardBase (prefix: string, dashboardPath: string): string {
 export function registerDashboard (app: FastifyInstance, opts: DashboardOptions): void {
   // Its own encapsulated context, so its hooks and the static plugin touch nothing else of the app.
   app.register(async function serverWatchDashboard (dashboard) {
-    const { watch, authorizeHook, maxStreams } = opts
+    const { watch, access, maxStreams } = opts
     const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath.replace(/\/$/, '')
     const base = dashboardBase(dashboard.prefix, root)
     const html = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8')
       .replace('<base href="/">', `<base href="${escapeAttribute(base)}">`)
     const config = { serverWatch: false }
 
-    if (authorizeHook !== null) dashboard.addHook('onRequest', authorizeHook)
+    dashboard.addHook('onRequest', access.hook)
     dashboard.addHook('onSend', (request, reply, payload, done) => {
       reply.header('content-security-policy', CSP)
       reply.header('x-content-type-options', 'nosniff')

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { isAuthorized } from '../access.js'
+import type { Access } from '../access/index.js'
 import { HEALTH_JSON, HEALTH_JSON_STATUS, HealthJsonSchema, prefersHealthJson, toHealthJson } from '../health-json.js'
-import type { Authorize } from '../options.js'
 import { HealthSnapshotSchema, HealthStatus } from '../schemas/health.js'
 import type { Watch } from '../watch.js'
 
@@ -34,14 +33,14 @@ const stringify = (data: unknown): string => JSON.stringify(data)
 export interface HealthOptions {
   watch: Pick<Watch, 'snapshot' | 'status' | 'onSample'>
   healthPath: string
-  authorize: Authorize
+  access: Pick<Access, 'allows'>
 }
 
 /**
  * `GET {healthPath}` (details for authorised callers, the status alone for others), `{healthPath}/live` and
  * `{healthPath}/ready`; HEAD on each answers the same status code without a body, whatever `exposeHeadRoutes`.
  */
-export function registerHealth (app: FastifyInstance, { watch, healthPath, authorize }: HealthOptions) {
+export function registerHealth (app: FastifyInstance, { watch, healthPath, access }: HealthOptions) {
   // When the last sample finished: the time of the system figures in health+json, and readiness.
   let sampledAt: number | null = null
   watch.onSample((point) => { sampledAt = point.timestamp })
@@ -69,7 +68,7 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, autho
     async handler (request, reply) {
       const healthJson = prefersHealthJson(request.headers.accept)
       noStore(reply, healthJson)
-      if (await isAuthorized(authorize, request)) {
+      if (await access.allows(request)) {
         const snapshot = watch.snapshot()
         reply.code(statusCodeOf(snapshot.status))
         if (healthJson) return toHealthJson(snapshot, sampledAt)

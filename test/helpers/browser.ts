@@ -54,6 +54,8 @@ export interface PageOptions {
   scale?: number
   /** Touch and a mobile user agent layout (meta viewport honoured). */
   mobile?: boolean
+  /** Answers an HTTP auth challenge, as a person typing into the browser's prompt would. */
+  httpCredentials?: { username: string, password: string }
 }
 
 /** A page in a fresh context that records every request and every console problem. */
@@ -64,7 +66,8 @@ export async function openPage (session: BrowserSession, opts: PageOptions = {})
     deviceScaleFactor: opts.scale ?? 1,
     isMobile: opts.mobile ?? false,
     hasTouch: opts.mobile ?? false,
-    reducedMotion: 'reduce'
+    reducedMotion: 'reduce',
+    ...(opts.httpCredentials === undefined ? {} : { httpCredentials: opts.httpCredentials })
   })
   const page = await context.newPage()
   const requests: string[] = []

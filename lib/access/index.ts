@@ -1,0 +1,149 @@
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import {
+  FST_SERVER_WATCH_CROSS_SITE, FST_SERVER_WATCH_FORBIDDEN, FST_SERVER_WATCH_TOO_MANY_ATTEMPTS, FST_SERVER_WATCH_UNAUTHORIZED
+} from '../errors.js'
+import type { Authorize } from '../options.js'
+import { FailedAttempts } from './attempts.js'
+import { isCrossSite } from './same-origin.js'
+import { isLocalRequest } from './local.js'
+import { createTokenMatcher, presentedSecret } from './token.js'
+
+export interface AccessOptions {
+  tokens: readonly string[] | null
+  authorize: Authorize | null
+  authorizeTimeoutMs: number
+  /** `NODE_ENV === 'production'` at register time: the local rule is off, nothing is open without a way in. */
+  production: boolean
+  log: FastifyBaseLogger
+  now?: () => number
+}
+
+/**
+ * Why a caller may or may not read the detailed views. `challenge` (401 with a Basic challenge, so that a browser
+ * prompts) when a token would let it in; `limited` (429) after too many wrong tokens from its address.
+ */
+export type Verdict = 'allow' | 'challenge' | 'limited' | 'closed' | 'remote' | 'denied'
+
+const REASONS: Record<'closed' | 'remote' | 'denied', string> = {
+  closed: 'NODE_ENV is production and neither the "token" option (or SERVER_WATCH_TOKEN) nor "authorize" is set',
+  remote: 'only requests made directly on this host may read it without a token (set the "token" option or SERVER_WATCH_TOKEN)',
+  denied: 'authorize denied the request'
+}
+const CHALLENGE = 'Basic realm="server-watch", charset="UTF-8"'
+
+function sendError (reply: FastifyReply, error: Error & { statusCode?: number, code: string }, title: string): void {
+  reply.code(error.statusCode!).header('cache-control', 'no-store').send({
+    statusCode: error.statusCode,
+    code: error.code,
+    error: title,
+    message: error.message
+  })
+}
+
+/** Who may read the detailed views: a valid token, then `authorize` if given, else the local rule outside production. */
+export function createAccess ({ tokens, authorize, authorizeTimeoutMs, production, log, now = Date.now }: AccessOptions) {
+  const matches = tokens === null ? null : createTokenMatcher(tokens)
+  const attempts = new FailedAttempts(now)
+
+  /** A custom authorize, bounded: only `true` allows; a throw, a rejection or no answer in time denies. */
+  function askAuthorize (check: Authorize, request: FastifyRequest): boolean | Promise<boolean> {
+    let result: unknown
+    let then: unknown
+    try {
+      result = check(request)
+      if (typeof result === 'boolean') return result
+      then = (result as { then?: unknown } | null)?.then
+    } catch (error) {
+      request.log.warn({ err: error }, 'server-watch: authorize threw; access denied')
+      return false
+    }
+    if (typeof then !== 'function') return false
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        request.log.warn(`server-watch: authorize did not settle within ${authorizeTimeoutMs} ms; access denied`)
+        resolve(false)
+      }, authorizeTimeoutMs)
+      // A thenable whose `then` throws rejects here, and is denied like any rejection.
+      Promise.resolve(result).then((allowed) => {
+        clearTimeout(timer)
+        resolve(allowed === true)
+      }, (error: unknown) => {
+        clearTimeout(timer)
+        request.log.warn({ err: error }, 'server-watch: authorize rejected; access denied')
+        resolve(false)
+      })
+    })
+  }
+
+  function verdict (request: FastifyRequest): Verdict | Promise<Verdict> {
+    let fallback: Verdict = authorize !== null ? 'denied' : production ? 'closed' : 'remote'
+    if (matches !== null) {
+      fallback = 'challenge'
+      const secret = presentedSecret(request.headers.authorization)
+      if (secret !== null) {
+        // Behind a proxy with trustProxy this is the client; without it, the proxy (all clients share one limit).
+        const address = request.ip
+        if (attempts.retryAfterMs(address) > 0) {
+          fallback = 'limited'
+        } else if (matches(secret)) {
+          return 'allow'
+        } else {
+          // The address and the URL only: never the token, right or wrong.
+          const lockedOut = attempts.fail(address)
+          request.log.warn({ client: address, url: request.url }, lockedOut
+            ? 'server-watch: too many wrong tokens from this address; refused for a minute'
+            : 'server-watch: wrong token')
+        }
+      }
+    }
+    if (authorize !== null) {
+      const allowed = askAuthorize(authorize, request)
+      if (typeof allowed === 'boolean') return allowed ? 'allow' : fallback
+      return allowed.then((ok) => ok ? 'allow' : fallback)
+    }
+    return !production && isLocalRequest(request) ? 'allow' : fallback
+  }
+
+  function refuse (request: FastifyRequest, reply: FastifyReply, result: Verdict): void {
+    if (result === 'challenge') {
+      reply.header('www-authenticate', CHALLENGE)
+      return sendError(reply, new FST_SERVER_WATCH_UNAUTHORIZED(), 'Unauthorized')
+    }
+    if (result === 'limited') {
+      reply.header('retry-after', String(Math.max(1, Math.ceil(attempts.retryAfterMs(request.ip) / 1000))))
+      return sendError(reply, new FST_SERVER_WATCH_TOO_MANY_ATTEMPTS(), 'Too Many Requests')
+    }
+    sendError(reply, new FST_SERVER_WATCH_FORBIDDEN(REASONS[result as keyof typeof REASONS]), 'Forbidden')
+  }
+
+  return {
+    verdict,
+    /** For /health: whether to show the details (everyone gets the status). */
+    allows (request: FastifyRequest): boolean | Promise<boolean> {
+      const result = verdict(request)
+      return typeof result === 'string' ? result === 'allow' : result.then((value) => value === 'allow')
+    },
+    /**
+     * The onRequest hook of every detailed view. Anything but GET and HEAD must also come from the page's own
+     * origin, so that a logged-in browser cannot be made to trigger it from another site.
+     */
+    hook (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+      if (request.method !== 'GET' && request.method !== 'HEAD' && isCrossSite(request)) {
+        return sendError(reply, new FST_SERVER_WATCH_CROSS_SITE(), 'Forbidden')
+      }
+      const result = verdict(request)
+      if (result === 'allow') return done()
+      if (typeof result === 'string') return refuse(request, reply, result)
+      result.then((value) => value === 'allow' ? done() : refuse(request, reply, value), done)
+    }
+  }
+}
+
+export type Access = ReturnType<typeof createAccess>
+
+/** The start-up warning for a production app whose views nobody can open, or '' when there is none. */
+export function closedWarning (options: Pick<AccessOptions, 'tokens' | 'authorize' | 'production'>): string {
+  if (!options.production || options.tokens !== null || options.authorize !== null) return ''
+  return `server-watch: ${REASONS.closed}: the dashboard, /metrics and the details of /health are closed to everyone. ` +
+    'Set SERVER_WATCH_TOKEN (or the "token" option) to open them with a token, or give "authorize"'
+}
