@@ -24,6 +24,21 @@ export const FST_SERVER_WATCH_PATH_CONFLICT = createError(
   TypeError
 )
 
+/** An alert rule is malformed; the message names the rule (or its index) and what is wrong. */
+export const FST_SERVER_WATCH_INVALID_ALERT = createError(
+  'FST_SERVER_WATCH_INVALID_ALERT',
+  'alert rule "%s" %s',
+  500,
+  TypeError
+)
+
+/** A shedding alert rule is firing: new requests are refused until it resolves (503 with Retry-After). */
+export const FST_SERVER_WATCH_SHEDDING = createError(
+  'FST_SERVER_WATCH_SHEDDING',
+  'the server is overloaded (alert "%s"); try again later',
+  503
+)
+
 /** A custom check did not settle within its timeout. */
 export const FST_SERVER_WATCH_CHECK_TIMEOUT = createError(
   'FST_SERVER_WATCH_CHECK_TIMEOUT',

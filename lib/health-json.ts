@@ -130,6 +130,19 @@ export function toHealthJson (snapshot: HealthSnapshot, sampledAt: number | null
     }]
   }
 
+  // A firing rule is a check of its own: warn for degraded, fail for unhealthy, with the value that fired it.
+  for (const alert of snapshot.alerts) {
+    failures.push(`alert ${alert.name}: ${alert.metric} ${alert.direction} ${alert.threshold}`)
+    checks[`alert:${componentName(alert.name)}`] = [{
+      componentId: alert.metric,
+      componentType: 'system',
+      ...(alert.value === null ? {} : { observedValue: alert.value }),
+      status: alert.severity === 'unhealthy' ? 'fail' : 'warn',
+      time: alert.since,
+      output: `${alert.metric} ${alert.direction} ${alert.threshold} since ${alert.since}`
+    }]
+  }
+
   return {
     status,
     serviceId: `${hostname}:${pid}`,

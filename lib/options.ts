@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { MongoClient } from 'mongodb'
+import { normalizeAlerts, type AlertsOptions, type NormalizedAlerts } from './alerts/rules.js'
 import { FST_SERVER_WATCH_INVALID_CHECK, FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_PATH_CONFLICT } from './errors.js'
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
@@ -50,6 +51,8 @@ export interface ServerWatchOptions {
    * password of HTTP Basic (any user name). Default: `SERVER_WATCH_TOKEN`, comma-separated.
    */
   token?: string | readonly string[]
+  /** Threshold rules on the snapshot's figures, their notifications and load shedding; `false` turns them off. */
+  alerts?: AlertsOptions | false
   sampleIntervalMs?: number
   checkTimeoutMs?: number
   maxRoutes?: number
@@ -76,6 +79,7 @@ export interface NormalizedOptions {
   authorize: Authorize | null
   authorizeTimeoutMs: number
   tokens: readonly string[] | null
+  alerts: NormalizedAlerts | null
   /** `NODE_ENV === 'production'` when the plugin was registered. */
   production: boolean
   sampleIntervalMs: number
@@ -90,7 +94,7 @@ export interface NormalizedOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
+  'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'alerts', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
   'maxErrorMessageLength', 'maxStreams', 'healthPath', 'dashboardPath', 'metricsPath',
   // set by Fastify's register itself
   'prefix', 'logLevel', 'logSerializers'
@@ -216,6 +220,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     authorize: (options.authorize as Authorize | undefined) ?? null,
     authorizeTimeoutMs: integer(options, 'authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
     tokens: tokens(options),
+    alerts: null,
     production: process.env.NODE_ENV === 'production',
     sampleIntervalMs: integer(options, 'sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),
     checkTimeoutMs,
@@ -227,6 +232,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     dashboardPath: path(options, 'dashboardPath', '/dashboard'),
     metricsPath: path(options, 'metricsPath', '/metrics')
   }
+  normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name))
   const paths = (['healthPath', 'dashboardPath', 'metricsPath'] as const).filter((name) => normalized[name] !== false)
   for (const [i, a] of paths.entries()) {
     for (const b of paths.slice(i + 1)) {

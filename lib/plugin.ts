@@ -1,12 +1,14 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { closedWarning, createAccess } from './access/index.js'
+import { addShedding } from './alerts/shedding.js'
 import { createRequestHooks } from './collectors/requests.js'
 import type { HistoryRange, HistoryResponse, HistoryPoint } from './history.js'
 import { normalizeOptions, type ServerWatchOptions } from './options.js'
 import { registerDashboard } from './routes/dashboard.js'
 import { registerHealth } from './routes/health.js'
 import { registerMetrics } from './routes/metrics.js'
+import type { AlertsView } from './schemas/alerts.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
 
@@ -19,6 +21,8 @@ export interface ServerWatch {
   history (range: HistoryRange): HistoryResponse
   /** Takes a sample now instead of waiting for the loop; concurrent callers share one. */
   refresh (): Promise<void>
+  /** The alert rules with their thresholds, the firing ones, and recent transitions (empty with `alerts: false`). */
+  alerts (): AlertsView
   /** Called after every sample with its history point; returns the function that unsubscribes. */
   onSample (listener: (point: HistoryPoint) => void): () => void
 }
@@ -28,8 +32,11 @@ declare module 'fastify' {
     serverWatch: ServerWatch
   }
   interface FastifyContextConfig {
-    /** `false`: this route is not counted in the application metrics. */
-    serverWatch?: boolean
+    /**
+     * `false`: this route is not counted in the application metrics (nor shed). `{ shed: false }`: counted, but
+     * never refused by load shedding.
+     */
+    serverWatch?: boolean | { shed?: boolean }
   }
 }
 
@@ -46,11 +53,14 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   // costs every request an object and the socket a listener: without a timeout it would count nothing.
   if (app.initialConfig.connectionTimeout! > 0) app.addHook('onTimeout', hooks.onTimeout)
 
+  if (watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed)) addShedding(app, watch.alerts, options.alerts!)
+
   app.decorate('serverWatch', Object.freeze({
     snapshot: watch.snapshot,
     status: watch.status,
     history: (range: HistoryRange) => watch.history.query(range),
     refresh: watch.sample,
+    alerts: watch.alertsView,
     onSample: watch.onSample
   }))
 
@@ -81,6 +91,9 @@ export default serverWatch
 
 export * from './errors.js'
 export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
+export type { AlertRule, AlertsOptions, WebhookOptions } from './alerts/rules.js'
+export type { Alert, AlertEvent, AlertsView } from './schemas/alerts.js'
+export { DEFAULT_RULES } from './alerts/rules.js'
 export type { HealthSnapshot, ApplicationSnapshot, EndpointSnapshot, RecentError, CheckResult } from './schemas/health.js'
 export type { DatabaseSnapshot } from './schemas/database.js'
 export type { HistoryRange, HistoryResponse, HistoryPoint, SeriesName } from './history.js'

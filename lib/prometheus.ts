@@ -10,6 +10,7 @@ import { getHeapSpaceStatistics } from 'node:v8'
 import { BUCKET_COUNT, Histogram, bucketUpperBound } from './histogram.js'
 import type { Endpoint, RequestMetrics } from './collectors/requests.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
+import type { AlertsView } from './schemas/alerts.js'
 import type { SampledSnapshot } from './watch.js'
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -136,6 +137,8 @@ export type GcStats = ReturnType<typeof createGcStats>
 export interface MetricsSource {
   requests: RequestMetrics
   snapshot (): SampledSnapshot
+  /** The alert rules and which of them fire. */
+  alerts?: () => Pick<AlertsView, 'rules' | 'active'>
 }
 
 export function renderMetrics (source: MetricsSource, gc: GcStats | null): string {
@@ -143,6 +146,7 @@ export function renderMetrics (source: MetricsSource, gc: GcStats | null): strin
   const snapshot = source.snapshot()
   writeInfo(out, snapshot)
   writeHealth(out, snapshot)
+  if (source.alerts !== undefined) writeAlerts(out, source.alerts())
   writeHttp(out, source.requests)
   writeProcess(out, snapshot, gc)
   writeSystem(out, snapshot)
@@ -169,6 +173,13 @@ function writeHealth (out: Exposition, snapshot: SampledSnapshot): void {
   out.labelled('server_watch_check_status', 'gauge', 'Custom check result: 1 for the current status, 0 for the others', stateSamples)
   out.labelled('server_watch_check_duration_seconds', 'gauge', 'Duration of the last run of each custom check',
     checks.map(([name, result]) => [labels(['check', name]), seconds(result.durationMs)]))
+}
+
+/** One series per rule, like Prometheus's own ALERTS: 1 while it fires, 0 otherwise (so it can be graphed). */
+function writeAlerts (out: Exposition, alerts: Pick<AlertsView, 'rules' | 'active'>): void {
+  const firing = new Set(alerts.active.map((alert) => alert.name))
+  out.labelled('server_watch_alert_firing', 'gauge', 'Alert rules: 1 while the rule fires, 0 otherwise',
+    alerts.rules.map((rule) => [labels(['alertname', rule.name], ['severity', rule.severity]), firing.has(rule.name) ? 1 : 0]))
 }
 
 function writeHttp (out: Exposition, requests: RequestMetrics): void {

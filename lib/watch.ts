@@ -6,21 +6,32 @@ import { createEventLoopCollector } from './collectors/event-loop.js'
 import { createMongoCollector } from './collectors/mongo/index.js'
 import { createProcessCollector } from './collectors/process.js'
 import { RequestMetrics } from './collectors/requests.js'
+import { RecentRequests } from './collectors/recent.js'
 import { createSystemCollector } from './collectors/system.js'
+import { AlertEngine } from './alerts/engine.js'
+import { readPath } from './alerts/metric-path.js'
+import type { NormalizedRule } from './alerts/rules.js'
+import { createWebhook } from './alerts/webhook.js'
 import { failureLogger, type Collector } from './collectors/types.js'
 import { formatUptime } from './format.js'
+import { Histogram } from './histogram.js'
 import { History, type HistoryPoint } from './history.js'
 import type { NormalizedOptions } from './options.js'
 import { Sampler } from './sampler.js'
+import type { AlertsView } from './schemas/alerts.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
 import type { CheckResult, HealthSnapshot } from './schemas/health.js'
 
 export type HealthStatus = HealthSnapshot['status']
 export type SampledSnapshot = Omit<HealthSnapshot, 'application'>
 
-/** unhealthy when a required check or a required database fails; degraded when only optional ones do. */
-export function healthStatus (checks: Record<string, CheckResult>, database: DatabaseSnapshot): HealthStatus {
-  let status: HealthStatus = 'healthy'
+/**
+ * unhealthy when a required check or a required database fails, or an alert of that severity fires; degraded when
+ * only optional ones fail or a degraded alert fires.
+ */
+export function healthStatus (checks: Record<string, CheckResult>, database: DatabaseSnapshot, alerts: HealthStatus = 'healthy'): HealthStatus {
+  if (alerts === 'unhealthy') return alerts
+  let status: HealthStatus = alerts
   const failures = Object.values(checks).filter((check) => check.status === 'fail')
   if (database.status === 'unhealthy') failures.push({ required: database.required !== false } as CheckResult)
   for (const failure of failures) {
@@ -29,6 +40,8 @@ export function healthStatus (checks: Record<string, CheckResult>, database: Dat
   }
   return status
 }
+
+const EMPTY_HISTOGRAM = new Histogram()
 
 const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
   sample () {},
@@ -66,11 +79,59 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   })
   const history = new History(requests, options.sampleIntervalMs, startedAt)
   const listeners = new Set<(point: HistoryPoint) => void>()
+  const recent = new RecentRequests({
+    get total () { return requests.total },
+    get errorCount () { return requests.errorCount },
+    histogram: () => requests.histogram
+  })
+  const identity = { hostname: hostname(), pid: process.pid }
+  const alerts = options.alerts === null ? null : createAlerting(options.alerts, identity)
+
+  /** The rules, their per-route windows, and where their transitions go. */
+  function createAlerting (config: NonNullable<NormalizedOptions['alerts']>, who: typeof identity) {
+    const engine = new AlertEngine(config.rules, who)
+    const webhook = config.webhook === null ? null : createWebhook(config.webhook, log)
+    // A rule on one route reads that route over the last minute, like application.recent.
+    const routeWindows = new Map<NormalizedRule, RecentRequests>()
+    for (const rule of config.rules) {
+      if (rule.path.kind !== 'endpoint') continue
+      const key = rule.path.key
+      const endpoint = () => requests.endpoints.get(key)
+      routeWindows.set(rule, new RecentRequests({
+        get total () { return endpoint()?.count ?? 0 },
+        get errorCount () { return endpoint()?.errorCount ?? 0 },
+        histogram: () => endpoint()?.combined() ?? EMPTY_HISTOGRAM
+      }))
+    }
+    function evaluate (now: number): void {
+      for (const window of routeWindows.values()) window.tick(now)
+      const figures = { ...sampled(now), application: applicationFigures(now) }
+      const events = engine.evaluate(now, (rule) => {
+        if (rule.path.kind === 'path') return readPath(figures, rule.path.segments)
+        const window = routeWindows.get(rule)!.read()
+        return rule.path.field === 'errorRate' ? window.errorRate : window.responseTimeMs[rule.path.field]
+      })
+      for (const event of events) {
+        log[event.type === 'fired' ? 'warn' : 'info']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
+        webhook?.send(event)
+        if (config.onAlert !== null) {
+          try {
+            config.onAlert(event)
+          } catch (error) {
+            log.warn({ err: error }, 'server-watch: onAlert threw')
+          }
+        }
+      }
+    }
+    return { engine, evaluate, close: () => webhook?.close() }
+  }
 
   async function sampleOnce (): Promise<void> {
     await Promise.all(guarded.map((sample) => sample()))
     const now = Date.now()
     requests.tick(now)
+    recent.tick(now)
+    alerts?.evaluate(now)
     const memory = processMemory.read()
     const db = database.read()
     const point = history.record(now, {
@@ -103,7 +164,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     const db = database.read()
     const uptimeSeconds = Math.floor(process.uptime())
     return {
-      status: healthStatus(checkResults, db),
+      status: healthStatus(checkResults, db, alerts?.engine.status()),
       timestamp: new Date(now).toISOString(),
       uptime: { seconds: uptimeSeconds, formatted: formatUptime(uptimeSeconds) },
       instance: {
@@ -118,13 +179,31 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       checks: checkResults,
       memory: { process: processMemory.read(), system: system.read() },
       cpu: cpu.read(),
-      eventLoop: eventLoop.read()
+      eventLoop: eventLoop.read(),
+      alerts: alerts?.engine.active() ?? []
+    }
+  }
+
+  /** The application's figures without the per-endpoint table: what alert rules read. */
+  function applicationFigures (now: number) {
+    const { mean, ...responseTimeMs } = requests.histogram.summary()
+    return {
+      totalRequests: requests.total,
+      errorCount: requests.errorCount,
+      errorRate: requests.total === 0 ? 0 : requests.errorCount / requests.total * 100,
+      averageResponseTimeMs: mean,
+      responseTimeMs,
+      requestsPerSecond: requests.requestsPerSecond(now),
+      inFlight: Math.max(0, requests.inFlight),
+      aborted: requests.aborted,
+      timedOut: requests.timedOut,
+      recent: recent.read()
     }
   }
 
   function snapshot (): HealthSnapshot {
     const now = Date.now()
-    return { ...sampled(now), application: requests.snapshot(now) }
+    return { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() } }
   }
 
   return {
@@ -133,7 +212,10 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     snapshot,
     sampled,
     /** The overall status alone, without building the snapshot: what probes and unauthorised callers get. */
-    status: () => healthStatus(checks.read(), database.read()),
+    status: () => healthStatus(checks.read(), database.read(), alerts?.engine.status()),
+    /** The alert rules' engine, or null when `alerts: false`. */
+    alerts: alerts?.engine ?? null,
+    alertsView: (): AlertsView => alerts?.engine.view() ?? { active: [], rules: [], transitions: [] },
     /** Takes a sample now (sharing one in flight); the loop goes on as before. */
     sample: () => sampler.sample(),
     onSample (listener: (point: HistoryPoint) => void): () => void {
@@ -145,6 +227,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       sampler.close()
       listeners.clear()
       for (const [, collector] of collectors) collector.close()
+      alerts?.close()
     }
   }
 }

@@ -1,6 +1,7 @@
 /* global document, window, EventSource, fetch */
 // The fastify-server-watch dashboard. Plain browser JavaScript modules, no build step. Every URL is relative to the
 // <base href> the server puts in index.html, so the page works under any prefix.
+import { renderActiveAlerts, renderAlertsView } from './alerts.js'
 import { renderEndpoints, renderPeak, renderSnapshot } from './cards.js'
 import { createCharts, RANGES, renderHistoryCharts, retheme, setChartDefaults } from './charts.js'
 import { byId, setText } from './dom.js'
@@ -12,7 +13,9 @@ const state = {
   range: readStoredRange(),
   sort: 'count',
   snapshot: null,
-  history: null
+  history: null,
+  /** The names of the rules firing at the last update: a change re-reads the alerts timeline. */
+  firing: null
 }
 
 function readStoredRange () {
@@ -30,6 +33,9 @@ function readStoredRange () {
 function showSnapshot (snapshot) {
   state.snapshot = snapshot
   renderSnapshot(snapshot, state)
+  const firing = renderActiveAlerts(snapshot.alerts ?? [])
+  if (state.firing !== null && firing !== state.firing) refresh()
+  state.firing = firing
 }
 
 function showHistory () {
@@ -86,7 +92,10 @@ function refresh () {
         again = false
         const history = await getJson(`api/history?range=${encodeURIComponent(state.range)}`)
         const snapshot = await getJson('api/snapshot')
+        const alerts = await getJson('api/alerts')
         state.history = history
+        renderAlertsView(alerts)
+        state.firing = alerts.active.map((alert) => alert.name).join('\n')
         showSnapshot(snapshot)
         showHistory()
         reachable(true)

@@ -360,9 +360,8 @@ test('the live stream sends every sample, caps concurrent streams and ends on ap
 test('the stream hub: one subscription while streams are open, one frame for all, heartbeats, nothing left', async (t) => {
   const listeners = new Set<(point: HistoryPoint) => void>()
   let snapshots = 0
-  const watch: DashboardWatch = {
+  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
     snapshot: () => { snapshots++; return { status: 'healthy' } as any },
-    history: { query: () => { throw new Error('not used') } },
     onSample (listener) {
       listeners.add(listener)
       return () => { listeners.delete(listener) }

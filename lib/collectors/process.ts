@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { totalmem } from 'node:os'
-import { getHeapSpaceStatistics } from 'node:v8'
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8'
 import type { ProcessMemory } from '../schemas/health.js'
 import { round } from '../format.js'
 import { failureLogger, type Collector } from './types.js'
@@ -58,6 +58,8 @@ function heapSpaces (): ProcessMemory['heapSpaces'] {
 export function createProcessCollector (log: { warn: (obj: object, msg: string) => void }): Collector<ProcessMemory> {
   const failures = failureLogger(log, 'reading /proc/self')
   let last: ProcessMemory
+  // Fixed for the life of the process (--max-old-space-size): read once.
+  const heapLimit = getHeapStatistics().heap_size_limit
   function sample (): void {
     const memory = process.memoryUsage()
     let counts = NO_PROC
@@ -76,6 +78,8 @@ export function createProcessCollector (log: { warn: (obj: object, msg: string) 
       vms: counts.vms,
       heapTotal: memory.heapTotal,
       heapUsed: memory.heapUsed,
+      heapLimit,
+      heapUsedPercent: round(memory.heapUsed / heapLimit * 100, 2),
       external: memory.external,
       arrayBuffers: memory.arrayBuffers,
       numThreads: counts.numThreads,

@@ -153,7 +153,7 @@ export class RequestMetrics {
     return seconds > 0 ? round((this.total - this.rateTotals[oldest]!) / seconds, 2) : 0
   }
 
-  snapshot (now: number): ApplicationSnapshot {
+  snapshot (now: number): Omit<ApplicationSnapshot, 'recent'> {
     const statusCodes: Record<string, number> = {}
     for (let code = 100; code < 600; code++) {
       if (this.statusCodes[code]! > 0) statusCodes[code] = this.statusCodes[code]!

@@ -8,6 +8,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Access } from '../access/index.js'
 import type { HistoryPoint, HistoryRange, HistoryResponse } from '../history.js'
+import type { AlertsView } from '../schemas/alerts.js'
 import type { HealthSnapshot } from '../schemas/health.js'
 
 /** What the dashboard reads from the plugin's watch (lib/watch.ts). */
@@ -15,6 +16,7 @@ export interface DashboardWatch {
   snapshot (): HealthSnapshot
   history: { query (range: HistoryRange): HistoryResponse }
   onSample (listener: (point: HistoryPoint) => void): () => void
+  alertsView (): AlertsView
 }
 
 export interface DashboardOptions {
@@ -29,6 +31,7 @@ const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url))
 const CHART_JS_DIR = dirname(createRequire(import.meta.url).resolve('chart.js'))
 // The page's files, each with the folder it is served from: nothing else under static/ answers.
 const STATIC_FILES: Array<[string, string]> = [
+  ['alerts.js', PUBLIC_DIR],
   ['app.js', PUBLIC_DIR],
   ['cards.js', PUBLIC_DIR],
   ['charts.js', PUBLIC_DIR],
@@ -111,6 +114,10 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
       reply.header('cache-control', 'no-store').send(watch.snapshot())
     })
 
+    dashboard.get(`${root}/api/alerts`, { config }, (request, reply) => {
+      reply.header('cache-control', 'no-store').send(watch.alertsView())
+    })
+
     dashboard.get<{ Querystring: Static<typeof HistoryQuerystring> }>(`${root}/api/history`, {
       config,
       schema: { querystring: HistoryQuerystring }
@@ -160,7 +167,7 @@ export interface StreamHub {
  * One `onSample` subscription and one heartbeat timer shared by every open stream, held only while at least
  * one stream is open; each frame is serialised once, whatever the number of streams.
  */
-export function createStreamHub (watch: DashboardWatch, maxStreams: number, heartbeatMs = HEARTBEAT_MS): StreamHub {
+export function createStreamHub (watch: Pick<DashboardWatch, 'snapshot' | 'onSample'>, maxStreams: number, heartbeatMs = HEARTBEAT_MS): StreamHub {
   const streams = new Set<PassThrough>()
   let unsubscribe: (() => void) | null = null
   let heartbeat: NodeJS.Timeout | null = null

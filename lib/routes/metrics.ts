@@ -4,7 +4,7 @@ import { PROMETHEUS_CONTENT_TYPE, createGcStats, renderMetrics } from '../promet
 import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
-  watch: Pick<Watch, 'requests' | 'sampled'>
+  watch: Pick<Watch, 'requests' | 'sampled' | 'alertsView'>
   metricsPath: string
   access: Pick<Access, 'hook'>
 }
@@ -13,7 +13,7 @@ export interface MetricsOptions {
 export function registerMetrics (app: FastifyInstance, { watch, metricsPath, access }: MetricsOptions): void {
   // Created only when /metrics is on: the GC observer is the one cost of this feature outside a scrape.
   const gc = createGcStats()
-  const source = { requests: watch.requests, snapshot: () => watch.sampled() }
+  const source = { requests: watch.requests, snapshot: () => watch.sampled(), alerts: watch.alertsView }
   app.addHook('onClose', (_instance, done) => { gc.close(); done() })
 
   app.route({

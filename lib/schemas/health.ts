@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Nullable, NullableNumber, Percentiles } from './common.js'
+import { AlertSchema } from './alerts.js'
 import { DatabaseSchema } from './database.js'
 
 const Count = Type.Integer({ minimum: 0 })
@@ -38,6 +39,15 @@ export const RecentErrorSchema = Type.Object({
   code: Type.Optional(Type.String())
 })
 
+/** Request figures over the last minute (lib/collectors/recent.ts): what alert rules on requests read. */
+export const RecentRequestsSchema = Type.Object({
+  windowSeconds: Count,
+  requests: Count,
+  errors: Count,
+  errorRate: NullablePercent,
+  responseTimeMs: Type.Object({ p50: NullableNumber, p95: NullableNumber, p99: NullableNumber })
+})
+
 export const ApplicationSchema = Type.Object({
   totalRequests: Count,
   errorCount: Count,
@@ -50,7 +60,8 @@ export const ApplicationSchema = Type.Object({
   timedOut: Count,
   statusCodes: Type.Record(Type.String({ pattern: '^[1-5][0-9][0-9]$' }), Count),
   endpoints: Type.Record(Type.String(), EndpointSchema),
-  recentErrors: Type.Array(RecentErrorSchema)
+  recentErrors: Type.Array(RecentErrorSchema),
+  recent: RecentRequestsSchema
 })
 
 export const HeapSpaceSchema = Type.Object({
@@ -67,6 +78,9 @@ export const ProcessMemorySchema = Type.Object({
   vms: NullableBytes,
   heapTotal: Bytes,
   heapUsed: Bytes,
+  /** V8's heap size limit (--max-old-space-size), and heapUsed as a percent of it. */
+  heapLimit: Bytes,
+  heapUsedPercent: Percent,
   external: Bytes,
   arrayBuffers: Bytes,
   numThreads: Nullable(Count),
@@ -127,13 +141,16 @@ export const HealthSnapshotSchema = Type.Object({
     delayMs: Type.Object({ p50: NullableNumber, p99: NullableNumber, max: NullableNumber }),
     utilization: Nullable(Type.Number({ minimum: 0, maximum: 1 }))
   }),
-  application: ApplicationSchema
+  application: ApplicationSchema,
+  /** Alert rules that are firing now (lib/alerts/). */
+  alerts: Type.Array(AlertSchema)
 }, { $id: 'ServerWatchHealthSnapshot' })
 
 export type HealthSnapshot = Static<typeof HealthSnapshotSchema>
 export type ApplicationSnapshot = Static<typeof ApplicationSchema>
 export type EndpointSnapshot = Static<typeof EndpointSchema>
 export type RecentError = Static<typeof RecentErrorSchema>
+export type RecentRequests = Static<typeof RecentRequestsSchema>
 export type CheckResult = Static<typeof CheckResultSchema>
 export type ProcessMemory = Static<typeof ProcessMemorySchema>
 export type SystemMemory = Static<typeof SystemMemorySchema>
