@@ -26,6 +26,11 @@ await app.register(serverWatch, {
   checks: {
     // A custom check the way an app would write one: is a dependency reachable, within checkTimeoutMs?
     'payment-provider': { check: async () => { await sleep(5 + Math.random() * 20) }, required: false }
+  },
+  // "Tell me and drain this instance when the event loop p99 stays over 500 ms for 20 s": GET /api/demo/block-loop
+  // blocks the loop for 600 ms; call it for half a minute to see the banner, /health 503 and /health/ready fail.
+  alerts: {
+    rules: [{ name: 'slow-loop', metric: 'eventLoop.delayMs.p99', above: 500, forMs: 20_000, severity: 'unhealthy' }]
   }
 })
 
@@ -59,6 +64,13 @@ app.post('/api/orders', {
   }
 }, async (request, reply) => reply.code(201).send({ id: Date.now(), ...request.body }))
 
+// Blocks the event loop on purpose, to fire the demo's slow-loop alert (see the alerts option above).
+app.get('/api/demo/block-loop', async () => {
+  const end = Date.now() + 600
+  while (Date.now() < end);
+  return { blockedMs: 600 }
+})
+
 if (mongo !== null) {
   const items = mongo.db(process.env.MONGODB_DB ?? 'server_watch_demo').collection('items')
   app.get('/api/db/items', async () => ({ items: await items.find({}, { projection: { _id: 0 } }).limit(20).toArray() }))
@@ -77,6 +89,7 @@ console.log(`Demo app on ${base}
   health     ${base}/health
   metrics    ${base}/metrics
   api        ${base}/api/users/1  ${base}/api/reports/slow  ${base}/api/checkout  POST ${base}/api/orders${mongo === null ? '' : `  ${base}/api/db/items`}
+  alert      for i in $(seq 40); do curl -s ${base}/api/demo/block-loop; done   (slow-loop fires after 20 s)
   database   ${mongo === null ? 'none (set MONGODB_URI to watch one)' : 'MongoDB from MONGODB_URI'}`)
 
 let traffic = null

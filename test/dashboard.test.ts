@@ -634,6 +634,40 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.equal((await guesser.page.goto(demo.dashboard))?.status(), 401)
   })
 
+  t.test('alerts: the banner, the threshold on its chart, and the timeline of transitions', async (t) => {
+    const demo = await startDemo(t, {
+      alerts: {
+        defaults: false,
+        rules: [
+          { name: 'rss-over-1-byte', metric: 'memory.process.rss', above: 1, forMs: 0, severity: 'unhealthy' },
+          { name: 'never', metric: 'eventLoop.delayMs.p99', above: 60_000, forMs: 0 }
+        ]
+      }
+    })
+    const watched = await openPage(session)
+    t.teardown(() => watched.context.close())
+    const { page } = watched
+    await page.goto(demo.dashboard)
+    await page.waitForSelector('#alerts:not([hidden])', { timeout: 5000 })
+    t.equal(await page.getAttribute('#alerts', 'data-severity'), 'unhealthy')
+    t.match(await page.locator('#alerts-list').innerText(), /rss-over-1-byte: memory\.process\.rss = \d+ \(above 1\)/)
+    t.equal(await page.locator('#alerts-list li').count(), 1, 'only the rule that fires')
+    await page.waitForFunction(() => document.querySelectorAll('#alerts-transitions li').length > 0)
+    t.match(await page.locator('#alerts-transitions').innerText(), /fired \(unhealthy\)\s+rss-over-1-byte/)
+    t.ok(await page.locator('#alerts-empty').isHidden())
+    t.match(await page.locator('#alerts-rules').innerText(), /2 rules: rss-over-1-byte .*; never \(eventLoop\.delayMs\.p99 above 60000/)
+    const thresholds = await page.evaluate(() => {
+      const Chart = (window as any).Chart
+      const of = (id: string) => Chart.getChart(document.getElementById(id)).options.plugins.serverWatchThresholds?.lines ?? []
+      return { memory: of('chart-memory'), cpu: of('chart-cpu'), latency: of('chart-latency') }
+    })
+    t.match(thresholds.memory, [{ value: 1, axis: 'y', severity: 'unhealthy', label: 'rss-over-1-byte (above 1)' }])
+    t.match(thresholds.cpu, [{ value: 60_000, axis: 'y1', severity: 'degraded' }])
+    t.same(thresholds.latency, [])
+    t.equal(await page.getAttribute('#status', 'data-status'), 'unhealthy', 'the status pill follows the alert')
+    t.same(watched.problems, [])
+  })
+
   t.test('falls back to polling when the stream is refused', async (t) => {
     const demo = await startDemo(t, { maxStreams: 0 })
     const watched = await openPage(session)
