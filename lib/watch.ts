@@ -8,6 +8,7 @@ import { createProcessCollector } from './collectors/process.js'
 import { RequestMetrics } from './collectors/requests.js'
 import { createSystemCollector } from './collectors/system.js'
 import { failureLogger, type Collector } from './collectors/types.js'
+import { loggableError } from './error-text.js'
 import { formatUptime } from './format.js'
 import { History, type HistoryPoint } from './history.js'
 import type { NormalizedOptions } from './options.js'
@@ -18,10 +19,13 @@ import type { CheckResult, HealthSnapshot } from './schemas/health.js'
 export type HealthStatus = HealthSnapshot['status']
 export type SampledSnapshot = Omit<HealthSnapshot, 'application'>
 
-/** unhealthy when a required check or a required database fails; degraded when only optional ones do. */
+/**
+ * unhealthy when a required check or a required database fails; degraded when only optional ones do. A check with
+ * no result yet (`pending`) counts as failing: nothing is reported healthy before it has been seen to pass.
+ */
 export function healthStatus (checks: Record<string, CheckResult>, database: DatabaseSnapshot): HealthStatus {
   let status: HealthStatus = 'healthy'
-  const failures = Object.values(checks).filter((check) => check.status === 'fail')
+  const failures = Object.values(checks).filter((check) => check.status !== 'pass')
   if (database.status === 'unhealthy') failures.push({ required: database.required !== false } as CheckResult)
   for (const failure of failures) {
     if (failure.required) return 'unhealthy'
@@ -91,7 +95,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       try {
         listener(point)
       } catch (error) {
-        log.warn({ err: error }, 'server-watch: a sample listener failed')
+        log.warn({ err: loggableError(error) }, 'server-watch: a sample listener failed')
       }
     }
   }

@@ -152,7 +152,9 @@ test('health status: required failures are unhealthy, optional ones degraded, th
   t.equal(healthStatus({ a: { ...fail, required: false } }, { status: 'healthy' }), 'degraded')
   t.equal(healthStatus({}, { status: 'unhealthy', required: true }), 'unhealthy')
   t.equal(healthStatus({}, { status: 'unhealthy', required: false }), 'degraded')
-  t.equal(healthStatus({ a: { ...pass, status: 'pending' } }, { status: 'healthy' }), 'healthy')
+  // issue 15.1: a check with no result yet is not passing.
+  t.equal(healthStatus({ a: { ...pass, status: 'pending' } }, { status: 'healthy' }), 'unhealthy')
+  t.equal(healthStatus({ a: { ...pass, status: 'pending', required: false } }, { status: 'healthy' }), 'degraded')
 })
 
 test('callers that authorize denies get only the status and timestamp, with the same status code', async (t) => {

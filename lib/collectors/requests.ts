@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Histogram, bucketIndex } from '../histogram.js'
-import { errorMessage, round } from '../format.js'
+import { errorCode, errorText } from '../error-text.js'
+import { round } from '../format.js'
 import type { ApplicationSnapshot, EndpointSnapshot, RecentError } from '../schemas/health.js'
 
 export const NOT_FOUND_KEY = '(not found)'
@@ -25,7 +26,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     [kEndpoint]?: Endpoint
     [kStart]?: number
-    [kError]?: Error
+    [kError]?: unknown
   }
 }
 
@@ -121,19 +122,19 @@ export class RequestMetrics {
     if (statusCode >= 500) this.errorCount++
   }
 
-  recordError (request: FastifyRequest, route: string, statusCode: number, error: Error): void {
+  /** Anything can be thrown (null, a Proxy, a BigInt message): only strings are stored, so snapshots always serialise. */
+  recordError (request: FastifyRequest, route: string, statusCode: number, error: unknown): void {
     if (this.maxRecentErrors === 0) return
     const url = request.url
     const query = url.indexOf('?')
-    const code = (error as { code?: unknown }).code
     this.recentErrors[this.nextError] = {
       time: Date.now(),
       method: request.method,
       route,
       path: (query === -1 ? url : url.slice(0, query)).slice(0, 512),
       statusCode,
-      message: errorMessage(error, this.maxMessageLength),
-      code: typeof code === 'string' ? code.slice(0, 64) : undefined
+      message: errorText(error, this.maxMessageLength),
+      code: errorCode(error)
     }
     this.nextError = (this.nextError + 1) % this.maxRecentErrors
   }

@@ -5,7 +5,8 @@
  */
 import type { MongoClient, TopologyDescription } from 'mongodb'
 import type { FastifyBaseLogger } from 'fastify'
-import { errorMessage, round } from '../../format.js'
+import { errorText, loggableError } from '../../error-text.js'
+import { round } from '../../format.js'
 import type { Collector } from '../types.js'
 import type { DatabaseSnapshot } from '../../schemas/database.js'
 import { createCommandWatch, OWN_COMMAND_COMMENT } from './commands.js'
@@ -75,8 +76,8 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
     } catch (error) {
       if (closed) return
       pingMs = null
-      pingError = errorMessage(error, MAX_ERROR_LENGTH)
-      if (healthy !== false) log.warn({ err: error }, 'MongoDB ping failed: the database is reported unhealthy')
+      pingError = errorText(error, MAX_ERROR_LENGTH)
+      if (healthy !== false) log.warn({ err: loggableError(error) }, 'MongoDB ping failed: the database is reported unhealthy')
       healthy = false
     }
     lastCheckedAt = Date.now()

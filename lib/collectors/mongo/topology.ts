@@ -5,7 +5,8 @@ import type {
   TopologyDescription,
   TopologyDescriptionChangedEvent
 } from 'mongodb'
-import { errorMessage, round } from '../../format.js'
+import { errorText } from '../../error-text.js'
+import { round } from '../../format.js'
 import type { ServerSnapshot, TopologySnapshot } from '../../schemas/database.js'
 import { MAX_ERROR_LENGTH, MAX_SERVERS } from './limits.js'
 
@@ -57,7 +58,7 @@ export function createTopologyWatch (onClientClosed: () => void): TopologyWatch 
         servers.set(address, known)
       }
       known.type = server.type
-      known.error = server.error == null ? undefined : errorMessage(server.error, MAX_ERROR_LENGTH)
+      known.error = server.error == null ? undefined : errorText(server.error, MAX_ERROR_LENGTH)
     }
   }
   /** Awaited heartbeats are long polls (streaming protocol) whose duration is not a round trip: skipped. */
