@@ -99,7 +99,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       }
     }
   }
-  const sampler = new Sampler(options.sampleIntervalMs, sampleOnce)
+  const sampler = new Sampler(options.sampleIntervalMs, sampleOnce, log)
 
   /** Everything the sampling loop measured, without the per-endpoint figures: what /metrics reads. */
   function sampled (now = Date.now()): SampledSnapshot {
