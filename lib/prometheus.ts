@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { constants, PerformanceObserver } from 'node:perf_hooks'
 import { getHeapSpaceStatistics } from 'node:v8'
 import { BUCKET_COUNT, Histogram, bucketUpperBound } from './histogram.js'
-import type { Endpoint, RequestMetrics } from './collectors/requests.js'
+import { OTHER_STATUS_KEY, type Endpoint, type RequestMetrics } from './collectors/requests.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
 import type { SampledSnapshot } from './watch.js'
 
@@ -183,10 +183,11 @@ function writeHttp (out: Exposition, requests: RequestMetrics): void {
     }
   }
   const codes: Array<[string, number]> = []
-  for (let code = 100; code < 600; code++) {
+  for (let code = 100; code < requests.statusCodes.length; code++) {
     const count = requests.statusCodes[code]!
     if (count > 0) codes.push([labels(['code', String(code)]), count])
   }
+  if (requests.statusCodes[0]! > 0) codes.push([labels(['code', OTHER_STATUS_KEY]), requests.statusCodes[0]!])
   out.labelled('http_responses_by_code_total', 'counter', 'Responses by exact status code, every route together', codes)
   out.single('http_requests_in_flight', 'gauge', 'Requests being handled now', Math.max(0, requests.inFlight))
   out.single('http_requests_aborted_total', 'counter', 'Requests whose connection closed before their response was complete', requests.aborted)
