@@ -138,3 +138,14 @@ test('issue 15.2: a handler that throws null or an unprintable object is recorde
   ])
   t.same(lines.filter((line) => /already sent/.test(line.err?.message ?? '')), [], 'no "Reply was already sent"')
 })
+
+test('issue 15.9: a bad history range answers 400 with the allowed values, not raw validator text', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  const response = await app.inject('/dashboard/api/history?range=2d')
+  t.equal(response.statusCode, 400)
+  t.equal(response.json().code, 'FST_ERR_VALIDATION')
+  t.equal(response.json().message, 'querystring/range must be one of "5m", "1h", "24h"')
+  t.equal((await app.inject('/dashboard/api/history?range=1h')).json().range, '1h')
+  t.equal((await app.inject('/dashboard/api/history')).json().range, '5m', 'the default still applies')
+})

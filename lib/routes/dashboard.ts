@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream'
 import fastifyStatic from '@fastify/static'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify'
-import type { HistoryPoint, HistoryRange, HistoryResponse } from '../history.js'
+import { HISTORY_RANGES, type HistoryPoint, type HistoryRange, type HistoryResponse } from '../history.js'
 import type { HealthSnapshot } from '../schemas/health.js'
 
 /** What the dashboard reads from the plugin's watch (lib/watch.ts). */
@@ -54,9 +54,10 @@ const CSP = [
   "object-src 'none'"
 ].join('; ')
 
-const HistoryQuerystring = Type.Object({
-  range: Type.Union([Type.Literal('5m'), Type.Literal('1h'), Type.Literal('24h')], { default: '5m' })
-})
+const HistoryRangeSchema = Type.Union((Object.keys(HISTORY_RANGES) as HistoryRange[]).map((range) => Type.Literal(range)), { default: '5m' })
+const HistoryQuerystring = Type.Object({ range: HistoryRangeSchema })
+/** Ajv's text for a union of constants is "must be equal to constant" once per value: say which values instead. */
+const RANGE_ERROR = `querystring/range must be one of ${HistoryRangeSchema.anyOf.map((literal) => JSON.stringify(literal.const)).join(', ')}`
 
 const escapeAttribute = (value: string): string =>
   value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -112,7 +113,9 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
 
     dashboard.get<{ Querystring: Static<typeof HistoryQuerystring> }>(`${root}/api/history`, {
       config,
-      schema: { querystring: HistoryQuerystring }
+      schema: { querystring: HistoryQuerystring },
+      // range is the one property this schema checks.
+      schemaErrorFormatter: () => new Error(RANGE_ERROR)
     }, (request, reply) => {
       reply.header('cache-control', 'no-store').send(watch.history.query(request.query.range))
     })
