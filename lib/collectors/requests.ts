@@ -36,7 +36,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     [kEndpoint]?: Endpoint
     [kStart]?: number
-    [kError]?: unknown
+    [kError]?: Error
   }
 }
 
