@@ -6,8 +6,9 @@ import { PassThrough } from 'node:stream'
 import fastifyStatic from '@fastify/static'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, onRequestHookHandler } from 'fastify'
-import { HISTORY_RANGES, type HistoryPoint, type HistoryRange, type HistoryResponse } from '../history.js'
+import type { HistoryPoint, HistoryRange, HistoryResponse } from '../history.js'
 import type { HealthSnapshot } from '../schemas/health.js'
+import { HISTORY_RANGE_ERROR, HistoryRangeSchema } from '../schemas/history.js'
 
 /** What the dashboard reads from the plugin's watch (lib/watch.ts). */
 export interface DashboardWatch {
@@ -54,10 +55,7 @@ const CSP = [
   "object-src 'none'"
 ].join('; ')
 
-const HistoryRangeSchema = Type.Union((Object.keys(HISTORY_RANGES) as HistoryRange[]).map((range) => Type.Literal(range)), { default: '5m' })
 const HistoryQuerystring = Type.Object({ range: HistoryRangeSchema })
-/** Ajv's text for a union of constants is "must be equal to constant" once per value: say which values instead. */
-const RANGE_ERROR = `querystring/range must be one of ${HistoryRangeSchema.anyOf.map((literal) => JSON.stringify(literal.const)).join(', ')}`
 
 const escapeAttribute = (value: string): string =>
   value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -115,7 +113,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
       config,
       schema: { querystring: HistoryQuerystring },
       // range is the one property this schema checks.
-      schemaErrorFormatter: () => new Error(RANGE_ERROR)
+      schemaErrorFormatter: () => new Error(HISTORY_RANGE_ERROR)
     }, (request, reply) => {
       reply.header('cache-control', 'no-store').send(watch.history.query(request.query.range))
     })
