@@ -11,12 +11,6 @@ export function formatUptime (totalSeconds: number): string {
   return `${rest}s`
 }
 
-/** The message of anything thrown, cut to `maxLength` characters. */
-export function errorMessage (error: unknown, maxLength: number): string {
-  const message = error instanceof Error ? error.message : String(error)
-  return message.length > maxLength ? `${message.slice(0, maxLength - 1)}…` : message
-}
-
 export const round = (value: number, digits = 3): number => {
   const scale = 10 ** digits
   return Math.round(value * scale) / scale

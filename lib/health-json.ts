@@ -66,10 +66,7 @@ export function prefersHealthJson (accept: string | undefined): boolean {
 
 const componentName = (name: string) => name.replaceAll(':', '_')
 
-function checkStatus (failing: boolean, pending = false): Status {
-  if (failing) return 'fail'
-  return pending ? 'warn' : 'pass'
-}
+const checkStatus = (failing: boolean): Status => failing ? 'fail' : 'pass'
 
 /**
  * The draft's document for an authorised caller. `sampledAt` (epoch ms) is when the system figures were read;
@@ -117,14 +114,16 @@ export function toHealthJson (snapshot: HealthSnapshot, sampledAt: number | null
   }
 
   for (const [name, result] of Object.entries(snapshot.checks)) {
-    const failing = result.status === 'fail'
-    if (failing) failures.push(`${name}: ${result.error ?? 'failed'}`)
-    const output = failing ? result.error : result.status === 'pending' ? 'not checked yet' : undefined
+    // A check with no result yet is not passing: fail when required, warn when optional, as the overall status.
+    const pending = result.status === 'pending'
+    const failing = result.status === 'fail' || (pending && result.required)
+    const output = pending ? 'not checked yet' : failing ? result.error : undefined
+    if (failing) failures.push(`${name}: ${output ?? 'failed'}`)
     checks[`${componentName(name)}:responseTime`] = [{
       componentId: name,
       componentType: 'component',
       ...(result.durationMs === null ? {} : { observedValue: result.durationMs, observedUnit: 'ms' }),
-      status: checkStatus(failing, result.status === 'pending'),
+      status: failing ? 'fail' : pending ? 'warn' : 'pass',
       ...(result.lastCheckedAt === null ? {} : { time: result.lastCheckedAt }),
       ...(output === undefined ? {} : { output })
     }]

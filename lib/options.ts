@@ -100,14 +100,78 @@ const KNOWN_OPTIONS = new Set([
   'prefix', 'logLevel', 'logSerializers'
 ])
 
+/** The keys of a check given as an object, and of the `mongo` option given as an object. */
+const CHECK_KEYS = ['check', 'required', 'timeoutMs']
+const MONGO_KEYS = ['client', 'required', 'serverStatusIntervalMs']
+
 const show = (value: unknown): string => {
   if (typeof value === 'function') return 'a function'
   if (typeof value === 'string') return JSON.stringify(value)
   if (value === null || typeof value !== 'object') return String(value)
+  if (!isPlainObject(value)) return `a ${constructorName(value)}`
   try {
     return JSON.stringify(value).slice(0, 40)
   } catch {
     return 'an object'
+  }
+}
+
+function constructorName (value: object): string {
+  try {
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
+    return typeof name === 'string' && name !== '' ? name : 'object'
+  } catch {
+    return 'object'
+  }
+}
+
+/** An object literal (or `Object.create(null)`): not a Map, an array or a class instance, whose entries we would miss. */
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value) as unknown
+  return prototype === Object.prototype || prototype === null
+}
+
+/** Levenshtein distance, case-insensitive: small names only (option keys), so the plain table is enough. */
+function editDistance (a: string, b: string): number {
+  a = a.toLowerCase()
+  b = b.toLowerCase()
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
+
+/** The known name nearest to `name`, when it is near enough to be a typo (a third of its letters at most). */
+function closestName (name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = editDistance(name, candidate)
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/**
+ * Throws for the first key of `value` that is not in `known`, naming its full path (`checks.a.requried`) and the
+ * nearest known name: a misspelt option must fail, not leave its default silently in place.
+ */
+function rejectUnknownKeys (value: Record<string, unknown>, known: Iterable<string>, path: string, expected: string): void {
+  const names = new Set(known)
+  for (const key of Object.keys(value)) {
+    if (names.has(key)) continue
+    const suggestion = closestName(key, names)
+    const hint = suggestion === undefined ? 'unknown option' : `unknown option; did you mean "${suggestion}"?`
+    throw new FST_SERVER_WATCH_INVALID_OPTION(path === '' ? key : `${path}.${key}`, `${expected} (${hint})`, show(value[key]))
   }
 }
 
@@ -124,8 +188,9 @@ function path (options: Record<string, unknown>, name: string, fallback: string)
   const value = options[name]
   if (value === undefined) return fallback
   if (value === false) return false
-  if (typeof value !== 'string' || !/^\/[\w\-./~]*$/.test(value) || value.includes('//')) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION(name, 'false or a path starting with "/"', show(value))
+  // Clients resolve "." and ".." segments before sending (RFC 3986 5.2.4): a route with one could never match.
+  if (typeof value !== 'string' || !/^\/[\w\-./~]*$/.test(value) || value.includes('//') || /\/\.\.?(?:\/|$)/.test(value)) {
+    throw new FST_SERVER_WATCH_INVALID_OPTION(name, 'false or a path starting with "/" (letters, digits, "-", "_", ".", "~", no "." or ".." segment)', show(value))
   }
   return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
 }
@@ -142,32 +207,35 @@ function mongo (options: Record<string, unknown>, checkTimeoutMs: number): Norma
   if (isMongoClient(value)) {
     return { client: value, required: true, serverStatusIntervalMs: DEFAULT_SERVER_STATUS_INTERVAL_MS }
   }
-  const watch = value as Record<string, unknown>
-  if (typeof watch !== 'object' || !isMongoClient(watch.client)) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('mongo', 'a MongoClient or { client: MongoClient, required?, serverStatusIntervalMs? }', show(value))
-  }
+  const expected = 'a MongoClient or { client: MongoClient, required?, serverStatusIntervalMs? }'
+  if (!isPlainObject(value)) throw new FST_SERVER_WATCH_INVALID_OPTION('mongo', expected, show(value))
+  rejectUnknownKeys(value, MONGO_KEYS, 'mongo', `one of ${MONGO_KEYS.join(', ')}`)
+  const watch = value
+  if (!isMongoClient(watch.client)) throw new FST_SERVER_WATCH_INVALID_OPTION('mongo', expected, show(value))
   if (watch.required !== undefined && typeof watch.required !== 'boolean') {
     throw new FST_SERVER_WATCH_INVALID_OPTION('mongo.required', 'a boolean', show(watch.required))
   }
   const serverStatusIntervalMs = integer(watch, 'serverStatusIntervalMs', DEFAULT_SERVER_STATUS_INTERVAL_MS, checkTimeoutMs, 86_400_000)
-  return { client: watch.client, required: watch.required !== false, serverStatusIntervalMs }
+  return { client: watch.client as MongoClient, required: watch.required !== false, serverStatusIntervalMs }
 }
 
 function checks (options: Record<string, unknown>, checkTimeoutMs: number): NormalizedCheck[] {
   const value = options.checks
   if (value === undefined) return []
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('checks', 'an object of named checks', show(value))
+  if (!isPlainObject(value)) {
+    throw new FST_SERVER_WATCH_INVALID_OPTION('checks', 'a plain object of named checks', show(value))
   }
   return Object.entries(value).map(([name, definition]) => {
-    const spec: Record<string, unknown> = typeof definition === 'function' ? { check: definition } : definition as Record<string, unknown>
-    if (typeof spec !== 'object' || spec === null || typeof spec.check !== 'function') {
+    const spec = typeof definition === 'function' ? { check: definition } : definition
+    if (!isPlainObject(spec) || typeof spec.check !== 'function') {
       throw new FST_SERVER_WATCH_INVALID_CHECK(name, 'must be a function or { check: function, required?, timeoutMs? }')
     }
+    rejectUnknownKeys(spec, CHECK_KEYS, `checks.${name}`, `one of ${CHECK_KEYS.join(', ')}`)
     if (spec.required !== undefined && typeof spec.required !== 'boolean') {
       throw new FST_SERVER_WATCH_INVALID_CHECK(name, `"required" must be a boolean, got ${show(spec.required)}`)
     }
-    const timeoutMs = spec.timeoutMs ?? checkTimeoutMs
+    // undefined only: a null timeoutMs is a mistake, not a request for the default.
+    const timeoutMs = spec.timeoutMs === undefined ? checkTimeoutMs : spec.timeoutMs
     if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
       throw new FST_SERVER_WATCH_INVALID_CHECK(name, `"timeoutMs" must be an integer from 1 to 600000, got ${show(timeoutMs)}`)
     }
@@ -205,11 +273,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
   if (typeof options !== 'object') {
     throw new FST_SERVER_WATCH_INVALID_OPTION('options', 'an object', show(raw))
   }
-  for (const name of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(name)) {
-      throw new FST_SERVER_WATCH_INVALID_OPTION(name, 'one of the documented options (unknown option)', show(options[name]))
-    }
-  }
+  rejectUnknownKeys(options, KNOWN_OPTIONS, '', 'one of the documented options')
   if (options.authorize !== undefined && typeof options.authorize !== 'function') {
     throw new FST_SERVER_WATCH_INVALID_OPTION('authorize', 'a function (request) => boolean | Promise<boolean>', show(options.authorize))
   }

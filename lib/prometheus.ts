@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { constants, PerformanceObserver } from 'node:perf_hooks'
 import { getHeapSpaceStatistics } from 'node:v8'
 import { BUCKET_COUNT, Histogram, bucketUpperBound } from './histogram.js'
-import type { Endpoint, RequestMetrics } from './collectors/requests.js'
+import { OTHER_STATUS_KEY, type Endpoint, type RequestMetrics } from './collectors/requests.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { SampledSnapshot } from './watch.js'
@@ -60,6 +60,24 @@ export function labels (...pairs: Array<[string, string]>): string {
   return `{${pairs.map(([name, value]) => `${name}="${escapeLabelValue(value)}"`).join(',')}}`
 }
 
+/**
+ * A sample value as the text format reads it: integers exactly; other numbers at 15 significant digits, the most a
+ * double keeps for any decimal, printed in their shortest form, so that unit conversions print 0.024321 rather
+ * than 0.024321000000000002 and the printed value still parses back to the number (and to the same float in Go).
+ */
+export function formatValue (value: number): string {
+  if (Number.isInteger(value)) return String(value)
+  if (Number.isNaN(value)) return 'NaN'
+  if (!Number.isFinite(value)) return value > 0 ? '+Inf' : '-Inf'
+  return String(Number(value.toPrecision(15)))
+}
+
+/**
+ * Milliseconds to seconds at nanosecond resolution, finer than any duration measured here: a sum of many float
+ * durations carries rounding error in its last digits (0.00409683199999927), which this drops.
+ */
+export const msToSeconds = (ms: number): number => Math.round(ms * 1e6) / 1e9
+
 type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary'
 
 class Exposition {
@@ -70,7 +88,7 @@ class Exposition {
   }
 
   sample (name: string, labelText: string, value: number): void {
-    this.text += `${name}${labelText} ${value}\n`
+    this.text += `${name}${labelText} ${formatValue(value)}\n`
   }
 
   /** A family of one unlabelled sample, left out when the platform cannot provide the value. */
@@ -102,12 +120,12 @@ class Exposition {
       this.text += `${name}_bucket{${labelText},le="${bounds[i]}"} ${cumulative}\n`
     }
     this.text += `${name}_bucket{${labelText},le="+Inf"} ${histogram.count}\n`
-    this.text += `${name}_sum{${labelText}} ${histogram.sum / 1000}\n`
+    this.text += `${name}_sum{${labelText}} ${formatValue(msToSeconds(histogram.sum))}\n`
     this.text += `${name}_count{${labelText}} ${histogram.count}\n`
   }
 }
 
-const seconds = (ms: number | null | undefined): number | null => ms === null || ms === undefined ? null : ms / 1000
+const seconds = (ms: number | null | undefined): number | null => ms === null || ms === undefined ? null : msToSeconds(ms)
 const ratio = (percent: number | null): number | null => percent === null ? null : Math.round(percent * 100) / 10_000
 
 /** Counts garbage collections and their pauses by kind from `gc` performance entries; only exists while /metrics is on. */
@@ -194,10 +212,11 @@ function writeHttp (out: Exposition, requests: RequestMetrics): void {
     }
   }
   const codes: Array<[string, number]> = []
-  for (let code = 100; code < 600; code++) {
+  for (let code = 100; code < requests.statusCodes.length; code++) {
     const count = requests.statusCodes[code]!
     if (count > 0) codes.push([labels(['code', String(code)]), count])
   }
+  if (requests.statusCodes[0]! > 0) codes.push([labels(['code', OTHER_STATUS_KEY]), requests.statusCodes[0]!])
   out.labelled('http_responses_by_code_total', 'counter', 'Responses by exact status code, every route together', codes)
   out.single('http_requests_in_flight', 'gauge', 'Requests being handled now', Math.max(0, requests.inFlight))
   out.single('http_requests_aborted_total', 'counter', 'Requests whose connection closed before their response was complete', requests.aborted)
@@ -300,9 +319,9 @@ function writeMongo (out: Exposition, db: DatabaseSnapshot): void {
       for (const [command, stats] of byName) {
         const commandLabel = `command="${escapeLabelValue(command)}"`
         for (const [quantile, ms] of [['0.5', stats.p50], ['0.95', stats.p95], ['0.99', stats.p99]] as const) {
-          if (ms !== null) out.sample(name, `{${commandLabel},quantile="${quantile}"}`, ms / 1000)
+          if (ms !== null) out.sample(name, `{${commandLabel},quantile="${quantile}"}`, msToSeconds(ms))
         }
-        out.sample(`${name}_sum`, `{${commandLabel}}`, stats.totalMs / 1000)
+        out.sample(`${name}_sum`, `{${commandLabel}}`, msToSeconds(stats.totalMs))
         out.sample(`${name}_count`, `{${commandLabel}}`, stats.count)
       }
       out.labelled('mongodb_client_command_failures_total', 'counter', 'Commands that failed, by command name',

@@ -1,3 +1,5 @@
+import { failureLogger } from './collectors/types.js'
+
 /**
  * The one loop that runs everything that is not per request. A single unref()'d setTimeout, re-armed with
  * refresh() after each sample has finished: unlike setInterval, samples never pile up when one is slow or the
@@ -9,8 +11,16 @@ export class Sampler {
   private started = false
   private closed = false
 
-  /** `sampleOnce` must not reject: each collector guards itself. */
-  constructor (private readonly intervalMs: number, private readonly sampleOnce: () => Promise<void>) {}
+  private readonly failures: ReturnType<typeof failureLogger>
+
+  /** Each collector guards itself; should a sample still reject, the loop logs it once and goes on. */
+  constructor (
+    private readonly intervalMs: number,
+    private readonly sampleOnce: () => Promise<void>,
+    log: { warn: (obj: object, msg: string) => void }
+  ) {
+    this.failures = failureLogger(log, 'the sampling loop')
+  }
 
   /** Takes a first sample now, then one every interval. */
   start (): void {
@@ -23,7 +33,8 @@ export class Sampler {
 
   /** A sample now; concurrent callers share the one in flight. */
   sample (): Promise<void> {
-    this.running ??= this.sampleOnce().finally(() => { this.running = null })
+    // Through then(): a sampleOnce that throws synchronously rejects like one that rejects.
+    this.running ??= Promise.resolve().then(this.sampleOnce).finally(() => { this.running = null })
     return this.running
   }
 
@@ -32,10 +43,11 @@ export class Sampler {
     if (this.timer !== null) clearTimeout(this.timer)
   }
 
-  private tick (): void {
-    this.sample().then(() => {
+  /** Re-arms after every sample, whether it resolved or rejected: one failure must not stop the loop for good. */
+  private tick (): Promise<void> {
+    return this.sample().then(this.failures.recovered, this.failures.failed).then(() => {
       // refresh() restarts the same timer from now, whether it already fired or is still pending.
       if (!this.closed) this.timer?.refresh()
-    }, () => {})
+    })
   }
 }

@@ -13,6 +13,7 @@ import { readPath } from './alerts/metric-path.js'
 import type { NormalizedRule } from './alerts/rules.js'
 import { createWebhook } from './alerts/webhook.js'
 import { failureLogger, type Collector } from './collectors/types.js'
+import { loggableError } from './error-text.js'
 import { formatUptime } from './format.js'
 import { Histogram } from './histogram.js'
 import { History, type HistoryPoint } from './history.js'
@@ -27,12 +28,13 @@ export type SampledSnapshot = Omit<HealthSnapshot, 'application'>
 
 /**
  * unhealthy when a required check or a required database fails, or an alert of that severity fires; degraded when
- * only optional ones fail or a degraded alert fires.
+ * only optional ones fail or a degraded alert fires. A check with no result yet (`pending`) counts as failing:
+ * nothing is reported healthy before it has been seen to pass.
  */
 export function healthStatus (checks: Record<string, CheckResult>, database: DatabaseSnapshot, alerts: HealthStatus = 'healthy'): HealthStatus {
   if (alerts === 'unhealthy') return alerts
   let status: HealthStatus = alerts
-  const failures = Object.values(checks).filter((check) => check.status === 'fail')
+  const failures = Object.values(checks).filter((check) => check.status !== 'pass')
   if (database.status === 'unhealthy') failures.push({ required: database.required !== false } as CheckResult)
   for (const failure of failures) {
     if (failure.required) return 'unhealthy'
@@ -118,7 +120,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
           try {
             config.onAlert(event)
           } catch (error) {
-            log.warn({ err: error }, 'server-watch: onAlert threw')
+            log.warn({ err: loggableError(error) }, 'server-watch: onAlert threw')
           }
         }
       }
@@ -152,11 +154,11 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       try {
         listener(point)
       } catch (error) {
-        log.warn({ err: error }, 'server-watch: a sample listener failed')
+        log.warn({ err: loggableError(error) }, 'server-watch: a sample listener failed')
       }
     }
   }
-  const sampler = new Sampler(options.sampleIntervalMs, sampleOnce)
+  const sampler = new Sampler(options.sampleIntervalMs, sampleOnce, log)
 
   /** Everything the sampling loop measured, without the per-endpoint figures: what /metrics reads. */
   function sampled (now = Date.now()): SampledSnapshot {

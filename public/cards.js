@@ -186,8 +186,11 @@ export function renderEndpoints (endpoints, sort) {
   byId('endpoints-body').replaceChildren(...rows)
 }
 
+// "other" (a code outside 100 to 999) after every number.
+const codeOrder = (code) => Number(code) || 1000
+
 function renderStatusCodes (statusCodes) {
-  const entries = Object.entries(statusCodes).filter(([, count]) => count > 0).sort((a, b) => Number(a[0]) - Number(b[0]))
+  const entries = Object.entries(statusCodes).filter(([, count]) => count > 0).sort((a, b) => codeOrder(a[0]) - codeOrder(b[0]))
   const total = entries.reduce((sum, [, count]) => sum + count, 0)
   byId('status-empty').hidden = entries.length > 0
   byId('status-chart-box').hidden = entries.length === 0

@@ -152,7 +152,9 @@ test('health status: required failures are unhealthy, optional ones degraded, th
   t.equal(healthStatus({ a: { ...fail, required: false } }, { status: 'healthy' }), 'degraded')
   t.equal(healthStatus({}, { status: 'unhealthy', required: true }), 'unhealthy')
   t.equal(healthStatus({}, { status: 'unhealthy', required: false }), 'degraded')
-  t.equal(healthStatus({ a: { ...pass, status: 'pending' } }, { status: 'healthy' }), 'healthy')
+  // issue 15.1: a check with no result yet is not passing.
+  t.equal(healthStatus({ a: { ...pass, status: 'pending' } }, { status: 'healthy' }), 'unhealthy')
+  t.equal(healthStatus({ a: { ...pass, status: 'pending', required: false } }, { status: 'healthy' }), 'degraded')
 })
 
 test('callers that authorize denies get only the status and timestamp, with the same status code', async (t) => {
@@ -209,7 +211,7 @@ test('the sampler never overlaps samples, re-arms one unref()d timer and stops o
     await sleep(30)
     samples++
     running--
-  })
+  }, { warn () {} })
   sampler.start()
   sampler.start()
   await Promise.all([sampler.sample(), sampler.sample()])
@@ -221,6 +223,32 @@ test('the sampler never overlaps samples, re-arms one unref()d timer and stops o
   const after = samples
   await sleep(100)
   t.ok(samples - after <= 1, 'at most the sample in flight finishes after close')
+})
+
+test('issue 15.7: a sample that rejects does not stop the loop: it re-arms every time and logs once until it recovers', async (t) => {
+  const warnings: unknown[] = []
+  const log = { warn: (obj: object, message: string) => { warnings.push([obj, message]) } }
+  let fail = true
+  const sampler = new Sampler(60_000, () => fail ? Promise.reject(new Error('sample exploded')) : Promise.resolve(), log)
+  t.teardown(() => sampler.close())
+  sampler.start()
+  const timer = (sampler as unknown as { timer: NodeJS.Timeout }).timer
+  let rearmed = 0
+  const refresh = timer.refresh.bind(timer)
+  timer.refresh = () => { rearmed++; return refresh() }
+  const tick = () => (sampler as unknown as { tick (): Promise<void> }).tick()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(rearmed, 1, 'the first sample rejected and the timer was re-armed')
+  await tick()
+  t.equal(rearmed, 2, 'and again')
+  t.equal(warnings.length, 1, 'logged once, not once a sample')
+  t.match(warnings[0], [{ err: { message: 'sample exploded' } }, /sampling loop/])
+  fail = false
+  await tick()
+  fail = true
+  await tick()
+  t.equal(rearmed, 4)
+  t.equal(warnings.length, 2, 'a new failure after a recovery is logged again')
 })
 
 test('app.close() stops the loop: no sample runs after it', async (t) => {

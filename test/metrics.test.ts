@@ -313,3 +313,28 @@ t.test('a real Prometheus scrapes the running app and its query API returns our 
   const buckets = await query(base, 'http_request_duration_seconds_bucket{route="/users/:id",le="+Inf"}')
   t.equal(Number(buckets[0]?.value[1]), requests, 'the histogram is stored too')
 })
+
+t.test('issue 15.9: sample values are printed without float noise, and still round-trip', async (t) => {
+  const { formatValue } = await import('../lib/prometheus.js')
+  t.equal(formatValue(0.024321000000000002), '0.024321')
+  t.equal(formatValue(24.321 / 1000), '0.024321')
+  t.equal(formatValue(0.1 + 0.2), '0.3')
+  t.equal(formatValue(3), '3')
+  t.equal(formatValue(2 ** 53), '9007199254740992', 'integers exactly')
+  t.equal(formatValue(1.5e-7), '1.5e-7')
+  t.equal(formatValue(Number.POSITIVE_INFINITY), '+Inf')
+  t.equal(formatValue(Number.NEGATIVE_INFINITY), '-Inf')
+  t.equal(formatValue(Number.NaN), 'NaN')
+  const { msToSeconds } = await import('../lib/prometheus.js')
+  t.equal(formatValue(msToSeconds(4.09683199999927)), '0.004096832', 'a float sum of durations, at nanosecond resolution')
+  for (const value of [0.001234567890123, 1234.5678, 1e-9, 123456789.123]) t.equal(Number(formatValue(value)), value, `${value} round-trips`)
+
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await app.ready()
+  await app.serverWatch.refresh()
+  for (let i = 0; i < 20; i++) await app.inject('/users/1')
+  const text = (await app.inject('/metrics')).body
+  const noisy = text.split('\n').filter((line) => line.includes('_seconds') && !line.startsWith('#') && /\d\.\d*(?:0{6,}|9{6,})\d/.test(line.slice(line.lastIndexOf(' '))))
+  t.same(noisy, [], 'no duration with float noise')
+})

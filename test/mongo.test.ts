@@ -454,3 +454,12 @@ t.test('serverStatus numbers as Long or bigint, a command that throws, pool even
   t.equal(collector.read().required, false)
   t.equal(collector.read().error, 'thrown synchronously')
 })
+
+t.test('issue 15.9: database.error reports the driver\'s cause (ECONNREFUSED), not only "ping timed out"', async (t) => {
+  const server = await mongoServer(t)
+  await server.stop()
+  const client = mongoClient(t, server.uri)
+  const app = await watchedApp(t, client)
+  const { db } = await waitFor(app, (db) => db.status === 'unhealthy' && db.topology!.heartbeatFailures >= 1 && db.lastCheckedAt !== null)
+  t.match(db.error, /^connect ECONNREFUSED 127\.0\.0\.1:\d+ \(ping timed out after 300 ms\)$/)
+})

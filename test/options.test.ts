@@ -15,7 +15,7 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['maxRecentErrors', { maxRecentErrors: null }, /"maxRecentErrors" option must be an integer from 0 to 1000, got null/],
   ['maxErrorMessageLength', { maxErrorMessageLength: 2 }, /"maxErrorMessageLength"/],
   ['maxStreams', { maxStreams: Infinity }, /"maxStreams"/],
-  ['healthPath', { healthPath: 'health' }, /"healthPath" option must be false or a path starting with "\/", got "health"/],
+  ['healthPath', { healthPath: 'health' }, /"healthPath" option must be false or a path starting with "\/" \(.*\), got "health"/],
   ['dashboardPath', { dashboardPath: true }, /"dashboardPath" option must be false or a path/],
   ['metricsPath', { metricsPath: '/a b' }, /"metricsPath"/],
   ['authorize', { authorize: 'admin' }, /"authorize" option must be a function/],
@@ -23,7 +23,7 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['mongo', { mongo: { client: {} } }, /"mongo" option must be a MongoClient/],
   ['mongo.required', { mongo: { client: fakeMongoClient, required: 'yes' } }, /"mongo.required" option must be a boolean/],
   ['serverStatusIntervalMs', { mongo: { client: fakeMongoClient, serverStatusIntervalMs: 1 } }, /"serverStatusIntervalMs" option must be an integer/],
-  ['checks', { checks: [() => true] }, /"checks" option must be an object of named checks/],
+  ['checks', { checks: [() => true] }, /"checks" option must be a plain object of named checks/],
   ['unknown option', { sampleInterval: 1000 }, /"sampleInterval" option must be one of the documented options/]
 ]
 
@@ -118,4 +118,57 @@ test('registering in production without token or authorize logs a warning', asyn
   t.teardown(() => app.close())
   await app.register(serverWatch)
   t.ok(lines.some((line) => line.includes('closed to everyone. Set SERVER_WATCH_TOKEN')), 'warned')
+})
+
+test('issue 15.6: unknown keys are rejected at every depth, naming the full path, with a "did you mean"', async (t) => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ checks: { a: { check: () => true, requried: false } } },
+      /^"checks\.a\.requried" option must be one of check, required, timeoutMs \(unknown option; did you mean "required"\?\), got false$/],
+    [{ checks: { a: { check: () => true, timeout: 10 } } }, /"checks\.a\.timeout" option .*did you mean "timeoutMs"\?/],
+    [{ mongo: { client: fakeMongoClient, requird: false } }, /^"mongo\.requird" option must be one of client, required, serverStatusIntervalMs \(unknown option; did you mean "required"\?\)/],
+    [{ mongo: { clinet: fakeMongoClient } }, /"mongo\.clinet" option .*did you mean "client"\?/],
+    [{ sampleInterval: 1000 }, /^"sampleInterval" option must be one of the documented options \(unknown option; did you mean "sampleIntervalMs"\?\), got 1000$/],
+    [{ healthpath: '/h' }, /did you mean "healthPath"\?/],
+    [{ zzzzzzzz: 1 }, /^"zzzzzzzz" option must be one of the documented options \(unknown option\), got 1$/]
+  ]
+  for (const [options, message] of cases) {
+    const app = Fastify()
+    await t.rejects(async () => { await app.register(serverWatch, options as never) }, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message })
+    await app.close()
+  }
+})
+
+test('issue 15.6: checks and mongo options must be plain objects, not a Map or a class instance', async (t) => {
+  class Checks { a = () => true }
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ checks: new Map([['a', () => true]]) }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"checks" option must be a plain object of named checks, got a Map$/],
+    [{ checks: new Checks() }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"checks" option must be a plain object of named checks, got a Checks$/],
+    [{ checks: { a: new Map() } }, 'FST_SERVER_WATCH_INVALID_CHECK', /^check "a" must be a function or \{ check: function/],
+    [{ mongo: new Map([['client', fakeMongoClient]]) }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"mongo" option must be a MongoClient or/]
+  ]
+  for (const [options, code, message] of cases) {
+    const app = Fastify()
+    await t.rejects(async () => { await app.register(serverWatch, options as never) }, { code, message })
+    await app.close()
+  }
+})
+
+test('issue 15.6: paths that can never match and a null timeoutMs are rejected', async (t) => {
+  const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+    [{ healthPath: '/../x' }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"healthPath" option must be false or a path starting with "\/" .*no "\." or "\.\." segment.*, got "\/\.\.\/x"$/],
+    [{ dashboardPath: '/.' }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"dashboardPath" option must be false or a path/],
+    [{ metricsPath: '/a/./b' }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"metricsPath" option/],
+    [{ metricsPath: '/a/..' }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"metricsPath" option/],
+    [{ checks: { a: { check: () => true, timeoutMs: null } } }, 'FST_SERVER_WATCH_INVALID_CHECK', /^check "a" "timeoutMs" must be an integer from 1 to 600000, got null$/]
+  ]
+  for (const [options, code, message] of cases) {
+    const app = Fastify()
+    await t.rejects(async () => { await app.register(serverWatch, options as never) }, { code, message })
+    await app.close()
+  }
+  // Dots inside a segment are fine.
+  const app = await buildApp({ healthPath: '/.well-known/health', metricsPath: '/metrics..v1' })
+  t.teardown(() => app.close())
+  t.equal((await app.inject('/.well-known/health')).statusCode, 200)
+  t.equal((await app.inject('/metrics..v1')).statusCode, 200)
 })

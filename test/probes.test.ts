@@ -179,7 +179,7 @@ t.test('/health/ready: 503 until the first sample, 200 when only optional checks
   t.equal((await instance.inject({ method: 'HEAD', url: '/health/ready' })).statusCode, 503)
   const early = await healthJson(instance)
   checkDraftRules(t, early.response.statusCode, early.response.headers['content-type'], early.body)
-  t.match(early.body.checks!['slowStart:responseTime'], [{ status: 'warn', output: 'not checked yet' }], 'a pending check warns')
+  t.match(early.body.checks!['slowStart:responseTime'], [{ status: 'fail', output: 'not checked yet' }], 'a required check not checked yet fails (issue 15.1)')
   t.notOk('time' in early.body.checks!['cpu:utilization']![0]!, 'no time before the first sample')
   release()
   await instance.serverWatch.refresh()

@@ -656,3 +656,33 @@ test('without a connectionTimeout no onTimeout hook is added: it could never fir
   t.equal(await metaOf(Fastify()), false, 'no per-request timeout bookkeeping by default')
   t.equal(await metaOf(Fastify({ connectionTimeout: 1000 })), true, 'added when the server can time out')
 })
+
+test('issue 15.5: a status of 999 written with reply.raw appears in statusCodes and in Prometheus; codes Node refuses share "other"', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  app.get('/odd', (_request, reply) => { reply.raw.statusCode = 999; reply.send('odd') })
+  app.get('/600', (_request, reply) => { reply.raw.statusCode = 600; reply.send('odd') })
+  await app.ready()
+  t.equal((await app.inject('/odd')).statusCode, 999)
+  await app.inject('/600')
+  await app.inject('/')
+  const { application } = app.serverWatch.snapshot()
+  t.same(application.statusCodes, { 200: 1, 600: 1, 999: 1 })
+  t.equal(application.totalRequests, 3)
+  t.equal(application.errorCount, 2, 'a code above 599 is not a valid HTTP status: counted as an error (5xx class)')
+  const counted = Object.values(application.statusCodes).reduce((sum, count) => sum + count, 0)
+  t.equal(counted, application.totalRequests, 'every counted response has its status code')
+
+  const metrics = new RequestMetrics(10, 10, 200, 1000)
+  const endpoint = metrics.endpointFor('GET', '/x')
+  for (const code of [42, 999, 1000, Number.NaN, 200.5]) metrics.record(endpoint, code, 1)
+  const snapshot = metrics.snapshot(Date.now())
+  t.same(snapshot.statusCodes, { 999: 1, other: 4 })
+  t.equal(snapshot.errorCount, 5)
+  t.equal(endpoint.byClass[5]!.count, 5, 'every out-of-range code is in the 5xx class')
+
+  const text = (await app.inject('/metrics')).body
+  t.match(text, /^http_responses_by_code_total\{code="999"\} 1$/m)
+  t.match(text, /^http_responses_by_code_total\{code="600"\} 1$/m)
+  t.match(text, /^http_requests_total\{method="GET",route="\/odd",status_class="5xx"\} 1$/m)
+})

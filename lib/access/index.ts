@@ -3,6 +3,7 @@ import {
   FST_SERVER_WATCH_CROSS_SITE, FST_SERVER_WATCH_FORBIDDEN, FST_SERVER_WATCH_TOO_MANY_ATTEMPTS, FST_SERVER_WATCH_UNAUTHORIZED
 } from '../errors.js'
 import type { Authorize } from '../options.js'
+import { loggableError } from '../error-text.js'
 import { FailedAttempts } from './attempts.js'
 import { isCrossSite } from './same-origin.js'
 import { isLocalRequest } from './local.js'
@@ -54,7 +55,7 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
       if (typeof result === 'boolean') return result
       then = (result as { then?: unknown } | null)?.then
     } catch (error) {
-      request.log.warn({ err: error }, 'server-watch: authorize threw; access denied')
+      request.log.warn({ err: loggableError(error) }, 'server-watch: authorize threw; access denied')
       return false
     }
     if (typeof then !== 'function') return false
@@ -69,7 +70,7 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
         resolve(allowed === true)
       }, (error: unknown) => {
         clearTimeout(timer)
-        request.log.warn({ err: error }, 'server-watch: authorize rejected; access denied')
+        request.log.warn({ err: loggableError(error) }, 'server-watch: authorize rejected; access denied')
         resolve(false)
       })
     })

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { errorText } from '../error-text.js'
 import type { AlertEvent } from '../schemas/alerts.js'
 import type { WebhookOptions } from './rules.js'
 
@@ -57,7 +58,7 @@ export function createWebhook (options: Required<WebhookOptions>, log: FastifyBa
       return true
     } catch (error) {
       if (!failing && !closed) {
-        log.warn({ alert: event.name, reason: controller.signal.aborted ? `no answer within ${options.timeoutMs} ms` : (error as Error).message },
+        log.warn({ alert: event.name, reason: controller.signal.aborted ? `no answer within ${options.timeoutMs} ms` : errorText(error, 200) },
           'server-watch: the alert webhook failed; retrying with back-off (further failures are not logged until it recovers)')
       }
       failing = true

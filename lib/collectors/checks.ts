@@ -1,5 +1,6 @@
 import { FST_SERVER_WATCH_CHECK_TIMEOUT } from '../errors.js'
-import { errorMessage, round } from '../format.js'
+import { errorText } from '../error-text.js'
+import { round } from '../format.js'
 import type { NormalizedCheck } from '../options.js'
 import type { CheckResult } from '../schemas/health.js'
 import type { Collector } from './types.js'
@@ -58,7 +59,7 @@ export function createChecksCollector (checks: NormalizedCheck[]): Collector<Rec
         required: spec.required,
         durationMs: round(performance.now() - started),
         lastCheckedAt,
-        error: errorMessage(error, MAX_CHECK_ERROR_LENGTH)
+        error: errorText(error, MAX_CHECK_ERROR_LENGTH)
       }
     }
   }

@@ -1,11 +1,22 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Histogram, bucketIndex } from '../histogram.js'
-import { errorMessage, round } from '../format.js'
+import { errorCode, errorText } from '../error-text.js'
+import { round } from '../format.js'
 import type { ApplicationSnapshot, EndpointSnapshot, RecentError } from '../schemas/health.js'
 
 export const NOT_FOUND_KEY = '(not found)'
 export const OVERFLOW_KEY = '(other routes)'
+/** The `statusCodes` key of a status code that is not an integer from 100 to 999. */
+export const OTHER_STATUS_KEY = 'other'
+
+/**
+ * A status code's slot in `RequestMetrics.statusCodes`: itself from 100 to 999, else 0. Codes from 600 up are no
+ * HTTP status a client understands, and codes outside 100 to 599 count in the 5xx class and as errors.
+ */
+export const statusSlot = (statusCode: number): number =>
+  statusCode >= 100 && statusCode < 1000 && (statusCode | 0) === statusCode ? statusCode : 0
+
 /** requestsPerSecond is the rate over this recent window. */
 export const RATE_WINDOW_MS = 10_000
 
@@ -39,10 +50,9 @@ export class Endpoint {
   readonly byClass: Array<Histogram | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined]
   constructor (readonly method: string, readonly route: string, readonly key = `${method} ${route}`) {}
 
-  record (index: number, statusCode: number, durationMs: number): void {
-    const statusClass = statusCode >= 600 ? 5 : (statusCode / 100) | 0
+  record (index: number, statusClass: number, durationMs: number): void {
     this.count++
-    if (statusCode >= 500) this.errorCount++
+    if (statusClass === 5) this.errorCount++
     ;(this.byClass[statusClass] ??= new Histogram()).recordAt(index, durationMs)
   }
 
@@ -70,8 +80,11 @@ export class RequestMetrics {
   inFlight = 0
   aborted = 0
   timedOut = 0
-  /** Indexed by status code: one increment per response, no key built. */
-  readonly statusCodes = new Uint32Array(600)
+  /**
+   * Indexed by status code, 100 to 999 (what Node lets a response write): one increment per response, no key
+   * built. Slot 0 counts any other value (`OTHER_STATUS_KEY`), so that every counted response has a code.
+   */
+  readonly statusCodes = new Uint32Array(1000)
   readonly histogram = new Histogram()
   readonly endpoints = new Map<string, Endpoint>()
   readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
@@ -116,24 +129,26 @@ export class RequestMetrics {
     const index = bucketIndex(durationMs)
     this.total++
     this.histogram.recordAt(index, durationMs)
-    endpoint.record(index, statusCode, durationMs)
-    if (statusCode < 600) this.statusCodes[statusCode]!++
-    if (statusCode >= 500) this.errorCount++
+    const slot = statusSlot(statusCode)
+    const statusClass = slot >= 100 && slot < 600 ? (slot / 100) | 0 : 5
+    endpoint.record(index, statusClass, durationMs)
+    this.statusCodes[slot]!++
+    if (statusClass === 5) this.errorCount++
   }
 
-  recordError (request: FastifyRequest, route: string, statusCode: number, error: Error): void {
+  /** Anything can be thrown (null, a Proxy, a BigInt message): only strings are stored, so snapshots always serialise. */
+  recordError (request: FastifyRequest, route: string, statusCode: number, error: unknown): void {
     if (this.maxRecentErrors === 0) return
     const url = request.url
     const query = url.indexOf('?')
-    const code = (error as { code?: unknown }).code
     this.recentErrors[this.nextError] = {
       time: Date.now(),
       method: request.method,
       route,
       path: (query === -1 ? url : url.slice(0, query)).slice(0, 512),
       statusCode,
-      message: errorMessage(error, this.maxMessageLength),
-      code: typeof code === 'string' ? code.slice(0, 64) : undefined
+      message: errorText(error, this.maxMessageLength),
+      code: errorCode(error)
     }
     this.nextError = (this.nextError + 1) % this.maxRecentErrors
   }
@@ -155,9 +170,10 @@ export class RequestMetrics {
 
   snapshot (now: number): Omit<ApplicationSnapshot, 'recent'> {
     const statusCodes: Record<string, number> = {}
-    for (let code = 100; code < 600; code++) {
+    for (let code = 100; code < this.statusCodes.length; code++) {
       if (this.statusCodes[code]! > 0) statusCodes[code] = this.statusCodes[code]!
     }
+    if (this.statusCodes[0]! > 0) statusCodes[OTHER_STATUS_KEY] = this.statusCodes[0]!
     const endpoints: Record<string, EndpointSnapshot> = {}
     for (const endpoint of this.allEndpoints()) {
       if (endpoint.count > 0) endpoints[endpoint.key] = endpointSnapshot(endpoint)

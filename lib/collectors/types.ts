@@ -1,3 +1,5 @@
+import { loggableError } from '../error-text.js'
+
 /** Every source that is not per request: sampled on the plugin's one sampling loop, read by the routes. */
 export interface Collector<T> {
   /** Called on the sampling loop only. Never throws or rejects; bounds its own time. */
@@ -15,7 +17,7 @@ export function failureLogger (log: { warn: (obj: object, msg: string) => void }
     failed (error: unknown): void {
       if (failing) return
       failing = true
-      log.warn({ err: error }, `server-watch: ${what} failed; its figures are null until it recovers`)
+      log.warn({ err: loggableError(error) }, `server-watch: ${what} failed; its figures are null until it recovers`)
     },
     recovered (): void {
       failing = false

@@ -10,6 +10,7 @@ import type { Access } from '../access/index.js'
 import type { HistoryPoint, HistoryRange, HistoryResponse } from '../history.js'
 import type { AlertsView } from '../schemas/alerts.js'
 import type { HealthSnapshot } from '../schemas/health.js'
+import { HISTORY_RANGE_ERROR, HistoryRangeSchema } from '../schemas/history.js'
 
 /** What the dashboard reads from the plugin's watch (lib/watch.ts). */
 export interface DashboardWatch {
@@ -58,9 +59,7 @@ const CSP = [
   "object-src 'none'"
 ].join('; ')
 
-const HistoryQuerystring = Type.Object({
-  range: Type.Union([Type.Literal('5m'), Type.Literal('1h'), Type.Literal('24h')], { default: '5m' })
-})
+const HistoryQuerystring = Type.Object({ range: HistoryRangeSchema })
 
 const escapeAttribute = (value: string): string =>
   value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -120,7 +119,9 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
 
     dashboard.get<{ Querystring: Static<typeof HistoryQuerystring> }>(`${root}/api/history`, {
       config,
-      schema: { querystring: HistoryQuerystring }
+      schema: { querystring: HistoryQuerystring },
+      // range is the one property this schema checks.
+      schemaErrorFormatter: () => new Error(HISTORY_RANGE_ERROR)
     }, (request, reply) => {
       reply.header('cache-control', 'no-store').send(watch.history.query(request.query.range))
     })

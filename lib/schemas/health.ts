@@ -58,7 +58,7 @@ export const ApplicationSchema = Type.Object({
   inFlight: Count,
   aborted: Count,
   timedOut: Count,
-  statusCodes: Type.Record(Type.String({ pattern: '^[1-5][0-9][0-9]$' }), Count),
+  statusCodes: Type.Record(Type.String({ pattern: '^([1-9][0-9][0-9]|other)$', description: '100 to 999, or "other"' }), Count),
   endpoints: Type.Record(Type.String(), EndpointSchema),
   recentErrors: Type.Array(RecentErrorSchema),
   recent: RecentRequestsSchema

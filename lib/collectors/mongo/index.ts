@@ -5,12 +5,13 @@
  */
 import type { MongoClient, TopologyDescription } from 'mongodb'
 import type { FastifyBaseLogger } from 'fastify'
-import { errorMessage, round } from '../../format.js'
+import { errorText, loggableError } from '../../error-text.js'
+import { round } from '../../format.js'
 import type { Collector } from '../types.js'
 import type { DatabaseSnapshot } from '../../schemas/database.js'
 import { createCommandWatch, OWN_COMMAND_COMMENT } from './commands.js'
 import { MAX_ERROR_LENGTH } from './limits.js'
-import { OwnCommand } from './own-command.js'
+import { DeadlineError, OwnCommand } from './own-command.js'
 import { createPoolWatch } from './pool.js'
 import { createServerStatusWatch } from './server-status.js'
 import { createTopologyWatch } from './topology.js'
@@ -75,11 +76,20 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
     } catch (error) {
       if (closed) return
       pingMs = null
-      pingError = errorMessage(error, MAX_ERROR_LENGTH)
-      if (healthy !== false) log.warn({ err: error }, 'MongoDB ping failed: the database is reported unhealthy')
+      pingError = pingFailure(error)
+      if (healthy !== false) log.warn({ err: loggableError(error) }, 'MongoDB ping failed: the database is reported unhealthy')
       healthy = false
     }
     lastCheckedAt = Date.now()
+  }
+
+  /**
+   * A ping that hit its deadline while the driver was still selecting a server says only "timed out": the driver's
+   * own cause (the last heartbeat failure: ECONNREFUSED, a TLS or DNS error) comes first when there is one.
+   */
+  function pingFailure (error: unknown): string {
+    const cause = error instanceof DeadlineError ? topology.failureCause() : undefined
+    return errorText(cause === undefined ? error : `${cause} (${errorText(error, MAX_ERROR_LENGTH)})`, MAX_ERROR_LENGTH)
   }
 
   function build (): DatabaseSnapshot {

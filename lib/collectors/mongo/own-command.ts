@@ -1,5 +1,10 @@
 import type { Document } from 'mongodb'
 
+/** The deadline of an own command passed: the driver did not answer, and may know why (see failureCause). */
+export class DeadlineError extends Error {
+  override name = 'DeadlineError'
+}
+
 /**
  * One of the collector's own commands: never two in flight (a run that outlives its deadline blocks the next one
  * until the driver settles it), each bounded by a deadline that aborts it through the driver's `signal` option,
@@ -32,7 +37,7 @@ export class OwnCommand {
     work.then(settled, settled)
     return new Promise<Document>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.stop(new Error(`${this.what} timed out after ${this.timeoutMs} ms`))
+        this.stop(new DeadlineError(`${this.what} timed out after ${this.timeoutMs} ms`))
       }, this.timeoutMs)
       const done = (): void => { clearTimeout(timer); this.cancel = null }
       this.cancel = (reason) => { done(); controller.abort(reason); reject(reason) }

@@ -1,7 +1,8 @@
 /** The server's own figures, from `serverStatus`: read on a slower cadence than the ping, and only while it answers. */
 import type { Db, Document } from 'mongodb'
 import type { FastifyBaseLogger } from 'fastify'
-import { errorMessage, round } from '../../format.js'
+import { errorText } from '../../error-text.js'
+import { round } from '../../format.js'
 import type { ServerStatusSnapshot } from '../../schemas/database.js'
 import { OWN_COMMAND_COMMENT } from './commands.js'
 import { MAX_ERROR_LENGTH } from './limits.js'
@@ -65,7 +66,7 @@ export function createServerStatusWatch (admin: Db, opts: ServerStatusWatchOptio
       if (closed) return
       previousServerStatus = lastServerStatus = null
       serverStatusAvailable = false
-      serverStatusError = errorMessage(error, MAX_ERROR_LENGTH)
+      serverStatusError = errorText(error, MAX_ERROR_LENGTH)
       const code = (error as { code?: unknown }).code
       if (typeof code === 'number' && NOT_AUTHORIZED_CODES.has(code) && !serverStatusDeniedLogged) {
         serverStatusDeniedLogged = true

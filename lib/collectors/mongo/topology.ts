@@ -5,7 +5,8 @@ import type {
   TopologyDescription,
   TopologyDescriptionChangedEvent
 } from 'mongodb'
-import { errorMessage, round } from '../../format.js'
+import { errorText } from '../../error-text.js'
+import { round } from '../../format.js'
 import type { ServerSnapshot, TopologySnapshot } from '../../schemas/database.js'
 import { MAX_ERROR_LENGTH, MAX_SERVERS } from './limits.js'
 
@@ -22,6 +23,8 @@ export interface TopologyWatch {
   /** Takes a description the events did not bring: that of a client connected before it was watched. */
   describe (description: TopologyDescription): void
   build (): TopologySnapshot
+  /** Why the driver cannot reach the deployment: the last heartbeat failure, until a heartbeat succeeds. */
+  failureCause (): string | undefined
 }
 
 /** `onClientClosed` runs when the client closes, after the topology is marked closed. */
@@ -31,6 +34,7 @@ export function createTopologyWatch (onClientClosed: () => void): TopologyWatch 
   const servers = new Map<string, Server>()
   let heartbeatMs: number | null = null
   let heartbeatFailures = 0
+  let lastHeartbeatFailure: string | undefined
   let lastTopologyChangeAt: number | null = null
 
   function onTopologyOpening (): void {
@@ -57,11 +61,12 @@ export function createTopologyWatch (onClientClosed: () => void): TopologyWatch 
         servers.set(address, known)
       }
       known.type = server.type
-      known.error = server.error == null ? undefined : errorMessage(server.error, MAX_ERROR_LENGTH)
+      known.error = server.error == null ? undefined : errorText(server.error, MAX_ERROR_LENGTH)
     }
   }
   /** Awaited heartbeats are long polls (streaming protocol) whose duration is not a round trip: skipped. */
   function onServerHeartbeatSucceeded (event: ServerHeartbeatSucceededEvent): void {
+    lastHeartbeatFailure = undefined
     if (event.awaited) return
     heartbeatMs = event.duration
     const server = servers.get(event.connectionId)
@@ -70,8 +75,9 @@ export function createTopologyWatch (onClientClosed: () => void): TopologyWatch 
       server.lastHeartbeatAt = Date.now()
     }
   }
-  function onServerHeartbeatFailed (_event: ServerHeartbeatFailedEvent): void {
+  function onServerHeartbeatFailed (event: ServerHeartbeatFailedEvent): void {
     heartbeatFailures++
+    lastHeartbeatFailure = errorText(event.failure, MAX_ERROR_LENGTH)
   }
 
   function buildTopology (): TopologySnapshot {
@@ -105,6 +111,11 @@ export function createTopologyWatch (onClientClosed: () => void): TopologyWatch 
       ['serverHeartbeatFailed', onServerHeartbeatFailed]
     ],
     describe: describeTopology,
-    build: buildTopology
+    build: buildTopology,
+    failureCause (): string | undefined {
+      if (lastHeartbeatFailure !== undefined) return lastHeartbeatFailure
+      for (const server of servers.values()) if (server.error !== undefined) return server.error
+      return undefined
+    }
   }
 }
