@@ -171,7 +171,9 @@ function rejectUnknownKeys (value: Record<string, unknown>, known: Iterable<stri
     if (names.has(key)) continue
     const suggestion = closestName(key, names)
     const hint = suggestion === undefined ? 'unknown option' : `unknown option; did you mean "${suggestion}"?`
-    throw new FST_SERVER_WATCH_INVALID_OPTION(path === '' ? key : `${path}.${key}`, `${expected} (${hint})`, show(value[key]))
+    // Only the kind of value: a misspelled "token" would otherwise print the secret.
+    const kind = value[key] === null ? 'null' : Array.isArray(value[key]) ? 'an array' : `a ${typeof value[key]}`
+    throw new FST_SERVER_WATCH_INVALID_OPTION(path === '' ? key : `${path}.${key}`, `${expected} (${hint})`, kind)
   }
 }
 

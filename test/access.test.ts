@@ -243,6 +243,9 @@ t.test('token: invalid values fail at register without showing the secret', asyn
     if (before === undefined) delete process.env.SERVER_WATCH_TOKEN
     else process.env.SERVER_WATCH_TOKEN = before
   })
+  const misspelt = await buildApp({ tokn: TOKEN } as ServerWatchOptions).then(() => null, (error: Error) => error)
+  t.match(misspelt, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /"tokn" option .*did you mean "token".*got a string$/ })
+  t.notOk(misspelt?.message.includes(TOKEN), 'a misspelt option does not show its value either')
   process.env.SERVER_WATCH_TOKEN = 'tooshort'
   const error = await buildApp().then(() => null, (error: Error) => error)
   t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /^"SERVER_WATCH_TOKEN" option must be/ })

@@ -123,13 +123,13 @@ test('registering in production without token or authorize logs a warning', asyn
 test('issue 15.6: unknown keys are rejected at every depth, naming the full path, with a "did you mean"', async (t) => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ checks: { a: { check: () => true, requried: false } } },
-      /^"checks\.a\.requried" option must be one of check, required, timeoutMs \(unknown option; did you mean "required"\?\), got false$/],
+      /^"checks\.a\.requried" option must be one of check, required, timeoutMs \(unknown option; did you mean "required"\?\), got a boolean$/],
     [{ checks: { a: { check: () => true, timeout: 10 } } }, /"checks\.a\.timeout" option .*did you mean "timeoutMs"\?/],
     [{ mongo: { client: fakeMongoClient, requird: false } }, /^"mongo\.requird" option must be one of client, required, serverStatusIntervalMs \(unknown option; did you mean "required"\?\)/],
     [{ mongo: { clinet: fakeMongoClient } }, /"mongo\.clinet" option .*did you mean "client"\?/],
-    [{ sampleInterval: 1000 }, /^"sampleInterval" option must be one of the documented options \(unknown option; did you mean "sampleIntervalMs"\?\), got 1000$/],
+    [{ sampleInterval: 1000 }, /^"sampleInterval" option must be one of the documented options \(unknown option; did you mean "sampleIntervalMs"\?\), got a number$/],
     [{ healthpath: '/h' }, /did you mean "healthPath"\?/],
-    [{ zzzzzzzz: 1 }, /^"zzzzzzzz" option must be one of the documented options \(unknown option\), got 1$/]
+    [{ zzzzzzzz: 1 }, /^"zzzzzzzz" option must be one of the documented options \(unknown option\), got a number$/]
   ]
   for (const [options, message] of cases) {
     const app = Fastify()
