@@ -368,7 +368,7 @@ test('the stream hub: one subscription while streams are open, one frame for all
       return () => { listeners.delete(listener) }
     }
   }
-  const hub = createStreamHub(watch, 2, 30)
+  const hub = createStreamHub(watch, 2, { heartbeatMs: 30 })
   t.equal(listeners.size, 0, 'no subscription before a stream opens')
   const a = hub.open()!
   const b = hub.open()!
@@ -401,6 +401,76 @@ test('the stream hub: one subscription while streams are open, one frame for all
   t.equal(fromB.length, count, 'no heartbeat after the last stream')
   t.not(hub.open(), null, 'opens again afterwards')
   hub.closeAll()
+})
+
+/** A hub over a watch whose snapshot is `frameBytes` of JSON, with the clock in the test's hands. */
+function bigFrameHub (options: { frameBytes: number, maxBufferedBytes: number, stalledMs: number }) {
+  const listeners = new Set<(point: HistoryPoint) => void>()
+  const clock = { now: 0 }
+  const filler = 'x'.repeat(options.frameBytes)
+  const watch: DashboardWatch = {
+    snapshot: () => ({ status: 'healthy', filler }) as any,
+    history: { query: () => { throw new Error('not used') } },
+    onSample (listener) {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    }
+  }
+  const hub = createStreamHub(watch, 10, {
+    heartbeatMs: 3_600_000,
+    maxBufferedBytes: options.maxBufferedBytes,
+    stalledMs: options.stalledMs,
+    now: () => clock.now
+  })
+  const sample = (timestamp: number) => {
+    clock.now = timestamp
+    for (const listener of listeners) listener({ timestamp, values: {} as HistoryPoint['values'] })
+  }
+  return { hub, listeners, sample }
+}
+
+test('a stream client that stops reading does not grow memory: frames are skipped past a bounded buffer', async (t) => {
+  const frameBytes = 22_000
+  const maxBufferedBytes = 64 * 1024
+  const { hub, sample } = bigFrameHub({ frameBytes, maxBufferedBytes, stalledMs: 3_600_000 })
+  const stalled = hub.open()!
+  const reading = hub.open()!
+  let received = 0
+  reading.on('data', (chunk: Buffer) => { received += chunk.length })
+  for (let i = 1; i <= 2_000; i++) {
+    sample(i * 100)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await new Promise((resolve) => setImmediate(resolve))
+  const buffered = stalled.writableLength + stalled.readableLength
+  // Without back-pressure this would be 2,000 frames: 44 MB.
+  t.ok(buffered <= maxBufferedBytes + 2 * frameBytes, `a stream nobody reads holds ${buffered} bytes after 2,000 samples`)
+  t.ok(received > 2_000 * frameBytes, 'a stream that reads gets every frame')
+  t.notOk(stalled.destroyed, 'behind for less than stalledMs: kept')
+  hub.closeAll()
+})
+
+test('a stream client that stays behind for stalledMs is dropped; one that catches up gets frames again', async (t) => {
+  const { hub, listeners, sample } = bigFrameHub({ frameBytes: 22_000, maxBufferedBytes: 64 * 1024, stalledMs: 30_000 })
+  const stalled = hub.open()!
+  const errors: Error[] = []
+  stalled.on('error', (error) => errors.push(error))
+  const slow = hub.open()!
+  for (let i = 1; i <= 10; i++) sample(i * 1000)
+  t.ok(slow.writableLength > 64 * 1024, 'the slow one is behind too')
+  // The slow reader catches up before stalledMs; the stalled one never reads.
+  let fromSlow = ''
+  slow.on('data', (chunk: Buffer) => { fromSlow += chunk.toString() })
+  await new Promise((resolve) => setImmediate(resolve))
+  for (let i = 11; i <= 45; i++) sample(i * 1000)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.ok(stalled.destroyed, 'dropped after stalledMs behind')
+  t.match(errors[0]?.message, /read nothing for 30 s/)
+  t.notOk(slow.destroyed, 'the reader that caught up is kept')
+  t.match(fromSlow, '"timestamp":45000', 'and gets the latest frame')
+  t.equal(listeners.size, 1, 'still subscribed for the stream that reads')
+  hub.closeAll()
+  t.equal(listeners.size, 0)
 })
 
 // ---------------------------------------------------------------------------------------------------------------

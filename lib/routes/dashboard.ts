@@ -40,6 +40,9 @@ const STATIC_FILES: Array<[string, string]> = [
 ]
 const HEARTBEAT_MS = 15_000
 const RECONNECT_MS = 3_000
+// A few frames at 200 routes: room for a client on a slow link to catch up, and a bound on what one holds.
+const MAX_STREAM_BUFFERED_BYTES = 256 * 1024
+const STALLED_STREAM_MS = 30_000
 
 // The page needs nothing from another origin and runs no inline script or style.
 const CSP = [
@@ -155,17 +158,50 @@ export interface StreamHub {
   closeAll (): void
 }
 
+export interface StreamHubOptions {
+  heartbeatMs?: number
+  /** Past this many bytes waiting in a stream, frames are skipped for it until its client has read them. */
+  maxBufferedBytes?: number
+  /** A stream that has been over `maxBufferedBytes` for this long is dropped. */
+  stalledMs?: number
+  now?: () => number
+}
+
+/** Behind since when (null: keeping up). */
+interface StreamState { behindSince: number | null }
+
 /**
  * One `onSample` subscription and one heartbeat timer shared by every open stream, held only while at least
  * one stream is open; each frame is serialised once, whatever the number of streams.
+ *
+ * Writes respect back-pressure: a client that stops reading stops getting frames once its stream holds
+ * `maxBufferedBytes` (the page only needs the latest sample, so skipped frames are not owed), and is dropped
+ * after `stalledMs` behind, so that memory per stream stays bounded whatever the client does.
  */
-export function createStreamHub (watch: DashboardWatch, maxStreams: number, heartbeatMs = HEARTBEAT_MS): StreamHub {
-  const streams = new Set<PassThrough>()
+export function createStreamHub (watch: DashboardWatch, maxStreams: number, {
+  heartbeatMs = HEARTBEAT_MS,
+  maxBufferedBytes = MAX_STREAM_BUFFERED_BYTES,
+  stalledMs = STALLED_STREAM_MS,
+  now = Date.now
+}: StreamHubOptions = {}): StreamHub {
+  const streams = new Map<PassThrough, StreamState>()
   let unsubscribe: (() => void) | null = null
   let heartbeat: NodeJS.Timeout | null = null
 
   const broadcast = (frame: string) => {
-    for (const stream of streams) stream.write(frame)
+    const at = now()
+    for (const [stream, state] of streams) {
+      if (stream.writableLength < maxBufferedBytes) {
+        state.behindSince = null
+        stream.write(frame)
+      } else if (state.behindSince === null) {
+        state.behindSince = at
+      } else if (at - state.behindSince >= stalledMs) {
+        release(stream)
+        // destroy, not end: an ended stream would still wait for its client to read what it holds.
+        stream.destroy(new Error(`server-watch: dashboard stream dropped: its client read nothing for ${Math.round(stalledMs / 1000)} s`))
+      }
+    }
   }
   // A comment line keeps proxies from closing an idle connection.
   const beat = () => {
@@ -191,7 +227,7 @@ export function createStreamHub (watch: DashboardWatch, maxStreams: number, hear
     open () {
       if (streams.size >= maxStreams) return null
       const stream = new PassThrough()
-      streams.add(stream)
+      streams.set(stream, { behindSince: null })
       // Sent at once so that the browser sees the stream open before the first sample.
       stream.write(`retry: ${RECONNECT_MS}\n: connected\n\n`)
       if (unsubscribe === null) unsubscribe = watch.onSample(onSample)
@@ -200,7 +236,7 @@ export function createStreamHub (watch: DashboardWatch, maxStreams: number, hear
     },
     release,
     closeAll () {
-      for (const stream of [...streams]) release(stream)
+      for (const stream of [...streams.keys()]) release(stream)
     }
   }
 }
