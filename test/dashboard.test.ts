@@ -361,7 +361,7 @@ test('the stream hub: one subscription while streams are open, one frame for all
   const listeners = new Set<(point: HistoryPoint) => void>()
   let snapshots = 0
   const watch: DashboardWatch = {
-    snapshot: () => { snapshots++; return { status: 'healthy' } as any },
+    snapshot: () => { snapshots++; return { status: 'healthy', application: { totalRequests: 0, endpoints: {} } } as any },
     history: { query: () => { throw new Error('not used') } },
     onSample (listener) {
       listeners.add(listener)
@@ -387,7 +387,7 @@ test('the stream hub: one subscription while streams are open, one frame for all
   for (const chunks of [fromA, fromB]) {
     const text = chunks.join('')
     t.match(text, /^retry: \d+\n: connected\n\n/)
-    t.match(text, 'event: sample\ndata: {"snapshot":{"status":"healthy"},"point":{"timestamp":1,"values":{}}}\n\n')
+    t.match(text, 'event: sample\ndata: {"snapshot":{"status":"healthy","application":{"totalRequests":0,"endpoints":{}}},"point":{"timestamp":1,"values":{}}}\n\n')
     t.ok(text.split(': heartbeat\n\n').length > 2, 'heartbeats keep repeating')
   }
   hub.release(a)
@@ -409,7 +409,7 @@ function bigFrameHub (options: { frameBytes: number, maxBufferedBytes: number, s
   const clock = { now: 0 }
   const filler = 'x'.repeat(options.frameBytes)
   const watch: DashboardWatch = {
-    snapshot: () => ({ status: 'healthy', filler }) as any,
+    snapshot: () => ({ status: 'healthy', filler, application: { totalRequests: 0, endpoints: {} } }) as any,
     history: { query: () => { throw new Error('not used') } },
     onSample (listener) {
       listeners.add(listener)
@@ -471,6 +471,56 @@ test('a stream client that stays behind for stalledMs is dropped; one that catch
   t.equal(listeners.size, 1, 'still subscribed for the stream that reads')
   hub.closeAll()
   t.equal(listeners.size, 0)
+})
+
+test('stream frames carry the endpoint table only when it changed, at most every 5th sample, and in a first frame', async (t) => {
+  const listeners = new Set<(point: HistoryPoint) => void>()
+  let totalRequests = 10
+  const watch: DashboardWatch = {
+    snapshot: () => ({ status: 'healthy', application: { totalRequests, endpoints: { 'GET /a': { count: totalRequests } } } }) as any,
+    history: { query: () => { throw new Error('not used') } },
+    onSample (listener) {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    }
+  }
+  const hub = createStreamHub(watch, 3, { heartbeatMs: 3_600_000 })
+  const frames = (stream: NonNullable<ReturnType<typeof hub.open>>) => {
+    const list: any[] = []
+    let text = ''
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      let end: number
+      while ((end = text.indexOf('\n\n')) !== -1) {
+        const block = text.slice(0, end)
+        text = text.slice(end + 2)
+        const data = /^data: (.*)$/m.exec(block)
+        if (data !== null) list.push(JSON.parse(data[1]!).snapshot.application)
+      }
+    })
+    return list
+  }
+  const sample = async (timestamp: number) => {
+    for (const listener of listeners) listener({ timestamp, values: {} as HistoryPoint['values'] })
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const first = frames(hub.open()!)
+  for (let i = 1; i <= 3; i++) await sample(i)
+  t.same(first.map((application) => application.endpoints !== undefined), [true, false, false], 'the table in the first frame only while it is unchanged')
+  t.same(first.map((application) => application.totalRequests), [10, 10, 10], 'the rest of the snapshot in every frame')
+
+  const late = frames(hub.open()!)
+  await sample(4)
+  t.same(late[0]?.endpoints, { 'GET /a': { count: 10 } }, 'a stream that joins mid-way gets the table in its first frame')
+  t.equal(first[3]?.endpoints, undefined, 'the others do not')
+
+  totalRequests = 20
+  for (let i = 5; i <= 12; i++) await sample(i)
+  const withTable = first.map((application, i) => application.endpoints === undefined ? null : i).filter((i) => i !== null)
+  t.same(withTable, [0, 5], 'a changed table goes out on the 5th sample since it last went out, then not again while unchanged')
+  t.same(first[5]?.endpoints, { 'GET /a': { count: 20 } })
+  t.same(late.map((application) => application.endpoints !== undefined), [true, false, false, false, false, true, false, false, false])
+  hub.closeAll()
 })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -583,6 +633,7 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.equal(identity.instances, identity.instancesBefore, 'no chart created by an update')
     t.ok(identity.advanced, 'the charts moved on with the live samples')
     t.equal(watched.requests.filter((url) => url.includes('api/history')).length, 1, 'live samples need no refetch')
+    t.ok(await page.locator('#endpoints-body tr').count() > 3, 'the endpoint table stays through frames that leave it out')
 
     // Hostile text from an error's message and URL is shown as text and runs nothing.
     const errorsText = await text('#errors-list')

@@ -43,6 +43,7 @@ const RECONNECT_MS = 3_000
 // A few frames at 200 routes: room for a client on a slow link to catch up, and a bound on what one holds.
 const MAX_STREAM_BUFFERED_BYTES = 256 * 1024
 const STALLED_STREAM_MS = 30_000
+const TABLE_EVERY_SAMPLES = 5
 
 // The page needs nothing from another origin and runs no inline script or style.
 const CSP = [
@@ -158,6 +159,13 @@ export interface StreamHub {
   closeAll (): void
 }
 
+const sampleFrame = (snapshot: object, point: HistoryPoint) =>
+  `event: sample\ndata: ${JSON.stringify({ snapshot, point })}\n\n`
+
+// JSON.stringify leaves out a key whose value is undefined: the page keeps the table it last got.
+const withoutTable = (snapshot: HealthSnapshot) =>
+  ({ ...snapshot, application: { ...snapshot.application, endpoints: undefined } })
+
 export interface StreamHubOptions {
   heartbeatMs?: number
   /** Past this many bytes waiting in a stream, frames are skipped for it until its client has read them. */
@@ -167,16 +175,25 @@ export interface StreamHubOptions {
   now?: () => number
 }
 
-/** Behind since when (null: keeping up). */
-interface StreamState { behindSince: number | null }
+interface StreamState {
+  /** Since when the stream has been over maxBufferedBytes (null: keeping up). */
+  behindSince: number | null
+  /** `totalRequests` when the stream last got the endpoint table (-1: never); the table changes only with it. */
+  tableTotal: number
+  samplesSinceTable: number
+}
 
 /**
  * One `onSample` subscription and one heartbeat timer shared by every open stream, held only while at least
- * one stream is open; each frame is serialised once, whatever the number of streams.
+ * one stream is open; each frame is serialised once (twice at most: with and without the endpoint table),
+ * whatever the number of streams.
  *
  * Writes respect back-pressure: a client that stops reading stops getting frames once its stream holds
  * `maxBufferedBytes` (the page only needs the latest sample, so skipped frames are not owed), and is dropped
  * after `stalledMs` behind, so that memory per stream stays bounded whatever the client does.
+ *
+ * The endpoint table is most of a frame (about 130 bytes a route): a stream gets it in its first frame, then only
+ * when it changed and at most every TABLE_EVERY_SAMPLES samples; the page keeps the last one it got.
  */
 export function createStreamHub (watch: DashboardWatch, maxStreams: number, {
   heartbeatMs = HEARTBEAT_MS,
@@ -188,12 +205,13 @@ export function createStreamHub (watch: DashboardWatch, maxStreams: number, {
   let unsubscribe: (() => void) | null = null
   let heartbeat: NodeJS.Timeout | null = null
 
-  const broadcast = (frame: string) => {
+  /** Writes `frame(state)` to every stream that keeps up; drops those behind for stalledMs. */
+  const send = (frame: (state: StreamState) => string) => {
     const at = now()
     for (const [stream, state] of streams) {
       if (stream.writableLength < maxBufferedBytes) {
         state.behindSince = null
-        stream.write(frame)
+        stream.write(frame(state))
       } else if (state.behindSince === null) {
         state.behindSince = at
       } else if (at - state.behindSince >= stalledMs) {
@@ -205,11 +223,25 @@ export function createStreamHub (watch: DashboardWatch, maxStreams: number, {
   }
   // A comment line keeps proxies from closing an idle connection.
   const beat = () => {
-    broadcast(': heartbeat\n\n')
+    send(() => ': heartbeat\n\n')
     heartbeat?.refresh()
   }
   const onSample = (point: HistoryPoint) => {
-    broadcast(`event: sample\ndata: ${JSON.stringify({ snapshot: watch.snapshot(), point })}\n\n`)
+    const snapshot = watch.snapshot()
+    const total = snapshot.application.totalRequests
+    let full: string | null = null
+    let lite: string | null = null
+    send((state) => {
+      state.samplesSinceTable++
+      if (state.tableTotal === -1 || (state.tableTotal !== total && state.samplesSinceTable >= TABLE_EVERY_SAMPLES)) {
+        state.tableTotal = total
+        state.samplesSinceTable = 0
+        full ??= sampleFrame(snapshot, point)
+        return full
+      }
+      lite ??= sampleFrame(withoutTable(snapshot), point)
+      return lite
+    })
   }
 
   const release = (stream: PassThrough) => {
@@ -227,7 +259,7 @@ export function createStreamHub (watch: DashboardWatch, maxStreams: number, {
     open () {
       if (streams.size >= maxStreams) return null
       const stream = new PassThrough()
-      streams.set(stream, { behindSince: null })
+      streams.set(stream, { behindSince: null, tableTotal: -1, samplesSinceTable: 0 })
       // Sent at once so that the browser sees the stream open before the first sample.
       stream.write(`retry: ${RECONNECT_MS}\n: connected\n\n`)
       if (unsubscribe === null) unsubscribe = watch.onSample(onSample)
