@@ -11,9 +11,10 @@
 //                 time spent in garbage collection (ms) and the number of collections so far
 //   gc         -> heap figures after forced collections (needs --expose-gc)
 //   endpoints  -> the number of endpoint keys in app.serverWatch.snapshot() (server-watch only)
+//   loopDelayStart, loopDelayStop -> the event loop's delay (max and p99, ms) between the two, 1 ms resolution
 //   close      -> app.close(), then the process exits
 import { readFileSync } from 'node:fs'
-import { PerformanceObserver } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 import { CLOCK_TICK_US, CONTROL, pluginOptionsFromEnv, VARIANTS } from './common.js'
@@ -101,6 +102,7 @@ function collectGarbage () {
   return { heapUsed, heapTotal, rss, external, arrayBuffers }
 }
 
+let loopDelay = null
 const commands = {
   cpu () {
     const { user, system } = process.cpuUsage()
@@ -113,6 +115,31 @@ const commands = {
     if (!app.serverWatch) return { count: null }
     const endpoints = app.serverWatch.snapshot().application.endpoints
     return { count: Object.keys(endpoints).length, keys: Object.keys(endpoints).slice(0, 10) }
+  },
+  // Only between these two: a 1 ms monitor wakes the loop a thousand times a second, which the idle and CPU
+  // figures must not pay for. The worst delay of each second as well as the overall one: on a shared machine
+  // the overall max is often one preemption, while a stall that comes with every sample shows in every second.
+  loopDelayStart () {
+    loopDelay?.histogram.disable()
+    if (loopDelay) clearInterval(loopDelay.timer)
+    const histogram = monitorEventLoopDelay({ resolution: 1 })
+    histogram.enable()
+    const seconds = []
+    const timer = setInterval(() => {
+      seconds.push(histogram.max / 1e6)
+      histogram.reset()
+    }, 1000)
+    loopDelay = { histogram, seconds, timer }
+    return {}
+  },
+  loopDelayStop () {
+    if (loopDelay === null) throw new Error('loopDelayStart first')
+    const { histogram, seconds, timer } = loopDelay
+    clearInterval(timer)
+    histogram.disable()
+    loopDelay = null
+    const sorted = [...seconds].sort((a, b) => a - b)
+    return { maxMs: sorted.at(-1) ?? null, medianSecondMaxMs: sorted[sorted.length >> 1] ?? null, secondMaxesMs: seconds }
   },
   async close () {
     await app.close()

@@ -152,6 +152,8 @@ function openStream () {
   })
   source.addEventListener('sample', (event) => {
     const { snapshot, point } = JSON.parse(event.data)
+    // The server sends the endpoint table only when it changed (and always in a stream's first frame).
+    snapshot.application.endpoints ??= state.snapshot?.application.endpoints ?? {}
     showSnapshot(snapshot)
     appendPoint(point)
     reachable(true)

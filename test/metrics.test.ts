@@ -12,6 +12,9 @@ import {
   GC_DURATION_BOUNDS, HTTP_DURATION_BOUNDS, PROMETHEUS_CONTENT_TYPE, boundIndexes, createGcStats, escapeHelp,
   escapeLabelValue, labels, renderMetrics
 } from '../lib/prometheus.js'
+import Fastify from 'fastify'
+import type { HistoryPoint } from '../lib/history.js'
+import { registerMetrics } from '../lib/routes/metrics.js'
 import { buildApp, sleep } from './helpers/app.js'
 import { startMongoServer } from './helpers/mongo-server.js'
 
@@ -183,6 +186,46 @@ t.test('figures the platform cannot provide are left out, not reported as 0', as
   t.equal(samples(text, 'server_watch_check_status').get('{check="warming",status="pending"}'), 1)
   t.equal(samples(text, 'http_requests_in_flight').get(''), 0, 'a counter at zero is still a zero')
   if (existsSync(PROMTOOL)) t.equal(promtool(text).output, '')
+})
+
+t.test('concurrent scrapes cost one rendering: /metrics is rendered at most once per sample and served from it until the next', async (t) => {
+  const source = await buildApp({ metricsPath: false })
+  t.teardown(() => source.close())
+  await source.ready()
+  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const users = requests.endpointFor('GET', '/users/:id')
+  requests.record(users, 200, 3)
+  let renders = 0
+  const listeners = new Set<(point: HistoryPoint) => void>()
+  const app = Fastify()
+  t.teardown(() => app.close())
+  registerMetrics(app, {
+    watch: {
+      requests,
+      sampled: () => { renders++; return source.serverWatch.snapshot() },
+      alertsView: () => source.serverWatch.alerts(),
+      onSample (listener) {
+        listeners.add(listener)
+        return () => { listeners.delete(listener) }
+      }
+    },
+    metricsPath: '/metrics',
+    access: { hook: (_request, _reply, done) => done() }
+  })
+  await app.ready()
+  const count = async () => samples((await app.inject('/metrics')).body, 'http_requests_total').get('{method="GET",route="/users/:id",status_class="2xx"}')
+  const first = await Promise.all(Array.from({ length: 10 }, () => app.inject('/metrics')))
+  t.equal(renders, 1, 'ten concurrent scrapes, one rendering')
+  t.equal(new Set(first.map((response) => response.body)).size, 1, 'all got the same text')
+  requests.record(users, 200, 3)
+  t.equal(await count(), 1, 'until the next sample, the same text')
+  t.equal(renders, 1)
+  for (const listener of listeners) listener({ timestamp: 1, values: {} as HistoryPoint['values'] })
+  t.equal(renders, 1, 'nothing is rendered for a sample that nobody scrapes')
+  t.equal(await count(), 2, 'after a sample, the counters as they are now')
+  t.equal(renders, 2)
+  await app.close()
+  t.equal(listeners.size, 0, 'unsubscribed on close')
 })
 
 t.test('the GC observer counts collections by kind and stops on close', async (t) => {

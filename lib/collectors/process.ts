@@ -1,45 +1,24 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { totalmem } from 'node:os'
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8'
 import type { ProcessMemory } from '../schemas/health.js'
 import { round } from '../format.js'
+import { createDescriptorWalker } from './descriptors.js'
 import { failureLogger, type Collector } from './types.js'
 
 const HAS_PROC = process.platform === 'linux'
-/** Reading every fd's link costs about 2 µs; past this many descriptors the counts are left null. */
-const MAX_FDS_INSPECTED = 20_000
+interface ProcCounts { vms: number | null, numThreads: number | null }
 
-interface ProcCounts { vms: number | null, numThreads: number | null, openFiles: number | null, connections: number | null }
+const NO_PROC: ProcCounts = { vms: null, numThreads: null }
 
-const NO_PROC: ProcCounts = { vms: null, numThreads: null, openFiles: null, connections: null }
-
-/** /proc/self/status and /proc/self/fd: what psutil reads, in microseconds, no subprocess. */
+/** /proc/self/status: what psutil reads, in microseconds, no subprocess. (Descriptors: ./descriptors.ts.) */
 function readProc (): ProcCounts {
   const status = readFileSync('/proc/self/status', 'utf8')
   const vmSize = /^VmSize:\s+(\d+) kB/m.exec(status)
   const threads = /^Threads:\s+(\d+)/m.exec(status)
-  let openFiles: number | null = 0
-  let connections: number | null = 0
-  const fds = readdirSync('/proc/self/fd')
-  if (fds.length > MAX_FDS_INSPECTED) {
-    openFiles = connections = null
-  } else {
-    for (const fd of fds) {
-      let target: string
-      try {
-        target = readlinkSync(`/proc/self/fd/${fd}`)
-      } catch {
-        continue // closed between readdir and readlink
-      }
-      if (target.startsWith('socket:')) connections++
-      else if (target.startsWith('/') && !target.startsWith('/dev/') && !target.startsWith('/proc/')) openFiles++
-    }
-  }
   return {
     vms: vmSize === null ? null : Number(vmSize[1]) * 1024,
-    numThreads: threads === null ? null : Number(threads[1]),
-    openFiles,
-    connections
+    numThreads: threads === null ? null : Number(threads[1])
   }
 }
 
@@ -57,10 +36,15 @@ function heapSpaces (): ProcessMemory['heapSpaces'] {
 
 export function createProcessCollector (log: { warn: (obj: object, msg: string) => void }): Collector<ProcessMemory> {
   const failures = failureLogger(log, 'reading /proc/self')
+  const descriptors = HAS_PROC ? createDescriptorWalker({ failures: failureLogger(log, 'counting /proc/self/fd') }) : null
   let last: ProcessMemory
   // Fixed for the life of the process (--max-old-space-size): read once.
   const heapLimit = getHeapStatistics().heap_size_limit
-  function sample (): void {
+  function sample (): Promise<void> | void {
+    const firstCounts = descriptors?.sample()
+    return firstCounts === undefined ? record() : firstCounts.then(record)
+  }
+  function record (): void {
     const memory = process.memoryUsage()
     let counts = NO_PROC
     if (HAS_PROC) {
@@ -83,11 +67,13 @@ export function createProcessCollector (log: { warn: (obj: object, msg: string) 
       external: memory.external,
       arrayBuffers: memory.arrayBuffers,
       numThreads: counts.numThreads,
-      openFiles: counts.openFiles,
-      connections: counts.connections,
+      openFiles: descriptors?.read().openFiles ?? null,
+      connections: descriptors?.read().connections ?? null,
       heapSpaces: heapSpaces()
     }
   }
-  sample()
-  return { sample, read: () => last, close () {} }
+  // The first figures now, without waiting for the first count of descriptors (the first sample waits for it).
+  descriptors?.sample()
+  record()
+  return { sample, read: () => last, close () { descriptors?.close() } }
 }

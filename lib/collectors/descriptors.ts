@@ -1,0 +1,77 @@
+import { readlinkSync } from 'node:fs'
+import { opendir } from 'node:fs/promises'
+
+export interface DescriptorCounts { openFiles: number | null, connections: number | null }
+
+export interface DescriptorWalkerOptions {
+  /** /proc/self/fd; a fixture folder in tests. */
+  dir?: string
+  now?: () => number
+  failures: { failed (error: unknown): void, recovered (): void }
+}
+
+/**
+ * The walk may take this share of the time at most: after a walk of d ms the next starts no sooner than
+ * d × 99 ms later. Each link costs a few µs, so a few hundred descriptors are counted every sample and 15,000
+ * about once a minute.
+ */
+const WALK_SHARE = 0.01
+const LINKS_PER_BATCH = 64
+const NONE: DescriptorCounts = { openFiles: null, connections: null }
+
+/**
+ * Sockets and open regular files, from the links in /proc/self/fd, counted in small batches between which the
+ * event loop runs: never one synchronous walk over every descriptor (176 ms with 15,000 sockets).
+ */
+export function createDescriptorWalker ({ dir = '/proc/self/fd', now = () => performance.now(), failures }: DescriptorWalkerOptions) {
+  let counts = NONE
+  let walking: Promise<void> | null = null
+  let nextWalkAt = -Infinity
+  let closed = false
+
+  async function walk (): Promise<void> {
+    const started = now()
+    let connections = 0
+    let openFiles = 0
+    // The listing comes from the thread pool in batches of 64 names, and the loop is free between two batches:
+    // at a few µs a link read synchronously, a batch holds it for well under a millisecond. (Each link read
+    // through the thread pool instead cost two to three times the CPU, for no shorter stall.)
+    for await (const entry of await opendir(dir, { bufferSize: LINKS_PER_BATCH })) {
+      if (closed) return
+      let target: string
+      try {
+        target = readlinkSync(`${dir}/${entry.name}`)
+      } catch {
+        continue // closed between the listing and the read
+      }
+      if (target.startsWith('socket:')) connections++
+      else if (target.startsWith('/') && !target.startsWith('/dev/') && !target.startsWith('/proc/')) openFiles++
+    }
+    if (closed) return
+    counts = { openFiles, connections }
+    nextWalkAt = now() + (now() - started) * (1 / WALK_SHARE - 1)
+  }
+
+  return {
+    /**
+     * Starts a walk when none is running and the last one's pause is over. The first sample waits for the first
+     * counts; later ones read the last counts and never wait. Never rejects: a failure is reported to `failures`
+     * and the counts are null until a walk succeeds.
+     */
+    sample (): Promise<void> | undefined {
+      if (walking === null && !closed && now() >= nextWalkAt) {
+        walking = walk().then(failures.recovered, (error: unknown) => {
+          counts = NONE
+          failures.failed(error)
+        }).finally(() => { walking = null })
+      }
+      return counts === NONE ? walking ?? undefined : undefined
+    },
+    read: () => counts,
+    /** The walk in progress, if any, settled (for tests and close). */
+    settled: () => walking ?? Promise.resolve(),
+    close (): void {
+      closed = true
+    }
+  }
+}
