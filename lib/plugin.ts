@@ -68,7 +68,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   await app.register(async function serverWatchRoutes (routes: FastifyInstance) {
     if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, authorize })
     if (options.dashboardPath !== false) {
-      registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, authorizeHook, maxStreams: options.maxStreams })
+      registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, healthPath: options.healthPath, authorizeHook, maxStreams: options.maxStreams })
     }
     if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, authorizeHook })
   }, { prefix: rawOptions?.prefix })

@@ -252,7 +252,9 @@ function renderChecks (checks) {
   byId('checks-body').replaceChildren(...entries.map(([name, check]) => {
     const row = make('tr')
     const nameCell = make('td')
-    nameCell.append(make('span', 'route', name), make('span', 'check-kind', check.required ? 'required' : 'optional'))
+    const nameText = make('span', 'route', name)
+    nameText.title = name
+    nameCell.append(nameText, make('span', 'check-kind', check.required ? 'required' : 'optional'))
     if (check.error) nameCell.append(make('div', 'error-text', check.error))
     const statusCell = make('td')
     statusCell.append(pill(check.status))
