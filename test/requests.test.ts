@@ -499,6 +499,45 @@ test('two instances, one at the root and one in a child context, keep their own 
   t.equal(inner.inFlight, 0)
 })
 
+test('two instances over real HTTP: each sees the keep-alive requests and the abort of a child route once', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch, { prefix: '/root-watch' })
+  let child: FastifyInstance | undefined
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  await app.register(async (scope) => {
+    await scope.register(serverWatch, { prefix: '/watch' })
+    scope.get('/x', async () => 'x')
+    scope.get('/slow', async () => { await released; return 'late' })
+    child = scope
+  }, { prefix: '/child' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  for (let i = 0; i < 3; i++) {
+    await new Promise<void>((resolve, reject) => {
+      httpRequest({ port, host: '127.0.0.1', path: '/child/x', agent }, (response) => { response.resume().on('end', resolve) })
+        .on('error', reject).end()
+    })
+  }
+  const slow = httpRequest({ port, host: '127.0.0.1', path: '/child/slow' })
+  slow.on('error', () => {})
+  slow.end()
+  await sleep(100)
+  const views = () => [app.serverWatch.snapshot().application, child!.serverWatch.snapshot().application]
+  t.same(views().map((view) => view.inFlight), [1, 1], 'in flight in both while it runs')
+  slow.destroy()
+  await sleep(100)
+  release()
+  await sleep(50)
+  for (const [name, view] of [['root', views()[0]!], ['child', views()[1]!]] as const) {
+    t.same({ total: view.totalRequests, endpoints: Object.keys(view.endpoints), inFlight: view.inFlight, aborted: view.aborted },
+      { total: 3, endpoints: ['GET /child/x'], inFlight: 0, aborted: 1 }, name)
+  }
+})
+
 test('recent errors: newest first, query string stripped, message cut, code kept, bounded', async (t) => {
   const app = Fastify()
   await app.register(serverWatch, { maxRecentErrors: 3, maxErrorMessageLength: 20 })
