@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
 import type { FastifyBaseLogger } from 'fastify'
+import { readCgroupLimits } from './collectors/cgroup.js'
 import { createChecksCollector } from './collectors/checks.js'
 import { createCpuCollector } from './collectors/cpu.js'
 import { createEventLoopCollector } from './collectors/event-loop.js'
@@ -58,8 +59,10 @@ const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
 export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger, fastifyVersion: string) {
   const startedAt = Date.now()
   const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength, options.sampleIntervalMs)
-  const processMemory = createProcessCollector(log)
-  const cpu = createCpuCollector()
+  // Once: a container's limits are set when it starts.
+  const limits = readCgroupLimits()
+  const processMemory = createProcessCollector(log, limits)
+  const cpu = createCpuCollector(limits)
   const eventLoop = createEventLoopCollector()
   const system = createSystemCollector(log)
   const checks = createChecksCollector(options.checks)

@@ -68,6 +68,8 @@ function renderMemory ({ process, system }) {
   setText('mem-heap', formatBytes(process.heapUsed))
   setText('mem-external', formatBytes(process.external))
   setText('mem-percent', formatPercent(process.memoryPercent))
+  // In a container the share that matters is of its limit, where the kernel kills it, not of the host's RAM.
+  setText('mem-percent-label', process.limit.source === 'host' ? 'Share of RAM' : `Share of ${formatBytes(process.limit.bytes)} limit`)
 
   // used + buffers/cache + free = total, drawn in true proportion.
   const total = system.total
@@ -123,6 +125,8 @@ function renderProcess (process) {
 
 function renderCpu (cpu, eventLoop) {
   setText('cpu-process', formatPercent(cpu.processPercent))
+  const quota = `${Number(cpu.limitCores.toFixed(2))} core${cpu.limitCores === 1 ? '' : 's'}`
+  setText('cpu-process-label', cpu.limitSource === 'host' ? 'Process CPU' : `Process CPU of ${quota} quota`)
   setText('cpu-system', formatPercent(cpu.systemPercent))
   setText('loop-p99', formatDuration(eventLoop.delayMs.p99))
   setText('loop-elu', isNumber(eventLoop.utilization) ? formatPercent(eventLoop.utilization * 100) : DASH)
@@ -251,7 +255,9 @@ function renderChecks (checks) {
   byId('checks-body').replaceChildren(...entries.map(([name, check]) => {
     const row = make('tr')
     const nameCell = make('td')
-    nameCell.append(make('span', 'route', name), make('span', 'check-kind', check.required ? 'required' : 'optional'))
+    const nameText = make('span', 'route', name)
+    nameText.title = name
+    nameCell.append(nameText, make('span', 'check-kind', check.required ? 'required' : 'optional'))
     if (check.error) nameCell.append(make('div', 'error-text', check.error))
     const statusCell = make('td')
     statusCell.append(pill(check.status))

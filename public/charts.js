@@ -111,8 +111,11 @@ function applyChartDefaultsTheme () {
  * into what is drawn (utilisation 0..1 into percent).
  */
 function createLineChart (canvasId, { series, y, y1 }) {
-  const datasets = series.map((item) => ({
+  const datasets = series.map((item, index) => ({
     label: item.label,
+    // Chart.js draws the lowest order last, on top: each series is drawn over the ones listed before it, so that a
+    // line equal to an earlier one (p99 = p95) is seen, not hidden under it.
+    order: series.length - index,
     data: [],
     seriesName: item.name,
     transform: item.transform,
@@ -152,8 +155,10 @@ function createLineChart (canvasId, { series, y, y1 }) {
       elements: { point: { radius: 0, hoverRadius: 3, hitRadius: 4 }, line: { borderWidth: 1.75, tension: 0.2 } },
       scales,
       plugins: {
-        legend: { position: 'top', align: 'end' },
+        // Legend and tooltip keep the listed order, not the drawing order.
+        legend: { position: 'top', align: 'end', labels: { sort: byDatasetIndex } },
         tooltip: {
+          itemSort: byDatasetIndex,
           callbacks: {
             title: (items) => items.length > 0 ? formatClock(items[0].parsed.x) : '',
             label: (item) => `${item.dataset.label}: ${item.dataset.format(item.parsed.y)}`
@@ -166,6 +171,8 @@ function createLineChart (canvasId, { series, y, y1 }) {
   applyLineTheme(chart)
   return chart
 }
+
+const byDatasetIndex = (a, b) => a.datasetIndex - b.datasetIndex
 
 /** A round step for a bytes axis: 1, 2 or 5 (times 10, 100) KiB, MiB or GiB, about four steps to the top. */
 function byteStep (max) {
@@ -192,7 +199,8 @@ export function createCharts () {
     series: [
       { name: 'p50Ms', label: 'p50', colour: 'c1' },
       { name: 'p95Ms', label: 'p95', colour: 'c2' },
-      { name: 'p99Ms', label: 'p99', colour: 'c7' }
+      // Dashed, so that p95 shows through where the two are equal.
+      { name: 'p99Ms', label: 'p99', colour: 'c7', dash: true }
     ],
     y: MS_AXIS
   })

@@ -821,6 +821,81 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.same(watched.problems, [])
   })
 
+  t.test('page details at 1280x800: p99 drawn over p95, the checks table whole, the real health path (issue 15.10)', async (t) => {
+    const demo = await startDemo(t, {
+      prefix: '/ops',
+      checks: {
+        'payments-queue-depth-and-age': { check: () => { throw new Error('queue depth 1200 is over the limit of 1000 for payments, oldest 95 s') }, required: false },
+        'search-index-freshness': () => true,
+        cache: () => true
+      }
+    })
+    const stopTraffic = startTraffic(demo, 30, false)
+    t.teardown(stopTraffic)
+    const watched = await openPage(session, { width: 1280, height: 800 })
+    t.teardown(() => watched.context.close())
+    const { page } = watched
+    await page.goto(demo.dashboard)
+    await page.waitForSelector('#connection[data-mode="live"]')
+    await page.waitForFunction(() => document.querySelectorAll('#checks-body tr').length === 3)
+
+    // The order Chart.js draws the latency lines in, seen by a plugin on the next redraw.
+    const latency = await page.evaluate(() => {
+      const Chart = (window as any).Chart
+      const chart = Chart.getChart(document.getElementById('chart-latency'))
+      const drawn: string[] = []
+      Chart.register({ id: 'drawOrder', afterDatasetDraw: (drawing: any, args: { index: number }) => { if (drawing === chart) drawn.push(chart.data.datasets[args.index].label) } })
+      chart.update('none')
+      Chart.unregister(Chart.registry.getPlugin('drawOrder'))
+      return { drawn, legend: chart.legend.legendItems.map((item: { text: string }) => item.text) }
+    })
+    t.same(latency.drawn, ['p50', 'p95', 'p99'], 'p99 is drawn last, over p95, so it shows when they are equal')
+    t.same(latency.legend, ['p50', 'p95', 'p99'], 'the legend keeps the listed order')
+
+    const table = await page.evaluate(() => {
+      const wrap = document.querySelector('#checks .table-wrap')!
+      const lastHeader = document.querySelector('#checks-table th:last-child')!
+      return {
+        scrollWidth: wrap.scrollWidth,
+        clientWidth: wrap.clientWidth,
+        lastRight: lastHeader.getBoundingClientRect().right,
+        wrapRight: wrap.getBoundingClientRect().right
+      }
+    })
+    t.ok(table.scrollWidth <= table.clientWidth, `the checks table fits its card: ${table.scrollWidth} <= ${table.clientWidth}`)
+    t.ok(table.lastRight <= table.wrapRight, 'its last column is not cut off')
+    t.equal(await page.getAttribute('#checks-body tr:first-child .route', 'title'), 'cache', 'a cut name is whole in its title')
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-details-1280.png'), fullPage: true })
+    t.same(watched.problems, [])
+
+    // No checks, under a prefix and another healthPath; over polling, where a container's limits can be fed in.
+    const bare = await startDemo(t, { prefix: '/ops', healthPath: '/status', checks: {}, maxStreams: 0 })
+    const polled = await openPage(session, { width: 1280, height: 800 })
+    t.teardown(() => polled.context.close())
+    await polled.page.route('**/api/snapshot', async (route) => {
+      const snapshot = await (await route.fetch()).json()
+      snapshot.memory.process.limit = { bytes: 512 * 1024 * 1024, source: 'cgroup-v2' }
+      Object.assign(snapshot.cpu, { limitCores: 0.5, limitSource: 'cgroup-v2' })
+      await route.fulfill({ json: snapshot })
+    })
+    await polled.page.goto(bare.dashboard)
+    await polled.page.waitForSelector('#checks-empty:not([hidden])')
+    t.match(await polled.page.locator('#checks-empty').innerText(), 'to see them here and in /ops/status.', 'the health route as served')
+    await polled.page.waitForFunction(() => document.getElementById('mem-percent-label')?.textContent !== 'Share of RAM')
+    t.equal(await polled.page.locator('#mem-percent-label').textContent(), 'Share of 512 MiB limit')
+    t.equal(await polled.page.locator('#cpu-process-label').textContent(), 'Process CPU of 0.5 cores quota')
+
+    const host = await startDemo(t, { healthPath: false, checks: {} })
+    const plain = await openPage(session, { width: 1280, height: 800 })
+    t.teardown(() => plain.context.close())
+    await plain.page.goto(host.dashboard)
+    await plain.page.waitForSelector('#checks-empty:not([hidden])')
+    t.match(await plain.page.locator('#checks-empty').innerText(), /to see them here\.$/, 'no health route: none named')
+    await plain.page.waitForSelector('#connection[data-mode="live"]')
+    const limit = host.app.serverWatch.snapshot().memory.process.limit
+    t.equal(await plain.page.locator('#mem-percent-label').textContent(), limit.source === 'host' ? 'Share of RAM' : `Share of ${limit.bytes / 1024 / 1024} MiB limit`)
+  })
+
   t.test('screenshots: desktop and phone, light and dark', async (t) => {
     const demo = await startDemo(t, UPDATE_SCREENSHOTS ? { sampleIntervalMs: 1000 } : {}, true)
     const stopTraffic = startTraffic(demo, 45)

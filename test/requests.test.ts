@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { createRequestHooks, findContextSymbol, kWatchedReply, RequestMetrics } from '../lib/collectors/requests.js'
+import { createRequestHooks, findContextSymbol, RequestMetrics } from '../lib/collectors/requests.js'
 import serverWatch from '../lib/plugin.js'
 import { buildApp, sleep } from './helpers/app.js'
 
@@ -336,7 +336,9 @@ test('a keep-alive connection holds no reply between requests', async (t) => {
     })
   }
   t.equal(sockets.length, 1, 'one connection carried the three requests')
-  t.equal(sockets[0]![kWatchedReply], null, 'released when the response was recorded, so the reply can be collected')
+  const held = Object.getOwnPropertySymbols(sockets[0]!).filter((symbol) => symbol.description === 'serverWatch.reply')
+  t.equal(held.length, 1, 'the instance\'s own key')
+  t.equal(sockets[0]![held[0]!], null, 'released when the response was recorded, so the reply can be collected')
   t.equal(app.serverWatch.snapshot().application.totalRequests, 3)
 })
 
@@ -459,6 +461,81 @@ test('routes under an encapsulated prefix are keyed by their full pattern', asyn
   t.teardown(() => app.close())
   await app.inject('/api/v1/orders/7')
   t.equal(app.serverWatch.snapshot().application.endpoints['GET /api/v1/orders/:id']!.count, 1)
+})
+
+test('two instances, one at the root and one in a child context, keep their own counts (issue 15.4)', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch, { prefix: '/root-watch' })
+  app.get('/a', async () => 'a')
+  let child: FastifyInstance | undefined
+  await app.register(async (scope) => {
+    await scope.register(serverWatch, { prefix: '/watch' })
+    scope.get('/x', async () => 'x')
+    scope.get('/fail', async () => { throw new Error('child failed') })
+    child = scope
+  }, { prefix: '/child' })
+  t.teardown(() => app.close())
+  for (let i = 0; i < 2; i++) t.equal((await app.inject('/a')).statusCode, 200)
+  for (let i = 0; i < 3; i++) t.equal((await app.inject('/child/x')).statusCode, 200)
+  t.equal((await app.inject('/child/fail')).statusCode, 500)
+  t.equal((await app.inject('/root-watch/health')).statusCode, 200)
+  t.equal((await app.inject('/child/watch/health')).statusCode, 200)
+
+  const root = app.serverWatch.snapshot().application
+  t.equal(root.totalRequests, 6, 'the root sees every request of the app')
+  t.same(Object.fromEntries(Object.entries(root.endpoints).map(([key, e]) => [key, e.count])),
+    { 'GET /a': 2, 'GET /child/x': 3, 'GET /child/fail': 1 })
+  t.same(root.statusCodes, { 200: 5, 500: 1 })
+  t.same(root.recentErrors.map((e) => [e.route, e.statusCode, e.message]), [['/child/fail', 500, 'child failed']])
+  t.equal(root.inFlight, 0)
+
+  t.not(child!.serverWatch, app.serverWatch, 'the child has its own decorator')
+  const inner = child!.serverWatch.snapshot().application
+  t.equal(inner.totalRequests, 4, 'the child sees its own context\'s requests only')
+  t.same(Object.fromEntries(Object.entries(inner.endpoints).map(([key, e]) => [key, e.count])),
+    { 'GET /child/x': 3, 'GET /child/fail': 1 })
+  t.same(inner.statusCodes, { 200: 3, 500: 1 })
+  t.same(inner.recentErrors.map((e) => [e.route, e.statusCode, e.message]), [['/child/fail', 500, 'child failed']])
+  t.equal(inner.inFlight, 0)
+})
+
+test('two instances over real HTTP: each sees the keep-alive requests and the abort of a child route once', async (t) => {
+  const app = Fastify()
+  await app.register(serverWatch, { prefix: '/root-watch' })
+  let child: FastifyInstance | undefined
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  await app.register(async (scope) => {
+    await scope.register(serverWatch, { prefix: '/watch' })
+    scope.get('/x', async () => 'x')
+    scope.get('/slow', async () => { await released; return 'late' })
+    child = scope
+  }, { prefix: '/child' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const { port } = app.server.address() as AddressInfo
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  for (let i = 0; i < 3; i++) {
+    await new Promise<void>((resolve, reject) => {
+      httpRequest({ port, host: '127.0.0.1', path: '/child/x', agent }, (response) => { response.resume().on('end', resolve) })
+        .on('error', reject).end()
+    })
+  }
+  const slow = httpRequest({ port, host: '127.0.0.1', path: '/child/slow' })
+  slow.on('error', () => {})
+  slow.end()
+  await sleep(100)
+  const views = () => [app.serverWatch.snapshot().application, child!.serverWatch.snapshot().application]
+  t.same(views().map((view) => view.inFlight), [1, 1], 'in flight in both while it runs')
+  slow.destroy()
+  await sleep(100)
+  release()
+  await sleep(50)
+  for (const [name, view] of [['root', views()[0]!], ['child', views()[1]!]] as const) {
+    t.same({ total: view.totalRequests, endpoints: Object.keys(view.endpoints), inFlight: view.inFlight, aborted: view.aborted },
+      { total: 3, endpoints: ['GET /child/x'], inFlight: 0, aborted: 1 }, name)
+  }
 })
 
 test('recent errors: newest first, query string stripped, message cut, code kept, bounded', async (t) => {

@@ -4,6 +4,7 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8'
 import type { ProcessMemory } from '../schemas/health.js'
 import { round } from '../format.js'
 import { createDescriptorWalker } from './descriptors.js'
+import { NO_CGROUP_LIMITS, type CgroupLimits } from './cgroup.js'
 import { failureLogger, type Collector } from './types.js'
 
 const HAS_PROC = process.platform === 'linux'
@@ -34,9 +35,15 @@ function heapSpaces (): ProcessMemory['heapSpaces'] {
     }))
 }
 
-export function createProcessCollector (log: { warn: (obj: object, msg: string) => void }): Collector<ProcessMemory> {
+/** The memory the process may use: its cgroup's limit when that is below the host's RAM, else the RAM. */
+export function memoryLimit (limits: CgroupLimits, hostBytes = totalmem()): ProcessMemory['limit'] {
+  return limits.memory !== null && limits.memory.bytes < hostBytes ? limits.memory : { bytes: hostBytes, source: 'host' }
+}
+
+export function createProcessCollector (log: { warn: (obj: object, msg: string) => void }, limits = NO_CGROUP_LIMITS): Collector<ProcessMemory> {
   const failures = failureLogger(log, 'reading /proc/self')
   const descriptors = HAS_PROC ? createDescriptorWalker({ failures: failureLogger(log, 'counting /proc/self/fd') }) : null
+  const limit = memoryLimit(limits)
   let last: ProcessMemory
   // Fixed for the life of the process (--max-old-space-size): read once.
   const heapLimit = getHeapStatistics().heap_size_limit
@@ -57,7 +64,8 @@ export function createProcessCollector (log: { warn: (obj: object, msg: string) 
     }
     last = {
       pid: process.pid,
-      memoryPercent: round(memory.rss / totalmem() * 100, 2),
+      memoryPercent: round(memory.rss / limit.bytes * 100, 2),
+      limit,
       rss: memory.rss,
       vms: counts.vms,
       heapTotal: memory.heapTotal,

@@ -20,26 +20,6 @@ export const statusSlot = (statusCode: number): number =>
 /** requestsPerSecond is the rate over this recent window. */
 export const RATE_WINDOW_MS = 10_000
 
-/** Request decorators, symbol-keyed so they stay out of the user's namespace. */
-export const kEndpoint = Symbol('serverWatch.endpoint')
-export const kError = Symbol('serverWatch.error')
-/** On the request: its start time, or SETTLED or DEFERRED; undefined before our onRequest ran. */
-export const kStart = Symbol('serverWatch.start')
-
-/**
- * Set on a request by our hooks, not declared with `decorateRequest`: Fastify's Request constructor copies
- * decorators in a loop whose keyed stores V8 cannot specialise, +1.4% instructions per request for three of them
- * on a hello-world route (benchmark/hooks.js); setting them in onRequest instead took the plugin from +4.8% to
- * +3.8%. Every request counted gets the same two properties in the same order, so its shape stays one shape.
- */
-declare module 'fastify' {
-  interface FastifyRequest {
-    [kEndpoint]?: Endpoint
-    [kStart]?: number
-    [kError]?: Error
-  }
-}
-
 export class Endpoint {
   count = 0
   errorCount = 0
@@ -219,21 +199,7 @@ const SKIP = new Endpoint('*', '(not counted)')
 const SETTLED = -1
 /** Set on a request whose response is still being written when our onSend returns: its `close` settles it. */
 const DEFERRED = -2
-/** On Fastify's per-route config object: the route's Endpoint (or, for a route of several methods, one per method). */
-const kConfigEndpoint = Symbol('serverWatch.endpoint')
-/**
- * On what is watched for a request's end, a socket (HTTP/1) or the request's stream (HTTP/2): the reply being
- * answered on it (null between requests), so that its `close` can settle it.
- */
-export const kWatchedReply = Symbol('serverWatch.reply')
-
 type RouteConfig = Record<string | symbol, unknown> & { url?: string, method?: string | string[], serverWatch?: unknown }
-interface Watched {
-  [kWatchedReply]?: FastifyReply | null
-  readonly destroyed?: boolean
-  on (event: 'close', listener: () => void): unknown
-}
-
 /**
  * Fastify keeps each route's context, whose `config` is a per-route object Fastify builds itself
  * (`{ ...opts.config, url, method }`), under a symbol it does not export. One property load reaches it; the
@@ -247,6 +213,13 @@ export function findContextSymbol (request: FastifyRequest): symbol | null {
     if (symbol.description === 'fastify.context' && typeof value?.config === 'object' && value.config !== null) return symbol
   }
   return null
+}
+
+export interface RequestHooks {
+  onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+  onSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: HookHandlerDoneFunction): void
+  onError (request: FastifyRequest, reply: FastifyReply, error: Error, done: HookHandlerDoneFunction): void
+  onTimeout (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
 }
 
 /**
@@ -270,7 +243,32 @@ export function findContextSymbol (request: FastifyRequest): symbol | null {
  * - A reply you `hijack()` leaves Fastify's lifecycle before onSend: it is not counted or timed, and leaves
  *   `inFlight` when its connection (HTTP/2: its stream) closes or carries the next request.
  */
-export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: { http2?: boolean } = {}) {
+export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: { http2?: boolean } = {}): RequestHooks {
+  /*
+   * What the hooks keep on a request, on a route's config and on a socket, under symbols of this instance: a
+   * plugin at the root and one in a child context both see a child route's requests, and a shared key let one
+   * settle the other's request (issue 15.4). Set by our hooks, not declared with `decorateRequest`: Fastify's
+   * Request constructor copies decorators in a loop whose keyed stores V8 cannot specialise, +1.4% instructions
+   * per request for three of them (benchmark/hooks.js). Every request counted gets the same two properties in the
+   * same order, so its shape stays one shape.
+   */
+  const kEndpoint = Symbol('serverWatch.endpoint')
+  /** Its start time, or SETTLED or DEFERRED; undefined before our onRequest ran. */
+  const kStart = Symbol('serverWatch.start')
+  const kError = Symbol('serverWatch.error')
+  /** On Fastify's per-route config object: the route's Endpoint (or, for a route of several methods, one per method). */
+  const kConfigEndpoint = Symbol('serverWatch.routeEndpoint')
+  /**
+   * On what is watched for a request's end, a socket (HTTP/1) or the request's stream (HTTP/2): the reply being
+   * answered on it (null between requests), so that its `close` can settle it.
+   */
+  const kWatchedReply = Symbol('serverWatch.reply')
+  type Tracked = FastifyRequest & { [kEndpoint]?: Endpoint, [kStart]?: number, [kError]?: Error }
+  interface Watched {
+    [kWatchedReply]?: FastifyReply | null
+    readonly destroyed?: boolean
+    on (event: 'close', listener: () => void): unknown
+  }
   let kContext: symbol | null | undefined
 
   function configOf (request: FastifyRequest): RouteConfig | undefined {
@@ -280,7 +278,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
       : (request as unknown as Record<symbol, { config?: RouteConfig } | undefined>)[kContext]?.config
   }
 
-  function endpointOf (request: FastifyRequest): Endpoint {
+  function endpointOf (request: Tracked): Endpoint {
     const config = configOf(request)
     // A request without a route config is one no Fastify 5 makes: left uncounted rather than failing the app.
     if (config == null) return SKIP
@@ -289,7 +287,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
   }
 
   /** First request of a route (or every request of a multi-method route): the Endpoint, cached on its config. */
-  function resolve (config: RouteConfig, byMethod: Record<string, Endpoint> | undefined, request: FastifyRequest): Endpoint {
+  function resolve (config: RouteConfig, byMethod: Record<string, Endpoint> | undefined, request: Tracked): Endpoint {
     // The not-found context has no url; its config may be the object given to setNotFoundHandler: not written.
     if (config.url === undefined) return metrics.notFound
     if (config.serverWatch === false) return (config[kConfigEndpoint] = SKIP)
@@ -304,17 +302,17 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
    * stream. An HTTP/1.1 request on an HTTP/2 server (`allowHTTP1`) has no stream: its socket, as on HTTP/1 (its
    * IncomingMessage closes as soon as its body has been read, so watching it would abort every POST).
    */
-  function watchedOf (request: FastifyRequest): Watched | null {
+  function watchedOf (request: Tracked): Watched | null {
     const raw = request.raw as unknown as { socket: Watched | null, stream?: Watched }
     return http2 && raw.stream !== undefined ? raw as unknown as Watched : raw.socket
   }
 
   /** The connection or stream behind what is watched has already closed: its `close` will not come again. */
-  function isGone (request: FastifyRequest, watched: Watched): boolean {
+  function isGone (request: Tracked, watched: Watched): boolean {
     return (watched === request.raw as unknown ? (watched as unknown as { stream: Watched }).stream : watched).destroyed === true
   }
 
-  function onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  function onRequest (request: Tracked, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     // Only a request not seen yet: a hook before ours that answered and still called done() must not restart it.
     if (request[kStart] === undefined) {
       const endpoint = endpointOf(request)
@@ -344,7 +342,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     watched[kWatchedReply] = reply
   }
 
-  function release (request: FastifyRequest, reply: FastifyReply): void {
+  function release (request: Tracked, reply: FastifyReply): void {
     const watched = watchedOf(request)
     if (watched != null && watched[kWatchedReply] === reply) watched[kWatchedReply] = null
   }
@@ -353,30 +351,30 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     const reply = this[kWatchedReply]
     this[kWatchedReply] = null
     if (reply == null) return
-    if (reply.sent) handOver(reply.request)
-    else abort(reply.request)
+    if (reply.sent) handOver(reply.request as Tracked)
+    else abort(reply.request as Tracked)
   }
 
   /** Timed by our onRequest and not settled yet. */
-  function isStarted (request: FastifyRequest): boolean {
+  function isStarted (request: Tracked): boolean {
     const start = request[kStart]
     return start !== undefined && start > 0
   }
 
-  function handOver (request: FastifyRequest): void {
+  function handOver (request: Tracked): void {
     if (!isStarted(request)) return
     request[kStart] = SETTLED
     metrics.inFlight--
   }
 
-  function abort (request: FastifyRequest): void {
+  function abort (request: Tracked): void {
     if (!isStarted(request)) return
     request[kStart] = SETTLED
     metrics.inFlight--
     metrics.aborted++
   }
 
-  function onSend (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
+  function onSend (request: Tracked, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
     const seen = request[kStart]
     if (seen === SETTLED || seen === DEFERRED) return done()
     // Not seen: a hook that ran before ours answered (or our onRequest was skipped): counted, with no duration.
@@ -400,7 +398,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
   }
 
   /** The response is still being written: its own `close` tells its end or its abort, not the connection's. */
-  function defer (request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, start: number): void {
+  function defer (request: Tracked, reply: FastifyReply, endpoint: Endpoint, start: number): void {
     request[kStart] = DEFERRED
     if (start > 0) release(request, reply)
     // Already closed (its connection went while an async onSend hook ran): no close event will come.
@@ -413,7 +411,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
    * Ended, not finished (flushed): a response handed over in full is not an abort if the client then leaves, and
    * light-my-request's responses (app.inject) never report themselves finished.
    */
-  function settleOnClose (request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, start: number): void {
+  function settleOnClose (request: Tracked, reply: FastifyReply, endpoint: Endpoint, start: number): void {
     if (request[kStart] !== DEFERRED) return
     if (reply.raw.writableEnded) {
       finish(request, reply, endpoint, start)
@@ -426,7 +424,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     }
   }
 
-  function finish (request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, start: number): void {
+  function finish (request: Tracked, reply: FastifyReply, endpoint: Endpoint, start: number): void {
     request[kStart] = SETTLED
     let durationMs = 0
     if (start > 0) {
@@ -440,12 +438,12 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
   }
 
   /** onError is for observing: the error is kept until onSend, which knows the final status code. */
-  function onError (request: FastifyRequest, _reply: FastifyReply, error: Error, done: HookHandlerDoneFunction): void {
+  function onError (request: Tracked, _reply: FastifyReply, error: Error, done: HookHandlerDoneFunction): void {
     request[kError] = error
     done()
   }
 
-  function onTimeout (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  function onTimeout (request: Tracked, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const start = request[kStart] ?? 0
     // DEFERRED: a streamed response that stalled.
     if (start > 0 || start === DEFERRED) metrics.timedOut++

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs'
+import { endianness } from 'node:os'
+import { join } from 'node:path'
 import si from 'systeminformation'
 import type { SystemMemory } from '../schemas/health.js'
 import { round } from '../format.js'
 import { failureLogger, type Collector } from './types.js'
 
-const PAGE_SIZE = 4096
 const HAS_PROC = process.platform === 'linux'
 
 const EMPTY: SystemMemory = {
@@ -19,6 +20,32 @@ const EMPTY: SystemMemory = {
   cached: null,
   shared: null,
   swap: { total: null, used: null, free: null, percent: null, sin: null, sout: null }
+}
+
+/** AT_PAGESZ in the auxiliary vector: the kernel's page size as it told this process at exec. */
+const AT_PAGESZ = 6
+const WORD_BYTES = ['arm', 'ia32', 'mips', 'mipsel', 'ppc', 's390'].includes(process.arch) ? 4 : 8
+
+/**
+ * The page size that /proc/vmstat counts swap in, read from /proc/self/auxv (type and value words, to AT_NULL):
+ * 4 KiB on x86 but 16 or 64 KiB on some arm64 and ppc64 kernels. Read once; null if it cannot be read.
+ */
+export function readPageSize (path = '/proc/self/auxv', wordBytes = WORD_BYTES, littleEndian = endianness() === 'LE'): number | null {
+  let auxv: Buffer
+  try {
+    auxv = readFileSync(path)
+  } catch {
+    return null
+  }
+  const word = (at: number) => Number(wordBytes === 8
+    ? (littleEndian ? auxv.readBigUInt64LE(at) : auxv.readBigUInt64BE(at))
+    : (littleEndian ? auxv.readUInt32LE(at) : auxv.readUInt32BE(at)))
+  for (let at = 0; at + 2 * wordBytes <= auxv.length; at += 2 * wordBytes) {
+    const type = word(at)
+    if (type === 0) break
+    if (type === AT_PAGESZ) return word(at + wordBytes)
+  }
+  return null
 }
 
 const percent = (part: number, whole: number) => whole > 0 ? round(part / whole * 100, 2) : 0
@@ -40,16 +67,16 @@ function parseFields (text: string, separator: string): Map<string, number> {
  * `used` is psutil's (total - free - buffers - cache - reclaimable slab): memory that programs hold, not the cache
  * the kernel would give back.
  */
-function readProcMemory (): SystemMemory {
-  const meminfo = parseFields(readFileSync('/proc/meminfo', 'utf8'), ':')
-  const vmstat = parseFields(readFileSync('/proc/vmstat', 'utf8'), ' ')
+function readProcMemory (root: string, pageSize: number | null): SystemMemory {
+  const meminfo = parseFields(readFileSync(join(root, 'proc/meminfo'), 'utf8'), ':')
+  const vmstat = parseFields(readFileSync(join(root, 'proc/vmstat'), 'utf8'), ' ')
   const kB = (name: string) => {
     const value = meminfo.get(name)
     return value === undefined || Number.isNaN(value) ? null : value * 1024
   }
   const pages = (name: string) => {
     const value = vmstat.get(name)
-    return value === undefined || Number.isNaN(value) ? null : value * PAGE_SIZE
+    return value === undefined || Number.isNaN(value) || pageSize === null ? null : value * pageSize
   }
   const total = kB('MemTotal') ?? 0
   const free = kB('MemFree') ?? 0
@@ -102,13 +129,18 @@ async function readPortableMemory (): Promise<SystemMemory> {
   }
 }
 
-export function createSystemCollector (log: { warn: (obj: object, msg: string) => void }, useProc = HAS_PROC): Collector<SystemMemory> {
+/** The host's memory; `root` and `pageSize` are for tests, which give a fixture tree. */
+export function createSystemCollector (
+  log: { warn: (obj: object, msg: string) => void },
+  useProc = HAS_PROC,
+  { root = '/', pageSize = useProc ? readPageSize(join(root, 'proc/self/auxv')) : null }: { root?: string, pageSize?: number | null } = {}
+): Collector<SystemMemory> {
   const failures = failureLogger(log, 'reading system memory')
   let last = EMPTY
 
   async function sample (): Promise<void> {
     try {
-      last = useProc ? readProcMemory() : await readPortableMemory()
+      last = useProc ? readProcMemory(root, pageSize) : await readPortableMemory()
       failures.recovered()
     } catch (error) {
       failures.failed(error)

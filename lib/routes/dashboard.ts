@@ -23,6 +23,8 @@ export interface DashboardWatch {
 export interface DashboardOptions {
   watch: DashboardWatch
   dashboardPath: string
+  /** Named in the page's text where it tells where checks show; false when there is no health route. */
+  healthPath: string | false
   access: Pick<Access, 'hook'>
   maxStreams: number
 }
@@ -68,10 +70,19 @@ const HistoryQuerystring = Type.Object({ range: HistoryRangeSchema })
 const escapeAttribute = (value: string): string =>
   value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
+/** Where the page says checks show besides itself: the health route as this app serves it, or nothing. */
+const healthMention = (path: string | false): string =>
+  path === false ? '' : `<span id="checks-health"> and in <code>${escapeAttribute(path)}</code></span>`
+
 /** `/ops` + `/dashboard` => `/ops/dashboard/`: the `<base href>` every relative URL of the page resolves against. */
 export function dashboardBase (prefix: string, dashboardPath: string): string {
   const path = (prefix + dashboardPath).replace(/\/{2,}/g, '/')
   return path.endsWith('/') ? path : `${path}/`
+}
+
+/** `/ops` + `/health` => `/ops/health`; `/ops` + `/` => `/ops`: the URL a route of this prefix answers on. */
+export function routePath (prefix: string, path: string): string {
+  return (path === '/' && prefix !== '' ? prefix : prefix + path).replace(/\/{2,}/g, '/')
 }
 
 export function registerDashboard (app: FastifyInstance, opts: DashboardOptions): void {
@@ -82,6 +93,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
     const base = dashboardBase(dashboard.prefix, root)
     const html = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8')
       .replace('<base href="/">', `<base href="${escapeAttribute(base)}">`)
+      .replace(healthMention('/health'), healthMention(opts.healthPath !== false && routePath(dashboard.prefix, opts.healthPath)))
     const config = { serverWatch: false }
 
     dashboard.addHook('onRequest', access.hook)

@@ -71,9 +71,14 @@ export const HeapSpaceSchema = Type.Object({
   available: Bytes
 })
 
+export const LimitSource = Type.Union([Type.Literal('cgroup-v2'), Type.Literal('cgroup-v1'), Type.Literal('host')], {
+  description: 'where the limit comes from: the container\'s cgroup (v2 or v1), or the host\'s RAM or cores'
+})
+
 export const ProcessMemorySchema = Type.Object({
   pid: Type.Integer(),
-  memoryPercent: NullablePercent,
+  memoryPercent: Nullable(Type.Number({ minimum: 0, maximum: 100, description: 'rss as a percent of limit.bytes' })),
+  limit: Type.Object({ bytes: Bytes, source: LimitSource }, { description: 'the memory this process may use' }),
   rss: Bytes,
   vms: NullableBytes,
   heapTotal: Bytes,
@@ -134,7 +139,9 @@ export const HealthSnapshotSchema = Type.Object({
   cpu: Type.Object({
     processPercent: NullablePercent,
     systemPercent: NullablePercent,
-    cores: Type.Integer({ minimum: 1 }),
+    cores: Type.Integer({ minimum: 1, description: 'the host\'s cores available to this process' }),
+    limitCores: Type.Number({ exclusiveMinimum: 0, description: 'what processPercent is a percent of: a cgroup CPU quota in cores, or cores' }),
+    limitSource: LimitSource,
     loadAverage: Nullable(Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }))
   }),
   eventLoop: Type.Object({
