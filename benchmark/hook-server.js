@@ -67,6 +67,14 @@ export const HOOK_VARIANTS = {
   async 'server-watch' (app) {
     const { default: serverWatch } = await import('../dist/plugin.js')
     await app.register(serverWatch, pluginOptionsFromEnv())
+  },
+  // Load shedding on and not firing (a threshold no loop reaches): what a shedding rule costs a request.
+  async 'server-watch shedding' (app) {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    await app.register(serverWatch, {
+      ...pluginOptionsFromEnv(),
+      alerts: { rules: [{ name: 'never', metric: 'eventLoop.delayMs.p99', above: 1e9, shed: true }] }
+    })
   }
 }
 
