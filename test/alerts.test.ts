@@ -67,7 +67,7 @@ test('below, severity, status and the shedding flag', async (t) => {
   t.equal(engine.shedding, false)
   t.equal(engine.status(), 'degraded')
   t.same(engine.view().transitions.map((e) => `${e.type} ${e.name}`), ['resolved few-free', 'fired hot', 'fired few-free'], 'newest first')
-  t.same(engine.firing().map(({ rule, firing }) => [rule.name, firing]), [['few-free', false], ['hot', true]])
+  t.same(engine.active().map((alert) => alert.name), ['hot'])
 })
 
 test('metric paths: numbers of the snapshot, checks by name, one route\'s last minute', async (t) => {

@@ -8,6 +8,18 @@ type State = 'ok' | 'pending' | 'firing' | 'clearing'
 interface RuleState { rule: NormalizedRule, state: State, since: number, firedAt: number, value: number | null }
 
 const SEVERITY_RANK = { healthy: 0, degraded: 1, unhealthy: 2 } as const
+/** A clearing rule still fires until it has been back for `clearForMs`. */
+const fires = (state: State) => state === 'firing' || state === 'clearing'
+
+/** What an alert and a transition both say of their rule. */
+const described = (rule: NormalizedRule, value: number | null) => ({
+  name: rule.name,
+  metric: rule.metric,
+  value,
+  direction: rule.direction,
+  threshold: rule.threshold,
+  severity: rule.severity
+})
 
 /**
  * The rules' state machine, fed one value per rule per sample, with the sample's time (no clock of its own):
@@ -58,7 +70,7 @@ export class AlertEngine {
         entry.state = 'ok'
         events.push(this.event('resolved', entry, now))
       }
-      if (rule.shed && (entry.state === 'firing' || entry.state === 'clearing')) {
+      if (rule.shed && fires(entry.state)) {
         shedding = true
         this.shedBy = rule.name
       }
@@ -71,20 +83,11 @@ export class AlertEngine {
     return events
   }
 
-  /** Rules that fire now (a clearing rule still fires until it has been back for `clearForMs`). */
+  /** Rules that fire now. */
   active (): Alert[] {
     const alerts: Alert[] = []
     for (const { rule, state, firedAt, value } of this.states) {
-      if (state !== 'firing' && state !== 'clearing') continue
-      alerts.push({
-        name: rule.name,
-        metric: rule.metric,
-        value,
-        direction: rule.direction,
-        threshold: rule.threshold,
-        severity: rule.severity,
-        since: new Date(firedAt).toISOString()
-      })
+      if (fires(state)) alerts.push({ ...described(rule, value), since: new Date(firedAt).toISOString() })
     }
     return alerts
   }
@@ -93,14 +96,9 @@ export class AlertEngine {
   status (): 'healthy' | 'degraded' | 'unhealthy' {
     let status: 'healthy' | 'degraded' | 'unhealthy' = 'healthy'
     for (const { rule, state } of this.states) {
-      if ((state === 'firing' || state === 'clearing') && SEVERITY_RANK[rule.severity] > SEVERITY_RANK[status]) status = rule.severity
+      if (fires(state) && SEVERITY_RANK[rule.severity] > SEVERITY_RANK[status]) status = rule.severity
     }
     return status
-  }
-
-  /** Whether each rule fires: what /metrics exports, one series per rule. */
-  firing (): Array<{ rule: NormalizedRule, firing: boolean }> {
-    return this.states.map(({ rule, state }) => ({ rule, firing: state === 'firing' || state === 'clearing' }))
   }
 
   view (): AlertsView {
@@ -124,12 +122,7 @@ export class AlertEngine {
   private event (type: AlertEvent['type'], { rule, value }: RuleState, now: number): AlertEvent {
     return {
       type,
-      name: rule.name,
-      metric: rule.metric,
-      value,
-      direction: rule.direction,
-      threshold: rule.threshold,
-      severity: rule.severity,
+      ...described(rule, value),
       timestamp: new Date(now).toISOString(),
       hostname: this.identity.hostname,
       pid: this.identity.pid
