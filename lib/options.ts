@@ -298,7 +298,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     dashboardPath: path(options, 'dashboardPath', '/dashboard'),
     metricsPath: path(options, 'metricsPath', '/metrics')
   }
-  normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name))
+  normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
   const paths = (['healthPath', 'dashboardPath', 'metricsPath'] as const).filter((name) => normalized[name] !== false)
   for (const [i, a] of paths.entries()) {
     for (const b of paths.slice(i + 1)) {

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { closedWarning, createAccess } from './access/index.js'
+import type { NormalizedRule } from './alerts/rules.js'
 import { addShedding } from './alerts/shedding.js'
 import { createRequestHooks } from './collectors/requests.js'
 import type { HistoryRange, HistoryResponse, HistoryPoint } from './history.js'
@@ -40,6 +41,26 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * A rule on one route whose route does not exist would never fire: said once the routes are known. Routes are
+ * collected as they are added (the keys endpoints use), only when a rule names one.
+ */
+function warnOfUnknownRoutes (app: FastifyInstance, rules: readonly NormalizedRule[]): void {
+  const named = rules.filter((rule) => rule.path.kind === 'endpoint')
+  if (named.length === 0) return
+  const routes = new Set<string>()
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.add(`${method} ${route.url}`)
+  })
+  app.addHook('onReady', (done) => {
+    for (const rule of named) {
+      const key = (rule.path as { key: string }).key
+      if (!routes.has(key)) app.log.warn(`server-watch: alert rule "${rule.name}" names "${key}", which is no route of this app: it cannot fire`)
+    }
+    done()
+  })
+}
+
 const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, rawOptions) => {
   const options = normalizeOptions(rawOptions)
   const watch = createWatch(options, app.log, app.version)
@@ -53,7 +74,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   // costs every request an object and the socket a listener: without a timeout it would count nothing.
   if (app.initialConfig.connectionTimeout! > 0) app.addHook('onTimeout', hooks.onTimeout)
 
-  if (watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed)) addShedding(app, watch.alerts, options.alerts!)
+  if (watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed)) addShedding(app, watch.alerts, options.alerts!, hooks.shed)
 
   app.decorate('serverWatch', Object.freeze({
     snapshot: watch.snapshot,
@@ -64,6 +85,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
     onSample: watch.onSample
   }))
 
+  warnOfUnknownRoutes(app, options.alerts?.rules ?? [])
   app.addHook('onReady', (done) => { watch.start(); done() })
   app.addHook('onClose', (_instance, done) => { watch.close(); done() })
 

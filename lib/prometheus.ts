@@ -219,6 +219,7 @@ function writeHttp (out: Exposition, requests: RequestMetrics): void {
   if (requests.statusCodes[0]! > 0) codes.push([labels(['code', OTHER_STATUS_KEY]), requests.statusCodes[0]!])
   out.labelled('http_responses_by_code_total', 'counter', 'Responses by exact status code, every route together', codes)
   out.single('http_requests_in_flight', 'gauge', 'Requests being handled now', Math.max(0, requests.inFlight))
+  if (requests.shed > 0) out.single('http_requests_shed_total', 'counter', 'Requests refused by load shedding (503), counted in no other series', requests.shed)
   out.single('http_requests_aborted_total', 'counter', 'Requests whose connection closed before their response was complete', requests.aborted)
   out.single('http_requests_timed_out_total', 'counter', 'Requests whose socket hit Fastify\'s connectionTimeout', requests.timedOut)
 }

@@ -120,11 +120,11 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
         log[event.type === 'fired' ? 'warn' : 'info']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
         webhook?.send(event)
         if (config.onAlert !== null) {
-          try {
-            config.onAlert(event)
-          } catch (error) {
-            log.warn({ err: loggableError(error) }, 'server-watch: onAlert threw')
-          }
+          // A throw and an async onAlert's rejection alike are logged, never left unhandled.
+          const onAlert = config.onAlert
+          Promise.resolve().then(() => onAlert(event)).catch((error: unknown) => {
+            log.warn({ err: loggableError(error) }, 'server-watch: onAlert failed')
+          })
         }
       }
     }
@@ -200,6 +200,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       responseTimeMs,
       requestsPerSecond: requests.requestsPerSecond(now),
       inFlight: Math.max(0, requests.inFlight),
+      shed: requests.shed,
       aborted: requests.aborted,
       timedOut: requests.timedOut,
       recent: recent.read()

@@ -259,20 +259,36 @@ t.test('token: wrong tokens are logged with the client address, never the token,
   for (let i = 0; i < FAILED_ATTEMPTS_LIMIT; i++) {
     t.equal((await instance.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: wrong })).statusCode, 401)
   }
-  // Locked out: even the right token is refused from that address, and nothing is compared.
-  await checkMatrix(t, instance, '203.0.113.9', 'limited', { authorization: `Bearer ${TOKEN}` })
-  // Another address is not.
-  await checkMatrix(t, instance, '198.51.100.7', 'allowed', { authorization: `Bearer ${TOKEN}` })
+  // Past the limit, that address's wrong tokens get 429, and are no longer logged one by one.
+  await checkMatrix(t, instance, '203.0.113.9', 'limited', wrong)
+  // The right token still opens: nobody can lock its owner out with wrong ones.
+  await checkMatrix(t, instance, '203.0.113.9', 'allowed', { authorization: `Bearer ${TOKEN}` })
+  // Another address is not limited.
+  t.equal((await instance.inject({ url: '/metrics', remoteAddress: '198.51.100.7', headers: wrong })).statusCode, 401)
   // Requests without credentials are no attempts: a browser's first request is not counted.
   await checkMatrix(t, instance, '198.51.100.8', 'challenge')
 
   const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40 && entry.msg.startsWith('server-watch'))
-  t.equal(warnings.length, FAILED_ATTEMPTS_LIMIT)
-  t.match(warnings[0], { msg: 'server-watch: wrong token', client: '203.0.113.9', url: '/metrics' })
-  t.match(warnings.at(-1), { msg: /too many wrong tokens from this address/, client: '203.0.113.9' })
+  t.equal(warnings.length, FAILED_ATTEMPTS_LIMIT + 1)
+  t.match(warnings[0], { msg: 'server-watch: wrong token', client: '203.0.113.9', peer: '203.0.113.9', url: '/metrics' })
+  t.match(warnings[FAILED_ATTEMPTS_LIMIT - 1], { msg: /too many wrong tokens from this address/, client: '203.0.113.9' })
   for (const line of lines) {
     t.notOk(line.includes(TOKEN) || line.includes('wrong-guess'), 'no token in the log')
   }
+})
+
+t.test('token: the limit counts the socket peer, so a forged X-Forwarded-For neither dodges it nor fills memory', async (t) => {
+  const instance = await app(t, { token: TOKEN }, { trustProxy: true })
+  const statuses: number[] = []
+  for (let i = 0; i < FAILED_ATTEMPTS_LIMIT + 5; i++) {
+    const response = await instance.inject({
+      url: '/metrics',
+      remoteAddress: '203.0.113.9',
+      headers: { authorization: 'Bearer wrong-guess-0123456789', 'x-forwarded-for': `10.0.${i}.1, ${'x'.repeat(4000)}` }
+    })
+    statuses.push(response.statusCode)
+  }
+  t.same(statuses, [...Array(FAILED_ATTEMPTS_LIMIT).fill(401), ...Array(5).fill(429)])
 })
 
 t.test('FailedAttempts: a window per address that ends on time, and a bounded number of addresses', async (t) => {
@@ -379,15 +395,20 @@ t.test('requests that change state are refused cross-site, before any credential
     { origin: 'null' },
     { 'sec-fetch-site': 'cross-site' },
     { 'sec-fetch-site': 'same-site' },
-    { 'sec-fetch-site': 'same-origin', origin: 'https://evil.example' }
+    { origin: 'https://evil.example', host: 'ops.example:8443' }
   ]) {
     const response = await post(headers)
     t.equal(response.statusCode, 403, JSON.stringify(headers))
     t.match(response.json(), { code: 'FST_SERVER_WATCH_CROSS_SITE', message: 'cross-site requests may not change the server watch' })
   }
-  for (const headers of <Array<Record<string, string>>>[{}, { origin: 'https://ops.example:8443' }, { 'sec-fetch-site': 'same-origin', origin: 'https://ops.example:8443' }, { 'sec-fetch-site': 'none' }]) {
+  for (const headers of <Array<Record<string, string>>>[{}, { origin: 'https://ops.example:8443' }, { 'sec-fetch-site': 'same-origin', origin: 'https://ops.example:8443' }, { 'sec-fetch-site': 'none' },
+    // Behind a proxy that rewrites Host, the browser's own word decides.
+    { 'sec-fetch-site': 'same-origin', origin: 'https://ops.example' }]) {
     t.equal((await post(headers)).statusCode, 200, JSON.stringify(headers))
   }
+  // A default port is the same origin with or without its number.
+  const plain = await instance.inject({ method: 'POST', url: '/act', remoteAddress: '203.0.113.9', headers: { host: 'ops.example:80', authorization, origin: 'http://ops.example' } })
+  t.equal(plain.statusCode, 200)
   // Reads are not state changes: a cross-site GET is judged on its credentials alone.
   t.equal((await instance.inject({ url: '/read', remoteAddress: '203.0.113.9', headers: { authorization, origin: 'https://evil.example' } })).statusCode, 200)
 })

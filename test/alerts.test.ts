@@ -14,7 +14,7 @@ import { buildApp } from './helpers/app.js'
 
 const identity = { hostname: 'web-1', pid: 42 }
 const rule = (overrides: Partial<Record<string, unknown>> = {}): NormalizedRule => {
-  const normalized = normalizeAlerts({ defaults: false, rules: [{ name: 'slow-loop', metric: 'eventLoop.delayMs.p99', above: 500, forMs: 3000, ...overrides }] }, [])
+  const normalized = normalizeAlerts({ defaults: false, rules: [{ name: 'slow-loop', metric: 'eventLoop.delayMs.p99', above: 500, forMs: 3000, ...overrides }] }, [], 1000)
   return normalized!.rules[0]!
 }
 
@@ -51,8 +51,14 @@ test('issue 19: a flapping signal does not produce a storm of notifications', as
   t.same(run(quiet, Array.from({ length: 60 }, (_, i) => i % 2 === 0 ? 100 : 900)), [])
 })
 
+test('issue 19: with forMs 0, a signal flapping every sample fires once, not on every other sample', async (t) => {
+  const engine = new AlertEngine([rule({ forMs: 0 })], identity) // clearForMs: three samples by default
+  t.equal(rule({ forMs: 0 }).clearForMs, 3000)
+  t.same(run(engine, Array.from({ length: 60 }, (_, i) => i % 2 === 0 ? 900 : 100)), [[0, 'fired']])
+})
+
 test('below, severity, status and the shedding flag', async (t) => {
-  const low = rule({ name: 'few-free', metric: 'memory.system.available', above: undefined, below: 100, forMs: 0, severity: 'unhealthy', shed: true })
+  const low = rule({ name: 'few-free', metric: 'memory.system.available', above: undefined, below: 100, forMs: 0, clearForMs: 0, severity: 'unhealthy', shed: true })
   const high = rule({ name: 'hot', metric: 'cpu.processPercent', forMs: 0, above: 90 })
   const engine = new AlertEngine([low, high], identity)
   const events = engine.evaluate(1000, (r) => r === low ? 50 : 95)
@@ -86,6 +92,8 @@ test('metric paths: numbers of the snapshot, checks by name, one route\'s last m
     ['checks.nope.durationMs', /names no configured check \(cache\)/],
     ['application.endpoints["GET /x"].p90', /one of p50, p95, p99, errorRate/],
     ['eventLoop..p99', /is not a dotted path/],
+    ['application.endpoints.x.p95', /name one route as application\.endpoints\["GET \/route"\]\.p95/],
+    ['application.statusCodes.x', /name one route as/],
     [42, /must be a path in the snapshot/]
   ]
   for (const [path, message] of wrong) t.match(parseMetricPath(path, ['cache']), message, String(path))
@@ -96,10 +104,10 @@ test('metric paths: numbers of the snapshot, checks by name, one route\'s last m
 })
 
 test('alerts options: defaults on, replaced by name, off with false; rules checked at register with coded errors', async (t) => {
-  t.same(normalizeAlerts(undefined, [])!.rules.map((r) => r.name), DEFAULT_RULES.map((r) => r.name))
-  t.equal(normalizeAlerts(false, []), null)
-  t.equal(normalizeAlerts({ defaults: false }, []), null)
-  const replaced = normalizeAlerts({ rules: [{ name: 'event-loop-blocked', metric: 'eventLoop.delayMs.p99', above: 200 }] }, [])!
+  t.same(normalizeAlerts(undefined, [], 1000)!.rules.map((r) => r.name), DEFAULT_RULES.map((r) => r.name))
+  t.equal(normalizeAlerts(false, [], 1000), null)
+  t.equal(normalizeAlerts({ defaults: false }, [], 1000), null)
+  const replaced = normalizeAlerts({ rules: [{ name: 'event-loop-blocked', metric: 'eventLoop.delayMs.p99', above: 200 }] }, [], 1000)!
   t.same(replaced.rules.map((r) => [r.name, r.threshold]), [['heap-nearly-full', 90], ['event-loop-blocked', 200]])
   const cases: Array<[unknown, RegExp]> = [
     [{ rules: [{ name: 'a', metric: 'eventLoop.delayMs.p99' }] }, /alert rule "a" needs exactly one of "above" and "below"/],
@@ -201,7 +209,10 @@ test('webhook delivery: bounded retries with doubling back-off, one in flight pe
   release!()
   await new Promise((resolve) => setTimeout(resolve, 10))
   t.same(calls, ['fired held', 'fired held'], 'then only the newest waiting transition is sent')
-  t.ok(lines.some((line) => line.includes('delivers again')))
+  t.notOk(lines.some((line) => line.includes('delivers again')), 'a rule that never failed does not "recover"')
+  webhook.send(event('down', 'resolved'))
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  t.match(lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 30), [{ alert: 'down', msg: 'server-watch: the alert webhook delivers again' }])
   webhook.close()
 })
 
@@ -296,9 +307,12 @@ test('issue 19 end to end: a blocked event loop fires the rule, fails readiness,
   t.equal(await hook.received(1), 1)
   t.match(hook.bodies[0], { text: /FIRING \(unhealthy\) slow-loop/, event: { type: 'fired', name: 'slow-loop' } })
 
-  // Recovery: the next sample sees a calm loop.
-  await tick()
-  await app.serverWatch.refresh()
+  // Recovery: the next sample that sees a calm loop resolves it (clearForMs: 0). On a loaded machine the loop may
+  // stay slow a little longer, so a few samples are allowed.
+  for (let samples = 0; samples < 20 && events.length < 2; samples++) {
+    await tick()
+    await app.serverWatch.refresh()
+  }
   t.same(events.map((e) => e.type), ['fired', 'resolved'])
   t.equal((await app.inject('/hello')).statusCode, 200, 'no longer shed')
   t.equal((await app.inject('/health/ready')).statusCode, 200)
@@ -358,5 +372,38 @@ test('a custom shedding handler, and application.recent over the last minute', a
   await app.serverWatch.refresh()
   const recent = (await app.inject('/health')).json().application.recent
   t.match(recent, { requests: 4, errors: 3, errorRate: 75 })
-  t.same((await app.inject('/users/1')).json(), { busy: ['errors'] })
+  for (let i = 0; i < 5; i++) t.same((await app.inject('/users/1')).json(), { busy: ['errors'] })
+  await app.serverWatch.refresh()
+  // Shed requests are counted as shed and in nothing else, so they cannot keep the error-rate rule firing.
+  const application = (await app.inject('/health')).json().application
+  t.match(application, { totalRequests: 4, shed: 5, recent: { requests: 4, errors: 3 } })
+  t.notOk('GET /users/:id' in application.endpoints)
+  t.match((await app.inject('/metrics')).body, /^http_requests_shed_total 5$/m)
+})
+
+test('an async onAlert that rejects is logged, not left unhandled; a rule on an unknown route is warned of', async (t) => {
+  const lines: string[] = []
+  const app = Fastify({ logger: { level: 'warn', stream: new Writable({ write (chunk, _e, done) { lines.push(String(chunk)); done() } }) } })
+  await app.register(serverWatch, {
+    sampleIntervalMs: 3_600_000,
+    alerts: {
+      defaults: false,
+      rules: [
+        { name: 'always', metric: 'memory.process.rss', above: 1, forMs: 0 },
+        { name: 'typo', metric: 'application.endpoints["GET /users/:ID"].p95', above: 100 },
+        { name: 'fine', metric: 'application.endpoints["GET /users/:id"].p95', above: 100 }
+      ],
+      onAlert: async () => { throw new Error('the pager is down') }
+    }
+  })
+  app.get('/users/:id', async () => ({}))
+  t.teardown(() => app.close())
+  await app.ready()
+  await app.serverWatch.refresh()
+  await new Promise((resolve) => setTimeout(resolve, 10))
+  const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40).map((entry) => entry.msg)
+  t.ok(warnings.includes('server-watch: alert rule "typo" names "GET /users/:ID", which is no route of this app: it cannot fire'))
+  t.ok(warnings.includes('server-watch: onAlert failed'))
+  t.ok(warnings.includes('server-watch: alert always fired'))
+  t.notOk(warnings.some((message: string) => message.includes('"GET /users/:id"')), 'a route that exists is not warned of')
 })

@@ -32,6 +32,13 @@ const REASONS: Record<'closed' | 'remote' | 'denied', string> = {
 }
 const CHALLENGE = 'Basic realm="server-watch", charset="UTF-8"'
 
+/**
+ * Wrong tokens are counted per socket peer, not per `request.ip`: with `trustProxy` that comes from a header the
+ * client writes, which could dodge the limit or fill its memory with long keys. Behind a proxy all clients share
+ * the proxy's count, which costs them nothing but a 429 instead of a 401 for a wrong token.
+ */
+const peerOf = (request: FastifyRequest): string => request.socket?.remoteAddress ?? 'unknown'
+
 function sendError (reply: FastifyReply, error: Error & { statusCode?: number, code: string }, title: string): void {
   reply.code(error.statusCode!).header('cache-control', 'no-store').send({
     statusCode: error.statusCode,
@@ -82,17 +89,16 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
       fallback = 'challenge'
       const secret = presentedSecret(request.headers.authorization)
       if (secret !== null) {
-        // Behind a proxy with trustProxy this is the client; without it, the proxy (all clients share one limit).
-        const address = request.ip
-        if (attempts.retryAfterMs(address) > 0) {
+        // The right token always opens, so that nobody can lock its owner out with wrong ones.
+        if (matches(secret)) return 'allow'
+        const peer = peerOf(request)
+        if (attempts.retryAfterMs(peer) > 0) {
           fallback = 'limited'
-        } else if (matches(secret)) {
-          return 'allow'
         } else {
-          // The address and the URL only: never the token, right or wrong.
-          const lockedOut = attempts.fail(address)
-          request.log.warn({ client: address, url: request.url }, lockedOut
-            ? 'server-watch: too many wrong tokens from this address; refused for a minute'
+          // The addresses and the URL only: never the token, right or wrong.
+          const lockedOut = attempts.fail(peer)
+          request.log.warn({ client: request.ip, peer, url: request.url }, lockedOut
+            ? 'server-watch: too many wrong tokens from this address; its wrong tokens get 429 for a minute'
             : 'server-watch: wrong token')
         }
       }
@@ -111,7 +117,7 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
       return sendError(reply, new FST_SERVER_WATCH_UNAUTHORIZED(), 'Unauthorized')
     }
     if (result === 'limited') {
-      reply.header('retry-after', String(Math.max(1, Math.ceil(attempts.retryAfterMs(request.ip) / 1000))))
+      reply.header('retry-after', String(Math.max(1, Math.ceil(attempts.retryAfterMs(peerOf(request)) / 1000))))
       return sendError(reply, new FST_SERVER_WATCH_TOO_MANY_ATTEMPTS(), 'Too Many Requests')
     }
     sendError(reply, new FST_SERVER_WATCH_FORBIDDEN(REASONS[result as keyof typeof REASONS]), 'Forbidden')

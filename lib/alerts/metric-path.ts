@@ -43,6 +43,10 @@ export function parseMetricPath (metric: unknown, checkNames: readonly string[])
   }
   const segments = metric.split('.')
   if (!segments.every((segment) => SEGMENT.test(segment))) return `"${metric}" is not a dotted path`
+  // Tables keyed by route or code are not read by rules (they are since start): one route is named in brackets.
+  if (segments[0] === 'application' && ['endpoints', 'statusCodes', 'recentErrors'].includes(segments[1]!)) {
+    return `"${metric}": name one route as application.endpoints["GET /route"].p95 (p50, p95, p99 or errorRate, over the last minute)`
+  }
   if (segments[0] === 'checks' && segments.length > 1 && !checkNames.includes(segments[1]!)) {
     return `"${metric}" names no configured check (${checkNames.length === 0 ? 'none are configured' : checkNames.join(', ')})`
   }

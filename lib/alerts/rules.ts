@@ -13,7 +13,7 @@ export interface AlertRule {
   below?: number
   /** How long the figure must stay past the threshold before the rule fires. Default 30000. */
   forMs?: number
-  /** How long it must stay back on the right side before the rule resolves. Default: `forMs`. */
+  /** How long it must stay back on the right side before the rule resolves. Default: `forMs`, and at least three samples. */
   clearForMs?: number
   /** The health status while it fires. Default 'degraded'. */
   severity?: 'degraded' | 'unhealthy'
@@ -35,8 +35,8 @@ export interface AlertsOptions {
   defaults?: boolean
   /** POSTs each transition (fired, resolved): a URL, or `{ url, format?, timeoutMs?, retries? }`. */
   webhook?: string | WebhookOptions
-  /** Called with each transition; a throw is logged. */
-  onAlert?: (event: AlertEvent) => void
+  /** Called with each transition, after the sample; a throw or a rejection is logged. */
+  onAlert?: (event: AlertEvent) => void | Promise<void>
   /** What shedding rules answer: Retry-After in seconds (default 10), or your own handler. */
   shedding?: {
     retryAfterSeconds?: number
@@ -59,7 +59,7 @@ export interface NormalizedRule {
 export interface NormalizedAlerts {
   rules: NormalizedRule[]
   webhook: Required<WebhookOptions> | null
-  onAlert: ((event: AlertEvent) => void) | null
+  onAlert: ((event: AlertEvent) => void | Promise<void>) | null
   retryAfterSeconds: number
   shedHandler: NonNullable<AlertsOptions['shedding']>['handler'] | null
 }
@@ -90,7 +90,7 @@ function duration (rule: Record<string, unknown>, name: string, key: string, fal
   return value
 }
 
-function rule (raw: unknown, index: number, checkNames: readonly string[]): NormalizedRule {
+function rule (raw: unknown, index: number, checkNames: readonly string[], sampleIntervalMs: number): NormalizedRule {
   if (!isPlainObject(raw)) throw new FST_SERVER_WATCH_INVALID_ALERT(`#${index}`, 'must be an object { name, metric, above | below, forMs?, severity? }')
   const name = typeof raw.name === 'string' && NAME.test(raw.name) ? raw.name : null
   if (name === null) throw new FST_SERVER_WATCH_INVALID_ALERT(`#${index}`, '"name" must be 1 to 64 letters, digits, ".", "_" or "-"')
@@ -120,7 +120,9 @@ function rule (raw: unknown, index: number, checkNames: readonly string[]): Norm
     direction,
     threshold,
     forMs,
-    clearForMs: duration(raw, name, 'clearForMs', forMs),
+    // Three samples at least by default, so that a figure flapping around its threshold does not fire and resolve
+    // on every other sample even with forMs: 0.
+    clearForMs: duration(raw, name, 'clearForMs', Math.max(forMs, 3 * sampleIntervalMs)),
     severity,
     shed: raw.shed === true
   }
@@ -167,7 +169,7 @@ function webhook (value: unknown): Required<WebhookOptions> | null {
 }
 
 /** The `alerts` option, checked at register: `false` turns every rule off, the defaults included. */
-export function normalizeAlerts (value: unknown, checkNames: readonly string[]): NormalizedAlerts | null {
+export function normalizeAlerts (value: unknown, checkNames: readonly string[], sampleIntervalMs: number): NormalizedAlerts | null {
   if (value === false) return null
   const spec = value ?? {}
   if (!isPlainObject(spec)) throw new FST_SERVER_WATCH_INVALID_OPTION('alerts', 'false or { rules?, defaults?, webhook?, onAlert?, shedding? }', typeof spec)
@@ -177,13 +179,13 @@ export function normalizeAlerts (value: unknown, checkNames: readonly string[]):
   if (spec.rules !== undefined && !Array.isArray(spec.rules)) throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.rules', 'an array of rules', typeof spec.rules)
   if (spec.defaults !== undefined && typeof spec.defaults !== 'boolean') throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.defaults', 'a boolean', String(spec.defaults))
   if (spec.onAlert !== undefined && typeof spec.onAlert !== 'function') throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.onAlert', 'a function (event) => void', typeof spec.onAlert)
-  const own = ((spec.rules ?? []) as unknown[]).map((raw, index) => rule(raw, index, checkNames))
+  const own = ((spec.rules ?? []) as unknown[]).map((raw, index) => rule(raw, index, checkNames, sampleIntervalMs))
   const names = new Set<string>()
   for (const { name } of own) {
     if (names.has(name)) throw new FST_SERVER_WATCH_INVALID_ALERT(name, 'is defined twice')
     names.add(name)
   }
-  const defaults = spec.defaults === false ? [] : DEFAULT_RULES.filter((r) => !names.has(r.name)).map((raw, index) => rule(raw, index, checkNames))
+  const defaults = spec.defaults === false ? [] : DEFAULT_RULES.filter((r) => !names.has(r.name)).map((raw, index) => rule(raw, index, checkNames, sampleIntervalMs))
   const shedding = spec.shedding ?? {}
   if (!isPlainObject(shedding)) throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.shedding', '{ retryAfterSeconds?, handler? }', typeof shedding)
   const retryAfterSeconds = shedding.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS

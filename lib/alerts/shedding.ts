@@ -17,11 +17,12 @@ function exempt (route: RouteOptions): boolean {
  * after the plugin that is not exempt, whose cost while nothing fires is one boolean read. Route-level rather than
  * root, so that exempt routes pay nothing and the choice is made once per route, not per request.
  */
-export function addShedding (app: FastifyInstance, engine: AlertEngine, options: NormalizedAlerts): void {
+export function addShedding (app: FastifyInstance, engine: AlertEngine, options: NormalizedAlerts, forget: (request: FastifyRequest) => void): void {
   const retryAfter = String(options.retryAfterSeconds)
   const handler = options.shedHandler
   function shed (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     if (!engine.shedding) return done()
+    forget(request)
     if (handler != null) return handler(request, reply, engine.active())
     const error = new FST_SERVER_WATCH_SHEDDING(engine.shedBy)
     reply.code(503).header('retry-after', retryAfter).header('cache-control', 'no-store').send({

@@ -37,13 +37,14 @@ export function createWebhook (options: Required<WebhookOptions>, log: FastifyBa
   const waiting = new Map<string, AlertEvent>()
   const timers = new Set<NodeJS.Timeout>()
   const controllers = new Set<AbortController>()
-  let failing = false
+  /** Rules whose last delivery failed: one warning per run of failures, per rule. */
+  const failing = new Set<string>()
   let closed = false
 
   async function attempt (event: AlertEvent): Promise<boolean> {
     const controller = new AbortController()
     controllers.add(controller)
-    const timer = setTimeout(() => controller.abort(), options.timeoutMs)
+    const timer = setTimeout(() => controller.abort(), options.timeoutMs).unref()
     try {
       const response = await io.fetch(options.url, {
         method: 'POST',
@@ -53,15 +54,14 @@ export function createWebhook (options: Required<WebhookOptions>, log: FastifyBa
       })
       await response.body?.cancel()
       if (!response.ok) throw new Error(`the receiver answered ${response.status}`)
-      if (failing) log.info('server-watch: the alert webhook delivers again')
-      failing = false
+      if (failing.delete(event.name)) log.info({ alert: event.name }, 'server-watch: the alert webhook delivers again')
       return true
     } catch (error) {
-      if (!failing && !closed) {
+      if (!failing.has(event.name) && !closed) {
         log.warn({ alert: event.name, reason: controller.signal.aborted ? `no answer within ${options.timeoutMs} ms` : errorText(error, 200) },
           'server-watch: the alert webhook failed; retrying with back-off (further failures are not logged until it recovers)')
       }
-      failing = true
+      failing.add(event.name)
       return false
     } finally {
       clearTimeout(timer)

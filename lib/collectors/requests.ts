@@ -58,6 +58,8 @@ export class RequestMetrics {
   total = 0
   errorCount = 0
   inFlight = 0
+  /** Requests refused by load shedding (lib/alerts/shedding.ts), counted nowhere else. */
+  shed = 0
   aborted = 0
   timedOut = 0
   /**
@@ -167,6 +169,7 @@ export class RequestMetrics {
       responseTimeMs,
       requestsPerSecond: this.requestsPerSecond(now),
       inFlight: Math.max(0, this.inFlight),
+      shed: this.shed,
       aborted: this.aborted,
       timedOut: this.timedOut,
       statusCodes,
@@ -220,6 +223,8 @@ export interface RequestHooks {
   onSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: HookHandlerDoneFunction): void
   onError (request: FastifyRequest, reply: FastifyReply, error: Error, done: HookHandlerDoneFunction): void
   onTimeout (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+  /** Called by load shedding before it answers: the request is counted as shed, and in no other figure. */
+  shed (request: FastifyRequest): void
 }
 
 /**
@@ -450,5 +455,13 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     done()
   }
 
-  return { onRequest, onSend, onError, onTimeout }
+  // Left out of the totals, the error rate and the latencies: a rule on the error rate that sheds would otherwise
+  // keep itself firing with its own 503s.
+  function shed (request: Tracked): void {
+    if (isStarted(request)) metrics.inFlight--
+    request[kStart] = SETTLED
+    metrics.shed++
+  }
+
+  return { onRequest, onSend, onError, onTimeout, shed }
 }

@@ -56,6 +56,8 @@ export const ApplicationSchema = Type.Object({
   responseTimeMs: Percentiles,
   requestsPerSecond: Type.Number({ minimum: 0 }),
   inFlight: Count,
+  /** Requests refused by load shedding while an alert rule with `shed` fired; in no other figure. */
+  shed: Count,
   aborted: Count,
   timedOut: Count,
   statusCodes: Type.Record(Type.String({ pattern: '^([1-9][0-9][0-9]|other)$', description: '100 to 999, or "other"' }), Count),
