@@ -7,6 +7,7 @@ import { normalizeOptions, type ServerWatchOptions } from './options.js'
 import { registerDashboard } from './routes/dashboard.js'
 import { registerHealth } from './routes/health.js'
 import { registerMetrics } from './routes/metrics.js'
+import { registerProfiles } from './routes/profiles.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
 
@@ -67,6 +68,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
     if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, access })
     if (options.dashboardPath !== false) {
       registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, access, maxStreams: options.maxStreams })
+      if (options.profiles) registerProfiles(routes, { ...options, dashboardPath: options.dashboardPath, access })
     }
     if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access })
   }, { prefix: rawOptions?.prefix })
