@@ -38,6 +38,15 @@ export const RecentErrorSchema = Type.Object({
   code: Type.Optional(Type.String())
 })
 
+export const SlowRequestSchema = Type.Object({
+  timestamp: Type.String(),
+  method: Type.String(),
+  route: Type.String({ description: 'route pattern, "(not found)" when no route matched' }),
+  path: Type.String({ description: 'URL path without its query string' }),
+  statusCode: Type.Integer(),
+  durationMs: Type.Number({ minimum: 0 })
+})
+
 export const ApplicationSchema = Type.Object({
   totalRequests: Count,
   errorCount: Count,
@@ -50,7 +59,8 @@ export const ApplicationSchema = Type.Object({
   timedOut: Count,
   statusCodes: Type.Record(Type.String({ pattern: '^[1-5][0-9][0-9]$' }), Count),
   endpoints: Type.Record(Type.String(), EndpointSchema),
-  recentErrors: Type.Array(RecentErrorSchema)
+  recentErrors: Type.Array(RecentErrorSchema),
+  slowestRequests: Type.Array(SlowRequestSchema, { description: 'the slowest requests of the last 5 minutes, slowest first' })
 })
 
 export const HeapSpaceSchema = Type.Object({
@@ -134,6 +144,7 @@ export type HealthSnapshot = Static<typeof HealthSnapshotSchema>
 export type ApplicationSnapshot = Static<typeof ApplicationSchema>
 export type EndpointSnapshot = Static<typeof EndpointSchema>
 export type RecentError = Static<typeof RecentErrorSchema>
+export type SlowRequest = Static<typeof SlowRequestSchema>
 export type CheckResult = Static<typeof CheckResultSchema>
 export type ProcessMemory = Static<typeof ProcessMemorySchema>
 export type SystemMemory = Static<typeof SystemMemorySchema>
