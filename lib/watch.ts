@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { createChecksCollector } from './collectors/checks.js'
 import { createCpuCollector } from './collectors/cpu.js'
 import { createEventLoopCollector } from './collectors/event-loop.js'
+import { createHeapTrendCollector } from './collectors/heap-trend.js'
 import { createMongoCollector } from './collectors/mongo/index.js'
 import { createProcessCollector } from './collectors/process.js'
 import { RequestMetrics } from './collectors/requests.js'
@@ -47,6 +48,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   const cpu = createCpuCollector()
   const eventLoop = createEventLoopCollector()
   const system = createSystemCollector(log)
+  const heapTrend = createHeapTrendCollector()
   const checks = createChecksCollector(options.checks)
   const database = options.mongo === null
     ? NOT_CONFIGURED
@@ -58,6 +60,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     })
   const collectors: Array<[string, Collector<unknown>]> = [
     ['process', processMemory], ['cpu', cpu], ['event loop', eventLoop], ['system memory', system],
+    ['heap trend', heapTrend],
     ['checks', checks], ['database', database]
   ]
   const guarded = collectors.map(([name, collector]) => {
@@ -116,7 +119,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       },
       database: db,
       checks: checkResults,
-      memory: { process: processMemory.read(), system: system.read() },
+      memory: { process: { ...processMemory.read(), heapTrend: heapTrend.read() }, system: system.read() },
       cpu: cpu.read(),
       eventLoop: eventLoop.read()
     }

@@ -85,6 +85,13 @@ export const ProcessMemorySchema = Type.Object({
   heapSpaces: Type.Array(HeapSpaceSchema, { maxItems: 5 })
 })
 
+export const HeapTrendSchema = Type.Object({
+  baselineBytes: Nullable(Type.Integer({ minimum: 0, description: 'heap used after the last major GC (the lowest in its minute)' })),
+  slopeBytesPerHour: Nullable(Type.Integer({ description: 'linear trend of the post-GC baselines over the last hour' })),
+  rising: Type.Boolean({ description: 'the baseline keeps climbing: a leak sign' }),
+  points: Count
+})
+
 export const SystemMemorySchema = Type.Object({
   total: NullableBytes,
   available: NullableBytes,
@@ -124,7 +131,7 @@ export const HealthSnapshotSchema = Type.Object({
   database: DatabaseSchema,
   checks: Type.Record(Type.String(), CheckResultSchema),
   memory: Type.Object({
-    process: ProcessMemorySchema,
+    process: Type.Composite([ProcessMemorySchema, Type.Object({ heapTrend: HeapTrendSchema })]),
     system: SystemMemorySchema
   }),
   cpu: Type.Object({
@@ -148,3 +155,4 @@ export type SlowRequest = Static<typeof SlowRequestSchema>
 export type CheckResult = Static<typeof CheckResultSchema>
 export type ProcessMemory = Static<typeof ProcessMemorySchema>
 export type SystemMemory = Static<typeof SystemMemorySchema>
+export type HeapTrend = Static<typeof HeapTrendSchema>
