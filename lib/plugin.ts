@@ -67,7 +67,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   await app.register(async function serverWatchRoutes (routes: FastifyInstance) {
     if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, access })
     if (options.dashboardPath !== false) {
-      registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, access, maxStreams: options.maxStreams })
+      registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, access, maxStreams: options.maxStreams, profiles: options.profiles })
       if (options.profiles) registerProfiles(routes, { ...options, dashboardPath: options.dashboardPath, access })
     }
     if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access })

@@ -22,6 +22,8 @@ export interface DashboardOptions {
   dashboardPath: string
   access: Pick<Access, 'hook'>
   maxStreams: number
+  /** The profile routes exist (lib/routes/profiles.ts): the page shows its Diagnostics section. */
+  profiles?: boolean
 }
 
 // public/ sits two levels above both lib/routes/dashboard.ts and dist/routes/dashboard.js.
@@ -33,6 +35,8 @@ const STATIC_FILES: Array<[string, string]> = [
   ['cards.js', PUBLIC_DIR],
   ['charts.js', PUBLIC_DIR],
   ['dom.js', PUBLIC_DIR],
+  ['diagnostics.js', PUBLIC_DIR],
+  ['profiles.js', PUBLIC_DIR],
   ['format.js', PUBLIC_DIR],
   ['app.css', PUBLIC_DIR],
   ['favicon.svg', PUBLIC_DIR],
@@ -76,6 +80,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
     const base = dashboardBase(dashboard.prefix, root)
     const html = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8')
       .replace('<base href="/">', `<base href="${escapeAttribute(base)}">`)
+      .replace('<meta name="server-watch-profiles" content="off">', `<meta name="server-watch-profiles" content="${opts.profiles === true ? 'on' : 'off'}">`)
     const config = { serverWatch: false }
 
     dashboard.addHook('onRequest', access.hook)
