@@ -83,7 +83,9 @@ export default serverWatch
 
 export * from './errors.js'
 export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
-export type { HealthSnapshot, ApplicationSnapshot, EndpointSnapshot, RecentError, CheckResult } from './schemas/health.js'
+export type { HealthSnapshot, ApplicationSnapshot, EndpointSnapshot, RecentError, CheckResult, SlowRequest, HeapTrend } from './schemas/health.js'
+export type { LastCapture, CaptureKind } from './profiles/profiler.js'
+export type { CpuSummary, AllocationSummary, FunctionCost } from './profiles/summary.js'
 export type { DatabaseSnapshot } from './schemas/database.js'
 export type { HistoryRange, HistoryResponse, HistoryPoint, SeriesName } from './history.js'
 export { HealthSnapshotSchema } from './schemas/health.js'

@@ -254,6 +254,22 @@ t.test('a client that leaves mid-download ends the snapshot stream and leaves no
   t.ok(JSON.parse(next.body).snapshot.node_count > 0)
 })
 
+t.test('a client that leaves during a CPU capture ends it: no session, no slot held', async (t) => {
+  const instance = await bareApp(t)
+  await instance.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = instance.server.address() as AddressInfo
+  const request = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/dashboard/api/profile/cpu?seconds=60', headers: auth })
+  request.on('error', () => {})
+  request.end()
+  while (runningCapture() === null) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(openSessions(), 1)
+  request.destroy()
+  for (let i = 0; i < 1000 && runningCapture() !== null; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(runningCapture(), null, 'ended long before its 60 s')
+  t.equal(openSessions(), 0)
+  t.same((await instance.inject({ url: '/dashboard/api/profile/last', headers: auth })).json(), { last: null }, 'nothing kept')
+})
+
 t.test('a heap snapshot is refused when the heap used exceeds the free memory, and says so', async (t) => {
   const GB = 1024 ** 3
   const instance = await bareApp(t, new Profiler(10_000), { heapUsed: () => 2 * GB, freeMemory: () => GB, freeDisk: () => 100 * GB })
