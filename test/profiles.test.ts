@@ -1,4 +1,5 @@
 import { readdirSync, readlinkSync } from 'node:fs'
+import { freemem } from 'node:os'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
@@ -7,6 +8,7 @@ import Fastify from 'fastify'
 import { createAccess } from '../lib/access/index.js'
 import { normalizeOptions } from '../lib/options.js'
 import type { ServerWatchOptions } from '../lib/plugin.js'
+import { HEAP_ROOM } from '../lib/profiles/heap.js'
 import { Profiler, runningCapture } from '../lib/profiles/profiler.js'
 import { openSessions } from '../lib/profiles/session.js'
 import { summarizeAllocationProfile, summarizeCpuProfile } from '../lib/profiles/summary.js'
@@ -283,6 +285,9 @@ t.test('a heap snapshot is refused when the heap used exceeds the free memory, a
       message: 'heap snapshot refused: the heap uses 2048 MB and only 1024 MB of memory is free; a snapshot can need as much memory again as the heap'
     })
   }
+  const free = HEAP_ROOM.freeMemory()
+  t.ok(free > 0 && free <= freemem(), 'the real check reads the free memory (a container\'s limit when lower)')
+  t.ok(HEAP_ROOM.heapUsed() > 0)
   const disk = await bareApp(t, new Profiler(0), { heapUsed: () => 2 * GB, freeMemory: () => 100 * GB, freeDisk: () => GB })
   t.match((await disk.inject({ method: 'POST', url: '/dashboard/api/profile/heap', headers: auth })).json(), {
     code: 'FST_SERVER_WATCH_HEAP_TOO_LARGE', message: /only 1024 MB of disk is free in /

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { closeSync, createReadStream, fstatSync, openSync, statfsSync, unlinkSync, writeSync, type ReadStream } from 'node:fs'
-import { freemem, tmpdir } from 'node:os'
+import { freemem, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { FST_SERVER_WATCH_HEAP_TOO_LARGE, FST_SERVER_WATCH_PROFILE_TOO_LARGE } from '../errors.js'
 import { connectSession } from './session.js'
@@ -16,7 +16,13 @@ export interface HeapRoom {
 
 export const HEAP_ROOM: HeapRoom = {
   heapUsed: () => process.memoryUsage().heapUsed,
-  freeMemory: freemem,
+  // In a container, the cgroup's limit less what the process uses, when that is less than the host's free memory.
+  freeMemory () {
+    const free = freemem()
+    const limit = process.constrainedMemory?.() ?? 0
+    if (!(limit > 0) || limit >= totalmem()) return free
+    return Math.max(0, Math.min(free, limit - process.memoryUsage.rss()))
+  },
   freeDisk () {
     try {
       const stats = statfsSync(tmpdir())
