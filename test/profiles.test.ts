@@ -125,7 +125,7 @@ t.test('a CPU profile: a .cpuprofile that DevTools reads, its summary, the log l
 
   const log = lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'server-watch: CPU profile captured')
   t.match(log, { level: 30, profile: 'cpu', client: '203.0.113.9', via: 'token', bytes: response.rawPayload.length, file: last.file })
-  t.ok(log.durationMs >= 900 && log.durationMs < 30_000, 'how long it took')
+  t.ok(log.durationMs >= 990, `how long it took (${log.durationMs} ms, at least the second asked for)`)
   t.notOk(lines.join('\n').includes(TOKEN), 'the token is never logged')
 
   const again = await instance.inject({ method: 'POST', url: '/dashboard/api/profile/allocations?seconds=1', headers: auth })
