@@ -1,6 +1,7 @@
 // The demo app that `npm start` runs: a small shop API watched by fastify-server-watch.
 //   PORT (3000), HOST (localhost), MONGODB_URI (optional: watch a real MongoDB), DEMO_TRAFFIC=0 (no background
-//   load), LOG_LEVEL (fatal: the demo's errors are on purpose)
+//   load), LOG_LEVEL (fatal: the demo's errors are on purpose), SERVER_WATCH_TOKEN (opens the board with a token and
+//   turns on its Diagnostics: CPU, allocation and heap captures), DEMO_LEAK=1 (leaks on purpose: see Leak signs)
 import Fastify from 'fastify'
 import serverWatch from 'fastify-server-watch'
 import { startTraffic } from './traffic.js'
@@ -82,6 +83,12 @@ if (mongo !== null) {
   })
 }
 
+// About 30 MB an hour kept for good: after 20 minutes or so, the Leak signs card says "Heap baseline rising".
+if (process.env.DEMO_LEAK === '1') {
+  const leaked = []
+  setInterval(() => { leaked.push(Array.from({ length: 1000 }, (_, i) => ({ i, at: new Date().toISOString() }))) }, 5000).unref()
+}
+
 await app.listen({ port, host })
 const base = `http://${host}:${port}`
 console.log(`Demo app on ${base}
@@ -90,7 +97,8 @@ console.log(`Demo app on ${base}
   metrics    ${base}/metrics
   api        ${base}/api/users/1  ${base}/api/reports/slow  ${base}/api/checkout  POST ${base}/api/orders${mongo === null ? '' : `  ${base}/api/db/items`}
   alert      for i in $(seq 40); do curl -s ${base}/api/demo/block-loop; done   (slow-loop fires after 20 s)
-  database   ${mongo === null ? 'none (set MONGODB_URI to watch one)' : 'MongoDB from MONGODB_URI'}`)
+  database   ${mongo === null ? 'none (set MONGODB_URI to watch one)' : 'MongoDB from MONGODB_URI'}
+  profiles   ${process.env.SERVER_WATCH_TOKEN ? 'on (the token opens them)' : 'off (set SERVER_WATCH_TOKEN to turn them on)'}`)
 
 let traffic = null
 if (process.env.DEMO_TRAFFIC !== '0') {

@@ -80,3 +80,38 @@ export const FST_SERVER_WATCH_CROSS_SITE = createError(
   'cross-site requests may not change the server watch',
   403
 )
+
+/** A capture (CPU profile, heap snapshot or allocation profile) is already running in this process. */
+export const FST_SERVER_WATCH_PROFILE_BUSY = createError(
+  'FST_SERVER_WATCH_PROFILE_BUSY',
+  'a %s capture is already running in this process; one capture at a time: try again when it ends',
+  409
+)
+
+/** Captures are kept apart so that no caller can keep the process profiled (Retry-After). */
+export const FST_SERVER_WATCH_PROFILE_COOLDOWN = createError(
+  'FST_SERVER_WATCH_PROFILE_COOLDOWN',
+  'captures are at least %d s apart; try again in %d s',
+  429
+)
+
+/** The capture is larger than the plugin will send. */
+export const FST_SERVER_WATCH_PROFILE_TOO_LARGE = createError(
+  'FST_SERVER_WATCH_PROFILE_TOO_LARGE',
+  'the %s is larger than the %d-byte limit: not sent',
+  413
+)
+
+/** A heap snapshot could exhaust the memory (or the disk) it needs: refused before it starts. */
+export const FST_SERVER_WATCH_HEAP_TOO_LARGE = createError(
+  'FST_SERVER_WATCH_HEAP_TOO_LARGE',
+  'heap snapshot refused: %s',
+  503
+)
+
+/** The capture ended before it finished: the server is closing, or the client left. */
+export const FST_SERVER_WATCH_PROFILE_ABORTED = createError(
+  'FST_SERVER_WATCH_PROFILE_ABORTED',
+  'the capture ended before it finished: %s',
+  503
+)

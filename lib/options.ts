@@ -64,6 +64,11 @@ export interface ServerWatchOptions {
   healthPath?: string | false
   dashboardPath?: string | false
   metricsPath?: string | false
+  /**
+   * CPU profiles, heap snapshots and allocation profiles on demand (`POST {dashboardPath}/api/profile/*`).
+   * Default: on when `token` (or SERVER_WATCH_TOKEN) or `authorize` is set; `true` without either fails at register.
+   */
+  profiles?: boolean
 }
 
 export interface NormalizedCheck {
@@ -91,11 +96,13 @@ export interface NormalizedOptions {
   healthPath: string | false
   dashboardPath: string | false
   metricsPath: string | false
+  profiles: boolean
 }
 
 const KNOWN_OPTIONS = new Set([
   'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'alerts', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
   'maxErrorMessageLength', 'maxStreams', 'healthPath', 'dashboardPath', 'metricsPath',
+  'profiles',
   // set by Fastify's register itself
   'prefix', 'logLevel', 'logSerializers'
 ])
@@ -269,6 +276,22 @@ function tokens (options: Record<string, unknown>): readonly string[] | null {
   return Object.freeze([...list])
 }
 
+/**
+ * A heap snapshot holds every string in memory (secrets included) and a capture pauses or slows the process: never
+ * open on the local rule alone, which trusts anything that runs on the host, so never without a way to say who.
+ */
+function profiles (options: Record<string, unknown>, { tokens, authorize }: Pick<NormalizedOptions, 'tokens' | 'authorize'>): boolean {
+  const value = options.profiles
+  const guarded = tokens !== null || authorize !== null
+  if (value === undefined) return guarded
+  if (typeof value !== 'boolean') throw new FST_SERVER_WATCH_INVALID_OPTION('profiles', 'a boolean', show(value))
+  if (value && !guarded) {
+    throw new FST_SERVER_WATCH_INVALID_OPTION('profiles',
+      'false unless "token" (or SERVER_WATCH_TOKEN) or "authorize" is set: profiles are never open on the local rule alone', 'true')
+  }
+  return value
+}
+
 /** Checks every option once, at register time, and returns them with their defaults filled in. */
 export function normalizeOptions (raw: ServerWatchOptions | undefined): NormalizedOptions {
   const options = (raw ?? {}) as Record<string, unknown>
@@ -296,9 +319,11 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     maxStreams: integer(options, 'maxStreams', DEFAULT_MAX_STREAMS, 0, 10_000),
     healthPath: path(options, 'healthPath', '/health'),
     dashboardPath: path(options, 'dashboardPath', '/dashboard'),
-    metricsPath: path(options, 'metricsPath', '/metrics')
+    metricsPath: path(options, 'metricsPath', '/metrics'),
+    profiles: false
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
+  normalized.profiles = profiles(options, normalized)
   const paths = (['healthPath', 'dashboardPath', 'metricsPath'] as const).filter((name) => normalized[name] !== false)
   for (const [i, a] of paths.entries()) {
     for (const b of paths.slice(i + 1)) {

@@ -10,6 +10,7 @@ import { registerDashboard } from './routes/dashboard.js'
 import { registerHealth } from './routes/health.js'
 import { registerMetrics } from './routes/metrics.js'
 import type { AlertsView } from './schemas/alerts.js'
+import { registerProfiles } from './routes/profiles.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
 
@@ -98,7 +99,8 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   await app.register(async function serverWatchRoutes (routes: FastifyInstance) {
     if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, access })
     if (options.dashboardPath !== false) {
-      registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, healthPath: options.healthPath, access, maxStreams: options.maxStreams })
+      registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, healthPath: options.healthPath, access, maxStreams: options.maxStreams, profiles: options.profiles })
+      if (options.profiles) registerProfiles(routes, { ...options, dashboardPath: options.dashboardPath, access })
     }
     if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access })
   }, { prefix: rawOptions?.prefix })
@@ -116,7 +118,9 @@ export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } fr
 export type { AlertRule, AlertsOptions, WebhookOptions } from './alerts/rules.js'
 export type { Alert, AlertEvent, AlertsView } from './schemas/alerts.js'
 export { DEFAULT_RULES } from './alerts/rules.js'
-export type { HealthSnapshot, ApplicationSnapshot, EndpointSnapshot, RecentError, CheckResult } from './schemas/health.js'
+export type { HealthSnapshot, ApplicationSnapshot, EndpointSnapshot, RecentError, RecentRequests, CheckResult, SlowRequest, HeapTrend } from './schemas/health.js'
+export type { LastCapture, CaptureKind } from './profiles/profiler.js'
+export type { CpuSummary, AllocationSummary, FunctionCost } from './profiles/summary.js'
 export type { DatabaseSnapshot } from './schemas/database.js'
 export type { HistoryRange, HistoryResponse, HistoryPoint, SeriesName } from './history.js'
 export { HealthSnapshotSchema } from './schemas/health.js'

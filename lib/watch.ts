@@ -4,6 +4,7 @@ import { readCgroupLimits } from './collectors/cgroup.js'
 import { createChecksCollector } from './collectors/checks.js'
 import { createCpuCollector } from './collectors/cpu.js'
 import { createEventLoopCollector } from './collectors/event-loop.js'
+import { createHeapTrendCollector } from './collectors/heap-trend.js'
 import { createMongoCollector } from './collectors/mongo/index.js'
 import { createProcessCollector } from './collectors/process.js'
 import { RequestMetrics } from './collectors/requests.js'
@@ -65,6 +66,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   const cpu = createCpuCollector(limits)
   const eventLoop = createEventLoopCollector()
   const system = createSystemCollector(log)
+  const heapTrend = createHeapTrendCollector()
   const checks = createChecksCollector(options.checks)
   const database = options.mongo === null
     ? NOT_CONFIGURED
@@ -76,6 +78,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     })
   const collectors: Array<[string, Collector<unknown>]> = [
     ['process', processMemory], ['cpu', cpu], ['event loop', eventLoop], ['system memory', system],
+    ['heap trend', heapTrend],
     ['checks', checks], ['database', database]
   ]
   const guarded = collectors.map(([name, collector]) => {
@@ -182,7 +185,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       },
       database: db,
       checks: checkResults,
-      memory: { process: processMemory.read(), system: system.read() },
+      memory: { process: { ...processMemory.read(), heapTrend: heapTrend.read() }, system: system.read() },
       cpu: cpu.read(),
       eventLoop: eventLoop.read(),
       alerts: alerts?.engine.active() ?? []

@@ -1,6 +1,7 @@
 /* global document */
 // The cards: each renders its part of the snapshot. Server text goes in through textContent only.
 import { assignEndpointColours, charts, endpointColour, ensureDatabaseChart, RANGES, statusColour, theme } from './charts.js'
+import { renderDiagnostics } from './diagnostics.js'
 import { byId, make, pill, setText, swatch } from './dom.js'
 import { DASH, dateFormat, formatBytes, formatClock, formatCount, formatDuration, formatPercent, formatRate, isNumber } from './format.js'
 
@@ -18,6 +19,7 @@ export function renderSnapshot (snapshot, { sort }) {
   renderDatabase(snapshot.database)
   renderChecks(snapshot.checks)
   renderErrors(snapshot.application.recentErrors)
+  renderDiagnostics(snapshot)
 }
 
 function renderHeader (snapshot) {

@@ -1,5 +1,5 @@
 import { test, type Test } from 'tap'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -178,6 +178,8 @@ test('the page, its files and its JSON API answer with safe headers', async (t) 
     ['static/cards.js', /javascript/],
     ['static/charts.js', /javascript/],
     ['static/dom.js', /javascript/],
+    ['static/diagnostics.js', /javascript/],
+    ['static/profiles.js', /javascript/],
     ['static/format.js', /javascript/],
     ['static/app.css', /text\/css/],
     ['static/favicon.svg', /image\/svg\+xml/],
@@ -785,6 +787,46 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.same(thresholds.latency, [])
     t.equal(await page.getAttribute('#status', 'data-status'), 'unhealthy', 'the status pill follows the alert')
     t.same(watched.problems, [])
+  })
+
+  t.test('Diagnostics: a 1 s CPU profile downloads a .cpuprofile and fills the top-functions table', async (t) => {
+    const token = 'browser-test-token-0123456789'
+    const demo = await startDemo(t, { token })
+    await demo.hit('GET', '/reports/daily')
+    await demo.hit('GET', '/users/7')
+    const watched = await openPage(session, { httpCredentials: { username: 'ops', password: token } })
+    t.teardown(() => watched.context.close())
+    const { page } = watched
+    await page.goto(demo.dashboard)
+    await page.waitForSelector('#diagnostics:not([hidden])', { timeout: 5000 })
+    t.equal(await page.textContent('#profile-cpu'), 'CPU profile (10 s)')
+    await page.selectOption('#profile-seconds', '1')
+    t.equal(await page.textContent('#profile-cpu'), 'CPU profile (1 s)')
+    t.equal(await page.textContent('#profile-allocations'), 'Allocation profile (1 s)')
+
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('#profile-cpu')])
+    t.match(download.suggestedFilename(), /^[A-Za-z0-9._-]+-\d+-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.cpuprofile$/)
+    const profile = JSON.parse(readFileSync((await download.path())!, 'utf8'))
+    t.ok(profile.nodes.length > 0 && profile.samples.length > 0, 'the downloaded file is a CPU profile')
+    await page.waitForSelector('#profile-summary-wrap:not([hidden]) #profile-summary-body tr', { timeout: 5000 })
+    const rows = await page.$$eval('#profile-summary-body tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)))
+    t.ok(rows.length > 0 && rows.length <= 10, `${rows.length} top functions`)
+    t.ok(rows.every((cells) => cells.length === 4 && /ms|s$/.test(cells[2] ?? '') && /%$/.test(cells[3] ?? '')), 'function, where, self time, share')
+    t.match(await page.textContent('#profile-status'), /^CPU profile saved as .+\.cpuprofile/)
+    t.equal(await page.isEnabled('#profile-cpu'), true, 'the buttons work again')
+
+    // The heap snapshot asks first, and says why.
+    t.equal(await page.isVisible('#heap-confirm'), false)
+    await page.click('#profile-heap')
+    t.match(await page.textContent('#heap-confirm'), /pauses this process.*as much memory again as the heap/s)
+    await page.click('#heap-confirm-no')
+    t.equal(await page.isVisible('#heap-confirm'), false, 'cancelled: nothing taken')
+
+    // The slowest requests and the leak signs cards are filled from the snapshot.
+    await page.waitForSelector('#slowest-body tr', { timeout: 5000 })
+    t.match(await page.textContent('#slowest-body'), /\/reports\/daily/)
+    t.not(await page.textContent('#heap-trend-verdict'), '–')
+    t.same(watched.problems, [], 'no console errors, page errors or failed requests')
   })
 
   t.test('falls back to polling when the stream is refused', async (t) => {

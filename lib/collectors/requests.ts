@@ -4,6 +4,7 @@ import { Histogram, bucketIndex } from '../histogram.js'
 import { errorCode, errorText } from '../error-text.js'
 import { round } from '../format.js'
 import type { ApplicationSnapshot, EndpointSnapshot, RecentError } from '../schemas/health.js'
+import { SlowestRequests } from './slowest.js'
 
 export const NOT_FOUND_KEY = '(not found)'
 export const OVERFLOW_KEY = '(other routes)'
@@ -71,6 +72,7 @@ export class RequestMetrics {
   readonly endpoints = new Map<string, Endpoint>()
   readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
   readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
+  readonly slowest = new SlowestRequests()
   private readonly recentErrors: Array<StoredError | undefined>
   private nextError = 0
   private readonly rateTimes: Float64Array
@@ -141,6 +143,7 @@ export class RequestMetrics {
     this.rateTotals[this.rateHead] = this.total
     this.rateHead = (this.rateHead + 1) % this.rateTimes.length
     if (this.rateFilled < this.rateTimes.length) this.rateFilled++
+    this.slowest.tick(now, this.histogram.percentile(0.99))
   }
 
   requestsPerSecond (now: number): number {
@@ -174,7 +177,8 @@ export class RequestMetrics {
       timedOut: this.timedOut,
       statusCodes,
       endpoints,
-      recentErrors: this.readRecentErrors()
+      recentErrors: this.readRecentErrors(),
+      slowestRequests: this.slowest.read(now)
     }
   }
 
@@ -438,6 +442,8 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
       release(request, reply)
     }
     metrics.record(endpoint, reply.statusCode, durationMs)
+    // One comparison for every response; only an outlier builds anything.
+    if (durationMs > metrics.slowest.threshold) metrics.slowest.capture(request, endpoint.route, reply.statusCode, durationMs)
     const error = request[kError]
     if (error !== undefined) metrics.recordError(request, endpoint.route, reply.statusCode, error)
   }

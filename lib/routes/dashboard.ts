@@ -27,6 +27,8 @@ export interface DashboardOptions {
   healthPath: string | false
   access: Pick<Access, 'hook'>
   maxStreams: number
+  /** The profile routes exist (lib/routes/profiles.ts): the page shows its Diagnostics section. */
+  profiles?: boolean
 }
 
 // public/ sits two levels above both lib/routes/dashboard.ts and dist/routes/dashboard.js.
@@ -39,6 +41,8 @@ const STATIC_FILES: Array<[string, string]> = [
   ['cards.js', PUBLIC_DIR],
   ['charts.js', PUBLIC_DIR],
   ['dom.js', PUBLIC_DIR],
+  ['diagnostics.js', PUBLIC_DIR],
+  ['profiles.js', PUBLIC_DIR],
   ['format.js', PUBLIC_DIR],
   ['app.css', PUBLIC_DIR],
   ['favicon.svg', PUBLIC_DIR],
@@ -94,6 +98,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
     const html = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8')
       .replace('<base href="/">', `<base href="${escapeAttribute(base)}">`)
       .replace(healthMention('/health'), healthMention(opts.healthPath !== false && routePath(dashboard.prefix, opts.healthPath)))
+      .replace('<meta name="server-watch-profiles" content="off">', `<meta name="server-watch-profiles" content="${opts.profiles === true ? 'on' : 'off'}">`)
     const config = { serverWatch: false }
 
     dashboard.addHook('onRequest', access.hook)

@@ -48,6 +48,15 @@ export const RecentRequestsSchema = Type.Object({
   responseTimeMs: Type.Object({ p50: NullableNumber, p95: NullableNumber, p99: NullableNumber })
 })
 
+export const SlowRequestSchema = Type.Object({
+  timestamp: Type.String(),
+  method: Type.String(),
+  route: Type.String({ description: 'route pattern, "(not found)" when no route matched' }),
+  path: Type.String({ description: 'URL path without its query string' }),
+  statusCode: Type.Integer(),
+  durationMs: Type.Number({ minimum: 0 })
+})
+
 export const ApplicationSchema = Type.Object({
   totalRequests: Count,
   errorCount: Count,
@@ -63,7 +72,8 @@ export const ApplicationSchema = Type.Object({
   statusCodes: Type.Record(Type.String({ pattern: '^([1-9][0-9][0-9]|other)$', description: '100 to 999, or "other"' }), Count),
   endpoints: Type.Record(Type.String(), EndpointSchema),
   recentErrors: Type.Array(RecentErrorSchema),
-  recent: RecentRequestsSchema
+  recent: RecentRequestsSchema,
+  slowestRequests: Type.Array(SlowRequestSchema, { description: 'the slowest requests of the last 5 minutes, slowest first' })
 })
 
 export const HeapSpaceSchema = Type.Object({
@@ -94,6 +104,13 @@ export const ProcessMemorySchema = Type.Object({
   openFiles: Nullable(Count),
   connections: Nullable(Count),
   heapSpaces: Type.Array(HeapSpaceSchema, { maxItems: 5 })
+})
+
+export const HeapTrendSchema = Type.Object({
+  baselineBytes: Nullable(Type.Integer({ minimum: 0, description: 'heap used after the last major GC (the lowest in its minute)' })),
+  slopeBytesPerHour: Nullable(Type.Integer({ description: 'linear trend of the post-GC baselines over the last hour' })),
+  rising: Type.Boolean({ description: 'the baseline keeps climbing: a leak sign' }),
+  points: Count
 })
 
 export const SystemMemorySchema = Type.Object({
@@ -135,7 +152,7 @@ export const HealthSnapshotSchema = Type.Object({
   database: DatabaseSchema,
   checks: Type.Record(Type.String(), CheckResultSchema),
   memory: Type.Object({
-    process: ProcessMemorySchema,
+    process: Type.Composite([ProcessMemorySchema, Type.Object({ heapTrend: HeapTrendSchema })]),
     system: SystemMemorySchema
   }),
   cpu: Type.Object({
@@ -160,6 +177,8 @@ export type ApplicationSnapshot = Static<typeof ApplicationSchema>
 export type EndpointSnapshot = Static<typeof EndpointSchema>
 export type RecentError = Static<typeof RecentErrorSchema>
 export type RecentRequests = Static<typeof RecentRequestsSchema>
+export type SlowRequest = Static<typeof SlowRequestSchema>
 export type CheckResult = Static<typeof CheckResultSchema>
 export type ProcessMemory = Static<typeof ProcessMemorySchema>
 export type SystemMemory = Static<typeof SystemMemorySchema>
+export type HeapTrend = Static<typeof HeapTrendSchema>
