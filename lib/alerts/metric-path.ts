@@ -11,8 +11,9 @@ type EndpointField = typeof ENDPOINT_FIELDS[number]
 const ENDPOINT_PATH = /^application\.endpoints\["([^"]+)"\]\.(\w+)$/
 const SEGMENT = /^[A-Za-z_][\w-]*$/
 
+/** Numbers, and booleans read as 1 and 0 (`memory.process.heapTrend.rising` above 0). */
 function isNumeric (schema: TSchema): boolean {
-  if (schema.type === 'number' || schema.type === 'integer') return true
+  if (schema.type === 'number' || schema.type === 'integer' || schema.type === 'boolean') return true
   return Array.isArray(schema.anyOf) && schema.anyOf.some(isNumeric)
 }
 
@@ -56,12 +57,13 @@ export function parseMetricPath (metric: unknown, checkNames: readonly string[])
   return { kind: 'path', segments }
 }
 
-/** Reads a dotted path from a snapshot-shaped object; anything but a finite number is null. */
+/** Reads a dotted path from a snapshot-shaped object: a boolean as 1 or 0, anything but a finite number as null. */
 export function readPath (source: unknown, segments: readonly string[]): number | null {
   let value = source
   for (const segment of segments) {
     if (typeof value !== 'object' || value === null) return null
     value = (value as Record<string, unknown>)[segment]
   }
+  if (typeof value === 'boolean') return value ? 1 : 0
   return typeof value === 'number' && Number.isFinite(value) ? value : null
 }
