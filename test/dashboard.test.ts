@@ -786,6 +786,8 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.match(thresholds.cpu, [{ value: 60_000, axis: 'y1', severity: 'degraded' }])
     t.same(thresholds.latency, [])
     t.equal(await page.getAttribute('#status', 'data-status'), 'unhealthy', 'the status pill follows the alert')
+    // Every card is a card of the grid: none sits inside another (a lost closing tag once nested three of them).
+    t.equal(await page.locator('.card .card').count(), 0, 'no card inside another')
     t.same(watched.problems, [])
   })
 
