@@ -80,3 +80,11 @@ export const FST_SERVER_WATCH_CROSS_SITE = createError(
   'cross-site requests may not change the server watch',
   403
 )
+
+/** A custom metric's name, labels or options are invalid, clash with another metric, or a record is invalid. */
+export const FST_SERVER_WATCH_INVALID_METRIC = createError(
+  'FST_SERVER_WATCH_INVALID_METRIC',
+  'custom metric "%s" %s',
+  500,
+  TypeError
+)

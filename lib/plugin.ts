@@ -11,6 +11,10 @@ import { registerMetrics } from './routes/metrics.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
+import type { CounterMetric } from './custom/counter.js'
+import type { GaugeMetric } from './custom/gauge.js'
+import type { HistogramMetric } from './custom/histogram.js'
+import type { GaugeOptions, MetricOptions } from './custom/registry.js'
 
 export interface ServerWatch {
   /** Exactly what `GET /health` serves to an authorised caller. */
@@ -25,6 +29,12 @@ export interface ServerWatch {
   alerts (): AlertsView
   /** Called after every sample with its history point; returns the function that unsubscribes. */
   onSample (listener: (point: HistoryPoint) => void): () => void
+  /** A custom counter: `counter('orders_total').inc()`. The same name and options return the same metric. */
+  counter (name: string, options?: MetricOptions): CounterMetric
+  /** A custom gauge: `.set(v)`, `.inc()`, `.dec()`, or `{ collect: () => number }` read on the sampling loop. */
+  gauge (name: string, options?: GaugeOptions): GaugeMetric
+  /** A custom histogram of durations in milliseconds: `.observe(ms)`; seconds in /metrics. */
+  histogram (name: string, options?: MetricOptions): HistogramMetric
 }
 
 declare module 'fastify' {
@@ -61,7 +71,10 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
     history: (range: HistoryRange) => watch.history.query(range),
     refresh: watch.sample,
     alerts: watch.alertsView,
-    onSample: watch.onSample
+    onSample: watch.onSample,
+    counter: watch.custom.counter,
+    gauge: watch.custom.gauge,
+    histogram: watch.custom.histogram
   }))
 
   app.addHook('onReady', (done) => { watch.start(); done() })
@@ -94,6 +107,12 @@ export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } fr
 export type { AlertRule, AlertsOptions, WebhookOptions } from './alerts/rules.js'
 export type { Alert, AlertEvent, AlertsView } from './schemas/alerts.js'
 export { DEFAULT_RULES } from './alerts/rules.js'
+export type { CounterMetric } from './custom/counter.js'
+export type { GaugeMetric } from './custom/gauge.js'
+export type { HistogramMetric } from './custom/histogram.js'
+export type { GaugeOptions, MetricOptions } from './custom/registry.js'
+export type { Labels } from './custom/series.js'
+export type { CustomMetricsSnapshot } from './schemas/custom.js'
 export type { HealthSnapshot, ApplicationSnapshot, EndpointSnapshot, RecentError, CheckResult } from './schemas/health.js'
 export type { DatabaseSnapshot } from './schemas/database.js'
 export type { HistoryRange, HistoryResponse, HistoryPoint, SeriesName } from './history.js'

@@ -139,6 +139,8 @@ export interface MetricsSource {
   snapshot (): SampledSnapshot
   /** The alert rules and which of them fire. */
   alerts?: () => Pick<AlertsView, 'rules' | 'active'>
+  /** The app's own metrics, already written (lib/custom/prometheus.ts). */
+  custom?: () => string
 }
 
 export function renderMetrics (source: MetricsSource, gc: GcStats | null): string {
@@ -151,6 +153,7 @@ export function renderMetrics (source: MetricsSource, gc: GcStats | null): strin
   writeProcess(out, snapshot, gc)
   writeSystem(out, snapshot)
   writeMongo(out, snapshot.database)
+  if (source.custom !== undefined) out.text += source.custom()
   return out.text
 }
 

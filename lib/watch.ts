@@ -13,6 +13,7 @@ import { readPath } from './alerts/metric-path.js'
 import type { NormalizedRule } from './alerts/rules.js'
 import { createWebhook } from './alerts/webhook.js'
 import { failureLogger, type Collector } from './collectors/types.js'
+import { CustomMetrics } from './custom/registry.js'
 import { formatUptime } from './format.js'
 import { Histogram } from './histogram.js'
 import { History, type HistoryPoint } from './history.js'
@@ -23,7 +24,7 @@ import type { DatabaseSnapshot } from './schemas/database.js'
 import type { CheckResult, HealthSnapshot } from './schemas/health.js'
 
 export type HealthStatus = HealthSnapshot['status']
-export type SampledSnapshot = Omit<HealthSnapshot, 'application'>
+export type SampledSnapshot = Omit<HealthSnapshot, 'application' | 'custom'>
 
 /**
  * unhealthy when a required check or a required database fails, or an alert of that severity fires; degraded when
@@ -85,6 +86,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     histogram: () => requests.histogram
   })
   const identity = { hostname: hostname(), pid: process.pid }
+  const custom = new CustomMetrics(log)
   const alerts = options.alerts === null ? null : createAlerting(options.alerts, identity)
 
   /** The rules, their per-route windows, and where their transitions go. */
@@ -128,6 +130,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
 
   async function sampleOnce (): Promise<void> {
     await Promise.all(guarded.map((sample) => sample()))
+    custom.sample()
     const now = Date.now()
     requests.tick(now)
     recent.tick(now)
@@ -203,11 +206,13 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
 
   function snapshot (): HealthSnapshot {
     const now = Date.now()
-    return { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() } }
+    return { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() }, custom: custom.snapshot() }
   }
 
   return {
     requests,
+    /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
+    custom,
     history,
     snapshot,
     sampled,

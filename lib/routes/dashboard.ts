@@ -35,6 +35,7 @@ const STATIC_FILES: Array<[string, string]> = [
   ['app.js', PUBLIC_DIR],
   ['cards.js', PUBLIC_DIR],
   ['charts.js', PUBLIC_DIR],
+  ['custom.js', PUBLIC_DIR],
   ['dom.js', PUBLIC_DIR],
   ['format.js', PUBLIC_DIR],
   ['app.css', PUBLIC_DIR],
