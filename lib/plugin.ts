@@ -11,6 +11,7 @@ import { registerMetrics } from './routes/metrics.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
+import { exportOpenTelemetry } from './otel/export.js'
 import type { CounterMetric } from './custom/counter.js'
 import type { GaugeMetric } from './custom/gauge.js'
 import type { HistogramMetric } from './custom/histogram.js'
@@ -79,6 +80,10 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
 
   app.addHook('onReady', (done) => { watch.start(); done() })
   app.addHook('onClose', (_instance, done) => { watch.close(); done() })
+  if (options.openTelemetry !== null) {
+    const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, watch)
+    app.addHook('onClose', (_instance, done) => { stopExport(); done() })
+  }
 
   const access = createAccess({ ...options, log: app.log })
   const warning = closedWarning(options)
@@ -103,6 +108,7 @@ export const serverWatch = fp(serverWatchPlugin, {
 export default serverWatch
 
 export * from './errors.js'
+export type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
 export type { AlertRule, AlertsOptions, WebhookOptions } from './alerts/rules.js'
 export type { Alert, AlertEvent, AlertsView } from './schemas/alerts.js'
