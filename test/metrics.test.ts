@@ -136,7 +136,7 @@ t.test('GET /metrics serves the exposition of the live counters, and promtool ac
   t.match(text, /^server_watch_info\{version="\d+\.\d+\.\d+",fastify_version="5\.[^"]+"\} 1$/m)
   t.ok(samples(text, 'process_resident_memory_bytes').get('')! > 10_000_000)
   t.ok(samples(text, 'process_cpu_seconds_total').get('')! > 0)
-  t.ok(samples(text, 'nodejs_heap_space_size_used_bytes').get('{space="old_space"}')! > 0, 'every heap space')
+  t.ok(samples(text, 'nodejs_heap_space_size_used_bytes').get('{space="old"}')! > 0, 'every heap space')
   t.ok(samples(text, 'system_memory_total_bytes').get('')! > samples(text, 'system_memory_available_bytes').get('')!)
   const utilization = samples(text, 'nodejs_eventloop_utilization_ratio').get('')!
   t.ok(utilization >= 0 && utilization <= 1)
