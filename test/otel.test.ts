@@ -175,3 +175,44 @@ t.test('the plugin never imports @opentelemetry: its types are written out and t
   const importing = files('lib').filter((file) => /from ['"]@opentelemetry|import\(['"]@opentelemetry|require\(['"]@opentelemetry/.test(readFileSync(file, 'utf8')))
   t.same(importing, [])
 })
+
+t.test('custom metrics go to OpenTelemetry too: counters and gauges observed, histograms in seconds, labels capped', async (t) => {
+  const otel = sdk()
+  const app = await buildApp({ openTelemetry: { meterProvider: otel.meterProvider } })
+  t.teardown(otel.shutdown)
+  const placed = app.serverWatch.counter('orders_total', { help: 'Orders placed', labelNames: ['method'], maxSeries: 2 })
+  const queue = app.serverWatch.gauge('queue_length')
+  const idle = app.serverWatch.gauge('never_set')
+  const charge = app.serverWatch.histogram('payment_duration_seconds', { labelNames: ['provider'], maxSeries: 1 })
+  await app.ready()
+  const late = app.serverWatch.counter('late_total')
+  placed.inc(1, { method: 'card' })
+  placed.inc(2, { method: 'invoice' })
+  placed.inc(4, { method: 'cash' })
+  placed.inc()
+  queue.set(12)
+  late.inc(3)
+  for (const ms of [3, 7, 120]) charge.observe(ms, { provider: 'stripe' })
+  charge.observe(20_000, { provider: 'adyen' })
+  t.ok(idle)
+
+  const metrics = await otel.collect()
+  const counter = metrics.get('orders_total')!
+  t.equal(counter.descriptor.description, 'Orders placed')
+  t.same(counter.dataPoints.map((data) => [data.attributes, data.value]), [
+    [{}, 1], [{ method: 'card' }, 1], [{ method: 'invoice' }, 2], [{ method: '(other)' }, 4]
+  ], 'the capped series, as in /metrics')
+  t.equal(point(metrics.get('queue_length'))?.value, 12)
+  t.equal(metrics.get('never_set')?.dataPoints.length ?? 0, 0, 'a gauge without a value is not observed')
+  t.equal(point(metrics.get('late_total'))?.value, 3, 'registered after ready')
+  const histogram = metrics.get('payment_duration_seconds') as HistogramMetricData
+  t.equal(histogram.descriptor.unit, 's')
+  const stripe = histogramPoint(histogram, { provider: 'stripe' })!
+  t.same(stripe.value.buckets.counts, [0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+  t.ok(Math.abs(stripe.value.sum! - 0.13) < 1e-12)
+  t.same(histogramPoint(histogram, { provider: '(other)' })?.value.buckets.counts, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 'past maxSeries: (other)')
+  t.same(app.serverWatch.snapshot().custom.payment_duration_seconds!.values.map((value) => (value as { count: number }).count), [3, 1],
+    'the plugin\'s own figures are recorded as before')
+  await app.close()
+  t.equal(Object.hasOwn(charge, 'observe'), false, 'closing restores the plain observe')
+})

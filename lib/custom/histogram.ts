@@ -27,6 +27,11 @@ export class CustomHistogram implements HistogramMetric {
     (labels === undefined ? this.unlabelled : this.series.get(labels)).record(valueMs)
   }
 
+  /** The labels of the series that `observe(value, labels)` recorded into: the capped ones, "(other)" past the cap. */
+  labelsOf (labels: Labels | undefined): Readonly<Record<string, string>> {
+    return this.series.labelsOf(labels ?? {})
+  }
+
   /** Every series, the unlabelled one first (a labelled histogram's only once it recorded). */
   values (): Array<Series<Histogram>> {
     if (this.labelNames.length === 0) return this.series.all()

@@ -49,6 +49,7 @@ export class CustomMetrics {
   private readonly metrics = new Map<string, CustomMetric>()
   private readonly exposed = new Set<string>()
   private readonly collectors: Array<{ gauge: Gauge, failures: ReturnType<typeof failureLogger> }> = []
+  private readonly listeners = new Set<(metric: CustomMetric) => void>()
 
   constructor (private readonly log: { warn: (obj: object, msg: string) => void }) {}
 
@@ -64,6 +65,13 @@ export class CustomMetrics {
   /** Every metric, in the order registered. */
   all (): CustomMetric[] {
     return [...this.metrics.values()]
+  }
+
+  /** Calls `listener` with every metric registered so far and each one registered later; returns the unsubscribe. */
+  onRegister (listener: (metric: CustomMetric) => void): () => void {
+    for (const metric of this.metrics.values()) listener(metric)
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
   }
 
   get size (): number {
@@ -116,6 +124,7 @@ export class CustomMetrics {
     if (metric instanceof Gauge && metric.collect !== null) {
       this.collectors.push({ gauge: metric, failures: failureLogger(this.log, `the collect function of custom gauge "${name}"`) })
     }
+    for (const listener of this.listeners) listener(metric)
     return metric
   }
 }

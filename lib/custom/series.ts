@@ -13,6 +13,7 @@ export interface Series<T> {
 }
 
 const SEPARATOR = '\u0001'
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({})
 
 /**
  * The label sets of one metric, capped like the endpoints: past `maxSeries` distinct sets, every new set records
@@ -44,6 +45,12 @@ export class LabelledSeries<T> {
     const found = this.byKey.get(key)
     if (found !== undefined) return found.value
     return this.add(key, labels)
+  }
+
+  /** The labels of the series a record with `labels` went to (after `get`): its own, or the overflow's. */
+  labelsOf (labels: Labels): Readonly<Record<string, string>> {
+    if (this.labelNames.length === 0) return NO_LABELS
+    return this.byKey.get(this.keyOf(labels))?.labels ?? this.overflow?.labels ?? NO_LABELS
   }
 
   /** Every series, in the order first recorded, the overflow last. */

@@ -8,7 +8,9 @@ import { getHeapSpaceStatistics } from 'node:v8'
 import type { Endpoint, RequestMetrics } from '../collectors/requests.js'
 import { NOT_FOUND_KEY } from '../collectors/requests.js'
 import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
+import type { CustomMetrics } from '../custom/registry.js'
 import type { SampledSnapshot } from '../watch.js'
+import { exportCustomMetrics } from './custom.js'
 import type { OtelAttributes, OtelBatchCallback, OtelMeterProvider, OtelObservable } from './types.js'
 
 export const METER_NAME = 'fastify-server-watch'
@@ -21,6 +23,8 @@ export const MONGO_POOL_NAME = 'mongodb'
 export interface ExportSource {
   requests: RequestMetrics
   sampled (): SampledSnapshot
+  /** The app's own metrics: exported as they are registered. */
+  custom?: CustomMetrics
 }
 
 /**
@@ -112,8 +116,10 @@ export function exportOpenTelemetry (meterProvider: OtelMeterProvider, source: E
     }
   }
   meter.addBatchObservableCallback(observe, observables)
+  const stopCustom = source.custom === undefined ? null : exportCustomMetrics(meter, source.custom)
 
   return () => {
+    stopCustom?.()
     meter.removeBatchObservableCallback(observe, observables)
     // The prototype's record again.
     delete (requests as Partial<RequestMetrics>).record
