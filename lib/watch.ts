@@ -13,6 +13,7 @@ import { readPath } from './alerts/metric-path.js'
 import type { NormalizedRule } from './alerts/rules.js'
 import { createWebhook } from './alerts/webhook.js'
 import { failureLogger, type Collector } from './collectors/types.js'
+import { CustomHistory } from './custom/history.js'
 import { CustomMetrics } from './custom/registry.js'
 import { formatUptime } from './format.js'
 import { Histogram } from './histogram.js'
@@ -87,6 +88,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   })
   const identity = { hostname: hostname(), pid: process.pid }
   const custom = new CustomMetrics(log)
+  const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
   const alerts = options.alerts === null ? null : createAlerting(options.alerts, identity)
 
   /** The rules, their per-route windows, and where their transitions go. */
@@ -135,6 +137,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     requests.tick(now)
     recent.tick(now)
     alerts?.evaluate(now)
+    customHistory.record(now)
     const memory = processMemory.read()
     const db = database.read()
     const point = history.record(now, {
@@ -213,6 +216,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     requests,
     /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
     custom,
+    /** The custom metrics' figures over the last five minutes, one point per sample. */
+    customHistory: () => customHistory.query(),
     history,
     snapshot,
     sampled,

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream'
 import t from 'tap'
 import { Value } from '@sinclair/typebox/value'
 import { HealthSnapshotSchema } from '../lib/plugin.js'
+import { CustomHistory } from '../lib/custom/history.js'
 import { CustomMetrics } from '../lib/custom/registry.js'
 import { buildApp } from './helpers/app.js'
 import { chromiumMissing, launchBrowser, openPage } from './helpers/browser.js'
@@ -251,6 +252,65 @@ t.test('the dashboard lists custom metrics in their card, hostile text as text',
   t.equal(await watched.page.$$eval('#custom img', (images) => images.length), 0, 'no element made from server text')
   t.equal(await watched.page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined)
   t.ok(await watched.page.isHidden('#custom-empty'))
+  await watched.page.waitForFunction(() => document.querySelectorAll('#custom-charts canvas').length === 3, undefined, { timeout: 5000 })
+  t.same(await watched.page.$$eval('#custom-charts figcaption', (captions) => captions.map((caption) => caption.textContent)),
+    ['orders_total · per second', 'render_seconds · p95 ms', 'queue_length · value'])
+  const points = await watched.page.evaluate(() => [...document.querySelectorAll('#custom-charts canvas')]
+    .map((canvas) => ((window as any).Chart.getChart(canvas)?.data.datasets[0].data ?? []).length))
+  t.ok(points.every((count) => count >= 1), `every chart has points (${points.join(', ')})`)
   t.same(watched.problems, [])
   await watched.context.close()
+})
+
+t.test('the history keeps one figure per metric and sample: a counter\'s rate, a gauge\'s sum, a histogram\'s p95 since the last sample', async (t) => {
+  const custom = new CustomMetrics(silentLog)
+  const history = new CustomHistory(custom, 1000)
+  const orders = custom.counter('orders_total', { labelNames: ['method'] })
+  const queue = custom.gauge('queue_length', { labelNames: ['queue'] })
+  const render = custom.histogram('render_seconds', { labelNames: ['page'] })
+  orders.inc(5, { method: 'card' })
+  history.record(10_000)
+  orders.inc(4, { method: 'card' })
+  orders.inc(2, { method: 'cash' })
+  queue.set(3, { queue: 'a' })
+  queue.set(4, { queue: 'b' })
+  for (const ms of [10, 20, 30]) render.observe(ms, { page: 'home' })
+  render.observe(500, { page: 'cart' })
+  history.record(12_000)
+  history.record(13_000)
+  const late = custom.gauge('late')
+  late.set(1)
+  history.record(14_000)
+  t.same(history.query(), {
+    timestamps: [10_000, 12_000, 13_000, 14_000],
+    series: {
+      orders_total: { type: 'counter', figure: 'per second', values: [null, 3, 0, 0] },
+      queue_length: { type: 'gauge', figure: 'value', values: [null, 7, 7, 7] },
+      render_seconds: { type: 'histogram', figure: 'p95 ms', values: [null, 505, null, null] }, // the middle of 500's bucket
+      late: { type: 'gauge', figure: 'value', values: [null, null, null, 1] }
+    }
+  }, 'the first point has no rate yet; a histogram without new values has no p95; a metric registered later starts empty')
+  const ring = new CustomHistory(custom, 100_000)
+  for (let i = 0; i < 5; i++) ring.record(i * 100_000)
+  t.same(ring.query().timestamps, [200_000, 300_000, 400_000], 'five minutes of points, the oldest dropped')
+})
+
+t.test('GET {dashboardPath}/api/custom-history serves the history behind the same access as the dashboard', async (t) => {
+  const app = await buildApp({ sampleIntervalMs: 3_600_000 })
+  t.teardown(() => app.close())
+  const jobs = app.serverWatch.counter('jobs_total')
+  await app.ready()
+  await app.serverWatch.refresh()
+  jobs.inc(7)
+  await app.serverWatch.refresh()
+  const response = await app.inject('/dashboard/api/custom-history')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['cache-control'], 'no-store')
+  const body = response.json()
+  t.match(body.series.jobs_total, { type: 'counter', figure: 'per second' })
+  t.ok(body.timestamps.length >= 2, 'a point per sample')
+  t.equal(body.series.jobs_total.values.length, body.timestamps.length)
+  // (Two samples in the same millisecond give no rate: the values themselves are pinned by the test above.)
+  const remote = await app.inject({ url: '/dashboard/api/custom-history', remoteAddress: '203.0.113.9' })
+  t.equal(remote.statusCode, 403)
 })
