@@ -75,6 +75,14 @@ export const HOOK_VARIANTS = {
       ...pluginOptionsFromEnv(),
       alerts: { rules: [{ name: 'never', metric: 'eventLoop.delayMs.p99', above: 1e9, shed: true }] }
     })
+  },
+  // The plugin exporting to the OpenTelemetry SDK: each request's duration also goes into an SDK histogram.
+  async 'server-watch openTelemetry' (app) {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    const { InMemoryMetricExporter, AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics')
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+    const meterProvider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 })] })
+    await app.register(serverWatch, { ...pluginOptionsFromEnv(), openTelemetry: { meterProvider } })
   }
 }
 

@@ -115,3 +115,11 @@ export const FST_SERVER_WATCH_PROFILE_ABORTED = createError(
   'the capture ended before it finished: %s',
   503
 )
+
+/** A custom metric's name, labels or options are invalid, clash with another metric, or a record is invalid. */
+export const FST_SERVER_WATCH_INVALID_METRIC = createError(
+  'FST_SERVER_WATCH_INVALID_METRIC',
+  'custom metric "%s" %s',
+  500,
+  TypeError
+)

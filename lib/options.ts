@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { MongoClient } from 'mongodb'
 import { normalizeAlerts, type AlertsOptions, type NormalizedAlerts } from './alerts/rules.js'
+import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 import { FST_SERVER_WATCH_INVALID_CHECK, FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_PATH_CONFLICT } from './errors.js'
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
@@ -53,6 +54,8 @@ export interface ServerWatchOptions {
   token?: string | readonly string[]
   /** Threshold rules on the snapshot's figures, their notifications and load shedding; `false` turns them off. */
   alerts?: AlertsOptions | false
+  /** Hands the figures to an OpenTelemetry MeterProvider (`@opentelemetry/api`), under the semantic-convention names. */
+  openTelemetry?: OpenTelemetryOptions
   sampleIntervalMs?: number
   checkTimeoutMs?: number
   maxRoutes?: number
@@ -85,6 +88,7 @@ export interface NormalizedOptions {
   authorizeTimeoutMs: number
   tokens: readonly string[] | null
   alerts: NormalizedAlerts | null
+  openTelemetry: { meterProvider: OtelMeterProvider } | null
   /** `NODE_ENV === 'production'` when the plugin was registered. */
   production: boolean
   sampleIntervalMs: number
@@ -100,7 +104,7 @@ export interface NormalizedOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'alerts', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
+  'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'alerts', 'openTelemetry', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
   'maxErrorMessageLength', 'maxStreams', 'healthPath', 'dashboardPath', 'metricsPath',
   'profiles',
   // set by Fastify's register itself
@@ -252,6 +256,21 @@ function checks (options: Record<string, unknown>, checkTimeoutMs: number): Norm
   })
 }
 
+function openTelemetry (options: Record<string, unknown>): NormalizedOptions['openTelemetry'] {
+  const value = options.openTelemetry as Record<string, unknown> | undefined
+  if (value === undefined) return null
+  const expected = '{ meterProvider } with an @opentelemetry/api MeterProvider'
+  if (typeof value !== 'object' || value === null) throw new FST_SERVER_WATCH_INVALID_OPTION('openTelemetry', expected, show(value))
+  for (const key of Object.keys(value)) {
+    if (key !== 'meterProvider') throw new FST_SERVER_WATCH_INVALID_OPTION(`openTelemetry.${key}`, 'absent (unknown option)', show(value[key]))
+  }
+  const provider = value.meterProvider as OtelMeterProvider | null | undefined
+  if (typeof provider !== 'object' || provider === null || typeof provider.getMeter !== 'function') {
+    throw new FST_SERVER_WATCH_INVALID_OPTION('openTelemetry.meterProvider', 'a MeterProvider (an object with getMeter)', show(provider))
+  }
+  return { meterProvider: provider }
+}
+
 // Printable ASCII without spaces or commas (the environment variable separates tokens with commas), long enough
 // that ten guesses a minute per address (lib/access/attempts.ts) cannot find it.
 const TOKEN_PATTERN = /^[\x21-\x2b\x2d-\x7e]{16,1024}$/
@@ -310,6 +329,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     authorizeTimeoutMs: integer(options, 'authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
     tokens: tokens(options),
     alerts: null,
+    openTelemetry: openTelemetry(options),
     production: process.env.NODE_ENV === 'production',
     sampleIntervalMs: integer(options, 'sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),
     checkTimeoutMs,

@@ -13,6 +13,11 @@ import type { AlertsView } from './schemas/alerts.js'
 import { registerProfiles } from './routes/profiles.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
+import { exportOpenTelemetry } from './otel/export.js'
+import type { CounterMetric } from './custom/counter.js'
+import type { GaugeMetric } from './custom/gauge.js'
+import type { HistogramMetric } from './custom/histogram.js'
+import type { GaugeOptions, MetricOptions } from './custom/registry.js'
 
 export interface ServerWatch {
   /** Exactly what `GET /health` serves to an authorised caller. */
@@ -27,6 +32,12 @@ export interface ServerWatch {
   alerts (): AlertsView
   /** Called after every sample with its history point; returns the function that unsubscribes. */
   onSample (listener: (point: HistoryPoint) => void): () => void
+  /** A custom counter: `counter('orders_total').inc()`. The same name and options return the same metric. */
+  counter (name: string, options?: MetricOptions): CounterMetric
+  /** A custom gauge: `.set(v)`, `.inc()`, `.dec()`, or `{ collect: () => number }` read on the sampling loop. */
+  gauge (name: string, options?: GaugeOptions): GaugeMetric
+  /** A custom histogram of durations in milliseconds: `.observe(ms)`; seconds in /metrics. */
+  histogram (name: string, options?: MetricOptions): HistogramMetric
 }
 
 declare module 'fastify' {
@@ -83,12 +94,19 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
     history: (range: HistoryRange) => watch.history.query(range),
     refresh: watch.sample,
     alerts: watch.alertsView,
-    onSample: watch.onSample
+    onSample: watch.onSample,
+    counter: watch.custom.counter,
+    gauge: watch.custom.gauge,
+    histogram: watch.custom.histogram
   }))
 
   warnOfUnknownRoutes(app, options.alerts?.rules ?? [])
   app.addHook('onReady', (done) => { watch.start(); done() })
   app.addHook('onClose', (_instance, done) => { watch.close(); done() })
+  if (options.openTelemetry !== null) {
+    const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, watch)
+    app.addHook('onClose', (_instance, done) => { stopExport(); done() })
+  }
 
   const access = createAccess({ ...options, log: app.log })
   const warning = closedWarning(options)
@@ -114,6 +132,7 @@ export const serverWatch = fp(serverWatchPlugin, {
 export default serverWatch
 
 export * from './errors.js'
+export type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
 export type { AlertRule, AlertsOptions, WebhookOptions } from './alerts/rules.js'
 export type { Alert, AlertEvent, AlertsView } from './schemas/alerts.js'
@@ -121,6 +140,12 @@ export { DEFAULT_RULES } from './alerts/rules.js'
 export type { HealthSnapshot, ApplicationSnapshot, EndpointSnapshot, RecentError, RecentRequests, CheckResult, SlowRequest, HeapTrend } from './schemas/health.js'
 export type { LastCapture, CaptureKind } from './profiles/profiler.js'
 export type { CpuSummary, AllocationSummary, FunctionCost } from './profiles/summary.js'
+export type { CounterMetric } from './custom/counter.js'
+export type { GaugeMetric } from './custom/gauge.js'
+export type { HistogramMetric } from './custom/histogram.js'
+export type { GaugeOptions, MetricOptions } from './custom/registry.js'
+export type { Labels } from './custom/series.js'
+export type { CustomMetricsSnapshot } from './schemas/custom.js'
 export type { DatabaseSnapshot } from './schemas/database.js'
 export type { HistoryRange, HistoryResponse, HistoryPoint, SeriesName } from './history.js'
 export { HealthSnapshotSchema } from './schemas/health.js'

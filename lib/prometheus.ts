@@ -4,7 +4,7 @@
  * histograms as the snapshot; every `le` bound below is an edge of those buckets, so the cumulative counts are
  * exact (a value exactly on an edge counts in the next bound up: a bucket holds [lower, upper)).
  */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { constants, PerformanceObserver } from 'node:perf_hooks'
 import { getHeapSpaceStatistics } from 'node:v8'
 import { BUCKET_COUNT, Histogram, bucketUpperBound } from './histogram.js'
@@ -157,6 +157,8 @@ export interface MetricsSource {
   snapshot (): SampledSnapshot
   /** The alert rules and which of them fire. */
   alerts?: () => Pick<AlertsView, 'rules' | 'active'>
+  /** The app's own metrics, already written (lib/custom/prometheus.ts). */
+  custom?: () => string
 }
 
 export function renderMetrics (source: MetricsSource, gc: GcStats | null): string {
@@ -169,6 +171,7 @@ export function renderMetrics (source: MetricsSource, gc: GcStats | null): strin
   writeProcess(out, snapshot, gc)
   writeSystem(out, snapshot)
   writeMongo(out, snapshot.database)
+  if (source.custom !== undefined) out.text += source.custom()
   return out.text
 }
 
@@ -247,6 +250,11 @@ function writeProcess (out: Exposition, snapshot: SampledSnapshot, gc: GcStats |
   out.single('process_threads', 'gauge', 'OS threads of this process', memory.numThreads)
   out.single('process_open_files', 'gauge', 'Open regular files (not sockets, pipes or devices)', memory.openFiles)
   out.single('process_open_sockets', 'gauge', 'Open sockets', memory.connections)
+  out.single('process_open_fds', 'gauge', 'Open file descriptors', openFds())
+  out.single('process_max_fds', 'gauge', 'Maximum number of open file descriptors', maxFds())
+  // Not prom-client's nodejs_active_resources_total as well: a gauge ending in _total fails promtool's lint.
+  out.labelled('nodejs_active_resources', 'gauge', 'Resources keeping the event loop alive, by type',
+    [...countBy(process.getActiveResourcesInfo())].map(([type, count]) => [labels(['type', type]), count]))
   out.single('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap size', memory.heapTotal)
   out.single('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap used', memory.heapUsed)
   out.single('nodejs_external_memory_bytes', 'gauge', 'Memory of C++ objects bound to JavaScript objects', memory.external)
@@ -254,15 +262,15 @@ function writeProcess (out: Exposition, snapshot: SampledSnapshot, gc: GcStats |
   // All spaces, read now (microseconds): the snapshot keeps only the five largest, and series must not come and go.
   const spaces = getHeapSpaceStatistics()
   out.labelled('nodejs_heap_space_size_total_bytes', 'gauge', 'Size of each V8 heap space',
-    spaces.map((space) => [labels(['space', space.space_name]), space.space_size]))
+    spaces.map((space) => [labels(['space', spaceLabel(space.space_name)]), space.space_size]))
   out.labelled('nodejs_heap_space_size_used_bytes', 'gauge', 'Used size of each V8 heap space',
-    spaces.map((space) => [labels(['space', space.space_name]), space.space_used_size]))
+    spaces.map((space) => [labels(['space', spaceLabel(space.space_name)]), space.space_used_size]))
   out.labelled('nodejs_heap_space_size_available_bytes', 'gauge', 'Available size of each V8 heap space',
-    spaces.map((space) => [labels(['space', space.space_name]), space.space_available_size]))
+    spaces.map((space) => [labels(['space', spaceLabel(space.space_name)]), space.space_available_size]))
   const { delayMs, utilization } = snapshot.eventLoop
-  out.single('nodejs_eventloop_delay_p50_seconds', 'gauge', 'Median event loop delay over the last sample interval', seconds(delayMs.p50))
-  out.single('nodejs_eventloop_delay_p99_seconds', 'gauge', '99th percentile event loop delay over the last sample interval', seconds(delayMs.p99))
-  out.single('nodejs_eventloop_delay_max_seconds', 'gauge', 'Largest event loop delay over the last sample interval', seconds(delayMs.max))
+  out.single('nodejs_eventloop_lag_p50_seconds', 'gauge', 'Median event loop delay over the last sample interval', seconds(delayMs.p50))
+  out.single('nodejs_eventloop_lag_p99_seconds', 'gauge', '99th percentile event loop delay over the last sample interval', seconds(delayMs.p99))
+  out.single('nodejs_eventloop_lag_max_seconds', 'gauge', 'Largest event loop delay over the last sample interval', seconds(delayMs.max))
   out.single('nodejs_eventloop_utilization_ratio', 'gauge', 'Event loop utilization (0 to 1) over the last sample interval', utilization)
   if (gc !== null && gc.byKind.size > 0) {
     out.family('nodejs_gc_duration_seconds', 'histogram', 'Garbage collection pauses by kind (_count: collections, _sum: total pause)')
@@ -270,6 +278,38 @@ function writeProcess (out: Exposition, snapshot: SampledSnapshot, gc: GcStats |
       out.histogram('nodejs_gc_duration_seconds', `kind="${kind}"`, histogram, GC_DURATION_BOUNDS, GC_BOUND_INDEXES)
     }
   }
+}
+
+/** prom-client's `space` label: the V8 space name without its `_space` suffix (`old`, `new`, `code`...). */
+const spaceLabel = (name: string): string => name.endsWith('_space') ? name.slice(0, -6) : name
+
+function countBy (values: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1)
+  return counts
+}
+
+/** Entries of /proc/self/fd, less the one this read opens (as prom-client counts); null without /proc. */
+function openFds (): number | null {
+  try {
+    return readdirSync('/proc/self/fd').length - 1
+  } catch {
+    return null
+  }
+}
+
+let maxFdsRead: number | null | undefined
+/** The soft limit from /proc/self/limits, read once (as prom-client does); null without /proc. */
+function maxFds (): number | null {
+  if (maxFdsRead === undefined) {
+    try {
+      const match = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))
+      maxFdsRead = match === null ? null : Number(match[1])
+    } catch {
+      maxFdsRead = null
+    }
+  }
+  return maxFdsRead
 }
 
 function writeSystem (out: Exposition, snapshot: SampledSnapshot): void {

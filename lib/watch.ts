@@ -16,6 +16,8 @@ import type { NormalizedRule } from './alerts/rules.js'
 import { createWebhook } from './alerts/webhook.js'
 import { failureLogger, type Collector } from './collectors/types.js'
 import { loggableError } from './error-text.js'
+import { CustomHistory } from './custom/history.js'
+import { CustomMetrics } from './custom/registry.js'
 import { formatUptime } from './format.js'
 import { Histogram } from './histogram.js'
 import { History, type HistoryPoint } from './history.js'
@@ -26,7 +28,7 @@ import type { DatabaseSnapshot } from './schemas/database.js'
 import type { CheckResult, HealthSnapshot } from './schemas/health.js'
 
 export type HealthStatus = HealthSnapshot['status']
-export type SampledSnapshot = Omit<HealthSnapshot, 'application'>
+export type SampledSnapshot = Omit<HealthSnapshot, 'application' | 'custom'>
 
 /**
  * unhealthy when a required check or a required database fails, or an alert of that severity fires; degraded when
@@ -93,6 +95,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     histogram: () => requests.histogram
   })
   const identity = { hostname: hostname(), pid: process.pid }
+  const custom = new CustomMetrics(log)
+  const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
   const alerts = options.alerts === null ? null : createAlerting(options.alerts, identity)
 
   /** The rules, their per-route windows, and where their transitions go. */
@@ -136,10 +140,12 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
 
   async function sampleOnce (): Promise<void> {
     await Promise.all(guarded.map((sample) => sample()))
+    custom.sample()
     const now = Date.now()
     requests.tick(now)
     recent.tick(now)
     alerts?.evaluate(now)
+    customHistory.record(now)
     const memory = processMemory.read()
     const db = database.read()
     const point = history.record(now, {
@@ -212,11 +218,15 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
 
   function snapshot (): HealthSnapshot {
     const now = Date.now()
-    return { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() } }
+    return { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() }, custom: custom.snapshot() }
   }
 
   return {
     requests,
+    /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
+    custom,
+    /** The custom metrics' figures over the last five minutes, one point per sample. */
+    customHistory: () => customHistory.query(),
     history,
     snapshot,
     sampled,

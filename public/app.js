@@ -4,6 +4,7 @@
 import { renderActiveAlerts, renderAlertsView } from './alerts.js'
 import { renderEndpoints, renderPeak, renderSnapshot } from './cards.js'
 import { createCharts, RANGES, renderHistoryCharts, retheme, setChartDefaults } from './charts.js'
+import { renderCustomMetrics } from './custom.js'
 import { byId, setText } from './dom.js'
 
 const POLL_MS = 5_000
@@ -33,6 +34,7 @@ function readStoredRange () {
 function showSnapshot (snapshot) {
   state.snapshot = snapshot
   renderSnapshot(snapshot, state)
+  renderCustomMetrics(snapshot.custom)
   const firing = renderActiveAlerts(snapshot.alerts ?? [])
   if (state.firing !== null && firing !== state.firing) refresh()
   state.firing = firing

@@ -7,6 +7,7 @@ import fastifyStatic from '@fastify/static'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Access } from '../access/index.js'
+import type { CustomHistoryResponse } from '../custom/history.js'
 import type { HistoryPoint, HistoryRange, HistoryResponse } from '../history.js'
 import type { AlertsView } from '../schemas/alerts.js'
 import type { HealthSnapshot } from '../schemas/health.js'
@@ -18,6 +19,7 @@ export interface DashboardWatch {
   history: { query (range: HistoryRange): HistoryResponse }
   onSample (listener: (point: HistoryPoint) => void): () => void
   alertsView (): AlertsView
+  customHistory? (): CustomHistoryResponse
 }
 
 export interface DashboardOptions {
@@ -40,6 +42,7 @@ const STATIC_FILES: Array<[string, string]> = [
   ['app.js', PUBLIC_DIR],
   ['cards.js', PUBLIC_DIR],
   ['charts.js', PUBLIC_DIR],
+  ['custom.js', PUBLIC_DIR],
   ['dom.js', PUBLIC_DIR],
   ['diagnostics.js', PUBLIC_DIR],
   ['profiles.js', PUBLIC_DIR],
@@ -137,6 +140,13 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
     dashboard.get(`${root}/api/alerts`, { config }, (request, reply) => {
       reply.header('cache-control', 'no-store').send(watch.alertsView())
     })
+
+    if (watch.customHistory !== undefined) {
+      const customHistory = watch.customHistory
+      dashboard.get(`${root}/api/custom-history`, { config }, (request, reply) => {
+        reply.header('cache-control', 'no-store').send(customHistory())
+      })
+    }
 
     dashboard.get<{ Querystring: Static<typeof HistoryQuerystring> }>(`${root}/api/history`, {
       config,

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import type { Access } from '../access/index.js'
+import { renderCustomMetrics } from '../custom/prometheus.js'
 import { PROMETHEUS_CONTENT_TYPE, createGcStats, renderMetrics } from '../prometheus.js'
 import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
-  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView'>
+  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'>
   metricsPath: string
   access: Pick<Access, 'hook'>
 }
@@ -13,7 +14,12 @@ export interface MetricsOptions {
 export function registerMetrics (app: FastifyInstance, { watch, metricsPath, access }: MetricsOptions): void {
   // Created only when /metrics is on: the GC observer is the one cost of this feature outside a scrape.
   const gc = createGcStats()
-  const source = { requests: watch.requests, snapshot: () => watch.sampled(), alerts: watch.alertsView }
+  const source = {
+    requests: watch.requests,
+    snapshot: () => watch.sampled(),
+    alerts: watch.alertsView,
+    custom: () => renderCustomMetrics(watch.custom)
+  }
   // Rendered on the first scrape after a sample and served to every scrape until the next sample: the text is
   // about 1.7 MB and 30 ms of work at 200 routes, and ten scrapers must not cost ten renderings.
   let body: Buffer | null = null

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Nullable, NullableNumber, Percentiles } from './common.js'
 import { AlertSchema } from './alerts.js'
+import { CustomMetricsSchema } from './custom.js'
 import { DatabaseSchema } from './database.js'
 
 const Count = Type.Integer({ minimum: 0 })
@@ -169,7 +170,9 @@ export const HealthSnapshotSchema = Type.Object({
   }),
   application: ApplicationSchema,
   /** Alert rules that are firing now (lib/alerts/). */
-  alerts: Type.Array(AlertSchema)
+  alerts: Type.Array(AlertSchema),
+  /** The app's own metrics (lib/custom/), by name. */
+  custom: CustomMetricsSchema
 }, { $id: 'ServerWatchHealthSnapshot' })
 
 export type HealthSnapshot = Static<typeof HealthSnapshotSchema>

@@ -1,0 +1,66 @@
+/**
+ * A real Prometheus server (Debian's /usr/bin/prometheus) that scrapes the given targets every second, with its
+ * query API: for the tests that check what Prometheus itself makes of /metrics.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export const PROMETHEUS = '/usr/bin/prometheus'
+
+export interface Series { metric: Record<string, string>, value: [number, string] }
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+export async function startPrometheus (targets: string[], job = 'app') {
+  const dir = await mkdtemp(join(tmpdir(), 'server-watch-prometheus-'))
+  const port = await freePort()
+  const config = [
+    'global:', '  scrape_interval: 1s', '  scrape_timeout: 1s',
+    'scrape_configs:', `  - job_name: ${job}`, '    metrics_path: /metrics', '    static_configs:',
+    `      - targets: [${targets.map((target) => `'${target}'`).join(', ')}]`
+  ].join('\n')
+  await writeFile(join(dir, 'prometheus.yml'), `${config}\n`)
+  let logs = ''
+  const child: ChildProcess = spawn(PROMETHEUS, [
+    `--config.file=${join(dir, 'prometheus.yml')}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout!.on('data', (chunk) => { logs += chunk })
+  child.stderr!.on('data', (chunk) => { logs += chunk })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const base = `http://127.0.0.1:${port}`
+
+  /** An instant query: its series, or [] while Prometheus is not answering yet. */
+  async function query (promql: string): Promise<Series[]> {
+    try {
+      const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`)
+      const body = await response.json() as { status: string, data: { result: Series[] } }
+      return body.status === 'success' ? body.data.result : []
+    } catch {
+      return []
+    }
+  }
+
+  return {
+    base,
+    query,
+    logs: () => logs,
+    async close (): Promise<void> {
+      child.kill('SIGTERM')
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(killer)
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
