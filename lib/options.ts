@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { MongoClient } from 'mongodb'
+import { normalizePrometheus, type PrometheusOptions, type Relabel } from './prometheus-relabel.js'
 import { normalizeAlerts, type AlertsOptions, type NormalizedAlerts } from './alerts/rules.js'
 import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 import { FST_SERVER_WATCH_INVALID_CHECK, FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_PATH_CONFLICT } from './errors.js'
@@ -54,6 +55,8 @@ export interface ServerWatchOptions {
   token?: string | readonly string[]
   /** Threshold rules on the snapshot's figures, their notifications and load shedding; `false` turns them off. */
   alerts?: AlertsOptions | false
+  /** A name prefix and constant labels on every series of /metrics. */
+  prometheus?: PrometheusOptions
   /** Hands the figures to an OpenTelemetry MeterProvider (`@opentelemetry/api`), under the semantic-convention names. */
   openTelemetry?: OpenTelemetryOptions
   sampleIntervalMs?: number
@@ -88,6 +91,7 @@ export interface NormalizedOptions {
   authorizeTimeoutMs: number
   tokens: readonly string[] | null
   alerts: NormalizedAlerts | null
+  prometheus: Relabel | null
   openTelemetry: { meterProvider: OtelMeterProvider } | null
   /** `NODE_ENV === 'production'` when the plugin was registered. */
   production: boolean
@@ -104,7 +108,7 @@ export interface NormalizedOptions {
 }
 
 const KNOWN_OPTIONS = new Set([
-  'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'alerts', 'openTelemetry', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
+  'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'alerts', 'prometheus', 'openTelemetry', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
   'maxErrorMessageLength', 'maxStreams', 'healthPath', 'dashboardPath', 'metricsPath',
   'profiles',
   // set by Fastify's register itself
@@ -329,6 +333,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     authorizeTimeoutMs: integer(options, 'authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
     tokens: tokens(options),
     alerts: null,
+    prometheus: normalizePrometheus(options.prometheus),
     openTelemetry: openTelemetry(options),
     production: process.env.NODE_ENV === 'production',
     sampleIntervalMs: integer(options, 'sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),

@@ -120,7 +120,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
       registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, healthPath: options.healthPath, access, maxStreams: options.maxStreams, profiles: options.profiles })
       if (options.profiles) registerProfiles(routes, { ...options, dashboardPath: options.dashboardPath, access })
     }
-    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access })
+    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access, relabeling: options.prometheus })
   }, { prefix: rawOptions?.prefix })
 }
 
@@ -133,6 +133,7 @@ export default serverWatch
 
 export * from './errors.js'
 export type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
+export type { PrometheusOptions } from './prometheus-relabel.js'
 export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
 export type { AlertRule, AlertsOptions, WebhookOptions } from './alerts/rules.js'
 export type { Alert, AlertEvent, AlertsView } from './schemas/alerts.js'

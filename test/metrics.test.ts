@@ -386,3 +386,41 @@ t.test('issue 15.9: sample values are printed without float noise, and still rou
   const noisy = text.split('\n').filter((line) => line.includes('_seconds') && !line.startsWith('#') && /\d\.\d*(?:0{6,}|9{6,})\d/.test(line.slice(line.lastIndexOf(' '))))
   t.same(noisy, [], 'no duration with float noise')
 })
+
+t.test('prometheus: { prefix, labels } puts a prefix on every name and the constant labels on every series', { skip: skipWithout(PROMTOOL) }, async (t) => {
+  const app = await buildApp({ prometheus: { prefix: 'shop_', labels: { service: 'checkout', env: 'prod "eu"\\1' } } })
+  t.teardown(() => app.close())
+  await app.ready()
+  app.serverWatch.counter('orders_total').inc()
+  await app.inject('/users/1')
+  await app.inject('/fail')
+  await app.serverWatch.refresh()
+  const text = (await app.inject('/metrics')).body
+  const constant = 'service="checkout",env="prod \\"eu\\"\\\\1"'
+  let series = 0
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    if (line.startsWith('#')) {
+      t.match(line, /^# (HELP|TYPE) shop_/, line)
+      continue
+    }
+    series++
+    t.ok(line.startsWith('shop_'), line)
+    t.ok(line.includes(`{${constant}`), line)
+  }
+  t.ok(series > 50, `${series} series, every one relabelled`)
+  t.equal(samples(text, 'shop_http_requests_total').get(`{${constant},method="GET",route="/users/:id",status_class="2xx"}`), 1)
+  t.equal(samples(text, 'shop_orders_total').get(`{${constant}}`), 1, 'custom metrics too')
+  t.equal(promtool(text).output, '', 'promtool accepts it')
+
+  for (const [prometheus, message] of <Array<[unknown, RegExp]>>[
+    [{ prefix: '1x' }, /"prometheus.prefix" option must be a metric name prefix/],
+    [{ labels: { route: 'x' } }, /"prometheus.labels.route" option must be a label name .* that the plugin's own series do not use/],
+    [{ labels: { __x: 'x' } }, /"prometheus.labels.__x"/],
+    [{ labels: { env: 1 } }, /"prometheus.labels.env" option must be a string/],
+    [{ prefx: 'a_' }, /"prometheus.prefx" option must be not set \(unknown key/]
+  ]) {
+    const error = await buildApp({ prometheus } as never).then(() => null, (error: Error) => error)
+    t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message }, JSON.stringify(prometheus))
+  }
+})

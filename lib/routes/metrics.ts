@@ -2,16 +2,19 @@ import type { FastifyInstance } from 'fastify'
 import type { Access } from '../access/index.js'
 import { renderCustomMetrics } from '../custom/prometheus.js'
 import { PROMETHEUS_CONTENT_TYPE, createGcStats, renderMetrics } from '../prometheus.js'
+import { relabel, type Relabel } from '../prometheus-relabel.js'
 import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
   watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'>
   metricsPath: string
   access: Pick<Access, 'hook'>
+  /** The `prometheus` option: a prefix and constant labels, or null. */
+  relabeling?: Relabel | null
 }
 
 /** `GET {metricsPath}` (and HEAD): the Prometheus text exposition, for callers that `authorize` allows. */
-export function registerMetrics (app: FastifyInstance, { watch, metricsPath, access }: MetricsOptions): void {
+export function registerMetrics (app: FastifyInstance, { watch, metricsPath, access, relabeling = null }: MetricsOptions): void {
   // Created only when /metrics is on: the GC observer is the one cost of this feature outside a scrape.
   const gc = createGcStats()
   const source = {
@@ -38,7 +41,7 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     onRequest: access.hook,
     handler (_request, reply) {
       // A Buffer, so that it is encoded once rather than once per scrape.
-      body ??= Buffer.from(renderMetrics(source, gc))
+      body ??= Buffer.from(relabeling === null ? renderMetrics(source, gc) : relabel(renderMetrics(source, gc), relabeling))
       reply.header('cache-control', 'no-store').type(PROMETHEUS_CONTENT_TYPE).send(body)
     }
   })
