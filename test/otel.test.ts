@@ -155,6 +155,15 @@ t.test('openTelemetry end to end: requests through Fastify, process and pool fig
   t.equal(point(connections, { 'db.client.connection.state': 'idle', 'db.client.connection.pool.name': 'mongodb' })?.value, snapshot.database.pool!.available)
   t.ok(snapshot.database.pool!.available >= 1, 'the pool has a connection')
   t.equal(point(metrics.get('db.client.connection.pending_requests'), { 'db.client.connection.pool.name': 'mongodb' })?.value, 0)
+
+  // The application's commands, one data point per operation: the insert above, never the plugin's own ping.
+  const operations = metrics.get('db.client.operation.duration') as HistogramMetricData
+  t.equal(operations.descriptor.unit, 's')
+  const insert = histogramPoint(operations, { 'db.system.name': 'mongodb', 'db.operation.name': 'insert', 'db.namespace': 'app' })
+  t.equal(insert?.value.count, 1, 'the one insert')
+  t.equal(insert?.value.buckets.boundaries.length, HTTP_DURATION_BOUNDS.length, 'on the same bounds')
+  t.notOk(operations.dataPoints.some((data) => data.attributes['db.operation.name'] === 'ping' || data.attributes['db.operation.name'] === 'serverStatus'),
+    'the plugin\'s own commands are left out')
 })
 
 t.test('an invalid openTelemetry option fails at register and names it', async (t) => {

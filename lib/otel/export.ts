@@ -11,6 +11,7 @@ import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
 import type { CustomMetrics } from '../custom/registry.js'
 import type { SampledSnapshot } from '../watch.js'
 import { exportCustomMetrics } from './custom.js'
+import { exportMongoOperations, type CommandEvents } from './mongo.js'
 import type { OtelAttributes, OtelBatchCallback, OtelMeterProvider, OtelObservable } from './types.js'
 
 export const METER_NAME = 'fastify-server-watch'
@@ -25,6 +26,8 @@ export interface ExportSource {
   sampled (): SampledSnapshot
   /** The app's own metrics: exported as they are registered. */
   custom?: CustomMetrics
+  /** The watched MongoClient, for `db.client.operation.duration`. */
+  mongoClient?: CommandEvents | null
 }
 
 /**
@@ -117,9 +120,11 @@ export function exportOpenTelemetry (meterProvider: OtelMeterProvider, source: E
   }
   meter.addBatchObservableCallback(observe, observables)
   const stopCustom = source.custom === undefined ? null : exportCustomMetrics(meter, source.custom)
+  const stopMongo = source.mongoClient == null ? null : exportMongoOperations(meter, source.mongoClient)
 
   return () => {
     stopCustom?.()
+    stopMongo?.()
     meter.removeBatchObservableCallback(observe, observables)
     // The prototype's record again.
     delete (requests as Partial<RequestMetrics>).record
