@@ -6,8 +6,10 @@
 // with 200, 302, 404 and 500 (four status classes), default options (maxRoutes 200), sampling only when told.
 // Five times: a sample (`refresh()`), then one scrape, then ten concurrent scrapes, each over a real socket; the
 // figure is the server's CPU (user + system, from process.cpuUsage() over IPC) for each, the median of the five.
-// Also the size of a dashboard stream frame with and without the endpoint table.
+// Also the size of a dashboard stream frame with and without the endpoint table, and what ten open streams add
+// to the server's CPU per sample (see streamCost), to set against one scrape.
 import { fork } from 'node:child_process'
+import http from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import Fastify from 'fastify'
 import { PLUGIN_BUILD, isMain, log, median } from './common.js'
@@ -59,8 +61,45 @@ async function measure (pluginPath, routes) {
     first.push((between.cpuUs - before.cpuUs) / 1000)
     ten.push((after.cpuUs - between.cpuUs) / 1000)
   }
+  const streams = await streamCost(url, ask)
   const { frameBytes, liteFrameBytes } = await ask('close')
-  return { routes, bytes, firstScrapeCpuMs: median(first), tenScrapesCpuMs: median(ten), frameBytes, liteFrameBytes }
+  return { routes, bytes, firstScrapeCpuMs: median(first), tenScrapesCpuMs: median(ten), frameBytes, liteFrameBytes, ...streams }
+}
+
+const STREAMS = 10
+const STREAM_SAMPLES = 20
+
+/**
+ * The server's CPU per sample (`refresh()`, one request counted before each, so that the endpoint table counts as
+ * changed), first with no stream open, then with ten: the difference is what ten streams cost per sample, to set
+ * against one scrape. The mean over 20 samples, since the table goes out on every 5th sample only.
+ */
+async function streamCost (url, ask) {
+  const perSample = async () => {
+    const cpu = []
+    for (let i = 0; i < STREAM_SAMPLES; i++) {
+      await fetch(`${url}/r0?s=200`).then((r) => r.arrayBuffer())
+      const before = await ask('cpu')
+      await ask('refresh')
+      const after = await ask('cpu')
+      cpu.push((after.cpuUs - before.cpuUs) / 1000)
+    }
+    return cpu.reduce((sum, ms) => sum + ms, 0) / cpu.length
+  }
+  const withoutMs = await perSample()
+  let streamBytes = 0
+  const requests = await Promise.all(Array.from({ length: STREAMS }, () => new Promise((resolve, reject) => {
+    const request = http.get(`${url}/dashboard/api/stream`, (response) => {
+      response.on('data', (chunk) => { streamBytes += chunk.length })
+      response.once('data', () => resolve(request))
+    })
+    request.on('error', reject)
+  })))
+  const first = streamBytes
+  const withMs = await perSample()
+  const bytesPerSample = (streamBytes - first) / STREAM_SAMPLES
+  for (const request of requests) request.destroy()
+  return { sampleCpuMs: withoutMs, sampleWithStreamsCpuMs: withMs, streamsCpuMsPerSample: withMs - withoutMs, streamBytesPerSample: bytesPerSample }
 }
 
 export async function runScrape (pluginPath = PLUGIN_BUILD) {
@@ -70,6 +109,7 @@ export async function runScrape (pluginPath = PLUGIN_BUILD) {
     const r = await measure(pluginPath, routes)
     results.push(r)
     log(`${String(routes).padStart(5)} routes  /metrics ${(r.bytes / 1024).toFixed(0).padStart(6)} kB  server CPU: first scrape after a sample ${r.firstScrapeCpuMs.toFixed(1).padStart(6)} ms, then 10 concurrent ${r.tenScrapesCpuMs.toFixed(1).padStart(6)} ms  stream frame ${(r.frameBytes / 1024).toFixed(1)} kB, without the table ${(r.liteFrameBytes / 1024).toFixed(1)} kB`)
+    log(`${' '.repeat(11)}a sample: ${r.sampleCpuMs.toFixed(2)} ms with no stream, ${r.sampleWithStreamsCpuMs.toFixed(2)} ms with ${STREAMS} streams (+${r.streamsCpuMsPerSample.toFixed(2)} ms, ${(r.streamBytesPerSample / 1024).toFixed(1)} kB a sample to them all)`)
   }
   return results
 }

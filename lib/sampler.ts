@@ -10,6 +10,8 @@ export class Sampler {
   private running: Promise<void> | null = null
   private started = false
   private closed = false
+  /** When the timer is next due (performance.now()): the event-loop collector times the loop's delay from it too. */
+  private dueAt = Number.POSITIVE_INFINITY
 
   private readonly failures: ReturnType<typeof failureLogger>
 
@@ -28,6 +30,7 @@ export class Sampler {
     this.started = true
     this.timer = setTimeout(() => { this.tick() }, this.intervalMs)
     this.timer.unref()
+    this.dueAt = performance.now() + this.intervalMs
     this.tick()
   }
 
@@ -36,6 +39,11 @@ export class Sampler {
     // Through then(): a sampleOnce that throws synchronously rejects like one that rejects.
     this.running ??= Promise.resolve().then(this.sampleOnce).finally(() => { this.running = null })
     return this.running
+  }
+
+  /** When the loop's timer is next due, or was due if its sample is running now; Infinity before start(). */
+  nextDueAt (): number {
+    return this.closed ? Number.POSITIVE_INFINITY : this.dueAt
   }
 
   close (): void {
@@ -47,7 +55,10 @@ export class Sampler {
   private tick (): Promise<void> {
     return this.sample().then(this.failures.recovered, this.failures.failed).then(() => {
       // refresh() restarts the same timer from now, whether it already fired or is still pending.
-      if (!this.closed) this.timer?.refresh()
+      if (!this.closed && this.timer !== null) {
+        this.timer.refresh()
+        this.dueAt = performance.now() + this.intervalMs
+      }
     })
   }
 }

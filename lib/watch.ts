@@ -66,7 +66,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   const limits = readCgroupLimits()
   const processMemory = createProcessCollector(log, limits)
   const cpu = createCpuCollector(limits)
-  const eventLoop = createEventLoopCollector()
+  // The sampler's own wake-up serves as one of the event-loop timer's (declared below; read from the first tick on).
+  const eventLoop = createEventLoopCollector(undefined, () => sampler.nextDueAt())
   const system = createSystemCollector(log)
   const heapTrend = createHeapTrendCollector()
   const checks = createChecksCollector(options.checks)
@@ -83,9 +84,23 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     ['heap trend', heapTrend],
     ['checks', checks], ['database', database]
   ]
+  // A collector that samples synchronously (most do, most of the time) costs no promise and no microtask: on an
+  // idle server those were a good part of a sample's cost (benchmark/README.md).
   const guarded = collectors.map(([name, collector]) => {
     const failures = failureLogger(log, `the ${name} collector`)
-    return () => Promise.resolve().then(() => collector.sample()).then(failures.recovered, failures.failed)
+    return (): Promise<void> | undefined => {
+      try {
+        const pending = collector.sample() as Promise<void> | undefined
+        if (pending === undefined) {
+          failures.recovered()
+          return undefined
+        }
+        return pending.then(failures.recovered, failures.failed)
+      } catch (error) {
+        failures.failed(error)
+        return undefined
+      }
+    }
   })
   const history = new History(requests, options.sampleIntervalMs, startedAt)
   const listeners = new Set<(point: HistoryPoint) => void>()
@@ -115,9 +130,22 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
         histogram: () => endpoint()?.combined() ?? EMPTY_HISTOGRAM
       }))
     }
+    // Only the parts of the snapshot that some rule reads are built on each sample (the default rules read the
+    // event loop and the heap): the whole snapshot and the application's percentiles are not.
+    const parts = new Set(config.rules.flatMap((rule) => rule.path.kind === 'path' ? [rule.path.segments[0]!] : []))
+    const readers: Record<string, (now: number) => unknown> = {
+      application: applicationFigures,
+      eventLoop: () => eventLoop.read(),
+      memory: memoryFigures,
+      cpu: () => cpu.read(),
+      database: () => database.read(),
+      checks: () => checks.read()
+    }
+    const partReaders = [...parts].map((part) => [part, readers[part] ?? ((now: number) => (sampled(now) as Record<string, unknown>)[part])] as const)
     function evaluate (now: number): void {
       for (const window of routeWindows.values()) window.tick(now)
-      const figures = { ...sampled(now), application: applicationFigures(now) }
+      const figures: Record<string, unknown> = {}
+      for (const [part, read] of partReaders) figures[part] = read(now)
       const events = engine.evaluate(now, (rule) => {
         if (rule.path.kind === 'path') return readPath(figures, rule.path.segments)
         const window = routeWindows.get(rule)!.read()
@@ -139,7 +167,12 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   }
 
   async function sampleOnce (): Promise<void> {
-    await Promise.all(guarded.map((sample) => sample()))
+    const pending: Array<Promise<void>> = []
+    for (const sample of guarded) {
+      const waiting = sample()
+      if (waiting !== undefined) pending.push(waiting)
+    }
+    if (pending.length > 0) await Promise.all(pending)
     custom.sample()
     const now = Date.now()
     requests.tick(now)
@@ -191,11 +224,15 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       },
       database: db,
       checks: checkResults,
-      memory: { process: { ...processMemory.read(), heapTrend: heapTrend.read() }, system: system.read() },
+      memory: memoryFigures(),
       cpu: cpu.read(),
       eventLoop: eventLoop.read(),
       alerts: alerts?.engine.active() ?? []
     }
+  }
+
+  function memoryFigures () {
+    return { process: { ...processMemory.read(), heapTrend: heapTrend.read() }, system: system.read() }
   }
 
   /** The application's figures without the per-endpoint table: what alert rules read. */

@@ -354,6 +354,28 @@ test('a webhook receiver that hangs never delays the sampling loop', async (t) =
   t.equal((await app.inject('/health')).json().status, 'degraded', 'a degraded rule: 200, degraded')
 })
 
+test('rules read every part of the snapshot they name: the heap trend, checks, the application', async (t) => {
+  const app = await buildApp({
+    sampleIntervalMs: 3_600_000,
+    checks: { cache: () => true },
+    alerts: {
+      defaults: false,
+      rules: [
+        { name: 'trend-points', metric: 'memory.process.heapTrend.points', above: -1, forMs: 0 },
+        { name: 'not-rising', metric: 'memory.process.heapTrend.rising', below: 1, forMs: 0 },
+        { name: 'check-ran', metric: 'checks.cache.durationMs', above: -1, forMs: 0 },
+        { name: 'in-flight', metric: 'application.inFlight', above: -1, forMs: 0 },
+        { name: 'heap-share', metric: 'memory.process.heapUsedPercent', above: 0, forMs: 0 }
+      ]
+    }
+  })
+  t.teardown(() => app.close())
+  await app.ready()
+  await app.serverWatch.refresh()
+  t.same(app.serverWatch.alerts().active.map((alert) => alert.name).sort(), ['check-ran', 'heap-share', 'in-flight', 'not-rising', 'trend-points'])
+  t.match(app.serverWatch.alerts().active.find((alert) => alert.name === 'not-rising'), { value: 0 })
+})
+
 test('with alerts: false nothing is evaluated, shed or exported', async (t) => {
   const app = await buildApp({ alerts: false })
   t.teardown(() => app.close())

@@ -5,7 +5,7 @@ import type { ProcessMemory } from '../schemas/health.js'
 import { round } from '../format.js'
 import { createDescriptorWalker } from './descriptors.js'
 import { NO_CGROUP_LIMITS, type CgroupLimits } from './cgroup.js'
-import { failureLogger, type Collector } from './types.js'
+import { everyNth, failureLogger, type Collector } from './types.js'
 
 const HAS_PROC = process.platform === 'linux'
 interface ProcCounts { vms: number | null, numThreads: number | null }
@@ -47,19 +47,27 @@ export function createProcessCollector (log: { warn: (obj: object, msg: string) 
   let last: ProcessMemory
   // Fixed for the life of the process (--max-old-space-size): read once.
   const heapLimit = getHeapStatistics().heap_size_limit
+  // Threads, address space, descriptors and heap spaces change slowly: read on every 5th sample (SLOW_FIGURES_EVERY).
+  const slowFigures = everyNth()
+  let counts = NO_PROC
+  let spaces: ProcessMemory['heapSpaces'] = []
   function sample (): Promise<void> | void {
+    if (!slowFigures()) return record(false)
     const firstCounts = descriptors?.sample()
-    return firstCounts === undefined ? record() : firstCounts.then(record)
+    return firstCounts === undefined ? record(true) : firstCounts.then(() => record(true))
   }
-  function record (): void {
+  function record (slow: boolean): void {
     const memory = process.memoryUsage()
-    let counts = NO_PROC
-    if (HAS_PROC) {
-      try {
-        counts = readProc()
-        failures.recovered()
-      } catch (error) {
-        failures.failed(error)
+    if (slow) {
+      spaces = heapSpaces()
+      if (HAS_PROC) {
+        try {
+          counts = readProc()
+          failures.recovered()
+        } catch (error) {
+          counts = NO_PROC
+          failures.failed(error)
+        }
       }
     }
     last = {
@@ -77,11 +85,11 @@ export function createProcessCollector (log: { warn: (obj: object, msg: string) 
       numThreads: counts.numThreads,
       openFiles: descriptors?.read().openFiles ?? null,
       connections: descriptors?.read().connections ?? null,
-      heapSpaces: heapSpaces()
+      heapSpaces: spaces
     }
   }
   // The first figures now, without waiting for the first count of descriptors (the first sample waits for it).
   descriptors?.sample()
-  record()
+  record(true)
   return { sample, read: () => last, close () { descriptors?.close() } }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import si from 'systeminformation'
 import type { SystemMemory } from '../schemas/health.js'
 import { round } from '../format.js'
-import { failureLogger, type Collector } from './types.js'
+import { everyNth, failureLogger, type Collector } from './types.js'
 
 const HAS_PROC = process.platform === 'linux'
 
@@ -137,15 +137,28 @@ export function createSystemCollector (
 ): Collector<SystemMemory> {
   const failures = failureLogger(log, 'reading system memory')
   let last = EMPTY
+  // Every 5th sample (SLOW_FIGURES_EVERY): the two /proc files are parsed whole, the largest read of a sample.
+  const due = everyNth()
 
-  async function sample (): Promise<void> {
+  const failed = (error: unknown) => {
+    failures.failed(error)
+    last = EMPTY
+  }
+  function sample (): Promise<void> | undefined {
+    if (!due()) return undefined
+    if (!useProc) {
+      return readPortableMemory().then((memory) => {
+        last = memory
+        failures.recovered()
+      }, failed)
+    }
     try {
-      last = useProc ? readProcMemory(root, pageSize) : await readPortableMemory()
+      last = readProcMemory(root, pageSize)
       failures.recovered()
     } catch (error) {
-      failures.failed(error)
-      last = EMPTY
+      failed(error)
     }
+    return undefined
   }
   return { sample, read: () => last, close () {} }
 }
