@@ -1,10 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
 import { PerformanceObserver } from 'node:perf_hooks'
-import { join } from 'node:path'
 import t from 'tap'
 import { MongoClient } from 'mongodb'
 import { CustomMetrics } from '../lib/custom/registry.js'
@@ -18,29 +13,12 @@ import type { HistoryPoint } from '../lib/history.js'
 import { registerMetrics } from '../lib/routes/metrics.js'
 import { buildApp, sleep } from './helpers/app.js'
 import { startMongoServer } from './helpers/mongo-server.js'
+import { PROMETHEUS, PROMTOOL, promtool, samples, startPrometheus, type Series } from './helpers/prometheus.js'
 
-const PROMETHEUS = '/usr/bin/prometheus'
-const PROMTOOL = '/usr/bin/promtool'
 /** Locally a missing binary skips the test with a reason; in CI (.ci/run installs them) the test runs and fails. */
 function skipWithout (path: string): string | false {
   if (existsSync(path) || process.env.CI) return false
   return `${path} is not installed (apt-get install -y prometheus)`
-}
-
-/** Every sample line of `metric` as `labels -> value`. */
-function samples (text: string, metric: string): Map<string, number> {
-  const found = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue
-    const space = line.lastIndexOf(' ')
-    found.set(line.slice(metric.length, space), Number(line.slice(space + 1)))
-  }
-  return found
-}
-
-function promtool (text: string) {
-  const result = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' })
-  return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() }
 }
 
 t.test('label values and help text are escaped per the text format', async (t) => {
@@ -280,20 +258,6 @@ t.test('the GC observer exists only while /metrics is on and is disconnected on 
   t.equal(observing, 0, 'disconnected on close')
 })
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-async function query (base: string, promql: string): Promise<Array<{ metric: Record<string, string>, value: [number, string] }>> {
-  const response = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`)
-  const body = await response.json() as { status: string, data: { result: Array<{ metric: Record<string, string>, value: [number, string] }> } }
-  return body.status === 'success' ? body.data.result : []
-}
-
 t.test('a real Prometheus scrapes the running app and its query API returns our request counter', {
   skip: skipWithout(PROMETHEUS),
   timeout: 60_000
@@ -302,35 +266,10 @@ t.test('a real Prometheus scrapes the running app and its query API returns our 
   const app = await buildApp()
   await app.listen({ host: '127.0.0.1', port: 0 })
   const appAddress = app.server.address() as { port: number }
-  const dir = await mkdtemp(join(tmpdir(), 'server-watch-prometheus-'))
-  const promPort = await freePort()
-  const config = [
-    'global:',
-    '  scrape_interval: 1s',
-    '  scrape_timeout: 1s',
-    'scrape_configs:',
-    '  - job_name: app',
-    '    metrics_path: /metrics',
-    '    static_configs:',
-    `      - targets: ['127.0.0.1:${appAddress.port}']`
-  ].join('\n')
-  await writeFile(join(dir, 'prometheus.yml'), `${config}\n`)
-  let logs = ''
-  const prometheus: ChildProcess = spawn(PROMETHEUS, [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${promPort}`
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
-  prometheus.stdout!.on('data', (chunk) => { logs += chunk })
-  prometheus.stderr!.on('data', (chunk) => { logs += chunk })
-  const exited = new Promise((resolve) => prometheus.once('exit', resolve))
+  const prometheus = await startPrometheus([`127.0.0.1:${appAddress.port}`])
   t.teardown(async () => {
-    prometheus.kill('SIGTERM')
-    const killer = setTimeout(() => prometheus.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(killer)
+    await prometheus.close()
     await app.close()
-    await rm(dir, { recursive: true, force: true })
   })
 
   const requests = 7
@@ -338,27 +277,22 @@ t.test('a real Prometheus scrapes the running app and its query API returns our 
     const response = await fetch(`http://127.0.0.1:${appAddress.port}/users/${i}`)
     t.equal(response.status, 200)
   }
-  const base = `http://127.0.0.1:${promPort}`
   const deadline = Date.now() + 30_000
-  let result: Awaited<ReturnType<typeof query>> = []
+  let result: Series[] = []
   while (Date.now() < deadline) {
-    try {
-      result = await query(base, 'http_requests_total{route="/users/:id"}')
-      if (result.length === 1 && Number(result[0]!.value[1]) === requests) break
-    } catch {
-      // Prometheus not listening yet
-    }
+    result = await prometheus.query('http_requests_total{route="/users/:id"}')
+    if (result.length === 1 && Number(result[0]!.value[1]) === requests) break
     await sleep(250)
   }
-  if (result.length !== 1) t.comment(`Prometheus log tail:\n${logs.slice(-2000)}`)
+  if (result.length !== 1) t.comment(`Prometheus log tail:\n${prometheus.logs().slice(-2000)}`)
   t.equal(result.length, 1, 'one series')
   t.equal(Number(result[0]?.value[1]), requests, 'the counter Prometheus stored')
   t.match(result[0]?.metric, { __name__: 'http_requests_total', job: 'app', method: 'GET', route: '/users/:id', status_class: '2xx' })
-  const up = await query(base, 'up{job="app"}')
+  const up = await prometheus.query('up{job="app"}')
   t.equal(up[0]?.value[1], '1', 'the target is up')
-  const healthy = await query(base, 'server_watch_health_status{status="healthy"}')
+  const healthy = await prometheus.query('server_watch_health_status{status="healthy"}')
   t.equal(healthy[0]?.value[1], '1')
-  const buckets = await query(base, 'http_request_duration_seconds_bucket{route="/users/:id",le="+Inf"}')
+  const buckets = await prometheus.query('http_request_duration_seconds_bucket{route="/users/:id",le="+Inf"}')
   t.equal(Number(buckets[0]?.value[1]), requests, 'the histogram is stored too')
 })
 

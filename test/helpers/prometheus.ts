@@ -2,13 +2,31 @@
  * A real Prometheus server (Debian's /usr/bin/prometheus) that scrapes the given targets every second, with its
  * query API: for the tests that check what Prometheus itself makes of /metrics.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 export const PROMETHEUS = '/usr/bin/prometheus'
+export const PROMTOOL = '/usr/bin/promtool'
+
+/** Every sample line of `metric` in an exposition, as `labels -> value`. */
+export function samples (text: string, metric: string): Map<string, number> {
+  const found = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue
+    const space = line.lastIndexOf(' ')
+    found.set(line.slice(metric.length, space), Number(line.slice(space + 1)))
+  }
+  return found
+}
+
+/** `promtool check metrics` on an exposition: its exit status and what it said. */
+export function promtool (text: string) {
+  const result = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' })
+  return { status: result.status, output: `${result.stdout}${result.stderr}`.trim() }
+}
 
 export interface Series { metric: Record<string, string>, value: [number, string] }
 
