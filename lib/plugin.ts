@@ -42,7 +42,8 @@ export interface ServerWatch {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    serverWatch: ServerWatch
+    /** Read-only: the plugin's live figures and custom metrics. */
+    readonly serverWatch: Readonly<ServerWatch>
   }
   interface FastifyContextConfig {
     /**
