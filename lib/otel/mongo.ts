@@ -5,7 +5,7 @@
  */
 import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from 'mongodb'
 import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
-import { OWN_COMMAND_COMMENT } from '../collectors/mongo/commands.js'
+import { OwnCommandIds } from '../collectors/mongo/commands.js'
 import { MAX_COMMAND_NAMES, OTHER_COMMANDS } from '../collectors/mongo/limits.js'
 import type { OtelAttributes, OtelMeter } from './types.js'
 
@@ -22,7 +22,7 @@ export function exportMongoOperations (meter: OtelMeter, client: CommandEvents):
     unit: 's',
     advice: { explicitBucketBoundaries: [...HTTP_DURATION_BOUNDS] }
   })
-  const own = new Set<number>()
+  const own = new OwnCommandIds()
   // One attribute object per command name and outcome, at most MAX_COMMAND_NAMES names: nothing built per command.
   const byName = new Map<string, [ok: OtelAttributes, failed: OtelAttributes]>()
   function attributesOf (name: string, database: string, failed: boolean): OtelAttributes {
@@ -35,17 +35,12 @@ export function exportMongoOperations (meter: OtelMeter, client: CommandEvents):
     }
     return pair[failed ? 1 : 0]
   }
-  const started = (event: CommandStartedEvent) => {
-    if ((event.command as { comment?: unknown }).comment === OWN_COMMAND_COMMENT) {
-      if (own.size > 16) own.clear() // a started event never followed by its end: forget it
-      own.add(event.requestId)
-    }
-  }
+  const started = (event: CommandStartedEvent) => { own.started(event) }
   const succeeded = (event: CommandSucceededEvent) => {
-    if (!own.delete(event.requestId)) duration.record(event.duration / 1000, attributesOf(event.commandName, event.databaseName, false))
+    if (!own.ends(event)) duration.record(event.duration / 1000, attributesOf(event.commandName, event.databaseName, false))
   }
   const failed = (event: CommandFailedEvent) => {
-    if (!own.delete(event.requestId)) duration.record(event.duration / 1000, attributesOf(event.commandName, event.databaseName, true))
+    if (!own.ends(event)) duration.record(event.duration / 1000, attributesOf(event.commandName, event.databaseName, true))
   }
   const listeners: Array<[string, (event: never) => void]> = [
     ['commandStarted', started as (event: never) => void],

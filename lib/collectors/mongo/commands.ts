@@ -13,6 +13,24 @@ import { MAX_COMMAND_NAMES, OTHER_COMMANDS } from './limits.js'
  */
 export const OWN_COMMAND_COMMENT = 'fastify-server-watch'
 
+/** Tells the end events of the collector's own ping and serverStatus apart, from the requestIds their starts note. */
+export class OwnCommandIds {
+  private readonly ids = new Set<number>()
+
+  started (event: CommandStartedEvent): void {
+    if ((event.commandName === 'ping' || event.commandName === 'serverStatus') &&
+      (event.command as { comment?: unknown }).comment === OWN_COMMAND_COMMENT) {
+      if (this.ids.size > 16) this.ids.clear() // a started event never followed by its end: forget it
+      this.ids.add(event.requestId)
+    }
+  }
+
+  /** True when `event` ends one of the collector's own commands (which is then forgotten). */
+  ends (event: { requestId: number }): boolean {
+    return this.ids.delete(event.requestId)
+  }
+}
+
 class CommandCounter {
   count = 0
   failures = 0
@@ -25,23 +43,19 @@ export interface CommandWatch {
 }
 
 export function createCommandWatch (client: MongoClient): CommandWatch {
-  const ownRequestIds = new Set<number>()
+  const own = new OwnCommandIds()
   const commands = new Map<string, CommandCounter>()
   const allCommands = new CommandCounter()
   const recentCommands = new HistogramWindow(allCommands.histogram)
 
   function onCommandStarted (event: CommandStartedEvent): void {
-    if ((event.commandName === 'ping' || event.commandName === 'serverStatus') &&
-      (event.command as { comment?: unknown }).comment === OWN_COMMAND_COMMENT) {
-      if (ownRequestIds.size > 16) ownRequestIds.clear() // a started event never followed by its end: forget it
-      ownRequestIds.add(event.requestId)
-    }
+    own.started(event)
   }
   function onCommandSucceeded (event: CommandSucceededEvent): void {
-    if (!ownRequestIds.delete(event.requestId)) recordCommand(event.commandName, event.duration, false)
+    if (!own.ends(event)) recordCommand(event.commandName, event.duration, false)
   }
   function onCommandFailed (event: CommandFailedEvent): void {
-    if (!ownRequestIds.delete(event.requestId)) recordCommand(event.commandName, event.duration, true)
+    if (!own.ends(event)) recordCommand(event.commandName, event.duration, true)
   }
   function recordCommand (name: string, durationMs: number, failed: boolean): void {
     let counter = commands.get(name)
