@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import Fastify from 'fastify'
 import { Value } from '@sinclair/typebox/value'
@@ -6,7 +8,10 @@ import { formatUptime } from '../lib/format.js'
 import { Sampler } from '../lib/sampler.js'
 import { healthStatus } from '../lib/watch.js'
 import { createSystemCollector } from '../lib/collectors/system.js'
-import { buildApp, sleep } from './helpers/app.js'
+import { buildApp } from './helpers/app.js'
+import { fakeClock, turn } from './helpers/time.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 test('GET /health serves a snapshot that validates against its schema, with every figure filled', async (t) => {
   const app = await buildApp()
@@ -102,46 +107,53 @@ test('a hanging check is not called again while it hangs, and reports why', asyn
   let calls = 0
   let settle!: () => void
   const app = await buildApp({
-    sampleIntervalMs: 20,
+    // The loop samples once at start; the test takes the others with refresh(), so each comes when it says.
+    sampleIntervalMs: 3_600_000,
     checks: { hangs: { check: () => { calls++; return new Promise<void>((resolve) => { settle = resolve }) }, timeoutMs: 20 } }
   })
   t.teardown(() => app.close())
   await app.ready()
-  await sleep(200)
+  for (let i = 0; i < 3; i++) await app.serverWatch.refresh()
   t.equal(calls, 1, 'one pending call, not one per sample')
-  t.match(app.serverWatch.snapshot().checks.hangs, { status: 'fail', error: /still pending/ })
+  t.match(app.serverWatch.snapshot().checks.hangs, { status: 'fail', error: 'the previous run is still pending (timed out after 20 ms)' })
   settle()
-  await sleep(100)
-  t.ok(calls > 1, 'called again once it settled')
+  await turn() // the settled promise is seen a few microtasks later
+  await app.serverWatch.refresh()
+  t.equal(calls, 2, 'called again once it settled')
 })
 
-test('a hanging required check turns /health into a 503 within checkTimeoutMs plus one sample interval', async (t) => {
+test('a hanging required check turns /health into a 503 at the first sample that times it out, and /health never waits for it', async (t) => {
   let hang = false
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let gated = false
   const app = await buildApp({
-    sampleIntervalMs: 100,
+    sampleIntervalMs: 3_600_000,
     checkTimeoutMs: 150,
-    checks: { upstream: () => hang ? new Promise(() => {}) : true }
+    checks: {
+      upstream: () => hang ? new Promise(() => {}) : true,
+      // Holds a sample open for as long as the test says: no timeout can end it first.
+      gated: { check: () => gated ? gate : true, required: false, timeoutMs: 600_000 }
+    }
   })
   t.teardown(() => app.close())
   await app.ready()
   await app.serverWatch.refresh()
   t.equal((await app.inject('/health')).statusCode, 200)
   hang = true
-  const started = Date.now()
-  let response = await app.inject('/health')
-  while (response.statusCode === 200 && Date.now() - started < 2000) {
-    await sleep(10)
-    response = await app.inject('/health')
-  }
-  const elapsed = Date.now() - started
+  gated = true
+  let sampled = false
+  const sampling = app.serverWatch.refresh().then(() => { sampled = true })
+  const during = await app.inject('/health')
+  t.equal(during.statusCode, 200, '/health answers from the last sample while one is running')
+  t.equal(sampled, false, 'and did not wait for it')
+  release()
+  await sampling
+  const response = await app.inject('/health')
   t.equal(response.statusCode, 503)
   t.equal(response.json().status, 'unhealthy')
   t.match(response.json().checks.upstream, { status: 'fail', required: true, error: 'timed out after 150 ms' })
-  // Allow one sample already in flight when the check started hanging, and scheduling slack.
-  t.ok(elapsed <= 150 + 100 + 150 + 100, `503 after ${elapsed} ms`)
-  const fast = Date.now()
-  await app.inject('/health')
-  t.ok(Date.now() - fast < 100, '/health itself does not wait for the check')
+  t.ok(response.json().checks.upstream.durationMs >= 149, `failed after its timeout: ${response.json().checks.upstream.durationMs} ms`)
 })
 
 test('health status: required failures are unhealthy, optional ones degraded, the database counts', async (t) => {
@@ -201,68 +213,93 @@ test('uptime is formatted like the original board', async (t) => {
   t.equal(formatUptime(-3), '0s')
 })
 
-test('the sampler never overlaps samples, re-arms one unref()d timer and stops on close', async (t) => {
+test('the sampler never overlaps samples, re-arms one timer after each sample and stops on close', async (t) => {
+  const clock = fakeClock(t)
+  const started = performance.now()
   let running = 0
   let maxRunning = 0
   let samples = 0
   const sampler = new Sampler(10, async () => {
     running++
     maxRunning = Math.max(maxRunning, running)
-    await sleep(30)
+    await new Promise((resolve) => setTimeout(resolve, 30))
     samples++
     running--
   }, { warn () {} })
   sampler.start()
   sampler.start()
-  await Promise.all([sampler.sample(), sampler.sample()])
-  await sleep(200)
+  await Promise.all([sampler.sample(), sampler.sample(), clock.tickAsync(30)])
+  t.equal(samples, 1, 'start() and the concurrent sample() calls shared the first sample')
+  // Each sample takes 30 ms and the next starts 10 ms after it ends: one every 40 ms, never two at once.
+  await clock.tickAsync(215)
   t.equal(maxRunning, 1, 'one sample at a time, even when a sample is slower than the interval')
-  t.ok(samples >= 3 && samples <= 8, `${samples} samples in about 230 ms`)
-  t.notOk((sampler as unknown as { timer: NodeJS.Timeout }).timer.hasRef(), 'the timer does not keep the process alive')
+  t.equal(samples, 6, 'samples ended at 30, 70, 110, 150, 190 and 230 ms')
+  t.equal(sampler.nextDueAt() - started, 240, 'the one running now was due 10 ms after the last ended')
   sampler.close()
   const after = samples
-  await sleep(100)
-  t.ok(samples - after <= 1, 'at most the sample in flight finishes after close')
+  await clock.tickAsync(1000)
+  t.equal(samples - after, 1, 'only the sample in flight finishes after close')
+  t.equal(clock.countTimers(), 0, 'no timer left')
 })
 
 test('issue 15.7: a sample that rejects does not stop the loop: it re-arms every time and logs once until it recovers', async (t) => {
+  const clock = fakeClock(t)
   const warnings: unknown[] = []
   const log = { warn: (obj: object, message: string) => { warnings.push([obj, message]) } }
   let fail = true
-  const sampler = new Sampler(60_000, () => fail ? Promise.reject(new Error('sample exploded')) : Promise.resolve(), log)
+  let calls = 0
+  const sampler = new Sampler(1000, () => { calls++; return fail ? Promise.reject(new Error('sample exploded')) : Promise.resolve() }, log)
   t.teardown(() => sampler.close())
   sampler.start()
-  const timer = (sampler as unknown as { timer: NodeJS.Timeout }).timer
-  let rearmed = 0
-  const refresh = timer.refresh.bind(timer)
-  timer.refresh = () => { rearmed++; return refresh() }
-  const tick = () => (sampler as unknown as { tick (): Promise<void> }).tick()
-  await new Promise((resolve) => setImmediate(resolve))
-  t.equal(rearmed, 1, 'the first sample rejected and the timer was re-armed')
-  await tick()
-  t.equal(rearmed, 2, 'and again')
+  await clock.tickAsync(0)
+  t.equal(calls, 1, 'the first sample, at start')
+  await clock.tickAsync(1000)
+  t.equal(calls, 2, 'the loop re-armed after it rejected')
+  await clock.tickAsync(1000)
+  t.equal(calls, 3, 'and again')
   t.equal(warnings.length, 1, 'logged once, not once a sample')
   t.match(warnings[0], [{ err: { message: 'sample exploded' } }, /sampling loop/])
   fail = false
-  await tick()
+  await clock.tickAsync(1000)
   fail = true
-  await tick()
-  t.equal(rearmed, 4)
+  await clock.tickAsync(1000)
+  t.equal(calls, 5)
   t.equal(warnings.length, 2, 'a new failure after a recovery is logged again')
 })
 
-test('app.close() stops the loop: no sample runs after it', async (t) => {
+test('app.close() stops the loop: no timer is left and no sample runs after it', async (t) => {
+  const clock = fakeClock(t)
   let calls = 0
   const app = await buildApp({ sampleIntervalMs: 10, checks: { counted: () => { calls++ } } })
   await app.ready()
-  // Samples taken on demand rather than waited for: how many the loop takes depends on the machine's load.
   await app.serverWatch.refresh()
+  t.ok(calls >= 1)
   await app.close()
+  t.equal(clock.countTimers(), 0, 'no timer left pending')
   const after = calls
-  t.ok(after >= 1)
-  // Had the loop survived close(), a 10 ms interval would have run several samples by then.
-  await sleep(60)
-  t.ok(calls - after <= 1)
+  // Had the loop survived close(), a 10 ms interval would have run a hundred samples by then.
+  await clock.tickAsync(1000)
+  await turn()
+  t.equal(calls, after)
+})
+
+test('the sampling loop does not keep the process alive: an app never closed still exits', async (t) => {
+  // A child process registers the plugin (the built package), starts it, and forgets it.
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+    import Fastify from 'fastify'
+    import serverWatch from 'fastify-server-watch'
+    const app = Fastify()
+    await app.register(serverWatch, { sampleIntervalMs: 10 })
+    await app.ready()
+    await app.serverWatch.refresh()
+    console.log('ready')
+  `], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+  // A process kept alive would be stopped by tap's timeout: the exit is what is under test, not how soon.
+  const code = await new Promise((resolve) => child.on('exit', resolve))
+  t.equal(output.trim(), 'ready')
+  t.equal(code, 0, 'exited by itself')
 })
 
 test('system memory: /proc on Linux, systeminformation elsewhere, with null for what it cannot tell', async (t) => {

@@ -12,6 +12,7 @@ import Fastify from 'fastify'
 import type { HistoryPoint } from '../lib/history.js'
 import { registerMetrics } from '../lib/routes/metrics.js'
 import { buildApp, sleep } from './helpers/app.js'
+import { collectGarbage, until } from './helpers/time.js'
 import { startMongoServer } from './helpers/mongo-server.js'
 import { PROMETHEUS, PROMTOOL, promtool, samples, startPrometheus, type Series } from './helpers/prometheus.js'
 
@@ -88,11 +89,9 @@ t.test('GET /metrics serves the exposition of the live counters, and promtool ac
   await app.inject({ method: 'POST', url: '/users', payload: { name: 'a' } })
   await app.inject('/private')
   await app.inject('/extra') // the sixth route: past maxRoutes
-  // Garbage, so that the GC observer has seen collections of some kind.
-  let keep: unknown[] = []
-  for (let i = 0; i < 200_000; i++) keep.push({ i })
-  keep = []
-  await sleep(20)
+  // Garbage, so that the GC observer has seen collections of some kind: observers are told a turn or so after a
+  // collection, so this waits until one of our own has been.
+  await collectGarbage()
   await app.serverWatch.refresh()
 
   const response = await app.inject('/metrics')
@@ -217,10 +216,7 @@ t.test('the GC observer counts collections by kind and stops on close', async (t
     return keep.length
   }
   const total = () => [...gc.byKind.values()].reduce((sum, histogram) => sum + histogram.count, 0)
-  for (let i = 0; i < 50 && total() === 0; i++) {
-    garbage()
-    await sleep(10)
-  }
+  await until(() => garbage() === 0 && total() > 0, 'a garbage collection to be observed')
   t.ok(total() > 0, `${total()} collections seen`)
   t.ok([...gc.byKind.keys()].every((kind) => ['major', 'minor', 'incremental', 'weakcb', 'other'].includes(kind)))
   gc.close()

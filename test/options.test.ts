@@ -2,7 +2,8 @@ import { createRequire } from 'node:module'
 import { test } from 'tap'
 import Fastify from 'fastify'
 import serverWatch, * as entry from '../lib/plugin.js'
-import { buildApp, sleep } from './helpers/app.js'
+import { buildApp } from './helpers/app.js'
+import { fakeClock, until } from './helpers/time.js'
 
 const fakeMongoClient = { db () {}, on () {}, off () {} }
 
@@ -76,24 +77,27 @@ test('the built package resolves for ESM and CommonJS consumers', async (t) => {
 })
 
 test('the decorator is read-only and typed', async (t) => {
+  const clock = fakeClock(t)
   const app = await buildApp()
   t.teardown(() => app.close())
   await app.ready()
   t.ok(Object.isFrozen(app.serverWatch))
   t.throws(() => { (app.serverWatch as { snapshot: unknown }).snapshot = null })
   t.equal(app.serverWatch.status(), 'healthy')
+  await app.serverWatch.refresh()
   const points: number[] = []
   const unsubscribe = app.serverWatch.onSample((point) => points.push(point.timestamp))
-  await sleep(130)
+  clock.tick(50)
+  await app.serverWatch.refresh()
+  t.same(points, [Date.now()], 'onSample is called after a sample, with its point')
   unsubscribe()
-  const seen = points.length
-  t.ok(seen >= 1, 'onSample is called after samples')
-  await sleep(120)
-  t.equal(points.length, seen, 'not after unsubscribing')
+  clock.tick(50)
+  await app.serverWatch.refresh()
+  t.equal(points.length, 1, 'not after unsubscribing')
   const history = app.serverWatch.history('5m')
   t.equal(history.range, '5m')
   t.equal(history.stepMs, 50)
-  t.ok(history.timestamps.length >= 2)
+  t.equal(history.timestamps.length, 3, 'a point per 50 ms step sampled')
   t.equal(history.series.rss.length, history.timestamps.length)
 })
 
@@ -103,9 +107,10 @@ test('app.close() leaves no timer, socket or handle behind', async (t) => {
   const app = await buildApp({ sampleIntervalMs: 10, checks: { ok: () => true } })
   await app.listen({ port: 0, host: '127.0.0.1' })
   await app.inject('/')
-  await sleep(50)
+  await app.serverWatch.refresh()
   await app.close()
-  await sleep(20)
+  // A closed server's handles go on the loop's next turns: waited for, not timed.
+  await until(() => handles() === before, 'the handles to close')
   t.equal(handles(), before)
 })
 
