@@ -11,6 +11,7 @@ import serverWatch, { type AlertEvent, type ServerWatchOptions } from '../lib/pl
 import { HealthSnapshotSchema } from '../lib/schemas/health.js'
 import { Value } from '@sinclair/typebox/value'
 import { buildApp } from './helpers/app.js'
+import { turn, until } from './helpers/time.js'
 
 const identity = { hostname: 'web-1', pid: 42 }
 const rule = (overrides: Partial<Record<string, unknown>> = {}): NormalizedRule => {
@@ -195,7 +196,7 @@ test('webhook delivery: bounded retries with doubling back-off, one in flight pe
   })
   webhook.send(event('down'))
   await new Promise((resolve) => setImmediate(resolve))
-  await new Promise((resolve) => setTimeout(resolve, 10))
+  await turn()
   t.same(calls, ['fired down', 'fired down', 'fired down', 'fired down'], 'the first try and three retries')
   t.same(sleeps, [1000, 2000, 4000], 'doubling back-off')
   const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40)
@@ -208,14 +209,14 @@ test('webhook delivery: bounded retries with doubling back-off, one in flight pe
   webhook.send(event('held'))
   webhook.send(event('held', 'resolved'))
   webhook.send(event('held', 'fired'))
-  await new Promise((resolve) => setTimeout(resolve, 10))
+  await turn()
   t.same(calls, ['fired held'], 'one in flight per rule; the others wait')
   release!()
-  await new Promise((resolve) => setTimeout(resolve, 10))
+  await turn()
   t.same(calls, ['fired held', 'fired held'], 'then only the newest waiting transition is sent')
   t.notOk(lines.some((line) => line.includes('delivers again')), 'a rule that never failed does not "recover"')
   webhook.send(event('down', 'resolved'))
-  await new Promise((resolve) => setTimeout(resolve, 10))
+  await turn()
   t.match(lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 30), [{ alert: 'down', msg: 'server-watch: the alert webhook delivers again' }])
   webhook.close()
 })
@@ -223,13 +224,11 @@ test('webhook delivery: bounded retries with doubling back-off, one in flight pe
 function receiver () {
   const bodies: unknown[] = []
   let hang = false
-  const waiting: Array<() => void> = []
   const server = createServer((request: IncomingMessage, response) => {
     let body = ''
     request.on('data', (chunk) => { body += chunk })
     request.on('end', () => {
       bodies.push(JSON.parse(body))
-      for (const resolve of waiting.splice(0)) resolve()
       if (!hang) response.end('ok')
     })
   })
@@ -237,10 +236,9 @@ function receiver () {
     bodies,
     server,
     hang () { hang = true },
-    /** Resolves once `count` POSTs have arrived (at most 10 s). */
+    /** Resolves once `count` POSTs have arrived. */
     async received (count: number) {
-      const deadline = Date.now() + 10_000
-      while (bodies.length < count && Date.now() < deadline) await new Promise<void>((resolve) => { waiting.push(resolve); setTimeout(resolve, 100) })
+      await until(() => bodies.length >= count, `${count} POSTs`)
       return bodies.length
     }
   }
@@ -431,7 +429,7 @@ test('an async onAlert that rejects is logged, not left unhandled; a rule on an 
   t.teardown(() => app.close())
   await app.ready()
   await app.serverWatch.refresh()
-  await new Promise((resolve) => setTimeout(resolve, 10))
+  await turn()
   const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40).map((entry) => entry.msg)
   t.ok(warnings.includes('server-watch: alert rule "typo" names "GET /users/:ID", which is no route of this app: it cannot fire'))
   t.ok(warnings.includes('server-watch: onAlert failed'))
