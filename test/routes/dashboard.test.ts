@@ -2,12 +2,12 @@ import { test } from 'tap'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import Fastify from 'fastify'
-import serverWatch from '../lib/plugin.js'
-import { createStreamHub, dashboardBase, type DashboardWatch } from '../lib/routes/dashboard.js'
-import type { HistoryPoint } from '../lib/history.js'
-import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from './helpers/browser.js'
-import { sleep, startDemo, startTraffic, XSS_PATH, type Demo } from './helpers/demo.js'
-import { fakeClock, turn, until } from './helpers/time.js'
+import serverWatch from '../../lib/plugin.js'
+import { createStreamHub, dashboardBase, type DashboardWatch } from '../../lib/routes/dashboard.js'
+import type { HistoryPoint } from '../../lib/history.js'
+import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from '../helpers/browser.js'
+import { sleep, startDemo, startTraffic, XSS_PATH, type Demo } from '../helpers/demo.js'
+import { fakeClock, turn, until } from '../helpers/time.js'
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP: routes, headers, validation, the live stream

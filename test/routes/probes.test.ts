@@ -2,10 +2,10 @@ import t, { type Test } from 'tap'
 import { Value } from '@sinclair/typebox/value'
 import Fastify from 'fastify'
 import { MongoClient } from 'mongodb'
-import serverWatch, { type ServerWatchOptions } from '../lib/plugin.js'
-import { HEALTH_JSON, HealthJsonSchema, prefersHealthJson, type HealthJson } from '../lib/health-json.js'
-import { buildApp } from './helpers/app.js'
-import { startMongoServer } from './helpers/mongo-server.js'
+import serverWatch, { type ServerWatchOptions } from '../../lib/plugin.js'
+import { HEALTH_JSON, HealthJsonSchema, prefersHealthJson, type HealthJson } from '../../lib/health-json.js'
+import { buildApp } from '../helpers/app.js'
+import { startMongoServer } from '../helpers/mongo-server.js'
 
 const ISO_8601 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/
 

@@ -1,17 +1,11 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import Fastify from 'fastify'
 import { Value } from '@sinclair/typebox/value'
-import serverWatch, { HealthSnapshotSchema } from '../lib/plugin.js'
-import { formatUptime } from '../lib/format.js'
-import { Sampler } from '../lib/sampler.js'
-import { healthStatus } from '../lib/watch.js'
-import { createSystemCollector } from '../lib/collectors/system.js'
-import { buildApp } from './helpers/app.js'
-import { fakeClock, turn } from './helpers/time.js'
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+import serverWatch, { HealthSnapshotSchema } from '../../lib/plugin.js'
+import { formatUptime } from '../../lib/format.js'
+import { healthStatus } from '../../lib/watch.js'
+import { buildApp } from '../helpers/app.js'
+import { turn } from '../helpers/time.js'
 
 test('GET /health serves a snapshot that validates against its schema, with every figure filled', async (t) => {
   const app = await buildApp()
@@ -211,113 +205,4 @@ test('uptime is formatted like the original board', async (t) => {
   t.equal(formatUptime(3600), '1h 0m 0s')
   t.equal(formatUptime(93_784), '1d 2h 3m 4s')
   t.equal(formatUptime(-3), '0s')
-})
-
-test('the sampler never overlaps samples, re-arms one timer after each sample and stops on close', async (t) => {
-  const clock = fakeClock(t)
-  const started = performance.now()
-  let running = 0
-  let maxRunning = 0
-  let samples = 0
-  const sampler = new Sampler(10, async () => {
-    running++
-    maxRunning = Math.max(maxRunning, running)
-    await new Promise((resolve) => setTimeout(resolve, 30))
-    samples++
-    running--
-  }, { warn () {} })
-  sampler.start()
-  sampler.start()
-  await Promise.all([sampler.sample(), sampler.sample(), clock.tickAsync(30)])
-  t.equal(samples, 1, 'start() and the concurrent sample() calls shared the first sample')
-  // Each sample takes 30 ms and the next starts 10 ms after it ends: one every 40 ms, never two at once.
-  await clock.tickAsync(215)
-  t.equal(maxRunning, 1, 'one sample at a time, even when a sample is slower than the interval')
-  t.equal(samples, 6, 'samples ended at 30, 70, 110, 150, 190 and 230 ms')
-  t.equal(sampler.nextDueAt() - started, 240, 'the one running now was due 10 ms after the last ended')
-  sampler.close()
-  const after = samples
-  await clock.tickAsync(1000)
-  t.equal(samples - after, 1, 'only the sample in flight finishes after close')
-  t.equal(clock.countTimers(), 0, 'no timer left')
-})
-
-test('issue 15.7: a sample that rejects does not stop the loop: it re-arms every time and logs once until it recovers', async (t) => {
-  const clock = fakeClock(t)
-  const warnings: unknown[] = []
-  const log = { warn: (obj: object, message: string) => { warnings.push([obj, message]) } }
-  let fail = true
-  let calls = 0
-  const sampler = new Sampler(1000, () => { calls++; return fail ? Promise.reject(new Error('sample exploded')) : Promise.resolve() }, log)
-  t.teardown(() => sampler.close())
-  sampler.start()
-  await clock.tickAsync(0)
-  t.equal(calls, 1, 'the first sample, at start')
-  await clock.tickAsync(1000)
-  t.equal(calls, 2, 'the loop re-armed after it rejected')
-  await clock.tickAsync(1000)
-  t.equal(calls, 3, 'and again')
-  t.equal(warnings.length, 1, 'logged once, not once a sample')
-  t.match(warnings[0], [{ err: { message: 'sample exploded' } }, /sampling loop/])
-  fail = false
-  await clock.tickAsync(1000)
-  fail = true
-  await clock.tickAsync(1000)
-  t.equal(calls, 5)
-  t.equal(warnings.length, 2, 'a new failure after a recovery is logged again')
-})
-
-test('app.close() stops the loop: no timer is left and no sample runs after it', async (t) => {
-  const clock = fakeClock(t)
-  let calls = 0
-  const app = await buildApp({ sampleIntervalMs: 10, checks: { counted: () => { calls++ } } })
-  await app.ready()
-  await app.serverWatch.refresh()
-  t.ok(calls >= 1)
-  await app.close()
-  t.equal(clock.countTimers(), 0, 'no timer left pending')
-  const after = calls
-  // Had the loop survived close(), a 10 ms interval would have run a hundred samples by then.
-  await clock.tickAsync(1000)
-  await turn()
-  t.equal(calls, after)
-})
-
-test('the sampling loop does not keep the process alive: an app never closed still exits', async (t) => {
-  // A child process registers the plugin (the built package), starts it, and forgets it.
-  const child = spawn(process.execPath, ['--input-type=module', '-e', `
-    import Fastify from 'fastify'
-    import serverWatch from 'fastify-server-watch'
-    const app = Fastify()
-    await app.register(serverWatch, { sampleIntervalMs: 10 })
-    await app.ready()
-    await app.serverWatch.refresh()
-    console.log('ready')
-  `], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-  let output = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
-  // A process kept alive would be stopped by tap's timeout: the exit is what is under test, not how soon.
-  const code = await new Promise((resolve) => child.on('exit', resolve))
-  t.equal(output.trim(), 'ready')
-  t.equal(code, 0, 'exited by itself')
-})
-
-test('system memory: /proc on Linux, systeminformation elsewhere, with null for what it cannot tell', async (t) => {
-  const warnings: string[] = []
-  const log = { warn: (_obj: object, message: string) => { warnings.push(message) } }
-  const portable = createSystemCollector(log, false)
-  await portable.sample()
-  const memory = portable.read()
-  t.ok(memory.total! > 0 && memory.free! > 0 && memory.available! > 0)
-  t.equal(memory.active, null, 'systeminformation has no psutil-style active')
-  t.equal(memory.swap.sin, null)
-  t.same(warnings, [])
-  if (process.platform === 'linux') {
-    const proc = createSystemCollector(log)
-    await proc.sample()
-    const fromProc = proc.read()
-    t.equal(fromProc.total, memory.total, 'both read the same MemTotal')
-    t.ok(fromProc.used! + fromProc.buffers! + fromProc.cached! <= fromProc.total! - fromProc.free!, 'used excludes the cache')
-    t.ok(fromProc.shared! >= 0 && fromProc.active! > 0)
-  }
 })

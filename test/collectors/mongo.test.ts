@@ -4,15 +4,15 @@ import t, { type Test } from 'tap'
 import { Value } from '@sinclair/typebox/value'
 import { Long, MongoClient, type MongoClientOptions } from 'mongodb'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { buildApp, sleep } from './helpers/app.js'
-import { until } from './helpers/time.js'
-import { startMongoServer, type TestMongoServer } from './helpers/mongo-server.js'
+import { buildApp, sleep } from '../helpers/app.js'
+import { until } from '../helpers/time.js'
+import { startMongoServer, type TestMongoServer } from '../helpers/mongo-server.js'
 import {
   createMongoCollector, DEFAULT_SERVER_STATUS_INTERVAL_MS, MAX_COMMAND_NAMES, OTHER_COMMANDS, OWN_COMMAND_COMMENT
-} from '../lib/collectors/mongo/index.js'
-import { DatabaseSchema, type DatabaseSnapshot } from '../lib/schemas/database.js'
-import { HealthSnapshotSchema } from '../lib/schemas/health.js'
-import type { ServerWatchOptions } from '../lib/plugin.js'
+} from '../../lib/collectors/mongo/index.js'
+import { DatabaseSchema, type DatabaseSnapshot } from '../../lib/schemas/database.js'
+import { HealthSnapshotSchema } from '../../lib/schemas/health.js'
+import type { ServerWatchOptions } from '../../lib/plugin.js'
 
 const CHECK_TIMEOUT_MS = 300
 const CLIENT_OPTIONS: MongoClientOptions = {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Registry, collectDefaultMetrics } from 'prom-client'
-import { buildApp } from './helpers/app.js'
-import { collectGarbage } from './helpers/time.js'
+import { buildApp } from '../helpers/app.js'
+import { collectGarbage } from '../helpers/time.js'
 
 /**
  * prom-client's default metrics that have no equal here (README, "prom-client's names"): the plugin measures the
