@@ -24,6 +24,15 @@ export const client: MongoClientLike | null = null
 console.log(snapshot.status, inUse)
 `
 
+// CommonJS on Node >= 20.19 loads the package through require(esm); TypeScript >= 5.8 types it under `module: nodenext`.
+const CJS_CONSUMER = `import watch = require('fastify-server-watch')
+import Fastify = require('fastify')
+
+const app = Fastify()
+app.register(watch.serverWatch, { healthPath: '/healthz' })
+export const plugin: typeof watch.default = watch.serverWatch
+`
+
 /** A project whose node_modules holds the packed files of this package and its type dependencies, no `mongodb`. */
 function consumerProject (t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'server-watch-consumer-'))
@@ -39,13 +48,14 @@ function consumerProject (t: Test): string {
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }))
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
     compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true, types: ['node'] },
-    files: ['app.ts']
+    files: ['app.ts', 'cjs.cts']
   }))
   writeFileSync(join(dir, 'app.ts'), CONSUMER)
+  writeFileSync(join(dir, 'cjs.cts'), CJS_CONSUMER)
   return dir
 }
 
-test('issue 17: an app without mongodb type-checks against the built package with skipLibCheck false', async (t) => {
+test('issue 17: an app without mongodb type-checks against the built package with skipLibCheck false, in ESM and CommonJS', async (t) => {
   const dir = consumerProject(t)
   const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc')
   const result = await promisify(execFile)(process.execPath, [tsc, '-p', dir], { cwd: dir }).then(
@@ -54,6 +64,15 @@ test('issue 17: an app without mongodb type-checks against the built package wit
   )
   t.equal(result.stdout, '', 'no type error')
   t.equal(result.code, 0)
+})
+
+test('issue 17: the tarball holds the LICENSE and no source map pointing at sources it does not ship', async (t) => {
+  const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root })
+  const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((file) => file.path)
+  t.ok(files.includes('LICENSE'), 'LICENSE is packed')
+  t.same(files.filter((path) => path.endsWith('.map')), [], 'no .map file')
+  t.same(files.filter((path) => !/^(dist|public)\//.test(path) && !['LICENSE', 'README.md', 'package.json'].includes(path)), [])
+  t.ok(files.includes('dist/plugin.js') && files.includes('dist/plugin.d.ts'), 'the entry and its types')
 })
 
 test('README.md and docs/*.md: every relative link names an existing file and heading', async (t) => {
