@@ -1,4 +1,4 @@
-// Relative links in README.md and docs/*.md: each must name a file that exists and, after `#`, a heading of it
+// Relative links (and <img src>) in README.md and docs/*.md: each must name a file that exists and, after `#`, a heading of it
 // (GitHub's anchors: lower case, punctuation dropped, spaces to hyphens, a repeated heading gets -1, -2...).
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
@@ -27,8 +27,8 @@ export function brokenLinks (root: string): string[] {
   const broken: string[] = []
   for (const file of files) {
     const text = readFileSync(file, 'utf8').replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1\s*$/gm, '').replace(/`[^`\n]*`/g, '')
-    for (const match of text.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)|^\[[^\]]+\]:\s*(\S+)/gm)) {
-      const target = match[1] ?? match[2]!
+    for (const match of text.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)|^\[[^\]]+\]:\s*(\S+)|<img\s[^>]*\bsrc="([^"]+)"/gm)) {
+      const target = match[1] ?? match[2] ?? match[3]!
       if (/^[a-z][a-z+.-]*:/i.test(target)) continue // http:, https:, mailto:
       const [path, anchor] = target.split('#') as [string, string | undefined]
       const linked = path === '' ? file : join(dirname(file), decodeURIComponent(path))
