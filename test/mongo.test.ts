@@ -180,6 +180,10 @@ t.test('the server stops: unhealthy within the timeout, 503, then healthy when i
   const health = await app.inject('/health')
   t.equal(health.statusCode, 503)
   t.equal(health.json().status, 'unhealthy')
+  // issue 17: the served JSON is one variant of the union on status, with every figure and the error.
+  t.ok(Value.Check(DatabaseSchema, health.json().database), 'an unhealthy database matches its schema')
+  t.same(Object.keys(health.json().database).sort(),
+    ['commands', 'error', 'lastCheckedAt', 'pingMs', 'pool', 'required', 'serverStatus', 'status', 'topology'])
 
   const unreachable = await waitFor(app, (db) => db.topology!.servers[0]?.state === 'unreachable')
   t.equal(unreachable.db.topology!.servers[0]!.type, 'Unknown')
