@@ -180,7 +180,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     alerts?.evaluate(now)
     customHistory.record(now)
     const memory = processMemory.read()
-    const db = database.read()
+    const read = database.read()
+    const db = read.status === 'not_configured' ? null : read
     const point = history.record(now, {
       rss: memory.rss,
       heapUsed: memory.heapUsed,
@@ -191,9 +192,9 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       cpuSystemPercent: cpu.read().systemPercent,
       eventLoopDelayP99Ms: eventLoop.read().delayMs.p99,
       eventLoopUtilization: eventLoop.read().utilization,
-      dbPingMs: db.pingMs ?? null,
-      dbPoolInUse: db.pool?.inUse ?? null,
-      dbCommandP95Ms: db.commands?.recentP95Ms ?? null
+      dbPingMs: db?.pingMs ?? null,
+      dbPoolInUse: db?.pool.inUse ?? null,
+      dbCommandP95Ms: db?.commands.recentP95Ms ?? null
     })
     for (const listener of listeners) {
       try {

@@ -151,7 +151,7 @@ t.test('figures the platform cannot provide are left out, not reported as 0', as
   Object.assign(snapshot.cpu, { systemPercent: null, loadAverage: null })
   snapshot.eventLoop = { delayMs: { p50: null, p99: null, max: null }, utilization: null }
   snapshot.checks = { warming: { status: 'pending', required: true, durationMs: null, lastCheckedAt: null } }
-  snapshot.database = { status: 'unhealthy', required: true, error: 'not checked yet', pingMs: null }
+  snapshot.database = { status: 'unhealthy', required: true, error: 'not checked yet', pingMs: null } as typeof snapshot.database
   const text = renderMetrics({ requests: new RequestMetrics(10, 10, 100, 1000), snapshot: () => snapshot }, null)
   for (const name of [
     'process_virtual_memory_bytes', 'process_threads', 'process_open_files', 'system_memory_', 'system_swap_',
