@@ -1,8 +1,9 @@
 /* global document */
 // The cards: each renders its part of the snapshot. Server text goes in through textContent only.
-import { assignEndpointColours, charts, endpointColour, ensureDatabaseChart, RANGES, statusColour, theme } from './charts.js'
+import { assignEndpointColours, charts, endpointColour, ensureDatabaseChart, statusColour, theme } from './charts.js'
 import { renderDiagnostics } from './diagnostics.js'
 import { byId, make, pill, setText, swatch } from './dom.js'
+import { RANGES } from './ranges.js'
 import { DASH, dateFormat, formatBytes, formatClock, formatCount, formatDuration, formatPercent, formatRate, isNumber } from './format.js'
 
 const TOP_ENDPOINTS_CHARTED = 8

@@ -2,13 +2,9 @@
 // The charts: created once, then only their data changes (chart.update('none')). Colours come from a fixed palette
 // in the style sheet, so that light and dark schemes each have theirs and a colour always means the same thing.
 import { byId } from './dom.js'
+import { DEFAULT_RANGE, RANGES } from './ranges.js'
 import { clockFormat, formatBytes, formatClock, formatCount, formatDuration, formatPercent, formatRate, isNumber, minuteFormat } from './format.js'
 
-export const RANGES = {
-  '5m': { windowMs: 5 * 60_000, label: '5 min' },
-  '1h': { windowMs: 60 * 60_000, label: '1 hour' },
-  '24h': { windowMs: 24 * 60 * 60_000, label: '24 hours' }
-}
 const SECOND = 1000
 const MINUTE = 60 * SECOND
 const HOUR = 60 * MINUTE
@@ -303,7 +299,7 @@ function formatTimeTick (value) {
 function timeAxis (history) {
   const last = history.timestamps.at(-1) ?? Date.now()
   const first = history.timestamps[0] ?? last
-  const windowMs = (RANGES[history.range] ?? RANGES['5m']).windowMs
+  const windowMs = (RANGES[history.range] ?? RANGES[DEFAULT_RANGE]).windowMs
   const min = Math.min(last - 10 * SECOND, Math.max(first, last - windowMs))
   const span = last - min
   const stepSize = TICK_STEPS.find((step) => span / step <= MAX_TIME_TICKS) ?? TICK_STEPS.at(-1)

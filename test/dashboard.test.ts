@@ -1,5 +1,5 @@
 import { test, type Test } from 'tap'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { MongoClient } from 'mongodb'
 import serverWatch, { type ServerWatchOptions } from '../lib/plugin.js'
 import { createStreamHub, dashboardBase, type DashboardWatch } from '../lib/routes/dashboard.js'
-import type { HistoryPoint } from '../lib/history.js'
+import { HISTORY_RANGES, type HistoryPoint } from '../lib/schemas/history.js'
 import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from './helpers/browser.js'
 import { startMongoServer, type TestMongoServer } from './helpers/mongo-server.js'
 
@@ -217,6 +217,25 @@ test('the page, its files and its JSON API answer with safe headers', async (t) 
   const bad = await app.inject('/dashboard/api/history?range=2h')
   t.equal(bad.statusCode, 400, 'unknown range')
   t.equal(bad.headers['cache-control'], 'no-store')
+})
+
+test('the page\'s range buttons are rendered from the history\'s ranges, and public/ keeps no copy of them', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(serverWatch, { sampleIntervalMs: 200 })
+  const page = await app.inject('/dashboard')
+  const buttons = [...page.body.matchAll(/<button type="button" role="radio" data-range="([^"]+)" data-span-ms="(\d+)" data-step-ms="(\d+)" aria-checked="(true|false)">([^<]+)<\/button>/g)]
+    .map(([, range, spanMs, stepMs, checked, label]) => [range, Number(spanMs), Number(stepMs), checked, label])
+  t.same(buttons, [
+    ['5m', 300_000, 0, 'true', '5 min'],
+    ['1h', 3_600_000, 10_000, 'false', '1 hour'],
+    ['24h', 86_400_000, 60_000, 'false', '24 hours']
+  ])
+  t.same(buttons.map(([range]) => range), Object.keys(HISTORY_RANGES), 'in the order of lib/schemas/history.ts')
+  const publicDir = join(ROOT, 'public')
+  for (const file of readdirSync(publicDir).filter((name) => /\.(js|html)$/.test(name))) {
+    t.notMatch(readFileSync(join(publicDir, file), 'utf8'), /['"](5m|1h|24h)['"]/, `public/${file} names no range`)
+  }
 })
 
 test('under a register prefix every URL of the page moves with it', async (t) => {

@@ -8,10 +8,9 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Access } from '../access/index.js'
 import type { CustomHistoryResponse } from '../custom/history.js'
-import type { HistoryPoint, HistoryRange, HistoryResponse } from '../history.js'
 import type { AlertsView } from '../schemas/alerts.js'
 import type { HealthSnapshot } from '../schemas/health.js'
-import { HISTORY_RANGE_ERROR, HistoryRangeSchema } from '../schemas/history.js'
+import { DEFAULT_HISTORY_RANGE, HISTORY_RANGE_ERROR, HISTORY_RANGES, HistoryRangeSchema, type HistoryPoint, type HistoryRange, type HistoryResponse } from '../schemas/history.js'
 
 /** What the dashboard reads from the plugin's watch (lib/watch.ts). */
 export interface DashboardWatch {
@@ -46,6 +45,7 @@ const STATIC_FILES: Array<[string, string]> = [
   ['dom.js', PUBLIC_DIR],
   ['diagnostics.js', PUBLIC_DIR],
   ['profiles.js', PUBLIC_DIR],
+  ['ranges.js', PUBLIC_DIR],
   ['format.js', PUBLIC_DIR],
   ['app.css', PUBLIC_DIR],
   ['favicon.svg', PUBLIC_DIR],
@@ -81,6 +81,15 @@ const escapeAttribute = (value: string): string =>
 const healthMention = (path: string | false): string =>
   path === false ? '' : `<span id="checks-health"> and in <code>${escapeAttribute(path)}</code></span>`
 
+/**
+ * The page's range buttons, from the history's ranges: the page reads its ranges from them (public/ranges.js), so
+ * that the ranges are defined once, in lib/schemas/history.ts.
+ */
+const RANGE_BUTTONS = (Object.entries(HISTORY_RANGES) as Array<[HistoryRange, typeof HISTORY_RANGES[HistoryRange]]>)
+  .map(([range, { spanMs, stepMs, label }]) =>
+    `\n        <button type="button" role="radio" data-range="${range}" data-span-ms="${spanMs}" data-step-ms="${stepMs}" aria-checked="${range === DEFAULT_HISTORY_RANGE}">${escapeAttribute(label)}</button>`)
+  .join('') + '\n      '
+
 /** `/ops` + `/dashboard` => `/ops/dashboard/`: the `<base href>` every relative URL of the page resolves against. */
 export function dashboardBase (prefix: string, dashboardPath: string): string {
   const path = (prefix + dashboardPath).replace(/\/{2,}/g, '/')
@@ -101,6 +110,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
     const html = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8')
       .replace('<base href="/">', `<base href="${escapeAttribute(base)}">`)
       .replace(healthMention('/health'), healthMention(opts.healthPath !== false && routePath(dashboard.prefix, opts.healthPath)))
+      .replace('id="range"></div>', `id="range">${RANGE_BUTTONS}</div>`)
       .replace('<meta name="server-watch-profiles" content="off">', `<meta name="server-watch-profiles" content="${opts.profiles === true ? 'on' : 'off'}">`)
     const config = { serverWatch: false }
 
