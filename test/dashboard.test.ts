@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { MongoClient } from 'mongodb'
 import serverWatch, { type ServerWatchOptions } from '../lib/plugin.js'
-import { createStreamHub, dashboardBase, type DashboardWatch } from '../lib/routes/dashboard.js'
+import { dashboardBase } from '../lib/routes/dashboard.js'
+import { createStreamHub, type StreamSource } from '../lib/routes/stream-hub.js'
 import { HISTORY_RANGES, type HistoryPoint } from '../lib/schemas/history.js'
 import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from './helpers/browser.js'
 import { startMongoServer, type TestMongoServer } from './helpers/mongo-server.js'
@@ -381,7 +382,7 @@ test('the live stream sends every sample, caps concurrent streams and ends on ap
 test('the stream hub: one subscription while streams are open, one frame for all, heartbeats, nothing left', async (t) => {
   const listeners = new Set<(point: HistoryPoint) => void>()
   let snapshots = 0
-  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
+  const watch: StreamSource = {
     snapshot: () => { snapshots++; return { status: 'healthy', application: { totalRequests: 0, endpoints: {} } } as any },
     onSample (listener) {
       listeners.add(listener)
@@ -428,7 +429,7 @@ function bigFrameHub (options: { frameBytes: number, maxBufferedBytes: number, s
   const listeners = new Set<(point: HistoryPoint) => void>()
   const clock = { now: 0 }
   const filler = 'x'.repeat(options.frameBytes)
-  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
+  const watch: StreamSource = {
     snapshot: () => ({ status: 'healthy', filler, application: { totalRequests: 0, endpoints: {} } }) as any,
     onSample (listener) {
       listeners.add(listener)
@@ -495,7 +496,7 @@ test('a stream client that stays behind for stalledMs is dropped; one that catch
 test('stream frames carry the endpoint table only when it changed, at most every 5th sample, and in a first frame', async (t) => {
   const listeners = new Set<(point: HistoryPoint) => void>()
   let totalRequests = 10
-  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
+  const watch: StreamSource = {
     snapshot: () => ({ status: 'healthy', application: { totalRequests, endpoints: { 'GET /a': { count: totalRequests } } } }) as any,
     onSample (listener) {
       listeners.add(listener)
