@@ -365,7 +365,13 @@ test('the live stream sends every sample, caps concurrent streams and ends on ap
   const third = await openEventStream(`${demo.dashboard}api/stream`)
   t.equal(third.status, 503, 'past maxStreams')
   await third.ended
-  t.match(JSON.parse(third.body), { statusCode: 503, error: 'Service Unavailable' })
+  t.same(JSON.parse(third.body), {
+    statusCode: 503,
+    code: 'FST_SERVER_WATCH_TOO_MANY_STREAMS',
+    error: 'Service Unavailable',
+    message: 'too many live dashboard streams (at most 2); poll api/snapshot instead'
+  }, 'the coded error, as every other refusal')
+  t.equal(third.headers['retry-after'], '30')
 
   second.close()
   await second.ended

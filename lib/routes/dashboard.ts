@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Access } from '../access/index.js'
 import type { CustomHistoryResponse } from '../custom/history.js'
 import type { AlertsView } from '../schemas/alerts.js'
+import { FST_SERVER_WATCH_TOO_MANY_STREAMS, sendRefusal } from '../errors.js'
 import { createStreamHub, type StreamSource } from './stream-hub.js'
 import { DEFAULT_HISTORY_RANGE, HISTORY_RANGE_ERROR, HISTORY_RANGES, HistoryRangeSchema, type HistoryRange, type HistoryResponse } from '../schemas/history.js'
 
@@ -26,7 +27,7 @@ export interface DashboardOptions {
   access: Pick<Access, 'hook'>
   maxStreams: number
   /** The profile routes exist (lib/routes/profiles.ts): the page shows its Diagnostics section. */
-  profiles?: boolean
+  profiles: boolean
 }
 
 // public/ sits two levels above both lib/routes/dashboard.ts and dist/routes/dashboard.js.
@@ -96,7 +97,8 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
   // Its own encapsulated context, so its hooks and the static plugin touch nothing else of the app.
   app.register(async function serverWatchDashboard (dashboard) {
     const { watch, access, maxStreams } = opts
-    const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath.replace(/\/$/, '')
+    // normalizeOptions took any trailing slash off (lib/options.ts).
+    const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath
     const base = dashboardBase(dashboard.prefix, root)
     const html = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8')
       .replace('<base href="/">', `<base href="${escapeAttribute(base)}">`)
@@ -168,11 +170,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
     dashboard.get(`${root}/api/stream`, { config }, (request, reply) => {
       const stream = streams.open()
       if (stream === null) {
-        reply.code(503).header('cache-control', 'no-store').header('retry-after', '30').send({
-          statusCode: 503,
-          error: 'Service Unavailable',
-          message: `Too many dashboard streams (at most ${maxStreams}); poll api/snapshot instead`
-        })
+        sendRefusal(reply.header('retry-after', '30'), new FST_SERVER_WATCH_TOO_MANY_STREAMS(maxStreams))
         return
       }
       request.raw.once('close', () => streams.release(stream))
