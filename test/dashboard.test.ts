@@ -239,6 +239,18 @@ test('the page\'s range buttons are rendered from the history\'s ranges, and pub
   }
 })
 
+test('the page\'s charts and theme export functions only: the cards hand them data and never reach into their state', async (t) => {
+  const publicDir = join(ROOT, 'public')
+  for (const file of ['charts.js', 'theme.js']) {
+    const source = readFileSync(join(publicDir, file), 'utf8')
+    const exported = [...source.matchAll(/^export (?:(function|const|let|var) (\w+)(?: = (\())?)/gm)]
+      .map(([, kind, name, arrow]) => `${kind === 'function' || arrow === '(' ? 'function' : kind} ${name}`)
+    t.same(exported.filter((item) => !item.startsWith('function ')), [], `public/${file} exports no state`)
+  }
+  const cards = readFileSync(join(publicDir, 'cards.js'), 'utf8')
+  t.match(cards, "import { ensureDatabaseChart, renderEndpointChart, renderStatusChart } from './charts.js'", 'what the cards use of the charts')
+})
+
 test('under a register prefix every URL of the page moves with it', async (t) => {
   const demo = await startDemo(t, { prefix: '/ops' })
   const page = await demo.app.inject('/ops/dashboard')

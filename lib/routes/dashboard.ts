@@ -44,6 +44,7 @@ const STATIC_FILES: Array<[string, string]> = [
   ['diagnostics.js', PUBLIC_DIR],
   ['profiles.js', PUBLIC_DIR],
   ['ranges.js', PUBLIC_DIR],
+  ['theme.js', PUBLIC_DIR],
   ['format.js', PUBLIC_DIR],
   ['app.css', PUBLIC_DIR],
   ['favicon.svg', PUBLIC_DIR],
