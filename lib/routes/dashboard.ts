@@ -90,7 +90,7 @@ export function dashboardBase (prefix: string, dashboardPath: string): string {
 }
 
 /** `/ops` + `/health` => `/ops/health`; `/ops` + `/` => `/ops`: the URL a route of this prefix answers on. */
-export function routePath (prefix: string, path: string): string {
+function routePath (prefix: string, path: string): string {
   return (path === '/' && prefix !== '' ? prefix : prefix + path).replace(/\/{2,}/g, '/')
 }
 
