@@ -1,43 +1,19 @@
 import { HistogramWindow, type Histogram } from './histogram.js'
 import { round } from './format.js'
+import { GAUGE_SERIES as GAUGES, HISTORY_RANGES, SERIES, type Gauges, type HistoryPoint, type HistoryRange, type HistoryResponse, type HistoryValues, type SeriesName } from './schemas/history.js'
 
 /**
  * What the dashboard's charts show, kept in fixed memory: three rings of the same series at three resolutions
  * (every sample for 5 minutes, 10 s for an hour, 1 min for a day), so charts are full the moment the page opens
  * and memory does not depend on uptime or traffic: 17 series x ~2,100 points x 8 bytes, about 290 kB.
  */
-export const SERIES = [
-  'requestsPerSecond', 'errorsPerSecond', 'p50Ms', 'p95Ms', 'p99Ms',
-  'rss', 'heapUsed', 'heapTotal', 'external', 'systemMemoryPercent',
-  'cpuProcessPercent', 'cpuSystemPercent', 'eventLoopDelayP99Ms', 'eventLoopUtilization',
-  'dbPingMs', 'dbPoolInUse', 'dbCommandP95Ms'
-] as const
-export type SeriesName = typeof SERIES[number]
-export type HistoryValues = Record<SeriesName, number | null>
-/** The series that the sampler measures directly; the request series are derived from the request counters. */
-export type GaugeName = Exclude<SeriesName, 'requestsPerSecond' | 'errorsPerSecond' | 'p50Ms' | 'p95Ms' | 'p99Ms'>
-export type Gauges = Record<GaugeName, number | null>
-
-export const HISTORY_RANGES = {
-  '5m': { spanMs: 5 * 60_000, stepMs: 0 }, // 0: every sample
-  '1h': { spanMs: 60 * 60_000, stepMs: 10_000 },
-  '24h': { spanMs: 24 * 60 * 60_000, stepMs: 60_000 }
-} as const
-export type HistoryRange = keyof typeof HISTORY_RANGES
-
-export interface HistoryPoint { timestamp: number, values: HistoryValues }
-export interface HistoryResponse {
-  range: HistoryRange
-  stepMs: number
-  timestamps: number[]
-  series: Record<SeriesName, Array<number | null>>
-}
+// The shapes live in lib/schemas/history.ts; re-exported for the modules that import them from here.
+export type { HistoryPoint, HistoryRange, HistoryResponse, SeriesName } from './schemas/history.js'
 
 /** The request counters the history derives its rates and latency percentiles from. */
 export interface RequestTotals { readonly total: number, readonly errorCount: number, readonly histogram: Histogram }
 
 const QUANTILES = [0.5, 0.95, 0.99]
-const GAUGES = SERIES.filter((name): name is GaugeName => !['requestsPerSecond', 'errorsPerSecond', 'p50Ms', 'p95Ms', 'p99Ms'].includes(name))
 
 class Tier {
   readonly timestamps: Float64Array

@@ -209,6 +209,7 @@ function path (options: Record<string, unknown>, name: string, fallback: string)
   if (typeof value !== 'string' || !/^\/[\w\-./~]*$/.test(value) || value.includes('//') || /\/\.\.?(?:\/|$)/.test(value)) {
     throw new FST_SERVER_WATCH_INVALID_OPTION(name, 'false or a path starting with "/" (letters, digits, "-", "_", ".", "~", no "." or ".." segment)', show(value))
   }
+  // The one place a trailing slash is taken off: the routes use the path as it is.
   return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
 }
 

@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import { BUCKET_COUNT, Histogram, HistogramWindow, bucketIndex, bucketUpperBound, percentileOf } from '../lib/histogram.js'
-import { History, SERIES, type Gauges } from '../lib/history.js'
+import { History } from '../lib/history.js'
+import { SERIES, type Gauges } from '../lib/schemas/history.js'
 
 test('every value from 0.01 ms to 1000 s is reported within 5% of itself', async (t) => {
   let worst = 0

@@ -9,7 +9,7 @@ import {
   escapeLabelValue, labels, renderMetrics
 } from '../lib/prometheus.js'
 import Fastify from 'fastify'
-import type { HistoryPoint } from '../lib/history.js'
+import type { HistoryPoint } from '../lib/schemas/history.js'
 import { registerMetrics } from '../lib/routes/metrics.js'
 import { buildApp, sleep } from './helpers/app.js'
 import { startMongoServer } from './helpers/mongo-server.js'

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import type { Access } from '../access/index.js'
-import { HEALTH_JSON, HEALTH_JSON_STATUS, HealthJsonSchema, prefersHealthJson, toHealthJson } from '../health-json.js'
+import { HEALTH_JSON_STATUS, toHealthJson } from '../health-json/mapping.js'
+import { HEALTH_JSON, prefersHealthJson } from '../health-json/negotiation.js'
+import { HealthJsonSchema } from '../schemas/health-json.js'
 import { HealthSnapshotSchema, HealthStatus } from '../schemas/health.js'
 import type { Watch } from '../watch.js'
 
