@@ -7,7 +7,6 @@ import { createEventLoopCollector } from './collectors/event-loop.js'
 import { createHeapTrendCollector } from './collectors/heap-trend.js'
 import { createMongoCollector } from './collectors/mongo/index.js'
 import { createProcessCollector } from './collectors/process.js'
-import { RequestMetrics } from './collectors/requests.js'
 import { RecentRequests } from './collectors/recent.js'
 import { createSystemCollector } from './collectors/system.js'
 import { AlertEngine } from './alerts/engine.js'
@@ -22,6 +21,7 @@ import { formatUptime } from './format.js'
 import { Histogram } from './histogram.js'
 import { History, type HistoryPoint } from './history.js'
 import type { NormalizedOptions } from './options.js'
+import { RequestMetrics } from './requests/store.js'
 import { Sampler } from './sampler.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
@@ -61,7 +61,7 @@ const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
  */
 export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger, fastifyVersion: string) {
   const startedAt = Date.now()
-  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength, options.sampleIntervalMs)
+  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength)
   // Once: a container's limits are set when it starts.
   const limits = readCgroupLimits()
   const processMemory = createProcessCollector(log, limits)
@@ -177,10 +177,9 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     const now = Date.now()
     requests.tick(now)
     recent.tick(now)
-    alerts?.evaluate(now)
-    customHistory.record(now)
     const memory = processMemory.read()
     const db = database.read()
+    // Before the alerts: a rule on requestsPerSecond reads the rate with this sample in it.
     const point = history.record(now, {
       rss: memory.rss,
       heapUsed: memory.heapUsed,
@@ -195,6 +194,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       dbPoolInUse: db.pool?.inUse ?? null,
       dbCommandP95Ms: db.commands?.recentP95Ms ?? null
     })
+    alerts?.evaluate(now)
+    customHistory.record(now)
     for (const listener of listeners) {
       try {
         listener(point)
@@ -244,7 +245,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       errorRate: requests.total === 0 ? 0 : requests.errorCount / requests.total * 100,
       averageResponseTimeMs: mean,
       responseTimeMs,
-      requestsPerSecond: requests.requestsPerSecond(now),
+      requestsPerSecond: history.requestsPerSecond(now),
       inFlight: Math.max(0, requests.inFlight),
       shed: requests.shed,
       aborted: requests.aborted,
@@ -255,7 +256,13 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
 
   function snapshot (): HealthSnapshot {
     const now = Date.now()
-    return { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() }, custom: custom.snapshot() }
+    const { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, ...rest } = requests.snapshot(now)
+    const requestsPerSecond = history.requestsPerSecond(now)
+    return {
+      ...sampled(now),
+      application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read() },
+      custom: custom.snapshot()
+    }
   }
 
   return {

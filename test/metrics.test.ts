@@ -3,7 +3,7 @@ import { PerformanceObserver } from 'node:perf_hooks'
 import t from 'tap'
 import { MongoClient } from 'mongodb'
 import { CustomMetrics } from '../lib/custom/registry.js'
-import { RequestMetrics } from '../lib/collectors/requests.js'
+import { RequestMetrics } from '../lib/requests/store.js'
 import {
   GC_DURATION_BOUNDS, HTTP_DURATION_BOUNDS, PROMETHEUS_CONTENT_TYPE, boundIndexes, createGcStats, escapeHelp,
   escapeLabelValue, labels, renderMetrics
@@ -41,7 +41,7 @@ t.test('the duration histogram counts each request in the right buckets, by meth
   const app = await buildApp()
   t.teardown(() => app.close())
   await app.ready()
-  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const requests = new RequestMetrics(10, 10, 100)
   const users = requests.endpointFor('GET', '/users/:id')
   // 0.5 ms, 3 ms, 4.99 ms, 7 ms, 120 ms, 20 s as 200s; one 500 of 30 ms.
   for (const ms of [0.5, 3, 4.99, 7, 120, 20_000]) requests.record(users, 200, ms)
@@ -152,7 +152,7 @@ t.test('figures the platform cannot provide are left out, not reported as 0', as
   snapshot.eventLoop = { delayMs: { p50: null, p99: null, max: null }, utilization: null }
   snapshot.checks = { warming: { status: 'pending', required: true, durationMs: null, lastCheckedAt: null } }
   snapshot.database = { status: 'unhealthy', required: true, error: 'not checked yet', pingMs: null }
-  const text = renderMetrics({ requests: new RequestMetrics(10, 10, 100, 1000), snapshot: () => snapshot }, null)
+  const text = renderMetrics({ requests: new RequestMetrics(10, 10, 100), snapshot: () => snapshot }, null)
   for (const name of [
     'process_virtual_memory_bytes', 'process_threads', 'process_open_files', 'system_memory_', 'system_swap_',
     'system_cpu_utilization_ratio', 'system_load1', 'nodejs_eventloop_', 'server_watch_check_duration_seconds',
@@ -171,7 +171,7 @@ t.test('concurrent scrapes cost one rendering: /metrics is rendered at most once
   const source = await buildApp({ metricsPath: false })
   t.teardown(() => source.close())
   await source.ready()
-  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const requests = new RequestMetrics(10, 10, 100)
   const users = requests.endpointFor('GET', '/users/:id')
   requests.record(users, 200, 3)
   let renders = 0
