@@ -13,6 +13,7 @@ import { AlertEngine } from './alerts/engine.js'
 import { readPath } from './alerts/metric-path.js'
 import type { NormalizedRule } from './alerts/rules.js'
 import { createWebhook } from './alerts/webhook.js'
+import { createGcCollector } from './collectors/gc.js'
 import { failureLogger, type Collector } from './collectors/types.js'
 import { loggableError } from './error-text.js'
 import { CustomHistory } from './custom/history.js'
@@ -79,11 +80,14 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       serverStatusIntervalMs: options.mongo.serverStatusIntervalMs,
       log
     })
+  // Only /metrics reads garbage collections: without it, no observer.
+  const gc = options.metricsPath === false ? null : createGcCollector()
   const collectors: Array<[string, Collector<unknown>]> = [
     ['process', processMemory], ['cpu', cpu], ['event loop', eventLoop], ['system memory', system],
     ['heap trend', heapTrend],
     ['checks', checks], ['database', database]
   ]
+  if (gc !== null) collectors.push(['gc', gc])
   // A collector that samples synchronously (most do, most of the time) costs no promise and no microtask: on an
   // idle server those were a good part of a sample's cost (benchmark/README.md).
   const guarded = collectors.map(([name, collector]) => {
@@ -266,6 +270,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   }
 
   return {
+    /** The request store: the hooks write it; readers get it as a RequestsView. */
     requests,
     /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
     custom,
@@ -274,6 +279,10 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     history,
     snapshot,
     sampled,
+    /** Every V8 heap space as last sampled, for /metrics (the snapshot keeps the five largest). */
+    heapSpaces: processMemory.heapSpaces,
+    /** Garbage collections by kind, or null when /metrics is off. */
+    gc: () => gc?.read() ?? null,
     /** The overall status alone, without building the snapshot: what probes and unauthorised callers get. */
     status: () => healthStatus(checks.read(), database.read(), alerts?.engine.status()),
     /** The alert rules' engine, or null when `alerts: false`. */
