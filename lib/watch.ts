@@ -9,17 +9,13 @@ import { createMongoCollector } from './collectors/mongo/index.js'
 import { createProcessCollector } from './collectors/process.js'
 import { RecentRequests } from './collectors/recent.js'
 import { createSystemCollector } from './collectors/system.js'
-import { AlertEngine } from './alerts/engine.js'
-import { readPath } from './alerts/metric-path.js'
-import type { NormalizedRule } from './alerts/rules.js'
-import { createWebhook } from './alerts/webhook.js'
+import { createAlerting } from './alerts/index.js'
 import { createGcCollector } from './collectors/gc.js'
 import { failureLogger, type Collector } from './collectors/types.js'
 import { loggableError } from './error-text.js'
 import { CustomHistory } from './custom/history.js'
 import { CustomMetrics } from './custom/registry.js'
 import { formatUptime } from './format.js'
-import { Histogram } from './histogram.js'
 import { History, type HistoryPoint } from './history.js'
 import type { NormalizedOptions } from './options.js'
 import { RequestMetrics } from './requests/store.js'
@@ -48,8 +44,6 @@ export function healthStatus (checks: Record<string, CheckResult>, database: Dat
   return status
 }
 
-const EMPTY_HISTOGRAM = new Histogram()
-
 const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
   sample () {},
   read: () => ({ status: 'not_configured' }),
@@ -57,8 +51,9 @@ const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
 }
 
 /**
- * Everything the plugin knows, independent of Fastify's routing: the request metrics that the hooks feed, the
- * collectors that the sampling loop feeds, the history, and the snapshot that /health serves.
+ * Everything the plugin knows, independent of Fastify's routing, in three parts: the collectors (and the request
+ * store that the hooks feed), the sample step that the sampling loop runs, and the read model that /health, the
+ * dashboard, /metrics and the OpenTelemetry export all render from.
  */
 export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger, fastifyVersion: string) {
   const startedAt = Date.now()
@@ -116,60 +111,24 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   const identity = { hostname: hostname(), pid: process.pid }
   const custom = new CustomMetrics(log)
   const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
-  const alerts = options.alerts === null ? null : createAlerting(options.alerts, identity)
+  const alerts = options.alerts === null
+    ? null
+    : createAlerting(options.alerts, identity, {
+      parts: {
+        application: applicationFigures,
+        eventLoop: () => eventLoop.read(),
+        memory: memoryFigures,
+        cpu: () => cpu.read(),
+        database: () => database.read(),
+        checks: () => checks.read()
+      },
+      sampled,
+      endpoint: (key) => requests.endpoints.get(key)
+    }, log)
+  /** When the last sample finished (null before the first): readiness, and the time of health+json's figures. */
+  let sampledAt: number | null = null
 
-  /** The rules, their per-route windows, and where their transitions go. */
-  function createAlerting (config: NonNullable<NormalizedOptions['alerts']>, who: typeof identity) {
-    const engine = new AlertEngine(config.rules, who)
-    const webhook = config.webhook === null ? null : createWebhook(config.webhook, log)
-    // A rule on one route reads that route over the last minute, like application.recent.
-    const routeWindows = new Map<NormalizedRule, RecentRequests>()
-    for (const rule of config.rules) {
-      if (rule.path.kind !== 'endpoint') continue
-      const key = rule.path.key
-      const endpoint = () => requests.endpoints.get(key)
-      routeWindows.set(rule, new RecentRequests({
-        get total () { return endpoint()?.count ?? 0 },
-        get errorCount () { return endpoint()?.errorCount ?? 0 },
-        histogram: () => endpoint()?.combined() ?? EMPTY_HISTOGRAM
-      }))
-    }
-    // Only the parts of the snapshot that some rule reads are built on each sample (the default rules read the
-    // event loop and the heap): the whole snapshot and the application's percentiles are not.
-    const parts = new Set(config.rules.flatMap((rule) => rule.path.kind === 'path' ? [rule.path.segments[0]!] : []))
-    const readers: Record<string, (now: number) => unknown> = {
-      application: applicationFigures,
-      eventLoop: () => eventLoop.read(),
-      memory: memoryFigures,
-      cpu: () => cpu.read(),
-      database: () => database.read(),
-      checks: () => checks.read()
-    }
-    const partReaders = [...parts].map((part) => [part, readers[part] ?? ((now: number) => (sampled(now) as Record<string, unknown>)[part])] as const)
-    function evaluate (now: number): void {
-      for (const window of routeWindows.values()) window.tick(now)
-      const figures: Record<string, unknown> = {}
-      for (const [part, read] of partReaders) figures[part] = read(now)
-      const events = engine.evaluate(now, (rule) => {
-        if (rule.path.kind === 'path') return readPath(figures, rule.path.segments)
-        const window = routeWindows.get(rule)!.read()
-        return rule.path.field === 'errorRate' ? window.errorRate : window.responseTimeMs[rule.path.field]
-      })
-      for (const event of events) {
-        log[event.type === 'fired' ? 'warn' : 'info']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
-        webhook?.send(event)
-        if (config.onAlert !== null) {
-          // A throw and an async onAlert's rejection alike are logged, never left unhandled.
-          const onAlert = config.onAlert
-          Promise.resolve().then(() => onAlert(event)).catch((error: unknown) => {
-            log.warn({ err: loggableError(error) }, 'server-watch: onAlert failed')
-          })
-        }
-      }
-    }
-    return { engine, evaluate, close: () => webhook?.close() }
-  }
-
+  // The sample step.
   async function sampleOnce (): Promise<void> {
     const pending: Array<Promise<void>> = []
     for (const sample of guarded) {
@@ -200,6 +159,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     })
     alerts?.evaluate(now)
     customHistory.record(now)
+    sampledAt = now
     for (const listener of listeners) {
       try {
         listener(point)
@@ -209,6 +169,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     }
   }
   const sampler = new Sampler(options.sampleIntervalMs, sampleOnce, log)
+
+  // The read model.
 
   /** Everything the sampling loop measured, without the per-endpoint figures: what /metrics reads. */
   function sampled (now = Date.now()): SampledSnapshot {
@@ -279,6 +241,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     history,
     snapshot,
     sampled,
+    /** When the last sample finished, or null before the first: /health/ready fails until then. */
+    sampledAt: () => sampledAt,
     /** Every V8 heap space as last sampled, for /metrics (the snapshot keeps the five largest). */
     heapSpaces: processMemory.heapSpaces,
     /** Garbage collections by kind, or null when /metrics is off. */

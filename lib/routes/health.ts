@@ -31,7 +31,7 @@ export const statusCodeOf = (status: string) => status === 'unhealthy' ? 503 : 2
 const stringify = (data: unknown): string => JSON.stringify(data)
 
 export interface HealthOptions {
-  watch: Pick<Watch, 'snapshot' | 'status' | 'onSample'>
+  watch: Pick<Watch, 'snapshot' | 'status' | 'sampledAt'>
   healthPath: string
   access: Pick<Access, 'allows'>
 }
@@ -41,10 +41,6 @@ export interface HealthOptions {
  * `{healthPath}/ready`; HEAD on each answers the same status code without a body, whatever `exposeHeadRoutes`.
  */
 export function registerHealth (app: FastifyInstance, { watch, healthPath, access }: HealthOptions) {
-  // When the last sample finished: the time of the system figures in health+json, and readiness.
-  let sampledAt: number | null = null
-  watch.onSample((point) => { sampledAt = point.timestamp })
-
   // The schemas document the contract (the tests check the snapshot against them); this plugin builds every body, so
   // all three routes serialise with JSON.stringify and no schema is compiled. fast-json-stringify would compile an
   // Ajv validator for every nullable field (an anyOf) on the first call: 740 ms measured on the first /health, for
@@ -71,7 +67,7 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
       if (await access.allows(request)) {
         const snapshot = watch.snapshot()
         reply.code(statusCodeOf(snapshot.status))
-        if (healthJson) return toHealthJson(snapshot, sampledAt)
+        if (healthJson) return toHealthJson(snapshot, watch.sampledAt())
         return sendJson(reply, snapshot)
       }
       const status = watch.status()
@@ -95,7 +91,7 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
     }
   })
 
-  // Readiness: the first sample has completed and no required check or required database fails. Degraded is
+  // Readiness (its state is the watch's): the first sample has completed and no required check or required database fails. Degraded is
   // ready (200, warn): an optional dependency down is no reason to take the instance out of the load balancer.
   app.route({
     ...common,
@@ -104,7 +100,7 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
     schema: { response: { 200: probeResponse, 503: probeResponse } },
     handler (request, reply) {
       noStore(reply, prefersHealthJson(request.headers.accept))
-      const status = sampledAt === null ? 'fail' : HEALTH_JSON_STATUS[watch.status()]
+      const status = watch.sampledAt() === null ? 'fail' : HEALTH_JSON_STATUS[watch.status()]
       reply.code(status === 'fail' ? 503 : 200).send({ status })
     }
   })
