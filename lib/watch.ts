@@ -11,7 +11,7 @@ import { RecentRequests } from './collectors/recent.js'
 import { createSystemCollector } from './collectors/system.js'
 import { createAlerting } from './alerts/index.js'
 import { createGcCollector } from './collectors/gc.js'
-import { failureLogger, type Collector } from './collectors/types.js'
+import type { Collector } from './collectors/types.js'
 import { loggableError } from './error-text.js'
 import { CustomHistory } from './custom/history.js'
 import { CustomMetrics } from './custom/registry.js'
@@ -77,30 +77,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     })
   // Only /metrics reads garbage collections: without it, no observer.
   const gc = options.metricsPath === false ? null : createGcCollector()
-  const collectors: Array<[string, Collector<unknown>]> = [
-    ['process', processMemory], ['cpu', cpu], ['event loop', eventLoop], ['system memory', system],
-    ['heap trend', heapTrend],
-    ['checks', checks], ['database', database]
-  ]
-  if (gc !== null) collectors.push(['gc', gc])
-  // A collector that samples synchronously (most do, most of the time) costs no promise and no microtask: on an
-  // idle server those were a good part of a sample's cost (benchmark/README.md).
-  const guarded = collectors.map(([name, collector]) => {
-    const failures = failureLogger(log, `the ${name} collector`)
-    return (): Promise<void> | undefined => {
-      try {
-        const pending = collector.sample() as Promise<void> | undefined
-        if (pending === undefined) {
-          failures.recovered()
-          return undefined
-        }
-        return pending.then(failures.recovered, failures.failed)
-      } catch (error) {
-        failures.failed(error)
-        return undefined
-      }
-    }
-  })
+  const collectors: Array<Collector<unknown>> = [processMemory, cpu, eventLoop, system, heapTrend, checks, database]
+  if (gc !== null) collectors.push(gc)
   const history = new History(requests, options.sampleIntervalMs, startedAt)
   const listeners = new Set<(point: HistoryPoint) => void>()
   const recent = new RecentRequests({
@@ -129,10 +107,13 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   let sampledAt: number | null = null
 
   // The sample step.
+  /** One sample: every collector (they never throw: see Collector), then what is derived from them. */
   async function sampleOnce (): Promise<void> {
+    // A collector that samples synchronously (most do, most of the time) costs no promise and no microtask: on an
+    // idle server those were a good part of a sample's cost (benchmark/README.md).
     const pending: Array<Promise<void>> = []
-    for (const sample of guarded) {
-      const waiting = sample()
+    for (const collector of collectors) {
+      const waiting = collector.sample()
       if (waiting !== undefined) pending.push(waiting)
     }
     if (pending.length > 0) await Promise.all(pending)
@@ -262,7 +243,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     close (): void {
       sampler.close()
       listeners.clear()
-      for (const [, collector] of collectors) collector.close()
+      for (const collector of collectors) collector.close()
       alerts?.close()
     }
   }
