@@ -41,13 +41,9 @@ export interface HealthOptions {
  * `{healthPath}/ready`; HEAD on each answers the same status code without a body, whatever `exposeHeadRoutes`.
  */
 export function registerHealth (app: FastifyInstance, { watch, healthPath, access }: HealthOptions) {
-  // The schemas document the contract (the tests check the snapshot against them); this plugin builds every body, so
-  // all three routes serialise with JSON.stringify and no schema is compiled. fast-json-stringify would compile an
-  // Ajv validator for every nullable field (an anyOf) on the first call: 740 ms measured on the first /health, for
-  // no gain on a 2 kB body. And the start-up work of compiling these schemas sent a hello-world route of the app
-  // from +3 % to +68 % instructions per request under callgrind with a pinned young generation (V8 then took a slow
-  // path for process.nextTick's object literal; benchmark/hooks.js,
-  // BENCH_NODE_ARGS='--min-semi-space-size=16 --max-semi-space-size=16').
+  // The schemas document the contract (the tests check the snapshot against them); every body is built here, so all
+  // three routes serialise with JSON.stringify and compile no schema: compiling them cost the first /health and
+  // slowed the app's own routes (benchmark/README.md, "What in the /health routes tipped it").
   const common = { exposeHeadRoute: true, config: { serverWatch: false }, serializerCompiler: () => stringify }
   const sendJson = (reply: FastifyReply, body: object) => reply.type('application/json; charset=utf-8').send(body)
   // The same URL answers two media types, and the details depend on who asks: never cached, varies on Accept.

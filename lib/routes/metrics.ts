@@ -24,8 +24,8 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     alerts: watch.alertsView,
     custom: () => renderCustomMetrics(watch.custom)
   }
-  // Rendered on the first scrape after a sample and served to every scrape until the next sample: the text is
-  // about 1.7 MB and 30 ms of work at 200 routes, and ten scrapers must not cost ten renderings.
+  // Rendered on the first scrape after a sample and served to every scrape until the next sample: ten scrapers
+  // must not cost ten renderings (benchmark/README.md, "Ten concurrent scrapes cost about one").
   let body: Buffer | null = null
   const unsubscribe = watch.onSample(() => { body = null })
   app.addHook('onClose', (_instance, done) => {
