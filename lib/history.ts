@@ -13,11 +13,16 @@ export type { HistoryPoint, HistoryRange, HistoryResponse, SeriesName } from './
 /** The request counters the history derives its rates and latency percentiles from. */
 export interface RequestTotals { readonly total: number, readonly errorCount: number, readonly histogram: Histogram }
 
+/** The snapshot's requestsPerSecond is the rate over about this recent window. */
+export const RATE_WINDOW_MS = 10_000
+
 const QUANTILES = [0.5, 0.95, 0.99]
 
 class Tier {
   readonly timestamps: Float64Array
   readonly columns: Record<SeriesName, Float64Array>
+  /** The request total at each point: what the snapshot's requestsPerSecond is taken from. */
+  private readonly totals: Float64Array
   private head = 0
   private size = 0
   private readonly window: HistogramWindow
@@ -40,6 +45,7 @@ class Tier {
     private readonly closeAfterMs: number
   ) {
     this.timestamps = new Float64Array(points)
+    this.totals = new Float64Array(points)
     this.columns = Object.fromEntries(SERIES.map((name) => [name, new Float64Array(points)])) as Record<SeriesName, Float64Array>
     this.window = new HistogramWindow(requests.histogram)
     this.lastTime = now
@@ -75,12 +81,25 @@ class Tier {
     this.lastTime = now
     this.lastTotal = this.requests.total
     this.lastErrors = this.requests.errorCount
-    this.push(now, values)
+    this.push(now, values, this.lastTotal)
     return { timestamp: now, values }
   }
 
-  private push (timestamp: number, values: HistoryValues): void {
+  /**
+   * Requests per second from the point `back` points before the newest (or the oldest kept) to `now`, with the
+   * request total as it is now; 0 before the first point.
+   */
+  rateSince (now: number, back: number): number {
+    if (this.size === 0) return 0
+    const length = this.timestamps.length
+    const index = (this.head - 1 - Math.min(back, this.size - 1) + 2 * length) % length
+    const seconds = (now - this.timestamps[index]!) / 1000
+    return seconds > 0 ? round((this.requests.total - this.totals[index]!) / seconds, 2) : 0
+  }
+
+  private push (timestamp: number, values: HistoryValues, total: number): void {
     this.timestamps[this.head] = timestamp
+    this.totals[this.head] = total
     for (const name of SERIES) this.columns[name][this.head] = values[name] ?? Number.NaN
     this.head = (this.head + 1) % this.timestamps.length
     if (this.size < this.timestamps.length) this.size++
@@ -99,10 +118,17 @@ class Tier {
   }
 }
 
+/**
+ * The one place request rates are computed: per step for the charts, and over the recent window for the
+ * snapshot's requestsPerSecond, both from the request counters at each sample.
+ */
 export class History {
   private readonly tiers: Record<HistoryRange, Tier>
+  /** How many samples back the snapshot's rate reaches: RATE_WINDOW_MS at the sampling interval. */
+  private readonly rateBack: number
 
   constructor (requests: RequestTotals, sampleIntervalMs: number, now = Date.now()) {
+    this.rateBack = Math.max(1, Math.ceil(RATE_WINDOW_MS / sampleIntervalMs))
     this.tiers = {} as Record<HistoryRange, Tier>
     for (const [range, { spanMs, stepMs }] of Object.entries(HISTORY_RANGES) as Array<[HistoryRange, { spanMs: number, stepMs: number }]>) {
       // A sampling interval longer than a tier's step makes that tier one point per sample.
@@ -121,6 +147,11 @@ export class History {
     }
     // The finest tier steps on every sample, so it always returns a point.
     return point!
+  }
+
+  /** The request rate over about the last RATE_WINDOW_MS, from the finest tier (a point per sample). */
+  requestsPerSecond (now: number): number {
+    return this.tiers['5m'].rateSince(now, this.rateBack)
   }
 
   query (range: HistoryRange): HistoryResponse {

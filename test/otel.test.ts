@@ -6,7 +6,7 @@ import {
   type DataPoint, type Histogram, type HistogramMetricData, type MetricData
 } from '@opentelemetry/sdk-metrics'
 import { MongoClient } from 'mongodb'
-import { RequestMetrics } from '../lib/collectors/requests.js'
+import { RequestMetrics } from '../lib/requests/store.js'
 import { exportOpenTelemetry, METER_NAME } from '../lib/otel/export.js'
 import { HTTP_DURATION_BOUNDS } from '../lib/prometheus.js'
 import { buildApp } from './helpers/app.js'
@@ -42,7 +42,7 @@ const histogramPoint = (metric: MetricData | undefined, attributes: Record<strin
 t.test('http.server.request.duration: exact counts, sums and bucket counts on the plugin\'s bounds, through the real SDK', async (t) => {
   const otel = sdk()
   t.teardown(otel.shutdown)
-  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const requests = new RequestMetrics(10, 10, 100)
   const stop = exportOpenTelemetry(otel.meterProvider, {
     requests,
     sampled: () => ({ eventLoop: { delayMs: { p50: 2, p99: 12.5, max: 40 }, utilization: 0.25 }, cpu: { processPercent: 12.5 }, memory: { process: { rss: 1000, vms: 2000, numThreads: 7 } }, database: { status: 'not_configured' } }) as never
