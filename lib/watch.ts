@@ -7,21 +7,18 @@ import { createEventLoopCollector } from './collectors/event-loop.js'
 import { createHeapTrendCollector } from './collectors/heap-trend.js'
 import { createMongoCollector } from './collectors/mongo/index.js'
 import { createProcessCollector } from './collectors/process.js'
-import { RequestMetrics } from './collectors/requests.js'
 import { RecentRequests } from './collectors/recent.js'
 import { createSystemCollector } from './collectors/system.js'
-import { AlertEngine } from './alerts/engine.js'
-import { readPath } from './alerts/metric-path.js'
-import type { NormalizedRule } from './alerts/rules.js'
-import { createWebhook } from './alerts/webhook.js'
-import { failureLogger, type Collector } from './collectors/types.js'
+import { createAlerting } from './alerts/index.js'
+import { createGcCollector } from './collectors/gc.js'
+import type { Collector } from './collectors/types.js'
 import { loggableError } from './error-text.js'
 import { CustomHistory } from './custom/history.js'
 import { CustomMetrics } from './custom/registry.js'
 import { formatUptime } from './format.js'
-import { Histogram } from './histogram.js'
 import { History, type HistoryPoint } from './history.js'
 import type { NormalizedOptions } from './options.js'
+import { RequestMetrics } from './requests/store.js'
 import { Sampler } from './sampler.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
@@ -47,8 +44,6 @@ export function healthStatus (checks: Record<string, CheckResult>, database: Dat
   return status
 }
 
-const EMPTY_HISTOGRAM = new Histogram()
-
 const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
   sample () {},
   read: () => ({ status: 'not_configured' }),
@@ -56,12 +51,13 @@ const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
 }
 
 /**
- * Everything the plugin knows, independent of Fastify's routing: the request metrics that the hooks feed, the
- * collectors that the sampling loop feeds, the history, and the snapshot that /health serves.
+ * Everything the plugin knows, independent of Fastify's routing, in three parts: the collectors (and the request
+ * store that the hooks feed), the sample step that the sampling loop runs, and the read model that /health, the
+ * dashboard, /metrics and the OpenTelemetry export all render from.
  */
 export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger, fastifyVersion: string) {
   const startedAt = Date.now()
-  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength, options.sampleIntervalMs)
+  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength)
   // Once: a container's limits are set when it starts.
   const limits = readCgroupLimits()
   const processMemory = createProcessCollector(log, limits)
@@ -79,29 +75,10 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       serverStatusIntervalMs: options.mongo.serverStatusIntervalMs,
       log
     })
-  const collectors: Array<[string, Collector<unknown>]> = [
-    ['process', processMemory], ['cpu', cpu], ['event loop', eventLoop], ['system memory', system],
-    ['heap trend', heapTrend],
-    ['checks', checks], ['database', database]
-  ]
-  // A collector that samples synchronously (most do, most of the time) costs no promise and no microtask: on an
-  // idle server those were a good part of a sample's cost (benchmark/README.md).
-  const guarded = collectors.map(([name, collector]) => {
-    const failures = failureLogger(log, `the ${name} collector`)
-    return (): Promise<void> | undefined => {
-      try {
-        const pending = collector.sample() as Promise<void> | undefined
-        if (pending === undefined) {
-          failures.recovered()
-          return undefined
-        }
-        return pending.then(failures.recovered, failures.failed)
-      } catch (error) {
-        failures.failed(error)
-        return undefined
-      }
-    }
-  })
+  // Only /metrics reads garbage collections: without it, no observer.
+  const gc = options.metricsPath === false ? null : createGcCollector()
+  const collectors: Array<Collector<unknown>> = [processMemory, cpu, eventLoop, system, heapTrend, checks, database]
+  if (gc !== null) collectors.push(gc)
   const history = new History(requests, options.sampleIntervalMs, startedAt)
   const listeners = new Set<(point: HistoryPoint) => void>()
   const recent = new RecentRequests({
@@ -112,64 +89,31 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   const identity = { hostname: hostname(), pid: process.pid }
   const custom = new CustomMetrics(log)
   const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
-  const alerts = options.alerts === null ? null : createAlerting(options.alerts, identity)
+  const alerts = options.alerts === null
+    ? null
+    : createAlerting(options.alerts, identity, {
+      parts: {
+        application: applicationFigures,
+        eventLoop: () => eventLoop.read(),
+        memory: memoryFigures,
+        cpu: () => cpu.read(),
+        database: () => database.read(),
+        checks: () => checks.read()
+      },
+      sampled,
+      endpoint: (key) => requests.endpoints.get(key)
+    }, log)
+  /** When the last sample finished (null before the first): readiness, and the time of health+json's figures. */
+  let sampledAt: number | null = null
 
-  /** The rules, their per-route windows, and where their transitions go. */
-  function createAlerting (config: NonNullable<NormalizedOptions['alerts']>, who: typeof identity) {
-    const engine = new AlertEngine(config.rules, who)
-    const webhook = config.webhook === null ? null : createWebhook(config.webhook, log)
-    // A rule on one route reads that route over the last minute, like application.recent.
-    const routeWindows = new Map<NormalizedRule, RecentRequests>()
-    for (const rule of config.rules) {
-      if (rule.path.kind !== 'endpoint') continue
-      const key = rule.path.key
-      const endpoint = () => requests.endpoints.get(key)
-      routeWindows.set(rule, new RecentRequests({
-        get total () { return endpoint()?.count ?? 0 },
-        get errorCount () { return endpoint()?.errorCount ?? 0 },
-        histogram: () => endpoint()?.combined() ?? EMPTY_HISTOGRAM
-      }))
-    }
-    // Only the parts of the snapshot that some rule reads are built on each sample (the default rules read the
-    // event loop and the heap): the whole snapshot and the application's percentiles are not.
-    const parts = new Set(config.rules.flatMap((rule) => rule.path.kind === 'path' ? [rule.path.segments[0]!] : []))
-    const readers: Record<string, (now: number) => unknown> = {
-      application: applicationFigures,
-      eventLoop: () => eventLoop.read(),
-      memory: memoryFigures,
-      cpu: () => cpu.read(),
-      database: () => database.read(),
-      checks: () => checks.read()
-    }
-    const partReaders = [...parts].map((part) => [part, readers[part] ?? ((now: number) => (sampled(now) as Record<string, unknown>)[part])] as const)
-    function evaluate (now: number): void {
-      for (const window of routeWindows.values()) window.tick(now)
-      const figures: Record<string, unknown> = {}
-      for (const [part, read] of partReaders) figures[part] = read(now)
-      const events = engine.evaluate(now, (rule) => {
-        if (rule.path.kind === 'path') return readPath(figures, rule.path.segments)
-        const window = routeWindows.get(rule)!.read()
-        return rule.path.field === 'errorRate' ? window.errorRate : window.responseTimeMs[rule.path.field]
-      })
-      for (const event of events) {
-        log[event.type === 'fired' ? 'warn' : 'info']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
-        webhook?.send(event)
-        if (config.onAlert !== null) {
-          // A throw and an async onAlert's rejection alike are logged, never left unhandled.
-          const onAlert = config.onAlert
-          Promise.resolve().then(() => onAlert(event)).catch((error: unknown) => {
-            log.warn({ err: loggableError(error) }, 'server-watch: onAlert failed')
-          })
-        }
-      }
-    }
-    return { engine, evaluate, close: () => webhook?.close() }
-  }
-
+  // The sample step.
+  /** One sample: every collector (they never throw: see Collector), then what is derived from them. */
   async function sampleOnce (): Promise<void> {
+    // A collector that samples synchronously (most do, most of the time) costs no promise and no microtask: on an
+    // idle server those were a good part of a sample's cost (benchmark/README.md).
     const pending: Array<Promise<void>> = []
-    for (const sample of guarded) {
-      const waiting = sample()
+    for (const collector of collectors) {
+      const waiting = collector.sample()
       if (waiting !== undefined) pending.push(waiting)
     }
     if (pending.length > 0) await Promise.all(pending)
@@ -177,10 +121,10 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     const now = Date.now()
     requests.tick(now)
     recent.tick(now)
-    alerts?.evaluate(now)
-    customHistory.record(now)
     const memory = processMemory.read()
-    const db = database.read()
+    const read = database.read()
+    const db = read.status === 'not_configured' ? null : read
+    // Before the alerts: a rule on requestsPerSecond reads the rate with this sample in it.
     const point = history.record(now, {
       rss: memory.rss,
       heapUsed: memory.heapUsed,
@@ -191,10 +135,13 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       cpuSystemPercent: cpu.read().systemPercent,
       eventLoopDelayP99Ms: eventLoop.read().delayMs.p99,
       eventLoopUtilization: eventLoop.read().utilization,
-      dbPingMs: db.pingMs ?? null,
-      dbPoolInUse: db.pool?.inUse ?? null,
-      dbCommandP95Ms: db.commands?.recentP95Ms ?? null
+      dbPingMs: db?.pingMs ?? null,
+      dbPoolInUse: db?.pool.inUse ?? null,
+      dbCommandP95Ms: db?.commands.recentP95Ms ?? null
     })
+    alerts?.evaluate(now)
+    customHistory.record(now)
+    sampledAt = now
     for (const listener of listeners) {
       try {
         listener(point)
@@ -204,6 +151,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     }
   }
   const sampler = new Sampler(options.sampleIntervalMs, sampleOnce, log)
+
+  // The read model.
 
   /** Everything the sampling loop measured, without the per-endpoint figures: what /metrics reads. */
   function sampled (now = Date.now()): SampledSnapshot {
@@ -244,7 +193,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       errorRate: requests.total === 0 ? 0 : requests.errorCount / requests.total * 100,
       averageResponseTimeMs: mean,
       responseTimeMs,
-      requestsPerSecond: requests.requestsPerSecond(now),
+      requestsPerSecond: history.requestsPerSecond(now),
       inFlight: Math.max(0, requests.inFlight),
       shed: requests.shed,
       aborted: requests.aborted,
@@ -255,10 +204,17 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
 
   function snapshot (): HealthSnapshot {
     const now = Date.now()
-    return { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() }, custom: custom.snapshot() }
+    const { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, ...rest } = requests.snapshot(now)
+    const requestsPerSecond = history.requestsPerSecond(now)
+    return {
+      ...sampled(now),
+      application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read() },
+      custom: custom.snapshot()
+    }
   }
 
   return {
+    /** The request store: the hooks write it; readers get it as a RequestsView. */
     requests,
     /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
     custom,
@@ -267,6 +223,12 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     history,
     snapshot,
     sampled,
+    /** When the last sample finished, or null before the first: /health/ready fails until then. */
+    sampledAt: () => sampledAt,
+    /** Every V8 heap space as last sampled, for /metrics (the snapshot keeps the five largest). */
+    heapSpaces: processMemory.heapSpaces,
+    /** Garbage collections by kind, or null when /metrics is off. */
+    gc: () => gc?.read() ?? null,
     /** The overall status alone, without building the snapshot: what probes and unauthorised callers get. */
     status: () => healthStatus(checks.read(), database.read(), alerts?.engine.status()),
     /** The alert rules' engine, or null when `alerts: false`. */
@@ -282,7 +244,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     close (): void {
       sampler.close()
       listeners.clear()
-      for (const [, collector] of collectors) collector.close()
+      for (const collector of collectors) collector.close()
       alerts?.close()
     }
   }

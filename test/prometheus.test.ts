@@ -1,6 +1,7 @@
 // The exposition writer (lib/prometheus.ts): escaping, bounds, buckets and numbers, on figures given to it.
 import t from 'tap'
-import { RequestMetrics } from '../lib/collectors/requests.js'
+import { RequestMetrics } from '../lib/requests/store.js'
+import { Histogram } from '../lib/histogram.js'
 import { GC_DURATION_BOUNDS, HTTP_DURATION_BOUNDS, boundIndexes, escapeHelp, escapeLabelValue, labels, renderMetrics } from '../lib/prometheus.js'
 import { buildApp } from './helpers/app.js'
 import { samples } from './helpers/prometheus.js'
@@ -25,12 +26,12 @@ t.test('the duration histogram counts each request in the right buckets, by meth
   const app = await buildApp()
   t.teardown(() => app.close())
   await app.ready()
-  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const requests = new RequestMetrics(10, 10, 100)
   const users = requests.endpointFor('GET', '/users/:id')
   // 0.5 ms, 3 ms, 4.99 ms, 7 ms, 120 ms, 20 s as 200s; one 500 of 30 ms.
   for (const ms of [0.5, 3, 4.99, 7, 120, 20_000]) requests.record(users, 200, ms)
   requests.record(users, 503, 30)
-  const text = renderMetrics({ requests, snapshot: app.serverWatch.snapshot }, null)
+  const text = renderMetrics({ requests, snapshot: app.serverWatch.snapshot })
   const ok = 'method="GET",route="/users/:id",status_class="2xx"'
   const buckets = samples(text, 'http_request_duration_seconds_bucket')
   const expected: Record<string, number> = {
@@ -69,4 +70,25 @@ t.test('issue 15.9: sample values are printed without float noise, and still rou
   const text = (await app.inject('/metrics')).body
   const noisy = text.split('\n').filter((line) => line.includes('_seconds') && !line.startsWith('#') && /\d\.\d*(?:0{6,}|9{6,})\d/.test(line.slice(line.lastIndexOf(' '))))
   t.same(noisy, [], 'no duration with float noise')
+})
+
+t.test('the renderer only renders: heap spaces and GC pauses come from the read model, not read at scrape time', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await app.ready()
+  const space = { space_name: 'old_space', space_size: 4096, space_used_size: 1024, space_available_size: 3072, physical_space_size: 4096 }
+  const minor = new Histogram()
+  minor.record(0.5)
+  minor.record(3)
+  const text = renderMetrics({
+    requests: new RequestMetrics(10, 10, 100),
+    snapshot: app.serverWatch.snapshot,
+    heapSpaces: () => [space],
+    gc: () => new Map([['minor', minor]])
+  })
+  t.same([...samples(text, 'nodejs_heap_space_size_used_bytes')], [['{space="old"}', 1024]], 'the sampled spaces, and only those')
+  t.equal(samples(text, 'nodejs_gc_duration_seconds_count').get('{kind="minor"}'), 2)
+  t.equal(samples(text, 'nodejs_gc_duration_seconds_bucket').get('{kind="minor",le="0.001"}'), 1)
+  const bare = renderMetrics({ requests: new RequestMetrics(10, 10, 100), snapshot: app.serverWatch.snapshot })
+  t.notMatch(bare, /^nodejs_heap_space_|^nodejs_gc_/m, 'without them in the model, no such series')
 })

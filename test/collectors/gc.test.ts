@@ -1,7 +1,7 @@
-// The GC observer: collections by kind, on only while /metrics is, and disconnected on close.
+// The GC collector (lib/collectors/gc.ts): collections by kind, on only while /metrics is, disconnected on close.
 import { PerformanceObserver } from 'node:perf_hooks'
 import t from 'tap'
-import { createGcStats } from '../../lib/prometheus.js'
+import { createGcCollector as createGcStats } from '../../lib/collectors/gc.js'
 import { buildApp, sleep } from '../helpers/app.js'
 import { until } from '../helpers/time.js'
 

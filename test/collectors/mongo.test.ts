@@ -10,7 +10,7 @@ import { startMongoServer, type TestMongoServer } from '../helpers/mongo-server.
 import {
   createMongoCollector, DEFAULT_SERVER_STATUS_INTERVAL_MS, MAX_COMMAND_NAMES, OTHER_COMMANDS, OWN_COMMAND_COMMENT
 } from '../../lib/collectors/mongo/index.js'
-import { DatabaseSchema, type DatabaseSnapshot } from '../../lib/schemas/database.js'
+import { DatabaseSchema, type WatchedDatabaseSnapshot } from '../../lib/schemas/database.js'
 import { HealthSnapshotSchema } from '../../lib/schemas/health.js'
 import type { ServerWatchOptions } from '../../lib/plugin.js'
 
@@ -54,18 +54,25 @@ async function watchedApp (test: Test, mongo: ServerWatchOptions['mongo'], optio
   return app
 }
 
-async function database (app: FastifyInstance): Promise<DatabaseSnapshot> {
+async function database (app: FastifyInstance): Promise<WatchedDatabaseSnapshot> {
   // refresh() shares a sample the loop may have started before the caller's commands: the second one starts after.
   await app.serverWatch.refresh()
   await app.serverWatch.refresh()
-  return app.serverWatch.snapshot().database
+  const db = app.serverWatch.snapshot().database
+  if (db.status === 'not_configured') throw new Error('the mongo option was given: the database is watched')
+  return db
+}
+
+/** Why the ping failed; undefined while the database is healthy (the union on `status` has it on `unhealthy` only). */
+function errorOf (db: WatchedDatabaseSnapshot): string | undefined {
+  return db.status === 'unhealthy' ? db.error : undefined
 }
 
 /**
  * Samples until `predicate` holds (the driver notices a server going or coming back on its own schedule), then
  * returns that database snapshot. The limit only turns a hang into a message: it is no bound on speed.
  */
-async function waitFor (app: FastifyInstance, predicate: (db: DatabaseSnapshot) => boolean, limitMs = 30_000) {
+async function waitFor (app: FastifyInstance, predicate: (db: WatchedDatabaseSnapshot) => boolean, limitMs = 30_000) {
   const started = performance.now()
   for (;;) {
     const db = await database(app)
@@ -95,7 +102,7 @@ for (const target of targets) {
     t.ok(Value.Check(HealthSnapshotSchema, app.serverWatch.snapshot()), 'the whole snapshot matches its schema')
     t.equal(db.status, 'healthy')
     t.equal(db.required, true)
-    t.equal(db.error, undefined)
+    t.equal(errorOf(db), undefined)
     t.type(db.pingMs, 'number')
     t.ok(db.pingMs! >= 0 && db.pingMs! < CHECK_TIMEOUT_MS, `pingMs ${db.pingMs} is a real duration`)
     t.ok(Date.parse(db.lastCheckedAt!) >= sampling, 'lastCheckedAt is the time of a sample taken since')
@@ -174,11 +181,15 @@ t.test('the server stops: unhealthy, 503, then healthy when it returns', async (
   await server.stop()
   const down = await waitFor(app, (db) => db.status === 'unhealthy')
   t.equal(down.db.pingMs, null)
-  t.type(down.db.error, 'string')
-  t.ok(down.db.error!.length > 0 && down.db.error!.length <= 200, `error: ${down.db.error}`)
+  t.type(errorOf(down.db), 'string')
+  t.ok(errorOf(down.db)!.length > 0 && errorOf(down.db)!.length <= 200, `error: ${errorOf(down.db)}`)
   const health = await app.inject('/health')
   t.equal(health.statusCode, 503)
   t.equal(health.json().status, 'unhealthy')
+  // issue 17: the served JSON is one variant of the union on status, with every figure and the error.
+  t.ok(Value.Check(DatabaseSchema, health.json().database), 'an unhealthy database matches its schema')
+  t.same(Object.keys(health.json().database).sort(),
+    ['commands', 'error', 'lastCheckedAt', 'pingMs', 'pool', 'required', 'serverStatus', 'status', 'topology'])
 
   const unreachable = await waitFor(app, (db) => db.topology!.servers[0]?.state === 'unreachable')
   t.equal(unreachable.db.topology!.servers[0]!.type, 'Unknown')
@@ -187,7 +198,7 @@ t.test('the server stops: unhealthy, 503, then healthy when it returns', async (
 
   await server.restart()
   const up = await waitFor(app, (db) => db.status === 'healthy')
-  t.equal(up.db.error, undefined)
+  t.equal(errorOf(up.db), undefined)
   t.type(up.db.pingMs, 'number')
   t.ok(up.db.pool!.cleared >= 1, 'the driver cleared the pool when the server went away')
   t.equal(up.db.topology!.servers[0]!.state, 'connected')
@@ -218,7 +229,7 @@ t.test('a server that accepts connections and never replies: unhealthy at the fi
   // The ping of the very next sample goes unanswered: that sample ends at the ping's timeout.
   const down = await database(app)
   t.equal(down.status, 'unhealthy')
-  t.match(down.error, /timed out after 300 ms/)
+  t.match(errorOf(down), /timed out after 300 ms/)
 
   let sampled = false
   const sampling = app.serverWatch.refresh().then(() => { sampled = true })
@@ -395,7 +406,7 @@ t.test('a ping the driver never settles is not started twice, and its timer is c
   await collector.sample()
   t.equal(timeouts(), timersBefore, 'no timer left pending after the deadline')
   t.equal(collector.read().status, 'unhealthy')
-  t.match(collector.read().error, /ping timed out after 50 ms/)
+  t.match(errorOf(collector.read()), /ping timed out after 50 ms/)
   const calls = client.calls // ping and the first serverStatus
   await collector.sample()
   await collector.sample()
@@ -460,7 +471,7 @@ t.test('serverStatus numbers as Long or bigint, a command that throws, pool even
   await collector.sample()
   t.equal(collector.read().status, 'unhealthy')
   t.equal(collector.read().required, false)
-  t.equal(collector.read().error, 'thrown synchronously')
+  t.equal(errorOf(collector.read()), 'thrown synchronously')
 })
 
 t.test('issue 15.9: database.error reports the driver\'s cause (ECONNREFUSED), not only "ping timed out"', async (t) => {
@@ -469,5 +480,5 @@ t.test('issue 15.9: database.error reports the driver\'s cause (ECONNREFUSED), n
   const client = mongoClient(t, server.uri)
   const app = await watchedApp(t, client)
   const { db } = await waitFor(app, (db) => db.status === 'unhealthy' && db.topology!.heartbeatFailures >= 1 && db.lastCheckedAt !== null)
-  t.match(db.error, /^connect ECONNREFUSED 127\.0\.0\.1:\d+ \(ping timed out after 300 ms\)$/)
+  t.match(errorOf(db), /^connect ECONNREFUSED 127\.0\.0\.1:\d+ \(ping timed out after 300 ms\)$/)
 })

@@ -1,13 +1,17 @@
 import { test } from 'tap'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import serverWatch from '../../lib/plugin.js'
-import { createStreamHub, dashboardBase, type DashboardWatch } from '../../lib/routes/dashboard.js'
-import type { HistoryPoint } from '../../lib/history.js'
+import { dashboardBase } from '../../lib/routes/dashboard.js'
+import { HISTORY_RANGES } from '../../lib/schemas/history.js'
 import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from '../helpers/browser.js'
 import { sleep, startDemo, startTraffic, XSS_PATH, type Demo } from '../helpers/demo.js'
-import { fakeClock, turn, until } from '../helpers/time.js'
+import { until } from '../helpers/time.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP: routes, headers, validation, the live stream
@@ -79,6 +83,37 @@ test('the page, its files and its JSON API answer with safe headers', async (t) 
   const bad = await app.inject('/dashboard/api/history?range=2h')
   t.equal(bad.statusCode, 400, 'unknown range')
   t.equal(bad.headers['cache-control'], 'no-store')
+})
+
+test('the page\'s range buttons are rendered from the history\'s ranges, and public/ keeps no copy of them', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(serverWatch, { sampleIntervalMs: 200 })
+  const page = await app.inject('/dashboard')
+  const buttons = [...page.body.matchAll(/<button type="button" role="radio" data-range="([^"]+)" data-span-ms="(\d+)" data-step-ms="(\d+)" aria-checked="(true|false)">([^<]+)<\/button>/g)]
+    .map(([, range, spanMs, stepMs, checked, label]) => [range, Number(spanMs), Number(stepMs), checked, label])
+  t.same(buttons, [
+    ['5m', 300_000, 0, 'true', '5 min'],
+    ['1h', 3_600_000, 10_000, 'false', '1 hour'],
+    ['24h', 86_400_000, 60_000, 'false', '24 hours']
+  ])
+  t.same(buttons.map(([range]) => range), Object.keys(HISTORY_RANGES), 'in the order of lib/schemas/history.ts')
+  const publicDir = join(ROOT, 'public')
+  for (const file of readdirSync(publicDir).filter((name) => /\.(js|html)$/.test(name))) {
+    t.notMatch(readFileSync(join(publicDir, file), 'utf8'), /['"](5m|1h|24h)['"]/, `public/${file} names no range`)
+  }
+})
+
+test('the page\'s charts and theme export functions only: the cards hand them data and never reach into their state', async (t) => {
+  const publicDir = join(ROOT, 'public')
+  for (const file of ['charts.js', 'theme.js']) {
+    const source = readFileSync(join(publicDir, file), 'utf8')
+    const exported = [...source.matchAll(/^export (?:(function|const|let|var) (\w+)(?: = (\())?)/gm)]
+      .map(([, kind, name, arrow]) => `${kind === 'function' || arrow === '(' ? 'function' : kind} ${name}`)
+    t.same(exported.filter((item) => !item.startsWith('function ')), [], `public/${file} exports no state`)
+  }
+  const cards = readFileSync(join(publicDir, 'cards.js'), 'utf8')
+  t.match(cards, "import { ensureDatabaseChart, renderEndpointChart, renderStatusChart } from './charts.js'", 'what the cards use of the charts')
 })
 
 test('under a register prefix every URL of the page moves with it', async (t) => {
@@ -207,7 +242,13 @@ test('the live stream sends every sample, caps concurrent streams and ends on ap
   const third = await openEventStream(`${demo.dashboard}api/stream`)
   t.equal(third.status, 503, 'past maxStreams')
   await third.ended
-  t.match(JSON.parse(third.body), { statusCode: 503, error: 'Service Unavailable' })
+  t.same(JSON.parse(third.body), {
+    statusCode: 503,
+    code: 'FST_SERVER_WATCH_TOO_MANY_STREAMS',
+    error: 'Service Unavailable',
+    message: 'too many live dashboard streams (at most 2); poll api/snapshot instead'
+  }, 'the coded error, as every other refusal')
+  t.equal(third.headers['retry-after'], '30')
 
   second.close()
   await second.ended
@@ -224,172 +265,6 @@ test('the live stream sends every sample, caps concurrent streams and ends on ap
   await demo.app.close()
   await Promise.all([first.ended, again.ended])
   t.pass('app.close() ends open streams')
-})
-
-test('the stream hub: one subscription while streams are open, one frame for all, heartbeats, nothing left', async (t) => {
-  const clock = fakeClock(t)
-  const listeners = new Set<(point: HistoryPoint) => void>()
-  let snapshots = 0
-  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
-    snapshot: () => { snapshots++; return { status: 'healthy', application: { totalRequests: 0, endpoints: {} } } as any },
-    onSample (listener) {
-      listeners.add(listener)
-      return () => { listeners.delete(listener) }
-    }
-  }
-  const hub = createStreamHub(watch, 2, { heartbeatMs: 30 })
-  t.equal(listeners.size, 0, 'no subscription before a stream opens')
-  const a = hub.open()!
-  const b = hub.open()!
-  t.equal(hub.open(), null, 'at most maxStreams')
-  t.equal(listeners.size, 1, 'one subscription for every stream')
-  const read = (stream: NonNullable<typeof a>) => {
-    const chunks: string[] = []
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()))
-    return chunks
-  }
-  const fromA = read(a)
-  const fromB = read(b)
-  for (const listener of listeners) listener({ timestamp: 1, values: {} as HistoryPoint['values'] })
-  t.equal(snapshots, 1, 'the snapshot is built once per sample, whatever the number of streams')
-  clock.tick(80)
-  await turn()
-  for (const chunks of [fromA, fromB]) {
-    const text = chunks.join('')
-    t.match(text, /^retry: \d+\n: connected\n\n/)
-    t.match(text, 'event: sample\ndata: {"snapshot":{"status":"healthy","application":{"totalRequests":0,"endpoints":{}}},"point":{"timestamp":1,"values":{}}}\n\n')
-    t.equal(text.split(': heartbeat\n\n').length - 1, 2, 'a heartbeat every 30 ms: at 30 and 60')
-  }
-  hub.release(a)
-  t.equal(listeners.size, 1, 'still subscribed for the other stream')
-  t.ok(a.writableEnded, 'a released stream is ended')
-  hub.closeAll()
-  t.ok(b.writableEnded)
-  t.equal(listeners.size, 0, 'unsubscribed when the last stream closes')
-  const count = fromB.length
-  clock.tick(80)
-  await turn()
-  t.equal(fromB.length, count, 'no heartbeat after the last stream')
-  t.not(hub.open(), null, 'opens again afterwards')
-  hub.closeAll()
-})
-
-/** A hub over a watch whose snapshot is `frameBytes` of JSON, with the clock in the test's hands. */
-function bigFrameHub (options: { frameBytes: number, maxBufferedBytes: number, stalledMs: number }) {
-  const listeners = new Set<(point: HistoryPoint) => void>()
-  const clock = { now: 0 }
-  const filler = 'x'.repeat(options.frameBytes)
-  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
-    snapshot: () => ({ status: 'healthy', filler, application: { totalRequests: 0, endpoints: {} } }) as any,
-    onSample (listener) {
-      listeners.add(listener)
-      return () => { listeners.delete(listener) }
-    }
-  }
-  const hub = createStreamHub(watch, 10, {
-    heartbeatMs: 3_600_000,
-    maxBufferedBytes: options.maxBufferedBytes,
-    stalledMs: options.stalledMs,
-    now: () => clock.now
-  })
-  const sample = (timestamp: number) => {
-    clock.now = timestamp
-    for (const listener of listeners) listener({ timestamp, values: {} as HistoryPoint['values'] })
-  }
-  return { hub, listeners, sample }
-}
-
-test('a stream client that stops reading does not grow memory: frames are skipped past a bounded buffer', async (t) => {
-  const frameBytes = 22_000
-  const maxBufferedBytes = 64 * 1024
-  const { hub, sample } = bigFrameHub({ frameBytes, maxBufferedBytes, stalledMs: 3_600_000 })
-  const stalled = hub.open()!
-  const reading = hub.open()!
-  let received = 0
-  reading.on('data', (chunk: Buffer) => { received += chunk.length })
-  for (let i = 1; i <= 2_000; i++) {
-    sample(i * 100)
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-  await new Promise((resolve) => setImmediate(resolve))
-  const buffered = stalled.writableLength + stalled.readableLength
-  // Without back-pressure this would be 2,000 frames: 44 MB.
-  t.ok(buffered <= maxBufferedBytes + 2 * frameBytes, `a stream nobody reads holds ${buffered} bytes after 2,000 samples`)
-  t.ok(received > 2_000 * frameBytes, 'a stream that reads gets every frame')
-  t.notOk(stalled.destroyed, 'behind for less than stalledMs: kept')
-  hub.closeAll()
-})
-
-test('a stream client that stays behind for stalledMs is dropped; one that catches up gets frames again', async (t) => {
-  const { hub, listeners, sample } = bigFrameHub({ frameBytes: 22_000, maxBufferedBytes: 64 * 1024, stalledMs: 30_000 })
-  const stalled = hub.open()!
-  const errors: Error[] = []
-  stalled.on('error', (error) => errors.push(error))
-  const slow = hub.open()!
-  for (let i = 1; i <= 10; i++) sample(i * 1000)
-  t.ok(slow.writableLength > 64 * 1024, 'the slow one is behind too')
-  // The slow reader catches up before stalledMs; the stalled one never reads.
-  let fromSlow = ''
-  slow.on('data', (chunk: Buffer) => { fromSlow += chunk.toString() })
-  await new Promise((resolve) => setImmediate(resolve))
-  for (let i = 11; i <= 45; i++) sample(i * 1000)
-  await new Promise((resolve) => setImmediate(resolve))
-  t.ok(stalled.destroyed, 'dropped after stalledMs behind')
-  t.match(errors[0]?.message, /read nothing for 30 s/)
-  t.notOk(slow.destroyed, 'the reader that caught up is kept')
-  t.match(fromSlow, '"timestamp":45000', 'and gets the latest frame')
-  t.equal(listeners.size, 1, 'still subscribed for the stream that reads')
-  hub.closeAll()
-  t.equal(listeners.size, 0)
-})
-
-test('stream frames carry the endpoint table only when it changed, at most every 5th sample, and in a first frame', async (t) => {
-  const listeners = new Set<(point: HistoryPoint) => void>()
-  let totalRequests = 10
-  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
-    snapshot: () => ({ status: 'healthy', application: { totalRequests, endpoints: { 'GET /a': { count: totalRequests } } } }) as any,
-    onSample (listener) {
-      listeners.add(listener)
-      return () => { listeners.delete(listener) }
-    }
-  }
-  const hub = createStreamHub(watch, 3, { heartbeatMs: 3_600_000 })
-  const frames = (stream: NonNullable<ReturnType<typeof hub.open>>) => {
-    const list: any[] = []
-    let text = ''
-    stream.on('data', (chunk: Buffer) => {
-      text += chunk.toString()
-      let end: number
-      while ((end = text.indexOf('\n\n')) !== -1) {
-        const block = text.slice(0, end)
-        text = text.slice(end + 2)
-        const data = /^data: (.*)$/m.exec(block)
-        if (data !== null) list.push(JSON.parse(data[1]!).snapshot.application)
-      }
-    })
-    return list
-  }
-  const sample = async (timestamp: number) => {
-    for (const listener of listeners) listener({ timestamp, values: {} as HistoryPoint['values'] })
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-  const first = frames(hub.open()!)
-  for (let i = 1; i <= 3; i++) await sample(i)
-  t.same(first.map((application) => application.endpoints !== undefined), [true, false, false], 'the table in the first frame only while it is unchanged')
-  t.same(first.map((application) => application.totalRequests), [10, 10, 10], 'the rest of the snapshot in every frame')
-
-  const late = frames(hub.open()!)
-  await sample(4)
-  t.same(late[0]?.endpoints, { 'GET /a': { count: 10 } }, 'a stream that joins mid-way gets the table in its first frame')
-  t.equal(first[3]?.endpoints, undefined, 'the others do not')
-
-  totalRequests = 20
-  for (let i = 5; i <= 12; i++) await sample(i)
-  const withTable = first.map((application, i) => application.endpoints === undefined ? null : i).filter((i) => i !== null)
-  t.same(withTable, [0, 5], 'a changed table goes out on the 5th sample since it last went out, then not again while unchanged')
-  t.same(first[5]?.endpoints, { 'GET /a': { count: 20 } })
-  t.same(late.map((application) => application.endpoints !== undefined), [true, false, false, false, false, true, false, false, false])
-  hub.closeAll()
 })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -417,7 +292,7 @@ async function chartReport (page: WatchedPage['page']): Promise<ChartReport[]> {
   })
 }
 
-async function waitForUpdate (page: WatchedPage['page'], after: string, timeout = 5000): Promise<string> {
+async function waitForUpdate (page: WatchedPage['page'], after: string, timeout = 30_000): Promise<string> {
   await page.waitForFunction((previous) => document.getElementById('updated')?.getAttribute('datetime') !== previous, after, { timeout })
   return (await page.getAttribute('#updated', 'datetime')) ?? ''
 }

@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs'
 import t from 'tap'
 import { MongoClient } from 'mongodb'
 import { CustomMetrics } from '../../lib/custom/registry.js'
-import { RequestMetrics } from '../../lib/collectors/requests.js'
+import { RequestMetrics } from '../../lib/requests/store.js'
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from '../../lib/prometheus.js'
 import Fastify from 'fastify'
-import type { HistoryPoint } from '../../lib/history.js'
+import type { HistoryPoint } from '../../lib/schemas/history.js'
 import { registerMetrics } from '../../lib/routes/metrics.js'
 import { buildApp, sleep } from '../helpers/app.js'
 import { collectGarbage } from '../helpers/time.js'
@@ -106,8 +106,8 @@ t.test('figures the platform cannot provide are left out, not reported as 0', as
   Object.assign(snapshot.cpu, { systemPercent: null, loadAverage: null })
   snapshot.eventLoop = { delayMs: { p50: null, p99: null, max: null }, utilization: null }
   snapshot.checks = { warming: { status: 'pending', required: true, durationMs: null, lastCheckedAt: null } }
-  snapshot.database = { status: 'unhealthy', required: true, error: 'not checked yet', pingMs: null }
-  const text = renderMetrics({ requests: new RequestMetrics(10, 10, 100, 1000), snapshot: () => snapshot }, null)
+  snapshot.database = { status: 'unhealthy', required: true, error: 'not checked yet', pingMs: null } as typeof snapshot.database
+  const text = renderMetrics({ requests: new RequestMetrics(10, 10, 100), snapshot: () => snapshot })
   for (const name of [
     'process_virtual_memory_bytes', 'process_threads', 'process_open_files', 'system_memory_', 'system_swap_',
     'system_cpu_utilization_ratio', 'system_load1', 'nodejs_eventloop_', 'server_watch_check_duration_seconds',
@@ -126,7 +126,7 @@ t.test('concurrent scrapes cost one rendering: /metrics is rendered at most once
   const source = await buildApp({ metricsPath: false })
   t.teardown(() => source.close())
   await source.ready()
-  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const requests = new RequestMetrics(10, 10, 100)
   const users = requests.endpointFor('GET', '/users/:id')
   requests.record(users, 200, 3)
   let renders = 0

@@ -1,11 +1,12 @@
 import t from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { Value } from '@sinclair/typebox/value'
-import { createRequestHooks, RequestMetrics } from '../lib/collectors/requests.js'
-import { SLOWEST_WINDOW_MS, SlowestRequests } from '../lib/collectors/slowest.js'
-import { ApplicationSchema } from '../lib/schemas/health.js'
-import { buildApp } from './helpers/app.js'
-import { fakeClock } from './helpers/time.js'
+import { createRequestHooks } from '../../lib/requests/hooks.js'
+import { RequestMetrics } from '../../lib/requests/store.js'
+import { SLOWEST_WINDOW_MS, SlowestRequests } from '../../lib/collectors/slowest.js'
+import { ApplicationSchema } from '../../lib/schemas/health.js'
+import { buildApp } from '../helpers/app.js'
+import { fakeClock } from '../helpers/time.js'
 
 const request = (url: string, method = 'GET') => ({ url, method }) as FastifyRequest
 
@@ -39,7 +40,7 @@ t.test('SlowestRequests: the N slowest of the window, in fixed slots, with a thr
 
 t.test('a deliberately slow route tops the list; ordinary requests build nothing once the list is full', async (t) => {
   const clock = fakeClock(t)
-  const metrics = new RequestMetrics(10, 5, 100, 1000)
+  const metrics = new RequestMetrics(10, 5, 100)
   const hooks = createRequestHooks(metrics)
   const app = Fastify()
   app.addHook('onRequest', hooks.onRequest)
