@@ -56,3 +56,26 @@ test('issue 15.7: a sample that rejects does not stop the loop: it re-arms every
   t.equal(calls, 5)
   t.equal(warnings.length, 2, 'a new failure after a recovery is logged again')
 })
+
+test('refresh() includes what the caller did before it: a sample already in flight is followed by a new one, which concurrent callers share', async (t) => {
+  const clock = fakeClock(t)
+  let counted = 0
+  const seen: number[] = []
+  const sampler = new Sampler(1000, async () => {
+    const read = counted // a sample reads its figures when it starts, as the collectors do
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    seen.push(read)
+  }, { warn () {} })
+  t.teardown(() => sampler.close())
+  sampler.start()
+  await clock.tickAsync(1) // the loop's first sample is in flight and has read counted = 0
+  counted = 1
+  const refreshed = Promise.all([sampler.fresh(), sampler.fresh()])
+  await clock.tickAsync(59)
+  await refreshed
+  t.same(seen, [0, 1], 'the loop sample read 0; the one refresh() waited for started after it and read 1; the two callers shared it')
+  const idle = sampler.fresh()
+  await clock.tickAsync(30)
+  await idle
+  t.same(seen, [0, 1, 1], 'with nothing in flight, refresh() starts one at once')
+})
