@@ -123,3 +123,11 @@ export const FST_SERVER_WATCH_INVALID_METRIC = createError(
   500,
   TypeError
 )
+
+/** The shared directory (`shared.dir` or SERVER_WATCH_DIR) is missing, not a directory, or not writable. */
+export const FST_SERVER_WATCH_SHARED_DIR = createError(
+  'FST_SERVER_WATCH_SHARED_DIR',
+  '%s names "%s", which %s',
+  500,
+  TypeError
+)
