@@ -103,6 +103,16 @@ class Tier {
     return { timestamp: now, values }
   }
 
+  /** Points kept from before a restart, oldest first: the ring's newest `length` of them. */
+  restore (timestamps: readonly number[], series: Partial<Record<SeriesName, ReadonlyArray<number | null>>>): void {
+    const from = Math.max(0, timestamps.length - this.timestamps.length)
+    for (let i = from; i < timestamps.length; i++) {
+      const values = {} as HistoryValues
+      for (const name of SERIES) values[name] = series[name]?.[i] ?? null
+      this.push(timestamps[i]!, values)
+    }
+  }
+
   private push (timestamp: number, values: HistoryValues): void {
     this.timestamps[this.head] = timestamp
     for (const name of SERIES) this.columns[name][this.head] = values[name] ?? Number.NaN
@@ -145,6 +155,11 @@ export class History {
     }
     // The finest tier steps on every sample, so it always returns a point.
     return point!
+  }
+
+  /** Puts back a tier kept in the shared directory (lib/shared/history-file.ts); call before the first sample. */
+  restore (range: HistoryRange, stored: { timestamps: readonly number[], series: Partial<Record<string, ReadonlyArray<number | null>>> }): void {
+    this.tiers[range].restore(stored.timestamps, stored.series)
   }
 
   query (range: HistoryRange): HistoryResponse {

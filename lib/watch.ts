@@ -20,12 +20,16 @@ import { CustomHistory } from './custom/history.js'
 import { CustomMetrics } from './custom/registry.js'
 import { formatUptime } from './format.js'
 import { Histogram } from './histogram.js'
-import { History, type HistoryPoint } from './history.js'
+import { History, HISTORY_RANGES, SERIES, type HistoryPoint, type HistoryRange } from './history.js'
 import type { NormalizedOptions } from './options.js'
 import { Sampler } from './sampler.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
 import type { CheckResult, HealthSnapshot } from './schemas/health.js'
+import { fleetApplication } from './shared/application.js'
+import type { Gauges as SharedGauges } from './shared/state.js'
+import { worstStatus as worst } from './shared/store.js'
+import { createSharedWatch } from './shared/watch.js'
 
 export type HealthStatus = HealthSnapshot['status']
 export type SampledSnapshot = Omit<HealthSnapshot, 'application' | 'custom'>
@@ -102,7 +106,13 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       }
     }
   })
-  const history = new History(requests, options.sampleIntervalMs, startedAt)
+  // Shared mode: the history is the fleet's, read from the shared directory, and kept there.
+  const shared = options.shared === null
+    ? null
+    : createSharedWatch({ ...options, shared: options.shared, log: { warn: (msg: string) => log.warn(msg) } })
+  const history = new History(shared?.totals ?? requests, options.sampleIntervalMs, startedAt)
+  const historyRanges = Object.keys(HISTORY_RANGES) as HistoryRange[]
+  shared?.restore(history, historyRanges, SERIES)
   const listeners = new Set<(point: HistoryPoint) => void>()
   const recent = new RecentRequests({
     get total () { return requests.total },
@@ -179,22 +189,25 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     recent.tick(now)
     alerts?.evaluate(now)
     customHistory.record(now)
-    const memory = processMemory.read()
     const db = database.read()
+    const own = ownGauges(now)
+    // The fleet's figures where several processes share the directory: their memory summed, the worst loop.
+    const figures = shared === null ? own : shared.sample(localSample(own)).gauges
     const point = history.record(now, {
-      rss: memory.rss,
-      heapUsed: memory.heapUsed,
-      heapTotal: memory.heapTotal,
-      external: memory.external,
+      rss: figures.rss,
+      heapUsed: figures.heapUsed,
+      heapTotal: figures.heapTotal,
+      external: figures.external,
       systemMemoryPercent: system.read().percent,
-      cpuProcessPercent: cpu.read().processPercent,
+      cpuProcessPercent: figures.cpuProcessPercent,
       cpuSystemPercent: cpu.read().systemPercent,
-      eventLoopDelayP99Ms: eventLoop.read().delayMs.p99,
-      eventLoopUtilization: eventLoop.read().utilization,
+      eventLoopDelayP99Ms: figures.eventLoopDelayP99Ms,
+      eventLoopUtilization: figures.eventLoopUtilization,
       dbPingMs: db.pingMs ?? null,
       dbPoolInUse: db.pool?.inUse ?? null,
       dbCommandP95Ms: db.commands?.recentP95Ms ?? null
     })
+    shared?.persist(history, historyRanges)
     for (const listener of listeners) {
       try {
         listener(point)
@@ -204,6 +217,33 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     }
   }
   const sampler = new Sampler(options.sampleIntervalMs, sampleOnce, log)
+
+  function ownGauges (now: number): SharedGauges {
+    const memory = processMemory.read()
+    const loop = eventLoop.read()
+    return {
+      inFlight: Math.max(0, requests.inFlight),
+      requestsPerSecond: requests.requestsPerSecond(now),
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+      external: memory.external,
+      cpuProcessPercent: cpu.read().processPercent,
+      eventLoopDelayP99Ms: loop.delayMs.p99,
+      eventLoopUtilization: loop.utilization
+    }
+  }
+
+  /** What this process puts in the shared directory on each sample. */
+  function localSample (gauges: SharedGauges) {
+    return {
+      counts: requests,
+      status: healthStatus(checks.read(), database.read(), alerts?.engine.status()),
+      gauges,
+      recentErrors: requests.recentErrorList(),
+      p95Ms: requests.histogram.percentile(0.95)
+    }
+  }
 
   /** Everything the sampling loop measured, without the per-endpoint figures: what /metrics reads. */
   function sampled (now = Date.now()): SampledSnapshot {
@@ -255,11 +295,28 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
 
   function snapshot (): HealthSnapshot {
     const now = Date.now()
-    return { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() }, custom: custom.snapshot() }
+    const own = { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() }, custom: custom.snapshot() }
+    const view = shared?.view()
+    if (view == null) return own
+    return {
+      ...own,
+      status: worst(own.status, view.status),
+      application: { ...own.application, ...fleetApplication(view) },
+      processes: view.processes,
+      fleet: {
+        processes: view.processes.length,
+        rss: view.gauges.rss,
+        heapUsed: view.gauges.heapUsed,
+        eventLoopDelayP99Ms: view.gauges.eventLoopDelayP99Ms,
+        eventLoopUtilization: view.gauges.eventLoopUtilization
+      }
+    }
   }
 
   return {
     requests,
+    /** Shared mode (lib/shared/), or null: the fleet's view, each process's recent figures. */
+    shared,
     /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
     custom,
     /** The custom metrics' figures over the last five minutes, one point per sample. */
@@ -268,7 +325,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     snapshot,
     sampled,
     /** The overall status alone, without building the snapshot: what probes and unauthorised callers get. */
-    status: () => healthStatus(checks.read(), database.read(), alerts?.engine.status()),
+    status: () => worst(healthStatus(checks.read(), database.read(), alerts?.engine.status()), shared?.view()?.status ?? 'healthy'),
     /** The alert rules' engine, or null when `alerts: false`. */
     alerts: alerts?.engine ?? null,
     alertsView: (): AlertsView => alerts?.engine.view() ?? { active: [], rules: [], transitions: [] },
@@ -280,6 +337,14 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     },
     start: () => sampler.start(),
     close (): void {
+      // The requests since the last sample, and the history if this process keeps it: a reload loses no counts.
+      if (shared !== null) {
+        try {
+          shared.close(localSample(ownGauges(Date.now())), history, historyRanges)
+        } catch (error) {
+          log.warn({ err: loggableError(error) }, 'server-watch: the last write to the shared directory failed')
+        }
+      }
       sampler.close()
       listeners.clear()
       for (const [, collector] of collectors) collector.close()

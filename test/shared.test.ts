@@ -5,7 +5,7 @@ import { test, type Test } from 'tap'
 import { Histogram, bucketIndex } from '../lib/histogram.js'
 import { claimFile, formatId, parseName, processFile, renameIfPresent } from '../lib/shared/directory.js'
 import { normalizeShared, defaultAppName } from '../lib/shared/config.js'
-import { decodeState, encodeCounts, FORMAT, type Gauges } from '../lib/shared/state.js'
+import { addEndpoints, decodeState, encodeCounts, EndpointEncoder, FORMAT, stateText, type Gauges } from '../lib/shared/state.js'
 import { SharedStore, type LocalSample } from '../lib/shared/store.js'
 import { Tally } from '../lib/shared/tally.js'
 
@@ -91,15 +91,19 @@ test('a state file round-trips: counters, status codes and only the non-empty bu
   t.same(encoded.histogram.slice(0, 3), [4, 50, 40], 'count, sum, max')
   t.equal(encoded.histogram.length, 3 + 2 * 3, 'three buckets used: three index/count pairs')
   const state = { format: FORMAT, version: 1, app: 'api', id: 'h_1_a_0', pid: 1, hostname: 'h', workerId: null, startedAt: 1, writtenAt: 2, status: 'healthy', own: { totalRequests: 4, errorCount: 1, p95Ms: 40 }, gauges: GAUGES, counts: encoded, recentErrors: [], absorbed: [] }
-  const decoded = decodeState(JSON.stringify(state), 'api')
+  const routes = new EndpointEncoder().encode(counts, new Tally(), new Tally(), 0)
+  const decoded = decodeState(stateText(state as never, routes), 'api')
   t.ok(decoded.ok)
   if (!decoded.ok) return
   t.equal(decoded.counts.total, 4)
   t.equal(decoded.counts.errorCount, 1)
   t.same([...decoded.counts.histogram.counts], [...counts.histogram.counts])
+  t.same(decoded.counts.endpoints.size, 0, 'the routes are read only when asked for')
+  addEndpoints(decoded.counts, decoded.endpoints)
   t.same([...decoded.counts.endpoints.keys()], ['GET /a', 'POST /b'])
   t.equal(decoded.counts.endpoints.get('GET /a')!.byClass[5]!.count, 1)
   t.equal(decoded.counts.endpoints.get('GET /a')!.combined().percentile(0.5), counts.endpoints.get('GET /a')!.combined().percentile(0.5))
+  t.equal(decodeState(stateText(state as never, routes).slice(0, -3), 'api').ok, false, 'cut short: refused')
 })
 
 test('files that are not a state of this app and version are refused with the reason', async (t) => {
@@ -110,10 +114,16 @@ test('files that are not a state of this app and version are refused with the re
   t.match(decodeState(JSON.stringify({ format: FORMAT, version: 1, app: 'web' }), 'api'), { ok: false, reason: /app "web"/ })
   const counts = encodeCounts(new Tally())
   const base = { format: FORMAT, version: 1, app: 'api', id: 'h_1_a_0', pid: 1, hostname: 'h', workerId: null, startedAt: 1, writtenAt: 2, status: 'healthy', own: { totalRequests: 0, errorCount: 0, p95Ms: null }, gauges: GAUGES, counts, recentErrors: [], absorbed: [] }
-  t.match(decodeState(JSON.stringify({ ...base, counts: { ...counts, histogram: [1, 0, 0] } }), 'api'), { ok: false, reason: /buckets add up to 0, not 1/ })
-  t.match(decodeState(JSON.stringify({ ...base, counts: { ...counts, total: -1 } }), 'api'), { ok: false, reason: /counts.total/ })
-  t.match(decodeState(JSON.stringify({ ...base, counts: { ...counts, histogram: [1, 1, 1, 9999, 1] } }), 'api'), { ok: false, reason: /bad bucket/ })
-  t.match(decodeState(JSON.stringify({ ...base, status: 'fine' }), 'api'), { ok: false, reason: 'bad status' })
+  const text = (state: object) => `${JSON.stringify(state)}\n[]\n`
+  t.match(decodeState(text({ ...base, counts: { ...counts, histogram: [1, 0, 0] } }), 'api'), { ok: false, reason: /buckets add up to 0, not 1/ })
+  t.match(decodeState(text({ ...base, counts: { ...counts, total: -1 } }), 'api'), { ok: false, reason: /counts.total/ })
+  t.match(decodeState(text({ ...base, counts: { ...counts, histogram: [1, 1, 1, 9999, 1] } }), 'api'), { ok: false, reason: /bad bucket/ })
+  t.match(decodeState(text({ ...base, status: 'fine' }), 'api'), { ok: false, reason: 'bad status' })
+  t.match(decodeState(JSON.stringify(base), 'api'), { ok: false, reason: /truncated/ })
+  t.ok(decodeState(text(base), 'api').ok)
+  t.throws(() => addEndpoints(new Tally(), '[["GET","/","GET /",1,0,{"2":[1,1,1]}]]'), { message: /buckets add up to 0, not 1/ })
+  t.throws(() => addEndpoints(new Tally(), '[["GET","/","GET /",1,0,{"7":[0,0,0]}]]'), { message: /bad status class/ })
+  t.throws(() => addEndpoints(new Tally(), '{"a":1}'), { message: /not a list/ })
 })
 
 test('names: each kind of file parses back, and another app\'s files are not ours', async (t) => {
@@ -156,7 +166,7 @@ test('three processes: counters add up, histograms merge bucket by bucket, gauge
     t.equal(view.processes.filter((row) => row.self).length, 1)
     t.equal(view.status, 'healthy')
   }
-  t.equal(views[1]!.counts.endpoints.get('GET /r0')!.count, 17 + 34 + 50)
+  t.equal(views[1]!.routes().endpoints.get('GET /r0')!.count, 17 + 34 + 50)
 })
 
 test('a dead process is folded exactly once: counters never go down, it leaves the table, its file is gone', async (t) => {
@@ -185,7 +195,8 @@ test('a dead process is folded exactly once: counters never go down, it leaves t
   w.tick()
   t.equal(b.sample().counts.total, 61)
   t.equal(a.sample().counts.total, 61)
-  t.equal(a.sample().counts.endpoints.get('GET /x')!.count, 30)
+  t.equal(a.sample().routes().endpoints.get('GET /x')!.count, 30)
+  t.equal(b.sample().routes().endpoints.get('GET /')!.count, 31)
 })
 
 test('two processes that find the same dead file at once: only one rename succeeds', async (t) => {
@@ -226,9 +237,10 @@ test('a folder that dies between its write and deleting the claim: the claim is 
   const cFile = readFileSync(join(dir, processFile('api', c.store.id)), 'utf8')
   a.sample()
   writeFileSync(join(dir, claimed), cFile)
-  const aFile = JSON.parse(readFileSync(join(dir, processFile('api', a.store.id)), 'utf8'))
+  const [first, routes] = readFileSync(join(dir, processFile('api', a.store.id)), 'utf8').split('\n')
+  const aFile = JSON.parse(first!)
   aFile.absorbed = [c.store.id]
-  writeFileSync(join(dir, processFile('api', a.store.id)), JSON.stringify(aFile))
+  writeFileSync(join(dir, processFile('api', a.store.id)), `${JSON.stringify(aFile)}\n${routes}\n`)
   t.equal(b.sample().counts.total, 8, 'a\'s file lists c as absorbed: the claim is skipped')
   w.running.delete(401)
   w.tick()

@@ -182,6 +182,11 @@ export class RequestMetrics {
     }
   }
 
+  /** The recent errors, newest first (what the shared directory carries to the other processes). */
+  recentErrorList (): RecentError[] {
+    return this.readRecentErrors()
+  }
+
   private readRecentErrors (): RecentError[] {
     const errors: RecentError[] = []
     const size = this.recentErrors.length

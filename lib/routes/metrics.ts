@@ -3,10 +3,13 @@ import type { Access } from '../access/index.js'
 import { renderCustomMetrics } from '../custom/prometheus.js'
 import { PROMETHEUS_CONTENT_TYPE, createGcStats, renderMetrics } from '../prometheus.js'
 import { relabel, type Relabel } from '../prometheus-relabel.js'
+import type { RequestMetrics } from '../collectors/requests.js'
+import { dropFamilies, fleetFamilies, fleetRequests, PER_PROCESS_FAMILIES } from '../shared/prometheus.js'
+import { worstStatus } from '../shared/store.js'
 import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
-  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'>
+  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'shared'>>
   metricsPath: string
   access: Pick<Access, 'hook'>
   /** The `prometheus` option: a prefix and constant labels, or null. */
@@ -19,7 +22,11 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
   const gc = createGcStats()
   const source = {
     requests: watch.requests,
-    snapshot: () => watch.sampled(),
+    // The fleet's status in shared mode (the worst live process's).
+    snapshot: () => {
+      const sampled = watch.sampled()
+      return { ...sampled, status: worstStatus(sampled.status, watch.shared?.view()?.status ?? 'healthy') }
+    },
     alerts: watch.alertsView,
     custom: () => renderCustomMetrics(watch.custom)
   }
@@ -33,6 +40,14 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     done()
   })
 
+  /** Shared mode: the merged series, whichever process answers (lib/shared/prometheus.ts says why). */
+  const render = (): string => {
+    const view = watch.shared?.view() ?? null
+    if (view === null) return renderMetrics(source, gc)
+    const text = renderMetrics({ ...source, requests: fleetRequests(view) as unknown as RequestMetrics }, gc)
+    return dropFamilies(text, PER_PROCESS_FAMILIES) + fleetFamilies(view)
+  }
+
   app.route({
     method: 'GET',
     url: metricsPath,
@@ -41,7 +56,7 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     onRequest: access.hook,
     handler (_request, reply) {
       // A Buffer, so that it is encoded once rather than once per scrape.
-      body ??= Buffer.from(relabeling === null ? renderMetrics(source, gc) : relabel(renderMetrics(source, gc), relabeling))
+      body ??= Buffer.from(relabeling === null ? render() : relabel(render(), relabeling))
       reply.header('cache-control', 'no-store').type(PROMETHEUS_CONTENT_TYPE).send(body)
     }
   })

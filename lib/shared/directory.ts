@@ -65,7 +65,10 @@ export interface Entry {
   name: string
   file: FileName
   state: ProcessState
+  /** The totals, without the routes. */
   counts: Tally
+  /** The routes line, parsed only when read (lib/shared/state.ts addEndpoints). */
+  endpoints: string
 }
 
 export interface Scan {
@@ -102,7 +105,7 @@ export function scanDirectory (dir: string, app: string, attempts = 4): Scan {
         continue
       }
       const decoded = decodeState(text, app)
-      if (decoded.ok) scan.entries.push({ name, file, state: decoded.state, counts: decoded.counts })
+      if (decoded.ok) scan.entries.push({ name, file, state: decoded.state, counts: decoded.counts, endpoints: decoded.endpoints })
       else scan.refused.push([name, decoded.reason])
     }
     if (!vanished && sameNames(before.files, listFiles(dir, app).files)) return scan

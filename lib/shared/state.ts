@@ -1,10 +1,12 @@
 import { BUCKET_COUNT, Histogram } from '../histogram.js'
-import { STATUS_SLOTS, Tally, type Counts } from './tally.js'
+import { STATUS_SLOTS, Tally, type Counts, type CountsEndpoint } from './tally.js'
 
 /**
- * What one process writes into the shared directory once per sample, as JSON. Compact: histograms keep only their
- * non-empty buckets, status codes only those seen. `counts` are cumulative (the process's own requests plus what
- * it has folded from dead processes), so a newer file always supersedes an older one of the same process.
+ * What one process writes into the shared directory once per sample: two lines of JSON. The first, a few kB, is what
+ * every process reads on every sample (identity, status, gauges, the totals and the all-routes histogram); the
+ * second, the per-route histograms (tens of kB at 200 routes), is parsed only when a reader asks for the routes.
+ * Compact: histograms keep only their non-empty buckets, status codes only those seen. Counts are cumulative (the
+ * process's own requests plus what it has folded from dead processes), so a newer file supersedes an older one.
  */
 export const FORMAT = 'fastify-server-watch/shared'
 /** Bumped on any change a reader of the previous version would misread: files of another version are ignored. */
@@ -25,7 +27,6 @@ export interface EncodedCounts {
   shed: number
   statusCodes: Record<string, number>
   histogram: EncodedHistogram
-  endpoints: EncodedEndpoint[]
 }
 
 /** A process's sampled figures: its own, never folded, summed over live processes only. */
@@ -82,21 +83,12 @@ export function encodeHistogram (histogram: Histogram): EncodedHistogram {
 
 const round6 = (value: number) => Math.round(value * 1e6) / 1e6
 
-export function encodeCounts (counts: Counts): EncodedCounts {
+/** The totals of `counts` (everything but the routes). */
+export function encodeCounts (counts: Omit<Counts, 'allEndpoints'>): EncodedCounts {
   const statusCodes: Record<string, number> = {}
   for (let slot = 0; slot < STATUS_SLOTS; slot++) {
     const n = counts.statusCodes[slot]!
     if (n !== 0) statusCodes[slot] = n
-  }
-  const endpoints: EncodedEndpoint[] = []
-  for (const endpoint of counts.allEndpoints()) {
-    if (endpoint.count === 0) continue
-    const byClass: Record<string, EncodedHistogram> = {}
-    for (let statusClass = 1; statusClass <= 5; statusClass++) {
-      const histogram = endpoint.byClass[statusClass]
-      if (histogram !== undefined && histogram.count !== 0) byClass[statusClass] = encodeHistogram(histogram)
-    }
-    endpoints.push([endpoint.method, endpoint.route, endpoint.key, endpoint.count, endpoint.errorCount, byClass])
   }
   return {
     total: counts.total,
@@ -105,8 +97,78 @@ export function encodeCounts (counts: Counts): EncodedCounts {
     timedOut: counts.timedOut,
     shed: counts.shed,
     statusCodes,
-    histogram: encodeHistogram(counts.histogram),
-    endpoints
+    histogram: encodeHistogram(counts.histogram)
+  }
+}
+
+/**
+ * `own + carried - taken` of one histogram as the text of an EncodedHistogram, or null when empty: the sum is taken
+ * bucket by bucket as it is written, with no histogram built. (`taken` never exceeds the other two: see
+ * SharedStore's baseline.)
+ */
+function histogramText (own: Histogram | undefined, carried: Histogram | undefined, taken: Histogram | undefined): string | null {
+  const count = (own?.count ?? 0) + (carried?.count ?? 0) - (taken?.count ?? 0)
+  if (count <= 0) return null
+  const sum = (own?.sum ?? 0) + (carried?.sum ?? 0) - (taken?.sum ?? 0)
+  let text = `[${count},${round6(sum)},${Math.max(own?.max ?? 0, carried?.max ?? 0)}`
+  const a = own?.counts
+  const b = carried?.counts
+  const c = taken?.counts
+  for (let index = 0; index < BUCKET_COUNT; index++) {
+    const n = (a === undefined ? 0 : a[index]!) + (b === undefined ? 0 : b[index]!) - (c === undefined ? 0 : c[index]!)
+    if (n !== 0) text += `,${index},${n}`
+  }
+  return `${text}]`
+}
+
+/**
+ * Writes the routes line: `[[method, route, key, count, errorCount, { class: histogram }], ...]` of `own + carried -
+ * taken`. A route whose figures have not changed since the last write reuses its text: on a quiet route, nothing is
+ * encoded again.
+ */
+export class EndpointEncoder {
+  private readonly cache = new Map<string, { count: number, version: number, text: string }>()
+
+  encode (own: Counts, carried: Tally, taken: Tally, version: number): string {
+    const parts: string[] = []
+    const seen = new Set<string>()
+    const carriedEmpty = carried.endpoints.size === 0 && taken.endpoints.size === 0
+    for (const endpoint of own.allEndpoints()) {
+      if (endpoint.count === 0 && carriedEmpty) continue
+      seen.add(endpoint.key)
+      const text = this.text(endpoint, carriedEmpty ? undefined : carried.endpoints.get(endpoint.key), carriedEmpty ? undefined : taken.endpoints.get(endpoint.key), version)
+      if (text !== '') parts.push(text)
+    }
+    if (!carriedEmpty) {
+      for (const endpoint of carried.endpoints.values()) {
+        if (seen.has(endpoint.key)) continue
+        seen.add(endpoint.key)
+        const text = this.text(undefined, endpoint, taken.endpoints.get(endpoint.key), version, endpoint)
+        if (text !== '') parts.push(text)
+      }
+    }
+    for (const key of this.cache.keys()) if (!seen.has(key)) this.cache.delete(key)
+    return `[${parts.join(',')}]`
+  }
+
+  /** The route's entry, or '' when it has nothing to count. */
+  private text (own: CountsEndpoint | undefined, carried: CountsEndpoint | undefined, taken: CountsEndpoint | undefined, version: number, named = own ?? carried!): string {
+    const ownCount = own?.count ?? 0
+    const cached = this.cache.get(named.key)
+    if (cached !== undefined && cached.count === ownCount && cached.version === version) return cached.text
+    const count = ownCount + (carried?.count ?? 0) - (taken?.count ?? 0)
+    let text = ''
+    if (count > 0) {
+      const errorCount = (own?.errorCount ?? 0) + (carried?.errorCount ?? 0) - (taken?.errorCount ?? 0)
+      const classes: string[] = []
+      for (let statusClass = 1; statusClass <= 5; statusClass++) {
+        const histogram = histogramText(own?.byClass[statusClass], carried?.byClass[statusClass], taken?.byClass[statusClass])
+        if (histogram !== null) classes.push(`"${statusClass}":${histogram}`)
+      }
+      text = `[${JSON.stringify(named.method)},${JSON.stringify(named.route)},${JSON.stringify(named.key)},${count},${errorCount},{${classes.join(',')}}]`
+    }
+    this.cache.set(named.key, { count: ownCount, version, text })
+    return text
   }
 }
 
@@ -116,9 +178,9 @@ export class StateError extends Error {}
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0
 const isNumberOrNull = (value: unknown) => value === null || (typeof value === 'number' && Number.isFinite(value))
 
-function decodeHistogram (encoded: unknown, where: string): Histogram {
+/** Adds an encoded histogram into `target`, bucket by bucket, checking it as it goes. */
+function addEncoded (target: Histogram, encoded: unknown, where: string): void {
   if (!Array.isArray(encoded) || encoded.length < 3 || encoded.length % 2 === 0) throw new StateError(`${where}: not a histogram`)
-  const histogram = new Histogram()
   const [count, sum, max] = encoded as number[]
   if (!isCount(count) || !isCount(sum) || !isCount(max)) throw new StateError(`${where}: bad count, sum or max`)
   let seen = 0
@@ -126,17 +188,16 @@ function decodeHistogram (encoded: unknown, where: string): Histogram {
     const index = encoded[i] as number
     const n = encoded[i + 1] as number
     if (!Number.isInteger(index) || index < 0 || index >= BUCKET_COUNT || !isCount(n)) throw new StateError(`${where}: bad bucket`)
-    histogram.counts[index] = n
     seen += n
   }
   if (seen !== count) throw new StateError(`${where}: buckets add up to ${seen}, not ${count}`)
-  histogram.count = count
-  histogram.sum = sum
-  histogram.max = max
-  return histogram
+  for (let i = 3; i < encoded.length; i += 2) target.counts[encoded[i] as number]! += encoded[i + 1] as number
+  target.count += count
+  target.sum += sum
+  if (max > target.max) target.max = max
 }
 
-/** The counts of a state file as a Tally, checked as they are read: a bad number refuses the whole file. */
+/** The totals of a state file as a Tally (no routes), checked as they are read: a bad number refuses the file. */
 export function decodeCounts (encoded: EncodedCounts): Tally {
   const tally = new Tally()
   if (typeof encoded !== 'object' || encoded === null) throw new StateError('no counts')
@@ -150,41 +211,52 @@ export function decodeCounts (encoded: EncodedCounts): Tally {
     if (!Number.isInteger(slot) || slot < 0 || slot >= STATUS_SLOTS || !isCount(n)) throw new StateError(`bad status code ${code}`)
     tally.statusCodes[slot] = n
   }
-  const histogram = decodeHistogram(encoded.histogram, 'counts.histogram')
-  tally.histogram.add(histogram)
-  if (!Array.isArray(encoded.endpoints)) throw new StateError('no endpoints')
-  for (const entry of encoded.endpoints) {
+  addEncoded(tally.histogram, encoded.histogram, 'counts.histogram')
+  return tally
+}
+
+/** Adds a file's routes line into `tally`: parsed only when a reader needs the routes. Throws StateError. */
+export function addEndpoints (tally: Tally, text: string): void {
+  let entries: unknown
+  try {
+    entries = JSON.parse(text)
+  } catch {
+    throw new StateError('routes: not JSON (corrupt or truncated)')
+  }
+  if (!Array.isArray(entries)) throw new StateError('routes: not a list')
+  for (const entry of entries) {
     if (!Array.isArray(entry) || entry.length !== 6) throw new StateError('bad endpoint')
-    const [method, route, key, count, errorCount, byClass] = entry
+    const [method, route, key, count, errorCount, byClass] = entry as unknown[]
     if (typeof method !== 'string' || typeof route !== 'string' || typeof key !== 'string' || !isCount(count) || !isCount(errorCount) ||
       typeof byClass !== 'object' || byClass === null) throw new StateError('bad endpoint')
     const endpoint = tally.endpoint(method, route, key)
     endpoint.count += count
     endpoint.errorCount += errorCount
-    for (const [statusClass, hist] of Object.entries(byClass)) {
+    for (const [statusClass, histogram] of Object.entries(byClass)) {
       const slot = Number(statusClass)
       if (!Number.isInteger(slot) || slot < 1 || slot > 5) throw new StateError(`bad status class ${statusClass}`)
-      const decoded = decodeHistogram(hist, `endpoint ${key}`)
-      const into = endpoint.byClass[slot]
-      if (into === undefined) endpoint.byClass[slot] = decoded
-      else into.add(decoded)
+      addEncoded(endpoint.byClass[slot] ??= new Histogram(), histogram, `endpoint ${key}`)
     }
   }
-  return tally
 }
 
 export type DecodeResult =
-  | { ok: true, state: ProcessState, counts: Tally }
+  | { ok: true, state: ProcessState, counts: Tally, endpoints: string }
   | { ok: false, reason: string, version?: number }
+
+/** A state file's text: its first line, then its routes line. */
+export const stateText = (state: ProcessState, endpoints: string) => `${JSON.stringify(state)}\n${endpoints}\n`
 
 /**
  * A file's text as a state of app `app`, or why not: corrupt or truncated JSON, another program's file, another app,
- * another version of the format. Never throws.
+ * another version of the format. The routes line is checked only for being there; it is parsed when read. Never
+ * throws.
  */
 export function decodeState (text: string, app: string): DecodeResult {
+  const newline = text.indexOf('\n')
   let parsed: unknown
   try {
-    parsed = JSON.parse(text)
+    parsed = JSON.parse(newline === -1 ? text : text.slice(0, newline))
   } catch {
     return { ok: false, reason: text.length === 0 ? 'empty file' : 'not JSON (corrupt or truncated)' }
   }
@@ -192,6 +264,8 @@ export function decodeState (text: string, app: string): DecodeResult {
   if (typeof parsed !== 'object' || parsed === null || state.format !== FORMAT) return { ok: false, reason: 'not a fastify-server-watch state file' }
   if (state.version !== FORMAT_VERSION) return { ok: false, reason: `format version ${String(state.version)}, this version reads ${FORMAT_VERSION}`, version: Number(state.version) }
   if (state.app !== app) return { ok: false, reason: `written by app "${String(state.app)}", not "${app}"` }
+  // The routes line ends with a newline: a file cut short anywhere lacks it.
+  if (newline === -1 || !text.endsWith(']\n')) return { ok: false, reason: 'truncated (no complete routes line)' }
   try {
     if (typeof state.id !== 'string' || !Number.isInteger(state.pid) || typeof state.hostname !== 'string' ||
       !isCount(state.startedAt) || !isCount(state.writtenAt)) throw new StateError('bad identity')
@@ -201,7 +275,7 @@ export function decodeState (text: string, app: string): DecodeResult {
     if (typeof state.own !== 'object' || state.own === null || !isCount(state.own.totalRequests)) throw new StateError('bad own figures')
     if (!Array.isArray(state.absorbed) || !state.absorbed.every((id) => typeof id === 'string')) throw new StateError('bad absorbed list')
     if (!Array.isArray(state.recentErrors)) throw new StateError('bad recent errors')
-    return { ok: true, state, counts: decodeCounts(state.counts) }
+    return { ok: true, state, counts: decodeCounts(state.counts), endpoints: text.slice(newline + 1, -1) }
   } catch (error) {
     return { ok: false, reason: error instanceof StateError ? error.message : 'malformed' }
   }

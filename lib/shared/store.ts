@@ -5,7 +5,11 @@ import {
   claimFile, fileAge, exists, formatId, parseId, processFile, removeIfPresent, renameIfPresent, sanitize, scanDirectory,
   writeAtomic, type Entry, type Scan
 } from './directory.js'
-import { decodeCounts, decodeState, encodeCounts, FORMAT, FORMAT_VERSION, GAUGE_NAMES, type EncodedCounts, type Gauges, type ProcessState, type Status } from './state.js'
+import {
+  addEndpoints, decodeState, encodeCounts, EndpointEncoder, FORMAT, FORMAT_VERSION, GAUGE_NAMES, StateError, stateText, type Gauges,
+  type ProcessState, type Status
+} from './state.js'
+import type { RecentError } from '../schemas/health.js'
 import { Tally, type Counts } from './tally.js'
 
 /** What this process contributes on each sample. */
@@ -14,7 +18,7 @@ export interface LocalSample {
   status: Status
   gauges: Gauges
   /** Newest first. */
-  recentErrors: ReadonlyArray<{ timestamp: string }>
+  recentErrors: readonly RecentError[]
   p95Ms: number | null
 }
 
@@ -46,14 +50,19 @@ export interface ProcessRow {
 
 export interface FleetView {
   at: number
-  /** Every process's counts: the live ones, the dead ones not yet folded, and the folded ("retired") ones. */
+  /**
+   * Every process's totals, without the routes: the live ones, the dead ones not yet folded, and the folded
+   * ("retired") ones.
+   */
   counts: Tally
+  /** The same with the routes: parsed from the files of this sample on the first call, then kept. */
+  routes (): Tally
   /** Summed over live processes; the event loop's figures are the worst process's. */
   gauges: Gauges
   /** The worst status of the live processes. */
   status: Status
   processes: ProcessRow[]
-  recentErrors: Array<{ timestamp: string }>
+  recentErrors: RecentError[]
 }
 
 export interface SharedStoreOptions {
@@ -89,6 +98,7 @@ export function pidAlive (pid: number): boolean {
 }
 
 const STATUS_RANK: Record<Status, number> = { healthy: 0, degraded: 1, unhealthy: 2 }
+export const worstStatus = (a: Status, b: Status): Status => STATUS_RANK[a] >= STATUS_RANK[b] ? a : b
 const SUMMED_GAUGES = ['inFlight', 'requestsPerSecond', 'rss', 'heapUsed', 'heapTotal', 'external', 'cpuProcessPercent'] as const
 const WORST_GAUGES = ['eventLoopDelayP99Ms', 'eventLoopUtilization'] as const
 
@@ -117,10 +127,14 @@ export class SharedStore {
   id: string
   private readonly retired = new Tally()
   private readonly baseline = new Tally()
+  /** Bumped when retired or baseline change: the encoder's cached route texts are then stale. */
+  private carriedVersion = 0
+  private readonly encoder = new EndpointEncoder()
+  private lastRoutes = '[]'
   /** Ids folded into `retired` since the last write: listed in the next file, their claim files then deleted. */
   private absorbed: string[] = []
   private claimsToRemove: string[] = []
-  private lastWritten: EncodedCounts | null = null
+  private lastWritten: string | null = null
   private readonly warned = new Set<string>()
   private readonly now: () => number
   private readonly alive: (pid: number) => boolean
@@ -169,6 +183,17 @@ export class SharedStore {
     return this.view
   }
 
+  /** The totals of the app's files as they are, before this process has written: where the fleet's history starts. */
+  peekTotals (): Tally {
+    const scan = scanDirectory(this.options.dir, this.options.app)
+    const totals = new Tally()
+    const absorbed = new Set(scan.entries.flatMap((entry) => entry.file.kind === 'process' ? entry.state.absorbed : []))
+    for (const entry of scan.entries) {
+      if (entry.file.kind === 'process' || !absorbed.has(entry.file.id)) totals.addTotals(entry.counts)
+    }
+    return totals
+  }
+
   /** Writes this process's latest figures (on close: the requests since the last sample are not lost). */
   flush (local: LocalSample): void {
     this.checkOwnFile()
@@ -178,7 +203,12 @@ export class SharedStore {
   private checkOwnFile (): void {
     if (this.lastWritten === null || exists(this.options.dir, processFile(this.options.app, this.id))) return
     // Folded by another process while this one was stalled: what it held must not be counted again.
-    this.baseline.add(decodeCounts(this.lastWritten))
+    const decoded = decodeState(this.lastWritten, this.options.app)
+    if (decoded.ok) {
+      this.baseline.addTotals(decoded.counts)
+      addEndpoints(this.baseline, decoded.endpoints)
+      this.carriedVersion++
+    }
     this.generation++
     this.id = this.makeId()
     this.options.log.warn(`server-watch: this process's shared state was folded by another process (stalled for over ${this.staleAfterMs} ms?); it goes on as ${this.id}`)
@@ -237,17 +267,25 @@ export class SharedStore {
       return
     }
     if (!decoded.ok) return
-    this.retired.add(decoded.counts)
+    this.retired.addTotals(decoded.counts)
+    try {
+      addEndpoints(this.retired, decoded.endpoints)
+    } catch (error) {
+      if (!(error instanceof StateError)) throw error
+      this.options.log.warn(`server-watch: the routes of ${claimed} could not be folded (${error.message}); its totals were`)
+    }
+    this.carriedVersion++
     this.absorbed.push(decoded.state.id, ...decoded.state.absorbed)
     this.claimsToRemove.push(claimed)
   }
 
-  /** Writes the file; returns the counts it holds (this process's share of the fleet). */
-  private write (local: LocalSample, now: number): Counts {
+  /** Writes the file; returns the totals it holds (this process's share of the fleet). */
+  private write (local: LocalSample, now: number): Omit<Counts, 'allEndpoints'> {
     const counts = this.retired.isEmpty() && this.baseline.isEmpty()
       ? local.counts
-      : new Tally().add(local.counts).add(this.retired).add(this.baseline, -1)
+      : new Tally().addTotals(local.counts).addTotals(this.retired).addTotals(this.baseline, -1)
     const encoded = encodeCounts(counts)
+    const routes = this.encoder.encode(local.counts, this.retired, this.baseline, this.carriedVersion)
     const state: ProcessState = {
       format: FORMAT,
       version: FORMAT_VERSION,
@@ -265,13 +303,16 @@ export class SharedStore {
       recentErrors: local.recentErrors as unknown[],
       absorbed: this.absorbed
     }
-    writeAtomic(this.options.dir, this.options.app, processFile(this.options.app, this.id), JSON.stringify(state))
-    this.lastWritten = encoded
+    const text = stateText(state, routes)
+    writeAtomic(this.options.dir, this.options.app, processFile(this.options.app, this.id), text)
+    this.lastWritten = text
+    this.lastRoutes = routes
     return counts
   }
 
-  private merge (scan: Scan, local: LocalSample, selfCounts: Counts, now: number, selfAbsorbed: readonly string[]): FleetView {
-    const counts = new Tally(this.options.maxRoutes).add(selfCounts)
+  private merge (scan: Scan, local: LocalSample, selfCounts: Omit<Counts, 'allEndpoints'>, now: number, selfAbsorbed: readonly string[]): FleetView {
+    const counts = new Tally().addTotals(selfCounts)
+    const routeTexts: Array<[string, string]> = [[processFile(this.options.app, this.id), this.lastRoutes]]
     const absorbed = new Set<string>(selfAbsorbed)
     for (const entry of scan.entries) {
       if (entry.file.kind === 'process') for (const id of entry.state.absorbed) absorbed.add(id)
@@ -287,33 +328,53 @@ export class SharedStore {
     const live: Array<{ gauges: Gauges }> = [{ gauges: local.gauges }]
     const processes = [self]
     let status = local.status
-    const errors: Array<Array<{ timestamp: string }>> = [local.recentErrors as Array<{ timestamp: string }>]
+    const errors: Array<readonly RecentError[]> = [local.recentErrors]
     for (const entry of scan.entries) {
       const { file, state } = entry
       if (file.kind === 'process') {
         if (file.id === this.id) continue
-        counts.add(entry.counts)
+        counts.addTotals(entry.counts)
+        routeTexts.push([entry.name, entry.endpoints])
         if (!this.isLive(file.id, state.writtenAt, now)) continue
         live.push(state)
         processes.push(otherRow(entry, now))
         if (STATUS_RANK[state.status] > STATUS_RANK[status]) status = state.status
-        errors.push(state.recentErrors as Array<{ timestamp: string }>)
+        errors.push(state.recentErrors as RecentError[])
       } else if (!absorbed.has(file.id)) {
-        counts.add(entry.counts)
+        counts.addTotals(entry.counts)
+        routeTexts.push([entry.name, entry.endpoints])
       }
     }
     processes.sort((a, b) => a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.pid - b.pid)
-    return { at: now, counts, gauges: sumGauges(live), status, processes, recentErrors: newestFirst(errors, this.options.maxRecentErrors) }
+    let routes: Tally | null = null
+    const readRoutes = () => {
+      if (routes !== null) return routes
+      routes = new Tally(this.options.maxRoutes).addTotals(counts)
+      for (const [name, text] of routeTexts) {
+        try {
+          addEndpoints(routes, text)
+        } catch (error) {
+          // Its first line was sound: its totals count, its routes are left out.
+          if (!(error instanceof StateError)) throw error
+          this.warnOnce(name, error.message)
+        }
+      }
+      routeTexts.length = 0
+      return routes
+    }
+    return { at: now, counts, routes: readRoutes, gauges: sumGauges(live), status, processes, recentErrors: newestFirst(errors, this.options.maxRecentErrors) }
   }
 
   private warnRefused (scan: Scan): void {
-    const present = new Set(scan.refused.map(([name]) => name))
+    const present = new Set([...scan.refused, ...scan.entries.map((entry) => [entry.name])].map(([name]) => name))
     for (const name of this.warned) if (!present.has(name)) this.warned.delete(name)
-    for (const [name, reason] of scan.refused) {
-      if (this.warned.has(name)) continue
-      this.warned.add(name)
-      this.options.log.warn(`server-watch: ignoring ${join(this.options.dir, name)} in the shared directory: ${reason}`)
-    }
+    for (const [name, reason] of scan.refused) this.warnOnce(name, reason)
+  }
+
+  private warnOnce (name: string, reason: string): void {
+    if (this.warned.has(name)) return
+    this.warned.add(name)
+    this.options.log.warn(`server-watch: ignoring ${join(this.options.dir, name)} in the shared directory: ${reason}`)
   }
 
   /** A temporary file outlives its write only when its writer died mid-write. */
@@ -376,7 +437,7 @@ function sumGauges (live: ReadonlyArray<{ gauges: Gauges }>): Gauges {
   return out as Gauges
 }
 
-function newestFirst (lists: Array<Array<{ timestamp: string }>>, max: number): Array<{ timestamp: string }> {
+function newestFirst (lists: Array<readonly RecentError[]>, max: number): RecentError[] {
   const all = lists.flat().filter((error) => typeof error?.timestamp === 'string')
   all.sort((a, b) => a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : 0)
   return all.slice(0, max)

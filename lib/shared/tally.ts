@@ -84,16 +84,7 @@ export class Tally implements Counts {
   }
 
   add (source: Counts, sign: 1 | -1 = 1): this {
-    this.total += sign * source.total
-    this.errorCount += sign * source.errorCount
-    this.aborted += sign * source.aborted
-    this.timedOut += sign * source.timedOut
-    this.shed += sign * source.shed
-    const codes = source.statusCodes
-    for (let slot = 0; slot < STATUS_SLOTS; slot++) {
-      if (codes[slot]! !== 0) this.statusCodes[slot]! += sign * codes[slot]!
-    }
-    addHistogram(this.histogram, source.histogram, sign)
+    this.addTotals(source, sign)
     for (const from of source.allEndpoints()) {
       if (from.count === 0) continue
       const to = this.endpoint(from.method, from.route, from.key)
@@ -104,6 +95,21 @@ export class Tally implements Counts {
         if (histogram !== undefined) addHistogram(to.byClass[statusClass] ??= new Histogram(), histogram, sign)
       }
     }
+    return this
+  }
+
+  /** Everything but the endpoints: what every sample merges (the endpoints are merged only when read). */
+  addTotals (source: Omit<Counts, 'allEndpoints'>, sign: 1 | -1 = 1): this {
+    this.total += sign * source.total
+    this.errorCount += sign * source.errorCount
+    this.aborted += sign * source.aborted
+    this.timedOut += sign * source.timedOut
+    this.shed += sign * source.shed
+    const codes = source.statusCodes
+    for (let slot = 0; slot < STATUS_SLOTS; slot++) {
+      if (codes[slot]! !== 0) this.statusCodes[slot]! += sign * codes[slot]!
+    }
+    addHistogram(this.histogram, source.histogram, sign)
     return this
   }
 
