@@ -36,6 +36,13 @@ export function renderProcesses (snapshot, selected) {
     }))
   }
   select.value = current
+  // The memory chart is the fleet's (or the selected process's): so are the figures above it.
+  const shown = current === '' ? null : rows.find((row) => row.id === current)
+  const fleet = snapshot.fleet
+  setText('mem-rss', formatBytes(shown === null ? fleet.rss : shown.rss))
+  setText('mem-heap', formatBytes(shown === null ? fleet.heapUsed : shown.heapUsed))
+  setText('mem-rss-label', shown === null ? 'RSS (all)' : `RSS (pid ${shown.pid})`)
+  setText('mem-heap-label', shown === null ? 'Heap used (all)' : `Heap (pid ${shown.pid})`)
 
   const body = byId('processes-body')
   body.replaceChildren(...rows.map((row) => {

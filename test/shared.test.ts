@@ -89,7 +89,8 @@ test('a state file round-trips: counters, status codes and only the non-empty bu
   const encoded = encodeCounts(counts)
   t.same(encoded.statusCodes, { 200: 2, 201: 1, 503: 1 })
   t.same(encoded.histogram.slice(0, 3), [4, 50, 40], 'count, sum, max')
-  t.equal(encoded.histogram.length, 3 + 2 * 3, 'three buckets used: three index/count pairs')
+  t.same(encoded.histogram.slice(3), [bucketIndex(1.5) + 1, 2, bucketIndex(7) - bucketIndex(1.5), 1, bucketIndex(40) - bucketIndex(7), 1],
+    'three buckets used: three pairs of the gap from the bucket before and the count')
   const state = { format: FORMAT, version: 1, app: 'api', id: 'h_1_a_0', pid: 1, hostname: 'h', workerId: null, startedAt: 1, writtenAt: 2, status: 'healthy', own: { totalRequests: 4, errorCount: 1, p95Ms: 40 }, gauges: GAUGES, counts: encoded, recentErrors: [], absorbed: [] }
   const routes = new EndpointEncoder().encode(counts, new Tally(), new Tally(), 0)
   const decoded = decodeState(stateText(state as never, routes), 'api')
@@ -99,7 +100,7 @@ test('a state file round-trips: counters, status codes and only the non-empty bu
   t.equal(decoded.counts.errorCount, 1)
   t.same([...decoded.counts.histogram.counts], [...counts.histogram.counts])
   t.same(decoded.counts.endpoints.size, 0, 'the routes are read only when asked for')
-  addEndpoints(decoded.counts, decoded.endpoints)
+  addEndpoints(decoded.counts, decoded.endpoints())
   t.same([...decoded.counts.endpoints.keys()], ['GET /a', 'POST /b'])
   t.equal(decoded.counts.endpoints.get('GET /a')!.byClass[5]!.count, 1)
   t.equal(decoded.counts.endpoints.get('GET /a')!.combined().percentile(0.5), counts.endpoints.get('GET /a')!.combined().percentile(0.5))
@@ -118,6 +119,7 @@ test('files that are not a state of this app and version are refused with the re
   t.match(decodeState(text({ ...base, counts: { ...counts, histogram: [1, 0, 0] } }), 'api'), { ok: false, reason: /buckets add up to 0, not 1/ })
   t.match(decodeState(text({ ...base, counts: { ...counts, total: -1 } }), 'api'), { ok: false, reason: /counts.total/ })
   t.match(decodeState(text({ ...base, counts: { ...counts, histogram: [1, 1, 1, 9999, 1] } }), 'api'), { ok: false, reason: /bad bucket/ })
+  t.match(decodeState(text({ ...base, counts: { ...counts, histogram: [2, 1, 1, 5, 1, 0, 1] } }), 'api'), { ok: false, reason: /bad bucket/ }, 'a gap of 0 would name a bucket twice')
   t.match(decodeState(text({ ...base, status: 'fine' }), 'api'), { ok: false, reason: 'bad status' })
   t.match(decodeState(JSON.stringify(base), 'api'), { ok: false, reason: /truncated/ })
   t.ok(decodeState(text(base), 'api').ok)

@@ -67,8 +67,8 @@ export interface Entry {
   state: ProcessState
   /** The totals, without the routes. */
   counts: Tally
-  /** The routes line, parsed only when read (lib/shared/state.ts addEndpoints). */
-  endpoints: string
+  /** The routes line, decoded only when read (then parsed by lib/shared/state.ts addEndpoints). */
+  endpoints: () => string
 }
 
 export interface Scan {
@@ -93,9 +93,10 @@ export function scanDirectory (dir: string, app: string, attempts = 4): Scan {
     let vanished = false
     scan = { entries: [], refused: [], temps: before.temps }
     for (const [name, file] of before.files) {
-      let text: string
+      let text: Buffer
       try {
-        text = readFileSync(join(dir, name), 'utf8')
+        // A Buffer: only the first line is decoded on every sample.
+        text = readFileSync(join(dir, name))
       } catch (error) {
         if (isMissing(error)) {
           vanished = true

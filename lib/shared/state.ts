@@ -14,7 +14,10 @@ export const FORMAT_VERSION = 1
 
 export type Status = 'healthy' | 'degraded' | 'unhealthy'
 
-/** `[count, sum, max, index, n, index, n, ...]`: the non-empty buckets only. */
+/**
+ * `[count, sum, max, gap, n, gap, n, ...]`: the non-empty buckets only, each by its distance from the one before
+ * (the first from -1), which keeps most of them to one digit: a fifth off the file at 200 routes.
+ */
 export type EncodedHistogram = number[]
 /** `[method, route, key, count, errorCount, { statusClass: histogram }]` */
 export type EncodedEndpoint = [string, string, string, number, number, Record<string, EncodedHistogram>]
@@ -75,8 +78,11 @@ export interface ProcessState extends Identity {
 export function encodeHistogram (histogram: Histogram): EncodedHistogram {
   const out = [histogram.count, round6(histogram.sum), histogram.max]
   const counts = histogram.counts
+  let previous = -1
   for (let index = 0; index < BUCKET_COUNT; index++) {
-    if (counts[index] !== 0) out.push(index, counts[index]!)
+    if (counts[index] === 0) continue
+    out.push(index - previous, counts[index]!)
+    previous = index
   }
   return out
 }
@@ -114,9 +120,12 @@ function histogramText (own: Histogram | undefined, carried: Histogram | undefin
   const a = own?.counts
   const b = carried?.counts
   const c = taken?.counts
+  let previous = -1
   for (let index = 0; index < BUCKET_COUNT; index++) {
     const n = (a === undefined ? 0 : a[index]!) + (b === undefined ? 0 : b[index]!) - (c === undefined ? 0 : c[index]!)
-    if (n !== 0) text += `,${index},${n}`
+    if (n === 0) continue
+    text += `,${index - previous},${n}`
+    previous = index
   }
   return `${text}]`
 }
@@ -184,14 +193,20 @@ function addEncoded (target: Histogram, encoded: unknown, where: string): void {
   const [count, sum, max] = encoded as number[]
   if (!isCount(count) || !isCount(sum) || !isCount(max)) throw new StateError(`${where}: bad count, sum or max`)
   let seen = 0
+  let index = -1
   for (let i = 3; i < encoded.length; i += 2) {
-    const index = encoded[i] as number
+    const gap = encoded[i] as number
     const n = encoded[i + 1] as number
-    if (!Number.isInteger(index) || index < 0 || index >= BUCKET_COUNT || !isCount(n)) throw new StateError(`${where}: bad bucket`)
+    index += gap
+    if (!Number.isInteger(gap) || gap < 1 || index >= BUCKET_COUNT || !isCount(n)) throw new StateError(`${where}: bad bucket`)
     seen += n
   }
   if (seen !== count) throw new StateError(`${where}: buckets add up to ${seen}, not ${count}`)
-  for (let i = 3; i < encoded.length; i += 2) target.counts[encoded[i] as number]! += encoded[i + 1] as number
+  index = -1
+  for (let i = 3; i < encoded.length; i += 2) {
+    index += encoded[i] as number
+    target.counts[index]! += encoded[i + 1] as number
+  }
   target.count += count
   target.sum += sum
   if (max > target.max) target.max = max
@@ -241,31 +256,38 @@ export function addEndpoints (tally: Tally, text: string): void {
 }
 
 export type DecodeResult =
-  | { ok: true, state: ProcessState, counts: Tally, endpoints: string }
+  | { ok: true, state: ProcessState, counts: Tally, endpoints: () => string }
   | { ok: false, reason: string, version?: number }
 
 /** A state file's text: its first line, then its routes line. */
 export const stateText = (state: ProcessState, endpoints: string) => `${JSON.stringify(state)}\n${endpoints}\n`
 
+const NEWLINE = 10
+const CLOSING_BRACKET = 93
+
 /**
- * A file's text as a state of app `app`, or why not: corrupt or truncated JSON, another program's file, another app,
- * another version of the format. The routes line is checked only for being there; it is parsed when read. Never
- * throws.
+ * A file's contents as a state of app `app`, or why not: corrupt or truncated JSON, another program's file, another
+ * app, another version of the format. Only the first line is decoded and parsed; the routes line is checked for
+ * being complete, and decoded when `endpoints()` is called (most samples never need it). Never throws.
  */
-export function decodeState (text: string, app: string): DecodeResult {
-  const newline = text.indexOf('\n')
+export function decodeState (input: string | Buffer, app: string): DecodeResult {
+  const buffer = typeof input === 'string' ? Buffer.from(input) : input
+  const newline = buffer.indexOf(NEWLINE)
   let parsed: unknown
   try {
-    parsed = JSON.parse(newline === -1 ? text : text.slice(0, newline))
+    parsed = JSON.parse(buffer.toString('utf8', 0, newline === -1 ? buffer.length : newline))
   } catch {
-    return { ok: false, reason: text.length === 0 ? 'empty file' : 'not JSON (corrupt or truncated)' }
+    return { ok: false, reason: buffer.length === 0 ? 'empty file' : 'not JSON (corrupt or truncated)' }
   }
   const state = parsed as ProcessState
   if (typeof parsed !== 'object' || parsed === null || state.format !== FORMAT) return { ok: false, reason: 'not a fastify-server-watch state file' }
   if (state.version !== FORMAT_VERSION) return { ok: false, reason: `format version ${String(state.version)}, this version reads ${FORMAT_VERSION}`, version: Number(state.version) }
   if (state.app !== app) return { ok: false, reason: `written by app "${String(state.app)}", not "${app}"` }
-  // The routes line ends with a newline: a file cut short anywhere lacks it.
-  if (newline === -1 || !text.endsWith(']\n')) return { ok: false, reason: 'truncated (no complete routes line)' }
+  // The routes line ends with "]" and a newline: a file cut short anywhere lacks them.
+  const end = buffer.length
+  if (newline === -1 || end < newline + 3 || buffer[end - 1] !== NEWLINE || buffer[end - 2] !== CLOSING_BRACKET) {
+    return { ok: false, reason: 'truncated (no complete routes line)' }
+  }
   try {
     if (typeof state.id !== 'string' || !Number.isInteger(state.pid) || typeof state.hostname !== 'string' ||
       !isCount(state.startedAt) || !isCount(state.writtenAt)) throw new StateError('bad identity')
@@ -275,7 +297,7 @@ export function decodeState (text: string, app: string): DecodeResult {
     if (typeof state.own !== 'object' || state.own === null || !isCount(state.own.totalRequests)) throw new StateError('bad own figures')
     if (!Array.isArray(state.absorbed) || !state.absorbed.every((id) => typeof id === 'string')) throw new StateError('bad absorbed list')
     if (!Array.isArray(state.recentErrors)) throw new StateError('bad recent errors')
-    return { ok: true, state, counts: decodeCounts(state.counts), endpoints: text.slice(newline + 1, -1) }
+    return { ok: true, state, counts: decodeCounts(state.counts), endpoints: () => buffer.toString('utf8', newline + 1, end - 1) }
   } catch (error) {
     return { ok: false, reason: error instanceof StateError ? error.message : 'malformed' }
   }

@@ -206,7 +206,7 @@ export class SharedStore {
     const decoded = decodeState(this.lastWritten, this.options.app)
     if (decoded.ok) {
       this.baseline.addTotals(decoded.counts)
-      addEndpoints(this.baseline, decoded.endpoints)
+      addEndpoints(this.baseline, decoded.endpoints())
       this.carriedVersion++
     }
     this.generation++
@@ -262,14 +262,14 @@ export class SharedStore {
     if (!renameIfPresent(dir, name, claimed)) return
     let decoded
     try {
-      decoded = decodeState(readFileSync(join(dir, claimed), 'utf8'), app)
+      decoded = decodeState(readFileSync(join(dir, claimed)), app)
     } catch {
       return
     }
     if (!decoded.ok) return
     this.retired.addTotals(decoded.counts)
     try {
-      addEndpoints(this.retired, decoded.endpoints)
+      addEndpoints(this.retired, decoded.endpoints())
     } catch (error) {
       if (!(error instanceof StateError)) throw error
       this.options.log.warn(`server-watch: the routes of ${claimed} could not be folded (${error.message}); its totals were`)
@@ -312,7 +312,8 @@ export class SharedStore {
 
   private merge (scan: Scan, local: LocalSample, selfCounts: Omit<Counts, 'allEndpoints'>, now: number, selfAbsorbed: readonly string[]): FleetView {
     const counts = new Tally().addTotals(selfCounts)
-    const routeTexts: Array<[string, string]> = [[processFile(this.options.app, this.id), this.lastRoutes]]
+    const ownRoutes = this.lastRoutes
+    const routeTexts: Array<[string, () => string]> = [[processFile(this.options.app, this.id), () => ownRoutes]]
     const absorbed = new Set<string>(selfAbsorbed)
     for (const entry of scan.entries) {
       if (entry.file.kind === 'process') for (const id of entry.state.absorbed) absorbed.add(id)
@@ -352,7 +353,7 @@ export class SharedStore {
       routes = new Tally(this.options.maxRoutes).addTotals(counts)
       for (const [name, text] of routeTexts) {
         try {
-          addEndpoints(routes, text)
+          addEndpoints(routes, text())
         } catch (error) {
           // Its first line was sound: its totals count, its routes are left out.
           if (!(error instanceof StateError)) throw error
