@@ -55,10 +55,11 @@ export const HOOK_VARIANTS = {
   },
   // The plugin's request hooks alone, without its routes, sampler or event-loop monitor.
   async 'server-watch request hooks' (app) {
-    const { createRequestHooks, RequestMetrics } = await import('../dist/collectors/requests.js')
+    const { createRequestHooks } = await import('../dist/requests/hooks.js')
+    const { RequestMetrics } = await import('../dist/requests/store.js')
     const { normalizeOptions } = await import('../dist/options.js')
     const defaults = normalizeOptions({})
-    const metrics = new RequestMetrics(defaults.maxRoutes, defaults.maxRecentErrors, defaults.maxErrorMessageLength, defaults.sampleIntervalMs)
+    const metrics = new RequestMetrics(defaults.maxRoutes, defaults.maxRecentErrors, defaults.maxErrorMessageLength)
     const hooks = createRequestHooks(metrics)
     app.addHook('onRequest', hooks.onRequest)
     app.addHook('onSend', hooks.onSend)

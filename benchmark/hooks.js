@@ -1,6 +1,6 @@
 // What each request-path mechanism costs on its own: valgrind instructions per request on the static route,
 // for bare Fastify plus one empty hook (or one read) at a time, and for the plugin. This is the evidence behind
-// the shape of lib/collectors/requests.ts (see "Why the request path looks the way it does" in README.md).
+// the shape of lib/requests/hooks.ts (see "Why the request path looks the way it does" in README.md).
 //
 //   npm run build && node benchmark/hooks.js          (about 1 minute per variant and round)
 //   BENCH_HOOK_ROUNDS=3 node benchmark/hooks.js       (more rounds: medians)

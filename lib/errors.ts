@@ -1,4 +1,23 @@
+import { STATUS_CODES } from 'node:http'
 import createError from '@fastify/error'
+import type { FastifyReply } from 'fastify'
+
+/** One of the errors below, as it is thrown. */
+export type CodedError = Error & { code: string, statusCode?: number }
+
+/**
+ * The one way a route or hook of the plugin refuses a request: the body is read from the coded error, and it is
+ * sent here rather than thrown to the app's error handler, since a refusal is expected and carries its own headers.
+ */
+export function sendRefusal (reply: FastifyReply, error: CodedError): FastifyReply {
+  const statusCode = error.statusCode ?? 500
+  return reply.code(statusCode).header('cache-control', 'no-store').send({
+    statusCode,
+    code: error.code,
+    error: STATUS_CODES[statusCode],
+    message: error.message
+  })
+}
 
 /** An option has the wrong type or value: `"sampleIntervalMs" option must be an integer >= 10, got "fast"`. */
 export const FST_SERVER_WATCH_INVALID_OPTION = createError(
@@ -49,7 +68,7 @@ export const FST_SERVER_WATCH_CHECK_TIMEOUT = createError(
 /** The live stream already serves `maxStreams` clients. */
 export const FST_SERVER_WATCH_TOO_MANY_STREAMS = createError(
   'FST_SERVER_WATCH_TOO_MANY_STREAMS',
-  'too many live dashboard streams (at most %d)',
+  'too many live dashboard streams (at most %d); poll api/snapshot instead',
   503
 )
 
@@ -130,4 +149,11 @@ export const FST_SERVER_WATCH_SHARED_DIR = createError(
   '%s names "%s", which %s',
   500,
   TypeError
+)
+
+/** Shared mode: the dashboard asked for the history of a process that is not (or no longer) live. */
+export const FST_SERVER_WATCH_UNKNOWN_PROCESS = createError(
+  'FST_SERVER_WATCH_UNKNOWN_PROCESS',
+  'no live process "%s" shares this app\'s directory',
+  404
 )

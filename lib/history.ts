@@ -1,47 +1,28 @@
 import { HistogramWindow, type Histogram } from './histogram.js'
 import { round } from './format.js'
+import { GAUGE_SERIES as GAUGES, HISTORY_RANGES, SERIES, type Gauges, type HistoryPoint, type HistoryRange, type HistoryResponse, type HistoryValues, type SeriesName } from './schemas/history.js'
 
 /**
  * What the dashboard's charts show, kept in fixed memory: three rings of the same series at three resolutions
  * (every sample for 5 minutes, 10 s for an hour, 1 min for a day), so charts are full the moment the page opens
  * and memory does not depend on uptime or traffic: 17 series x ~2,100 points x 8 bytes, about 290 kB.
  */
-export const SERIES = [
-  'requestsPerSecond', 'errorsPerSecond', 'p50Ms', 'p95Ms', 'p99Ms',
-  'rss', 'heapUsed', 'heapTotal', 'external', 'systemMemoryPercent',
-  'cpuProcessPercent', 'cpuSystemPercent', 'eventLoopDelayP99Ms', 'eventLoopUtilization',
-  'dbPingMs', 'dbPoolInUse', 'dbCommandP95Ms'
-] as const
-export type SeriesName = typeof SERIES[number]
-export type HistoryValues = Record<SeriesName, number | null>
-/** The series that the sampler measures directly; the request series are derived from the request counters. */
-export type GaugeName = Exclude<SeriesName, 'requestsPerSecond' | 'errorsPerSecond' | 'p50Ms' | 'p95Ms' | 'p99Ms'>
-export type Gauges = Record<GaugeName, number | null>
-
-export const HISTORY_RANGES = {
-  '5m': { spanMs: 5 * 60_000, stepMs: 0 }, // 0: every sample
-  '1h': { spanMs: 60 * 60_000, stepMs: 10_000 },
-  '24h': { spanMs: 24 * 60 * 60_000, stepMs: 60_000 }
-} as const
-export type HistoryRange = keyof typeof HISTORY_RANGES
-
-export interface HistoryPoint { timestamp: number, values: HistoryValues }
-export interface HistoryResponse {
-  range: HistoryRange
-  stepMs: number
-  timestamps: number[]
-  series: Record<SeriesName, Array<number | null>>
-}
+// The shapes live in lib/schemas/history.ts; re-exported for the modules that import them from here.
+export type { HistoryPoint, HistoryRange, HistoryResponse, SeriesName } from './schemas/history.js'
 
 /** The request counters the history derives its rates and latency percentiles from. */
 export interface RequestTotals { readonly total: number, readonly errorCount: number, readonly histogram: Histogram }
 
+/** The snapshot's requestsPerSecond is the rate over about this recent window. */
+export const RATE_WINDOW_MS = 10_000
+
 const QUANTILES = [0.5, 0.95, 0.99]
-const GAUGES = SERIES.filter((name): name is GaugeName => !['requestsPerSecond', 'errorsPerSecond', 'p50Ms', 'p95Ms', 'p99Ms'].includes(name))
 
 class Tier {
   readonly timestamps: Float64Array
   readonly columns: Record<SeriesName, Float64Array>
+  /** The request total at each point: what the snapshot's requestsPerSecond is taken from. */
+  private readonly totals: Float64Array
   private head = 0
   private size = 0
   private readonly window: HistogramWindow
@@ -64,6 +45,7 @@ class Tier {
     private readonly closeAfterMs: number
   ) {
     this.timestamps = new Float64Array(points)
+    this.totals = new Float64Array(points)
     this.columns = Object.fromEntries(SERIES.map((name) => [name, new Float64Array(points)])) as Record<SeriesName, Float64Array>
     this.window = new HistogramWindow(requests.histogram)
     this.lastTime = now
@@ -99,22 +81,38 @@ class Tier {
     this.lastTime = now
     this.lastTotal = this.requests.total
     this.lastErrors = this.requests.errorCount
-    this.push(now, values)
+    this.push(now, values, this.lastTotal)
     return { timestamp: now, values }
   }
 
-  /** Points kept from before a restart, oldest first: the ring's newest `length` of them. */
-  restore (timestamps: readonly number[], series: Partial<Record<SeriesName, ReadonlyArray<number | null>>>): void {
+  /**
+   * Requests per second from the point `back` points before the newest (or the oldest kept) to `now`, with the
+   * request total as it is now; 0 before the first point.
+   */
+  rateSince (now: number, back: number): number {
+    if (this.size === 0) return 0
+    const length = this.timestamps.length
+    const index = (this.head - 1 - Math.min(back, this.size - 1) + 2 * length) % length
+    const seconds = (now - this.timestamps[index]!) / 1000
+    return seconds > 0 ? round((this.requests.total - this.totals[index]!) / seconds, 2) : 0
+  }
+
+  /**
+   * Points kept from before a restart, oldest first: the ring's newest `length` of them. Their request totals are
+   * not kept: they take today's, so that a rate read across them counts no request twice.
+   */
+  restore (timestamps: readonly number[], series: Partial<Record<string, ReadonlyArray<number | null>>>): void {
     const from = Math.max(0, timestamps.length - this.timestamps.length)
     for (let i = from; i < timestamps.length; i++) {
       const values = {} as HistoryValues
       for (const name of SERIES) values[name] = series[name]?.[i] ?? null
-      this.push(timestamps[i]!, values)
+      this.push(timestamps[i]!, values, this.requests.total)
     }
   }
 
-  private push (timestamp: number, values: HistoryValues): void {
+  private push (timestamp: number, values: HistoryValues, total: number): void {
     this.timestamps[this.head] = timestamp
+    this.totals[this.head] = total
     for (const name of SERIES) this.columns[name][this.head] = values[name] ?? Number.NaN
     this.head = (this.head + 1) % this.timestamps.length
     if (this.size < this.timestamps.length) this.size++
@@ -133,10 +131,17 @@ class Tier {
   }
 }
 
+/**
+ * The one place request rates are computed: per step for the charts, and over the recent window for the
+ * snapshot's requestsPerSecond, both from the request counters at each sample.
+ */
 export class History {
   private readonly tiers: Record<HistoryRange, Tier>
+  /** How many samples back the snapshot's rate reaches: RATE_WINDOW_MS at the sampling interval. */
+  private readonly rateBack: number
 
   constructor (requests: RequestTotals, sampleIntervalMs: number, now = Date.now()) {
+    this.rateBack = Math.max(1, Math.ceil(RATE_WINDOW_MS / sampleIntervalMs))
     this.tiers = {} as Record<HistoryRange, Tier>
     for (const [range, { spanMs, stepMs }] of Object.entries(HISTORY_RANGES) as Array<[HistoryRange, { spanMs: number, stepMs: number }]>) {
       // A sampling interval longer than a tier's step makes that tier one point per sample.
@@ -155,6 +160,11 @@ export class History {
     }
     // The finest tier steps on every sample, so it always returns a point.
     return point!
+  }
+
+  /** The request rate over about the last RATE_WINDOW_MS, from the finest tier (a point per sample). */
+  requestsPerSecond (now: number): number {
+    return this.tiers['5m'].rateSince(now, this.rateBack)
   }
 
   /** Puts back a tier kept in the shared directory (lib/shared/history-file.ts); call before the first sample. */

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { MongoClient } from 'mongodb'
+import type { MongoClientLike } from './collectors/mongo/client-types.js'
 import { normalizePrometheus, type PrometheusOptions, type Relabel } from './prometheus-relabel.js'
 import { normalizeAlerts, type AlertsOptions, type NormalizedAlerts } from './alerts/rules.js'
 import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
@@ -28,7 +28,7 @@ export interface HealthCheck {
 }
 
 export interface MongoWatchOptions {
-  client: MongoClient
+  client: MongoClientLike
   /** When false, a database that is down makes the status `degraded` instead of `unhealthy`. Default true. */
   required?: boolean
   /** How often `serverStatus` is read, when the user may run it. Default 10000. */
@@ -39,7 +39,7 @@ export interface ServerWatchOptions {
   /** Fastify's register prefix: the plugin's routes move under it (`/ops/health`). */
   prefix?: string
   /** A MongoClient to watch, or `{ client, required, serverStatusIntervalMs }`. */
-  mongo?: MongoClient | MongoWatchOptions
+  mongo?: MongoClientLike | MongoWatchOptions
   /** Named custom health checks: a function or `{ check, required, timeoutMs }`. */
   checks?: Record<string, HealthCheck | (() => unknown)>
   /**
@@ -91,7 +91,7 @@ export interface NormalizedCheck {
 }
 
 export interface NormalizedOptions {
-  mongo: { client: MongoClient, required: boolean, serverStatusIntervalMs: number } | null
+  mongo: { client: MongoClientLike, required: boolean, serverStatusIntervalMs: number } | null
   checks: NormalizedCheck[]
   authorize: Authorize | null
   authorizeTimeoutMs: number
@@ -216,11 +216,12 @@ function path (options: Record<string, unknown>, name: string, fallback: string)
   if (typeof value !== 'string' || !/^\/[\w\-./~]*$/.test(value) || value.includes('//') || /\/\.\.?(?:\/|$)/.test(value)) {
     throw new FST_SERVER_WATCH_INVALID_OPTION(name, 'false or a path starting with "/" (letters, digits, "-", "_", ".", "~", no "." or ".." segment)', show(value))
   }
+  // The one place a trailing slash is taken off: the routes use the path as it is.
   return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
 }
 
-function isMongoClient (value: unknown): value is MongoClient {
-  const client = value as MongoClient | null
+function isMongoClient (value: unknown): value is MongoClientLike {
+  const client = value as MongoClientLike | null
   return typeof client === 'object' && client !== null &&
     typeof client.db === 'function' && typeof client.on === 'function' && typeof client.off === 'function'
 }
@@ -240,7 +241,7 @@ function mongo (options: Record<string, unknown>, checkTimeoutMs: number): Norma
     throw new FST_SERVER_WATCH_INVALID_OPTION('mongo.required', 'a boolean', show(watch.required))
   }
   const serverStatusIntervalMs = integer(watch, 'serverStatusIntervalMs', DEFAULT_SERVER_STATUS_INTERVAL_MS, checkTimeoutMs, 86_400_000)
-  return { client: watch.client as MongoClient, required: watch.required !== false, serverStatusIntervalMs }
+  return { client: watch.client as MongoClientLike, required: watch.required !== false, serverStatusIntervalMs }
 }
 
 function checks (options: Record<string, unknown>, checkTimeoutMs: number): NormalizedCheck[] {

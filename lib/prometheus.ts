@@ -5,10 +5,10 @@
  * exact (a value exactly on an edge counts in the next bound up: a bucket holds [lower, upper)).
  */
 import { readdirSync, readFileSync } from 'node:fs'
-import { constants, PerformanceObserver } from 'node:perf_hooks'
-import { getHeapSpaceStatistics } from 'node:v8'
-import { BUCKET_COUNT, Histogram, bucketUpperBound } from './histogram.js'
-import { OTHER_STATUS_KEY, type Endpoint, type RequestMetrics } from './collectors/requests.js'
+import type { HeapSpaceInfo } from 'node:v8'
+import { BUCKET_COUNT, type Histogram, bucketUpperBound } from './histogram.js'
+import type { GcFigures } from './collectors/gc.js'
+import { OTHER_STATUS_KEY, type Endpoint, type RequestsView } from './requests/store.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { SampledSnapshot } from './watch.js'
@@ -24,12 +24,6 @@ const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', impo
 const PROCESS_START_SECONDS = Math.round(Date.now() - process.uptime() * 1000) / 1000
 const HEALTH_STATES = ['healthy', 'degraded', 'unhealthy'] as const
 const CHECK_STATES = ['pass', 'fail', 'pending'] as const
-const GC_KINDS: Record<number, string> = {
-  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
-  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
-  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
-  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb'
-}
 
 /** The index of the fine bucket whose upper edge is each bound: the `le` count is the cumulative count up to it. */
 export function boundIndexes (boundsSeconds: readonly number[]): number[] {
@@ -128,47 +122,32 @@ class Exposition {
 const seconds = (ms: number | null | undefined): number | null => ms === null || ms === undefined ? null : msToSeconds(ms)
 const ratio = (percent: number | null): number | null => percent === null ? null : Math.round(percent * 100) / 10_000
 
-/** Counts garbage collections and their pauses by kind from `gc` performance entries; only exists while /metrics is on. */
-export function createGcStats () {
-  const byKind = new Map<string, Histogram>()
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const kind = GC_KINDS[(entry as { detail?: { kind?: number } | null }).detail?.kind ?? -1] ?? 'other'
-      let histogram = byKind.get(kind)
-      if (histogram === undefined) {
-        histogram = new Histogram()
-        byKind.set(kind, histogram)
-      }
-      histogram.record(entry.duration)
-    }
-  })
-  observer.observe({ entryTypes: ['gc'] })
-  return { byKind, close: () => observer.disconnect() }
-}
-
-export type GcStats = ReturnType<typeof createGcStats>
-
 /**
- * What the exposition reads: the live request counters and the last sample. The HTTP series come from the
- * counters themselves, so the snapshot's per-endpoint percentiles (~2 ms at 200 routes) are not built per scrape.
+ * What the exposition reads, all of it from the watch's read model (lib/watch.ts): the request counters through a
+ * read-only view and the last sample. The HTTP series come from the counters themselves, so the snapshot's
+ * per-endpoint percentiles are not built per scrape.
  */
 export interface MetricsSource {
-  requests: RequestMetrics
+  requests: RequestsView
   snapshot (): SampledSnapshot
+  /** Every V8 heap space as last sampled (the snapshot keeps the five largest); no series without it. */
+  heapSpaces?: () => readonly HeapSpaceInfo[]
+  /** Garbage collections by kind, or null when they are not collected. */
+  gc?: () => GcFigures | null
   /** The alert rules and which of them fire. */
   alerts?: () => Pick<AlertsView, 'rules' | 'active'>
   /** The app's own metrics, already written (lib/custom/prometheus.ts). */
   custom?: () => string
 }
 
-export function renderMetrics (source: MetricsSource, gc: GcStats | null): string {
+export function renderMetrics (source: MetricsSource): string {
   const out = new Exposition()
   const snapshot = source.snapshot()
   writeInfo(out, snapshot)
   writeHealth(out, snapshot)
   if (source.alerts !== undefined) writeAlerts(out, source.alerts())
   writeHttp(out, source.requests)
-  writeProcess(out, snapshot, gc)
+  writeProcess(out, snapshot, source.heapSpaces?.() ?? [], source.gc?.() ?? null)
   writeSystem(out, snapshot)
   writeMongo(out, snapshot.database)
   if (source.custom !== undefined) out.text += source.custom()
@@ -203,7 +182,7 @@ function writeAlerts (out: Exposition, alerts: Pick<AlertsView, 'rules' | 'activ
     alerts.rules.map((rule) => [labels(['alertname', rule.name], ['severity', rule.severity]), firing.has(rule.name) ? 1 : 0]))
 }
 
-function writeHttp (out: Exposition, requests: RequestMetrics): void {
+function writeHttp (out: Exposition, requests: RequestsView): void {
   const series: Array<[string, Histogram]> = []
   for (const endpoint of requests.allEndpoints()) collectSeries(endpoint, series)
   if (series.length > 0) {
@@ -238,7 +217,7 @@ function collectSeries (endpoint: Endpoint, series: Array<[string, Histogram]>):
   }
 }
 
-function writeProcess (out: Exposition, snapshot: SampledSnapshot, gc: GcStats | null): void {
+function writeProcess (out: Exposition, snapshot: SampledSnapshot, spaces: readonly HeapSpaceInfo[], gc: GcFigures | null): void {
   const usage = process.cpuUsage()
   out.single('process_cpu_user_seconds_total', 'counter', 'User CPU time of this process', usage.user / 1e6)
   out.single('process_cpu_system_seconds_total', 'counter', 'System CPU time of this process', usage.system / 1e6)
@@ -259,8 +238,7 @@ function writeProcess (out: Exposition, snapshot: SampledSnapshot, gc: GcStats |
   out.single('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap used', memory.heapUsed)
   out.single('nodejs_external_memory_bytes', 'gauge', 'Memory of C++ objects bound to JavaScript objects', memory.external)
   out.single('nodejs_array_buffers_bytes', 'gauge', 'Memory of ArrayBuffers and SharedArrayBuffers, Buffers included', memory.arrayBuffers)
-  // All spaces, read now (microseconds): the snapshot keeps only the five largest, and series must not come and go.
-  const spaces = getHeapSpaceStatistics()
+  // All spaces: the snapshot keeps only the five largest, and series must not come and go.
   out.labelled('nodejs_heap_space_size_total_bytes', 'gauge', 'Size of each V8 heap space',
     spaces.map((space) => [labels(['space', spaceLabel(space.space_name)]), space.space_size]))
   out.labelled('nodejs_heap_space_size_used_bytes', 'gauge', 'Used size of each V8 heap space',
@@ -272,9 +250,9 @@ function writeProcess (out: Exposition, snapshot: SampledSnapshot, gc: GcStats |
   out.single('nodejs_eventloop_lag_p99_seconds', 'gauge', '99th percentile event loop delay over the last sample interval', seconds(delayMs.p99))
   out.single('nodejs_eventloop_lag_max_seconds', 'gauge', 'Largest event loop delay over the last sample interval', seconds(delayMs.max))
   out.single('nodejs_eventloop_utilization_ratio', 'gauge', 'Event loop utilization (0 to 1) over the last sample interval', utilization)
-  if (gc !== null && gc.byKind.size > 0) {
+  if (gc !== null && gc.size > 0) {
     out.family('nodejs_gc_duration_seconds', 'histogram', 'Garbage collection pauses by kind (_count: collections, _sum: total pause)')
-    for (const [kind, histogram] of gc.byKind) {
+    for (const [kind, histogram] of gc) {
       out.histogram('nodejs_gc_duration_seconds', `kind="${kind}"`, histogram, GC_DURATION_BOUNDS, GC_BOUND_INDEXES)
     }
   }

@@ -15,7 +15,7 @@ export class Sampler {
 
   private readonly failures: ReturnType<typeof failureLogger>
 
-  /** Each collector guards itself; should a sample still reject, the loop logs it once and goes on. */
+  /** The error policy's backstop (lib/collectors/types.ts): a sample that rejects is logged once and the loop goes on. */
   constructor (
     private readonly intervalMs: number,
     private readonly sampleOnce: () => Promise<void>,

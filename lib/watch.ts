@@ -7,21 +7,19 @@ import { createEventLoopCollector } from './collectors/event-loop.js'
 import { createHeapTrendCollector } from './collectors/heap-trend.js'
 import { createMongoCollector } from './collectors/mongo/index.js'
 import { createProcessCollector } from './collectors/process.js'
-import { RequestMetrics } from './collectors/requests.js'
 import { RecentRequests } from './collectors/recent.js'
 import { createSystemCollector } from './collectors/system.js'
-import { AlertEngine } from './alerts/engine.js'
-import { readPath } from './alerts/metric-path.js'
-import type { NormalizedRule } from './alerts/rules.js'
-import { createWebhook } from './alerts/webhook.js'
-import { failureLogger, type Collector } from './collectors/types.js'
+import { createAlerting } from './alerts/index.js'
+import { createGcCollector } from './collectors/gc.js'
+import type { Collector } from './collectors/types.js'
 import { loggableError } from './error-text.js'
 import { CustomHistory } from './custom/history.js'
 import { CustomMetrics } from './custom/registry.js'
 import { formatUptime } from './format.js'
-import { Histogram } from './histogram.js'
-import { History, HISTORY_RANGES, SERIES, type HistoryPoint, type HistoryRange } from './history.js'
+import { History } from './history.js'
+import { HISTORY_RANGES, SERIES, type HistoryPoint, type HistoryRange } from './schemas/history.js'
 import type { NormalizedOptions } from './options.js'
+import { RequestMetrics } from './requests/store.js'
 import { Sampler } from './sampler.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
@@ -51,8 +49,6 @@ export function healthStatus (checks: Record<string, CheckResult>, database: Dat
   return status
 }
 
-const EMPTY_HISTOGRAM = new Histogram()
-
 const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
   sample () {},
   read: () => ({ status: 'not_configured' }),
@@ -60,12 +56,13 @@ const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
 }
 
 /**
- * Everything the plugin knows, independent of Fastify's routing: the request metrics that the hooks feed, the
- * collectors that the sampling loop feeds, the history, and the snapshot that /health serves.
+ * Everything the plugin knows, independent of Fastify's routing, in three parts: the collectors (and the request
+ * store that the hooks feed), the sample step that the sampling loop runs, and the read model that /health, the
+ * dashboard, /metrics and the OpenTelemetry export all render from.
  */
 export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger, fastifyVersion: string) {
   const startedAt = Date.now()
-  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength, options.sampleIntervalMs)
+  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength)
   // Once: a container's limits are set when it starts.
   const limits = readCgroupLimits()
   const processMemory = createProcessCollector(log, limits)
@@ -83,36 +80,19 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       serverStatusIntervalMs: options.mongo.serverStatusIntervalMs,
       log
     })
-  const collectors: Array<[string, Collector<unknown>]> = [
-    ['process', processMemory], ['cpu', cpu], ['event loop', eventLoop], ['system memory', system],
-    ['heap trend', heapTrend],
-    ['checks', checks], ['database', database]
-  ]
-  // A collector that samples synchronously (most do, most of the time) costs no promise and no microtask: on an
-  // idle server those were a good part of a sample's cost (benchmark/README.md).
-  const guarded = collectors.map(([name, collector]) => {
-    const failures = failureLogger(log, `the ${name} collector`)
-    return (): Promise<void> | undefined => {
-      try {
-        const pending = collector.sample() as Promise<void> | undefined
-        if (pending === undefined) {
-          failures.recovered()
-          return undefined
-        }
-        return pending.then(failures.recovered, failures.failed)
-      } catch (error) {
-        failures.failed(error)
-        return undefined
-      }
-    }
-  })
-  // Shared mode: the history is the fleet's, read from the shared directory, and kept there.
+  // Only /metrics reads garbage collections: without it, no observer.
+  const gc = options.metricsPath === false ? null : createGcCollector()
+  const collectors: Array<Collector<unknown>> = [processMemory, cpu, eventLoop, system, heapTrend, checks, database]
+  if (gc !== null) collectors.push(gc)
+  // This process's own history: its request rate (and, without `shared`, the dashboard's charts).
+  const history = new History(requests, options.sampleIntervalMs, startedAt)
+  // Shared mode: the charts are the fleet's, read back from the shared directory at start, and kept there.
   const shared = options.shared === null
     ? null
     : createSharedWatch({ ...options, shared: options.shared, log: { warn: (msg: string) => log.warn(msg) } })
-  const history = new History(shared?.totals ?? requests, options.sampleIntervalMs, startedAt)
+  const fleetHistory = shared === null ? history : new History(shared.totals, options.sampleIntervalMs, startedAt)
   const historyRanges = Object.keys(HISTORY_RANGES) as HistoryRange[]
-  shared?.restore(history, historyRanges, SERIES)
+  shared?.restore(fleetHistory, historyRanges, SERIES)
   const listeners = new Set<(point: HistoryPoint) => void>()
   const recent = new RecentRequests({
     get total () { return requests.total },
@@ -122,64 +102,31 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   const identity = { hostname: hostname(), pid: process.pid }
   const custom = new CustomMetrics(log)
   const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
-  const alerts = options.alerts === null ? null : createAlerting(options.alerts, identity)
+  const alerts = options.alerts === null
+    ? null
+    : createAlerting(options.alerts, identity, {
+      parts: {
+        application: applicationFigures,
+        eventLoop: () => eventLoop.read(),
+        memory: memoryFigures,
+        cpu: () => cpu.read(),
+        database: () => database.read(),
+        checks: () => checks.read()
+      },
+      sampled,
+      endpoint: (key) => requests.endpoints.get(key)
+    }, log)
+  /** When the last sample finished (null before the first): readiness, and the time of health+json's figures. */
+  let sampledAt: number | null = null
 
-  /** The rules, their per-route windows, and where their transitions go. */
-  function createAlerting (config: NonNullable<NormalizedOptions['alerts']>, who: typeof identity) {
-    const engine = new AlertEngine(config.rules, who)
-    const webhook = config.webhook === null ? null : createWebhook(config.webhook, log)
-    // A rule on one route reads that route over the last minute, like application.recent.
-    const routeWindows = new Map<NormalizedRule, RecentRequests>()
-    for (const rule of config.rules) {
-      if (rule.path.kind !== 'endpoint') continue
-      const key = rule.path.key
-      const endpoint = () => requests.endpoints.get(key)
-      routeWindows.set(rule, new RecentRequests({
-        get total () { return endpoint()?.count ?? 0 },
-        get errorCount () { return endpoint()?.errorCount ?? 0 },
-        histogram: () => endpoint()?.combined() ?? EMPTY_HISTOGRAM
-      }))
-    }
-    // Only the parts of the snapshot that some rule reads are built on each sample (the default rules read the
-    // event loop and the heap): the whole snapshot and the application's percentiles are not.
-    const parts = new Set(config.rules.flatMap((rule) => rule.path.kind === 'path' ? [rule.path.segments[0]!] : []))
-    const readers: Record<string, (now: number) => unknown> = {
-      application: applicationFigures,
-      eventLoop: () => eventLoop.read(),
-      memory: memoryFigures,
-      cpu: () => cpu.read(),
-      database: () => database.read(),
-      checks: () => checks.read()
-    }
-    const partReaders = [...parts].map((part) => [part, readers[part] ?? ((now: number) => (sampled(now) as Record<string, unknown>)[part])] as const)
-    function evaluate (now: number): void {
-      for (const window of routeWindows.values()) window.tick(now)
-      const figures: Record<string, unknown> = {}
-      for (const [part, read] of partReaders) figures[part] = read(now)
-      const events = engine.evaluate(now, (rule) => {
-        if (rule.path.kind === 'path') return readPath(figures, rule.path.segments)
-        const window = routeWindows.get(rule)!.read()
-        return rule.path.field === 'errorRate' ? window.errorRate : window.responseTimeMs[rule.path.field]
-      })
-      for (const event of events) {
-        log[event.type === 'fired' ? 'warn' : 'info']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
-        webhook?.send(event)
-        if (config.onAlert !== null) {
-          // A throw and an async onAlert's rejection alike are logged, never left unhandled.
-          const onAlert = config.onAlert
-          Promise.resolve().then(() => onAlert(event)).catch((error: unknown) => {
-            log.warn({ err: loggableError(error) }, 'server-watch: onAlert failed')
-          })
-        }
-      }
-    }
-    return { engine, evaluate, close: () => webhook?.close() }
-  }
-
+  // The sample step.
+  /** One sample: every collector (they never throw: see Collector), then what is derived from them. */
   async function sampleOnce (): Promise<void> {
+    // A collector that samples synchronously (most do, most of the time) costs no promise and no microtask: on an
+    // idle server those were a good part of a sample's cost (benchmark/README.md).
     const pending: Array<Promise<void>> = []
-    for (const sample of guarded) {
-      const waiting = sample()
+    for (const collector of collectors) {
+      const waiting = collector.sample()
       if (waiting !== undefined) pending.push(waiting)
     }
     if (pending.length > 0) await Promise.all(pending)
@@ -187,27 +134,43 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     const now = Date.now()
     requests.tick(now)
     recent.tick(now)
+    const memory = processMemory.read()
+    const read = database.read()
+    const db = read.status === 'not_configured' ? null : read
+    const gauges = {
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+      external: memory.external,
+      systemMemoryPercent: system.read().percent,
+      cpuProcessPercent: cpu.read().processPercent,
+      cpuSystemPercent: cpu.read().systemPercent,
+      eventLoopDelayP99Ms: eventLoop.read().delayMs.p99,
+      eventLoopUtilization: eventLoop.read().utilization,
+      dbPingMs: db?.pingMs ?? null,
+      dbPoolInUse: db?.pool.inUse ?? null,
+      dbCommandP95Ms: db?.commands.recentP95Ms ?? null
+    }
+    // Before the alerts: a rule on requestsPerSecond reads the rate with this sample in it.
+    let point = history.record(now, gauges)
+    if (shared !== null) {
+      // The fleet: this process's file written, the others' read; their memory summed, the worst loop.
+      const fleet = shared.sample(localSample(now)).gauges
+      point = fleetHistory.record(now, {
+        ...gauges,
+        rss: fleet.rss,
+        heapUsed: fleet.heapUsed,
+        heapTotal: fleet.heapTotal,
+        external: fleet.external,
+        cpuProcessPercent: fleet.cpuProcessPercent,
+        eventLoopDelayP99Ms: fleet.eventLoopDelayP99Ms,
+        eventLoopUtilization: fleet.eventLoopUtilization
+      })
+      shared.persist(fleetHistory, historyRanges)
+    }
     alerts?.evaluate(now)
     customHistory.record(now)
-    const db = database.read()
-    const own = ownGauges(now)
-    // The fleet's figures where several processes share the directory: their memory summed, the worst loop.
-    const figures = shared === null ? own : shared.sample(localSample(own)).gauges
-    const point = history.record(now, {
-      rss: figures.rss,
-      heapUsed: figures.heapUsed,
-      heapTotal: figures.heapTotal,
-      external: figures.external,
-      systemMemoryPercent: system.read().percent,
-      cpuProcessPercent: figures.cpuProcessPercent,
-      cpuSystemPercent: cpu.read().systemPercent,
-      eventLoopDelayP99Ms: figures.eventLoopDelayP99Ms,
-      eventLoopUtilization: figures.eventLoopUtilization,
-      dbPingMs: db.pingMs ?? null,
-      dbPoolInUse: db.pool?.inUse ?? null,
-      dbCommandP95Ms: db.commands?.recentP95Ms ?? null
-    })
-    shared?.persist(history, historyRanges)
+    sampledAt = now
     for (const listener of listeners) {
       try {
         listener(point)
@@ -218,12 +181,13 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   }
   const sampler = new Sampler(options.sampleIntervalMs, sampleOnce, log)
 
-  function ownGauges (now: number): SharedGauges {
+  /** What this process puts in the shared directory on each sample (and on close). */
+  function localSample (now: number) {
     const memory = processMemory.read()
     const loop = eventLoop.read()
-    return {
+    const gauges: SharedGauges = {
       inFlight: Math.max(0, requests.inFlight),
-      requestsPerSecond: requests.requestsPerSecond(now),
+      requestsPerSecond: history.requestsPerSecond(now),
       rss: memory.rss,
       heapUsed: memory.heapUsed,
       heapTotal: memory.heapTotal,
@@ -232,10 +196,6 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       eventLoopDelayP99Ms: loop.delayMs.p99,
       eventLoopUtilization: loop.utilization
     }
-  }
-
-  /** What this process puts in the shared directory on each sample. */
-  function localSample (gauges: SharedGauges) {
     return {
       counts: requests,
       status: healthStatus(checks.read(), database.read(), alerts?.engine.status()),
@@ -244,6 +204,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       p95Ms: requests.histogram.percentile(0.95)
     }
   }
+
+  // The read model.
 
   /** Everything the sampling loop measured, without the per-endpoint figures: what /metrics reads. */
   function sampled (now = Date.now()): SampledSnapshot {
@@ -284,7 +246,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       errorRate: requests.total === 0 ? 0 : requests.errorCount / requests.total * 100,
       averageResponseTimeMs: mean,
       responseTimeMs,
-      requestsPerSecond: requests.requestsPerSecond(now),
+      requestsPerSecond: history.requestsPerSecond(now),
       inFlight: Math.max(0, requests.inFlight),
       shed: requests.shed,
       aborted: requests.aborted,
@@ -295,9 +257,16 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
 
   function snapshot (): HealthSnapshot {
     const now = Date.now()
-    const own = { ...sampled(now), application: { ...requests.snapshot(now), recent: recent.read() }, custom: custom.snapshot() }
+    const { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, ...rest } = requests.snapshot(now)
+    const requestsPerSecond = history.requestsPerSecond(now)
+    const own = {
+      ...sampled(now),
+      application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read() },
+      custom: custom.snapshot()
+    }
     const view = shared?.view()
     if (view == null) return own
+    // Shared mode: the requests are the fleet's, and so is the status (the worst live process's).
     return {
       ...own,
       status: worst(own.status, view.status),
@@ -314,6 +283,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   }
 
   return {
+    /** The request store: the hooks write it; readers get it as a RequestsView. */
     requests,
     /** Shared mode (lib/shared/), or null: the fleet's view, each process's recent figures. */
     shared,
@@ -321,9 +291,16 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     custom,
     /** The custom metrics' figures over the last five minutes, one point per sample. */
     customHistory: () => customHistory.query(),
-    history,
+    /** What the dashboard charts: the fleet's history in shared mode, else this process's. */
+    history: fleetHistory,
     snapshot,
     sampled,
+    /** When the last sample finished, or null before the first: /health/ready fails until then. */
+    sampledAt: () => sampledAt,
+    /** Every V8 heap space as last sampled, for /metrics (the snapshot keeps the five largest). */
+    heapSpaces: processMemory.heapSpaces,
+    /** Garbage collections by kind, or null when /metrics is off. */
+    gc: () => gc?.read() ?? null,
     /** The overall status alone, without building the snapshot: what probes and unauthorised callers get. */
     status: () => worst(healthStatus(checks.read(), database.read(), alerts?.engine.status()), shared?.view()?.status ?? 'healthy'),
     /** The alert rules' engine, or null when `alerts: false`. */
@@ -340,14 +317,14 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       // The requests since the last sample, and the history if this process keeps it: a reload loses no counts.
       if (shared !== null) {
         try {
-          shared.close(localSample(ownGauges(Date.now())), history, historyRanges)
+          shared.close(localSample(Date.now()), fleetHistory, historyRanges)
         } catch (error) {
           log.warn({ err: loggableError(error) }, 'server-watch: the last write to the shared directory failed')
         }
       }
       sampler.close()
       listeners.clear()
-      for (const [, collector] of collectors) collector.close()
+      for (const collector of collectors) collector.close()
       alerts?.close()
     }
   }

@@ -3,10 +3,11 @@
 // <base href> the server puts in index.html, so the page works under any prefix.
 import { renderActiveAlerts, renderAlertsView } from './alerts.js'
 import { renderEndpoints, renderPeak, renderSnapshot } from './cards.js'
-import { createCharts, RANGES, renderHistoryCharts, retheme, setChartDefaults } from './charts.js'
+import { createCharts, renderHistoryCharts, retheme, setChartDefaults } from './charts.js'
 import { renderCustomMetrics } from './custom.js'
 import { byId, setText } from './dom.js'
 import { renderProcesses, watchProcessSelection } from './processes.js'
+import { DEFAULT_RANGE, LIVE_RANGE, RANGES } from './ranges.js'
 
 const POLL_MS = 5_000
 const STREAM_RETRY_MS = 30_000
@@ -25,9 +26,9 @@ const state = {
 function readStoredRange () {
   try {
     const stored = window.localStorage.getItem('server-watch-range')
-    return stored in RANGES ? stored : '5m'
+    return stored in RANGES ? stored : DEFAULT_RANGE
   } catch {
-    return '5m'
+    return DEFAULT_RANGE
   }
 }
 
@@ -52,7 +53,7 @@ function showHistory () {
   renderPeak(state.history)
 }
 
-/** A live sample joins the 5 minute history at once; the coarser ranges are re-read when a step has passed. */
+/** A live sample joins the every-sample (5 minute) history at once; the coarser ranges are re-read when a step has passed. */
 function appendPoint (point) {
   const history = state.history
   if (!history || !point) return
@@ -63,11 +64,11 @@ function appendPoint (point) {
   }
   const last = history.timestamps.at(-1) ?? -Infinity
   if (point.timestamp <= last) return
-  if (history.range !== '5m') {
+  if (history.range !== LIVE_RANGE) {
     if (point.timestamp - last >= history.stepMs) refresh()
     return
   }
-  const cutoff = point.timestamp - RANGES['5m'].windowMs
+  const cutoff = point.timestamp - RANGES[LIVE_RANGE].windowMs
   let drop = 0
   while (drop < history.timestamps.length && history.timestamps[drop] <= cutoff) drop++
   // New arrays rather than push/shift: the charts hold references to these.
@@ -106,7 +107,7 @@ function refresh () {
         // One process: its last five minutes, whatever the range.
         const history = await getJson(state.process === ''
           ? `api/history?range=${encodeURIComponent(state.range)}`
-          : `api/history?range=5m&process=${encodeURIComponent(state.process)}`)
+          : `api/history?range=${encodeURIComponent(LIVE_RANGE)}&process=${encodeURIComponent(state.process)}`)
         const snapshot = await getJson('api/snapshot')
         const alerts = await getJson('api/alerts')
         state.history = history

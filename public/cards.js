@@ -1,8 +1,10 @@
 /* global document */
 // The cards: each renders its part of the snapshot. Server text goes in through textContent only.
-import { assignEndpointColours, charts, endpointColour, ensureDatabaseChart, RANGES, statusColour, theme } from './charts.js'
+import { ensureDatabaseChart, renderEndpointChart, renderStatusChart } from './charts.js'
 import { renderDiagnostics } from './diagnostics.js'
 import { byId, make, pill, setText, swatch } from './dom.js'
+import { RANGES } from './ranges.js'
+import { assignEndpointColours, endpointColour, statusColour } from './theme.js'
 import { DASH, dateFormat, formatBytes, formatClock, formatCount, formatDuration, formatPercent, formatRate, isNumber } from './format.js'
 
 const TOP_ENDPOINTS_CHARTED = 8
@@ -161,11 +163,7 @@ export function renderEndpoints (endpoints, sort) {
   // The charted ones first, so that they are the ones with distinct colours.
   assignEndpointColours(top.map(([key]) => key))
   assignEndpointColours(byCount.map(([key]) => key))
-  const chart = charts.endpoints
-  chart.data.labels = top.map(([key]) => key)
-  chart.data.datasets[0].data = top.map(([, endpoint]) => endpoint.count)
-  chart.data.datasets[0].backgroundColor = top.map(([key]) => endpointColour(key))
-  chart.update('none')
+  renderEndpointChart(top)
 
   const sorted = [...entries].sort((a, b) => SORTS[sort](a, b) || (a[0] < b[0] ? -1 : 1))
   const rows = sorted.map(([key, endpoint]) => {
@@ -200,12 +198,7 @@ function renderStatusCodes (statusCodes) {
   const total = entries.reduce((sum, [, count]) => sum + count, 0)
   byId('status-empty').hidden = entries.length > 0
   byId('status-chart-box').hidden = entries.length === 0
-  const chart = charts.status
-  chart.data.labels = entries.map(([code]) => code)
-  chart.data.datasets[0].data = entries.map(([, count]) => count)
-  chart.data.datasets[0].backgroundColor = entries.map(([code]) => statusColour(code))
-  chart.data.datasets[0].borderColor = theme.surface
-  chart.update('none')
+  renderStatusChart(entries)
   byId('status-list').replaceChildren(...entries.map(([code, count]) => {
     const item = make('li')
     item.title = `${formatCount(count)} responses with status ${code}`

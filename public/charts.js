@@ -1,85 +1,18 @@
 /* global Chart, document, getComputedStyle */
-// The charts: created once, then only their data changes (chart.update('none')). Colours come from a fixed palette
-// in the style sheet, so that light and dark schemes each have theirs and a colour always means the same thing.
+// The charts: created once, then only their data changes (chart.update('none')). The cards hand them their data
+// through the render functions below; the colours come from theme.js.
 import { byId } from './dom.js'
+import { DEFAULT_RANGE, RANGES } from './ranges.js'
+import { currentTheme, endpointColour, reloadTheme, statusColour, withAlpha } from './theme.js'
 import { clockFormat, formatBytes, formatClock, formatCount, formatDuration, formatPercent, formatRate, isNumber, minuteFormat } from './format.js'
 
-export const RANGES = {
-  '5m': { windowMs: 5 * 60_000, label: '5 min' },
-  '1h': { windowMs: 60 * 60_000, label: '1 hour' },
-  '24h': { windowMs: 24 * 60 * 60_000, label: '24 hours' }
-}
 const SECOND = 1000
 const MINUTE = 60 * SECOND
 const HOUR = 60 * MINUTE
 const TICK_STEPS = [SECOND, 2 * SECOND, 5 * SECOND, 10 * SECOND, 15 * SECOND, 30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE,
   15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 3 * HOUR, 6 * HOUR]
 const MAX_TIME_TICKS = 6
-const ENDPOINT_COLOURS = ['c1', 'c2', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', 'c10', 'c11']
-const STATUS_CLASS_COLOURS = { 1: 'c12', 2: 'c4', 3: 'c1', 4: 'c2', 5: 'c3' }
-
-export let theme = readTheme()
-
-function readTheme () {
-  const style = getComputedStyle(document.documentElement)
-  const read = (name) => style.getPropertyValue(`--${name}`).trim()
-  const palette = {}
-  for (let i = 1; i <= 12; i++) palette[`c${i}`] = read(`c${i}`)
-  return { palette, text: read('text'), muted: read('muted'), grid: read('grid'), surface: read('surface') }
-}
-
-function withAlpha (hex, alpha) {
-  const match = /^#([0-9a-f]{6})$/i.exec(hex)
-  if (match === null) return hex
-  const value = parseInt(match[1], 16)
-  return `rgba(${value >> 16}, ${(value >> 8) & 255}, ${value & 255}, ${alpha})`
-}
-
-/** FNV-1a: the same endpoint keeps the same colour across refreshes, reloads and machines. */
-function hash (text) {
-  let value = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    value ^= text.charCodeAt(i)
-    value = Math.imul(value, 0x01000193)
-  }
-  return value >>> 0
-}
-
-const endpointColours = new Map()
-
-/**
- * An endpoint keeps its colour for the life of the page. New endpoints, taken in name order, start from the
- * colour their key hashes to and take the next one still free, so the same routes get the same colours on every
- * load and no two share one while there are colours left.
- */
-export function assignEndpointColours (keys) {
-  const fresh = keys.filter((key) => !endpointColours.has(key)).sort()
-  for (const key of fresh) {
-    const taken = new Set(endpointColours.values())
-    const start = hash(key) % ENDPOINT_COLOURS.length
-    let token = ENDPOINT_COLOURS[start]
-    for (let i = 0; i < ENDPOINT_COLOURS.length; i++) {
-      const candidate = ENDPOINT_COLOURS[(start + i) % ENDPOINT_COLOURS.length]
-      if (!taken.has(candidate)) {
-        token = candidate
-        break
-      }
-    }
-    endpointColours.set(key, token)
-  }
-}
-
-export const endpointColour = (key) => theme.palette[endpointColours.get(key) ?? ENDPOINT_COLOURS[hash(key) % ENDPOINT_COLOURS.length]]
-
-export function statusColour (code) {
-  const base = theme.palette[STATUS_CLASS_COLOURS[String(code)[0]] ?? 'c12']
-  const number = Number(code)
-  // The round code of a class (200, 400, 500) in full colour, its siblings in stable lighter shades.
-  if (number % 100 === 0) return base
-  return withAlpha(base, [0.75, 0.55, 0.4][hash(String(code)) % 3])
-}
-
-export const charts = {}
+const charts = {}
 let lastHistory = null
 
 export function setChartDefaults () {
@@ -102,6 +35,7 @@ export function setChartDefaults () {
 }
 
 function applyChartDefaultsTheme () {
+  const theme = currentTheme()
   Chart.defaults.color = theme.muted
   Chart.defaults.borderColor = theme.grid
 }
@@ -183,6 +117,7 @@ function byteStep (max) {
 }
 
 function applyLineTheme (chart) {
+  const theme = currentTheme()
   for (const dataset of chart.data.datasets) {
     const colour = theme.palette[dataset.colourToken]
     dataset.borderColor = colour
@@ -248,7 +183,7 @@ export function createCharts () {
   })
   charts.status = new Chart(byId('chart-status'), {
     type: 'doughnut',
-    data: { labels: [], datasets: [{ data: [], backgroundColor: [], borderWidth: 2, borderColor: theme.surface, hoverOffset: 4 }] },
+    data: { labels: [], datasets: [{ data: [], backgroundColor: [], borderWidth: 2, borderColor: currentTheme().surface, hoverOffset: 4 }] },
     options: {
       cutout: '64%',
       plugins: {
@@ -266,7 +201,7 @@ function shortEndpointLabel (value) {
 
 /** The database chart exists only once a database is watched; created then, once. */
 export function ensureDatabaseChart () {
-  if (charts.database) return charts.database
+  if (charts.database) return
   charts.database = createLineChart('chart-database', {
     series: [
       { name: 'dbPingMs', label: 'Ping', colour: 'c6' },
@@ -277,7 +212,25 @@ export function ensureDatabaseChart () {
     y1: { format: (value) => Number.isInteger(value) ? formatCount(value) : '', suggestedMax: 4 }
   })
   if (lastHistory) renderLineChart(charts.database, lastHistory)
-  return charts.database
+}
+
+/** The most requested endpoints, `[key, { count }]` in the order drawn, each in its endpoint colour. */
+export function renderEndpointChart (top) {
+  const chart = charts.endpoints
+  chart.data.labels = top.map(([key]) => key)
+  chart.data.datasets[0].data = top.map(([, endpoint]) => endpoint.count)
+  chart.data.datasets[0].backgroundColor = top.map(([key]) => endpointColour(key))
+  chart.update('none')
+}
+
+/** The responses by status code, `[code, count]` in the order drawn. */
+export function renderStatusChart (entries) {
+  const chart = charts.status
+  chart.data.labels = entries.map(([code]) => code)
+  chart.data.datasets[0].data = entries.map(([, count]) => count)
+  chart.data.datasets[0].backgroundColor = entries.map(([code]) => statusColour(code))
+  chart.data.datasets[0].borderColor = currentTheme().surface
+  chart.update('none')
 }
 
 /** Ticks on round local times (12:00:30, 12:01:00, ...) rather than at steps from the first point. */
@@ -303,7 +256,7 @@ function formatTimeTick (value) {
 function timeAxis (history) {
   const last = history.timestamps.at(-1) ?? Date.now()
   const first = history.timestamps[0] ?? last
-  const windowMs = (RANGES[history.range] ?? RANGES['5m']).windowMs
+  const windowMs = (RANGES[history.range] ?? RANGES[DEFAULT_RANGE]).windowMs
   const min = Math.min(last - 10 * SECOND, Math.max(first, last - windowMs))
   const span = last - min
   const stepSize = TICK_STEPS.find((step) => span / step <= MAX_TIME_TICKS) ?? TICK_STEPS.at(-1)
@@ -339,7 +292,7 @@ export function renderHistoryCharts (history) {
 
 /** After a change of colour scheme: the palette is read again and every chart recoloured in place. */
 export function retheme () {
-  theme = readTheme()
+  const theme = reloadTheme()
   applyChartDefaultsTheme()
   for (const chart of Object.values(charts)) {
     if (chart.config.type === 'line') applyLineTheme(chart)

@@ -2,7 +2,7 @@
 // The "Custom metrics" card: the app's own counters, gauges and histograms (snapshot.custom), one row per series,
 // and a chart per metric over the last five minutes. Server text (names, help, label values) goes in through
 // textContent only.
-import { theme } from './charts.js'
+import { currentTheme } from './theme.js'
 import { byId, make } from './dom.js'
 import { DASH, formatClock, formatDuration, isNumber } from './format.js'
 
@@ -90,7 +90,7 @@ function renderCustomHistory (history) {
       box.append(item)
       chart = new Chart(canvas, {
         type: 'line',
-        data: { datasets: [{ label: name, data: [], borderColor: theme.palette[`c${(customCharts.size % 12) + 1}`], spanGaps: false }] },
+        data: { datasets: [{ label: name, data: [], borderColor: currentTheme().palette[`c${(customCharts.size % 12) + 1}`], spanGaps: false }] },
         options: {
           animation: false,
           elements: { point: { radius: 0, hitRadius: 4 }, line: { borderWidth: 1.75, tension: 0.2 } },

@@ -1,13 +1,14 @@
 import { test, type Test } from 'tap'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { MongoClient } from 'mongodb'
 import serverWatch, { type ServerWatchOptions } from '../lib/plugin.js'
-import { createStreamHub, dashboardBase, type DashboardWatch } from '../lib/routes/dashboard.js'
-import type { HistoryPoint } from '../lib/history.js'
+import { dashboardBase } from '../lib/routes/dashboard.js'
+import { createStreamHub, type StreamSource } from '../lib/routes/stream-hub.js'
+import { HISTORY_RANGES, type HistoryPoint } from '../lib/schemas/history.js'
 import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from './helpers/browser.js'
 import { startMongoServer, type TestMongoServer } from './helpers/mongo-server.js'
 
@@ -219,6 +220,37 @@ test('the page, its files and its JSON API answer with safe headers', async (t) 
   t.equal(bad.headers['cache-control'], 'no-store')
 })
 
+test('the page\'s range buttons are rendered from the history\'s ranges, and public/ keeps no copy of them', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(serverWatch, { sampleIntervalMs: 200 })
+  const page = await app.inject('/dashboard')
+  const buttons = [...page.body.matchAll(/<button type="button" role="radio" data-range="([^"]+)" data-span-ms="(\d+)" data-step-ms="(\d+)" aria-checked="(true|false)">([^<]+)<\/button>/g)]
+    .map(([, range, spanMs, stepMs, checked, label]) => [range, Number(spanMs), Number(stepMs), checked, label])
+  t.same(buttons, [
+    ['5m', 300_000, 0, 'true', '5 min'],
+    ['1h', 3_600_000, 10_000, 'false', '1 hour'],
+    ['24h', 86_400_000, 60_000, 'false', '24 hours']
+  ])
+  t.same(buttons.map(([range]) => range), Object.keys(HISTORY_RANGES), 'in the order of lib/schemas/history.ts')
+  const publicDir = join(ROOT, 'public')
+  for (const file of readdirSync(publicDir).filter((name) => /\.(js|html)$/.test(name))) {
+    t.notMatch(readFileSync(join(publicDir, file), 'utf8'), /['"](5m|1h|24h)['"]/, `public/${file} names no range`)
+  }
+})
+
+test('the page\'s charts and theme export functions only: the cards hand them data and never reach into their state', async (t) => {
+  const publicDir = join(ROOT, 'public')
+  for (const file of ['charts.js', 'theme.js']) {
+    const source = readFileSync(join(publicDir, file), 'utf8')
+    const exported = [...source.matchAll(/^export (?:(function|const|let|var) (\w+)(?: = (\())?)/gm)]
+      .map(([, kind, name, arrow]) => `${kind === 'function' || arrow === '(' ? 'function' : kind} ${name}`)
+    t.same(exported.filter((item) => !item.startsWith('function ')), [], `public/${file} exports no state`)
+  }
+  const cards = readFileSync(join(publicDir, 'cards.js'), 'utf8')
+  t.match(cards, "import { ensureDatabaseChart, renderEndpointChart, renderStatusChart } from './charts.js'", 'what the cards use of the charts')
+})
+
 test('under a register prefix every URL of the page moves with it', async (t) => {
   const demo = await startDemo(t, { prefix: '/ops' })
   const page = await demo.app.inject('/ops/dashboard')
@@ -345,7 +377,13 @@ test('the live stream sends every sample, caps concurrent streams and ends on ap
   const third = await openEventStream(`${demo.dashboard}api/stream`)
   t.equal(third.status, 503, 'past maxStreams')
   await third.ended
-  t.match(JSON.parse(third.body), { statusCode: 503, error: 'Service Unavailable' })
+  t.same(JSON.parse(third.body), {
+    statusCode: 503,
+    code: 'FST_SERVER_WATCH_TOO_MANY_STREAMS',
+    error: 'Service Unavailable',
+    message: 'too many live dashboard streams (at most 2); poll api/snapshot instead'
+  }, 'the coded error, as every other refusal')
+  t.equal(third.headers['retry-after'], '30')
 
   second.close()
   await second.ended
@@ -362,7 +400,7 @@ test('the live stream sends every sample, caps concurrent streams and ends on ap
 test('the stream hub: one subscription while streams are open, one frame for all, heartbeats, nothing left', async (t) => {
   const listeners = new Set<(point: HistoryPoint) => void>()
   let snapshots = 0
-  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
+  const watch: StreamSource = {
     snapshot: () => { snapshots++; return { status: 'healthy', application: { totalRequests: 0, endpoints: {} } } as any },
     onSample (listener) {
       listeners.add(listener)
@@ -409,7 +447,7 @@ function bigFrameHub (options: { frameBytes: number, maxBufferedBytes: number, s
   const listeners = new Set<(point: HistoryPoint) => void>()
   const clock = { now: 0 }
   const filler = 'x'.repeat(options.frameBytes)
-  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
+  const watch: StreamSource = {
     snapshot: () => ({ status: 'healthy', filler, application: { totalRequests: 0, endpoints: {} } }) as any,
     onSample (listener) {
       listeners.add(listener)
@@ -476,7 +514,7 @@ test('a stream client that stays behind for stalledMs is dropped; one that catch
 test('stream frames carry the endpoint table only when it changed, at most every 5th sample, and in a first frame', async (t) => {
   const listeners = new Set<(point: HistoryPoint) => void>()
   let totalRequests = 10
-  const watch: Pick<DashboardWatch, 'snapshot' | 'onSample'> = {
+  const watch: StreamSource = {
     snapshot: () => ({ status: 'healthy', application: { totalRequests, endpoints: { 'GET /a': { count: totalRequests } } } }) as any,
     onSample (listener) {
       listeners.add(listener)

@@ -5,6 +5,7 @@ import serverWatch, { HealthSnapshotSchema } from '../lib/plugin.js'
 import { formatUptime } from '../lib/format.js'
 import { Sampler } from '../lib/sampler.js'
 import { healthStatus } from '../lib/watch.js'
+import type { DatabaseSnapshot } from '../lib/schemas/database.js'
 import { createSystemCollector } from '../lib/collectors/system.js'
 import { buildApp, sleep } from './helpers/app.js'
 
@@ -148,13 +149,13 @@ test('health status: required failures are unhealthy, optional ones degraded, th
   const pass = { status: 'pass', required: true, durationMs: 1, lastCheckedAt: null } as const
   const fail = { status: 'fail', required: true, durationMs: 1, lastCheckedAt: null } as const
   t.equal(healthStatus({ a: pass }, { status: 'not_configured' }), 'healthy')
-  t.equal(healthStatus({ a: fail }, { status: 'healthy' }), 'unhealthy')
-  t.equal(healthStatus({ a: { ...fail, required: false } }, { status: 'healthy' }), 'degraded')
-  t.equal(healthStatus({}, { status: 'unhealthy', required: true }), 'unhealthy')
-  t.equal(healthStatus({}, { status: 'unhealthy', required: false }), 'degraded')
+  t.equal(healthStatus({ a: fail }, { status: 'healthy' } as DatabaseSnapshot), 'unhealthy')
+  t.equal(healthStatus({ a: { ...fail, required: false } }, { status: 'healthy' } as DatabaseSnapshot), 'degraded')
+  t.equal(healthStatus({}, { status: 'unhealthy', required: true } as DatabaseSnapshot), 'unhealthy')
+  t.equal(healthStatus({}, { status: 'unhealthy', required: false } as DatabaseSnapshot), 'degraded')
   // issue 15.1: a check with no result yet is not passing.
-  t.equal(healthStatus({ a: { ...pass, status: 'pending' } }, { status: 'healthy' }), 'unhealthy')
-  t.equal(healthStatus({ a: { ...pass, status: 'pending', required: false } }, { status: 'healthy' }), 'degraded')
+  t.equal(healthStatus({ a: { ...pass, status: 'pending' } }, { status: 'healthy' } as DatabaseSnapshot), 'unhealthy')
+  t.equal(healthStatus({ a: { ...pass, status: 'pending', required: false } }, { status: 'healthy' } as DatabaseSnapshot), 'degraded')
 })
 
 test('callers that authorize denies get only the status and timestamp, with the same status code', async (t) => {

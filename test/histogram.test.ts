@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import { BUCKET_COUNT, Histogram, HistogramWindow, bucketIndex, bucketUpperBound, percentileOf } from '../lib/histogram.js'
-import { History, SERIES, type Gauges } from '../lib/history.js'
+import { History, RATE_WINDOW_MS } from '../lib/history.js'
+import { SERIES, type Gauges } from '../lib/schemas/history.js'
 
 test('every value from 0.01 ms to 1000 s is reported within 5% of itself', async (t) => {
   let worst = 0
@@ -144,4 +145,28 @@ test('history: the first sample, taken right after start-up, is a point for the 
   t.equal(point.values.requestsPerSecond, 0, 'no request since start-up')
   t.equal(history.query('5m').timestamps.length, 1)
   t.equal(history.query('1h').timestamps.length, 0, 'coarser tiers wait for their step')
+})
+
+test('history: the snapshot\'s requestsPerSecond is the rate over the last RATE_WINDOW_MS of samples, from the same points as the charts', async (t) => {
+  const requests = { total: 0, errorCount: 0, histogram: new Histogram() }
+  const history = new History(requests, 1000, 0)
+  t.equal(history.requestsPerSecond(500), 0, 'no sample yet')
+  // 2 requests a second for 20 s, then 10 a second for 5 s.
+  for (let second = 1; second <= 25; second++) {
+    requests.total += second <= 20 ? 2 : 10
+    history.record(second * 1000, gauges(second))
+  }
+  t.equal(RATE_WINDOW_MS, 10_000)
+  // From the point 10 samples back (15 s: total 30) to now (25 s: total 90).
+  t.equal(history.requestsPerSecond(25_000), 6)
+  // Between samples the window reaches to now, with the total as it is now.
+  requests.total += 10
+  t.equal(history.requestsPerSecond(25_500), 6.67)
+  const counters = { total: 0, errorCount: 0, histogram: new Histogram() }
+  const young = new History(counters, 100, 0)
+  counters.total = 4
+  young.record(100, gauges(1))
+  counters.total = 6
+  young.record(200, gauges(2))
+  t.equal(young.requestsPerSecond(300), 10, 'before the window has filled, from the first sample: 2 requests in 0.2 s')
 })

@@ -3,13 +3,15 @@ import { PerformanceObserver } from 'node:perf_hooks'
 import t from 'tap'
 import { MongoClient } from 'mongodb'
 import { CustomMetrics } from '../lib/custom/registry.js'
-import { RequestMetrics } from '../lib/collectors/requests.js'
+import { RequestMetrics } from '../lib/requests/store.js'
+import { createGcCollector as createGcStats } from '../lib/collectors/gc.js'
+import { Histogram } from '../lib/histogram.js'
 import {
-  GC_DURATION_BOUNDS, HTTP_DURATION_BOUNDS, PROMETHEUS_CONTENT_TYPE, boundIndexes, createGcStats, escapeHelp,
+  GC_DURATION_BOUNDS, HTTP_DURATION_BOUNDS, PROMETHEUS_CONTENT_TYPE, boundIndexes, escapeHelp,
   escapeLabelValue, labels, renderMetrics
 } from '../lib/prometheus.js'
 import Fastify from 'fastify'
-import type { HistoryPoint } from '../lib/history.js'
+import type { HistoryPoint } from '../lib/schemas/history.js'
 import { registerMetrics } from '../lib/routes/metrics.js'
 import { buildApp, sleep } from './helpers/app.js'
 import { startMongoServer } from './helpers/mongo-server.js'
@@ -41,12 +43,12 @@ t.test('the duration histogram counts each request in the right buckets, by meth
   const app = await buildApp()
   t.teardown(() => app.close())
   await app.ready()
-  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const requests = new RequestMetrics(10, 10, 100)
   const users = requests.endpointFor('GET', '/users/:id')
   // 0.5 ms, 3 ms, 4.99 ms, 7 ms, 120 ms, 20 s as 200s; one 500 of 30 ms.
   for (const ms of [0.5, 3, 4.99, 7, 120, 20_000]) requests.record(users, 200, ms)
   requests.record(users, 503, 30)
-  const text = renderMetrics({ requests, snapshot: app.serverWatch.snapshot }, null)
+  const text = renderMetrics({ requests, snapshot: app.serverWatch.snapshot })
   const ok = 'method="GET",route="/users/:id",status_class="2xx"'
   const buckets = samples(text, 'http_request_duration_seconds_bucket')
   const expected: Record<string, number> = {
@@ -151,8 +153,8 @@ t.test('figures the platform cannot provide are left out, not reported as 0', as
   Object.assign(snapshot.cpu, { systemPercent: null, loadAverage: null })
   snapshot.eventLoop = { delayMs: { p50: null, p99: null, max: null }, utilization: null }
   snapshot.checks = { warming: { status: 'pending', required: true, durationMs: null, lastCheckedAt: null } }
-  snapshot.database = { status: 'unhealthy', required: true, error: 'not checked yet', pingMs: null }
-  const text = renderMetrics({ requests: new RequestMetrics(10, 10, 100, 1000), snapshot: () => snapshot }, null)
+  snapshot.database = { status: 'unhealthy', required: true, error: 'not checked yet', pingMs: null } as typeof snapshot.database
+  const text = renderMetrics({ requests: new RequestMetrics(10, 10, 100), snapshot: () => snapshot })
   for (const name of [
     'process_virtual_memory_bytes', 'process_threads', 'process_open_files', 'system_memory_', 'system_swap_',
     'system_cpu_utilization_ratio', 'system_load1', 'nodejs_eventloop_', 'server_watch_check_duration_seconds',
@@ -171,7 +173,7 @@ t.test('concurrent scrapes cost one rendering: /metrics is rendered at most once
   const source = await buildApp({ metricsPath: false })
   t.teardown(() => source.close())
   await source.ready()
-  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const requests = new RequestMetrics(10, 10, 100)
   const users = requests.endpointFor('GET', '/users/:id')
   requests.record(users, 200, 3)
   let renders = 0
@@ -357,4 +359,25 @@ t.test('prometheus: { prefix, labels } puts a prefix on every name and the const
     const error = await buildApp({ prometheus } as never).then(() => null, (error: Error) => error)
     t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message }, JSON.stringify(prometheus))
   }
+})
+
+t.test('the renderer only renders: heap spaces and GC pauses come from the read model, not read at scrape time', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  await app.ready()
+  const space = { space_name: 'old_space', space_size: 4096, space_used_size: 1024, space_available_size: 3072, physical_space_size: 4096 }
+  const minor = new Histogram()
+  minor.record(0.5)
+  minor.record(3)
+  const text = renderMetrics({
+    requests: new RequestMetrics(10, 10, 100),
+    snapshot: app.serverWatch.snapshot,
+    heapSpaces: () => [space],
+    gc: () => new Map([['minor', minor]])
+  })
+  t.same([...samples(text, 'nodejs_heap_space_size_used_bytes')], [['{space="old"}', 1024]], 'the sampled spaces, and only those')
+  t.equal(samples(text, 'nodejs_gc_duration_seconds_count').get('{kind="minor"}'), 2)
+  t.equal(samples(text, 'nodejs_gc_duration_seconds_bucket').get('{kind="minor",le="0.001"}'), 1)
+  const bare = renderMetrics({ requests: new RequestMetrics(10, 10, 100), snapshot: app.serverWatch.snapshot })
+  t.notMatch(bare, /^nodejs_heap_space_|^nodejs_gc_/m, 'without them in the model, no such series')
 })

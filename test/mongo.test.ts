@@ -9,7 +9,7 @@ import { startMongoServer, type TestMongoServer } from './helpers/mongo-server.j
 import {
   createMongoCollector, DEFAULT_SERVER_STATUS_INTERVAL_MS, MAX_COMMAND_NAMES, OTHER_COMMANDS, OWN_COMMAND_COMMENT
 } from '../lib/collectors/mongo/index.js'
-import { DatabaseSchema, type DatabaseSnapshot } from '../lib/schemas/database.js'
+import { DatabaseSchema, type WatchedDatabaseSnapshot } from '../lib/schemas/database.js'
 import { HealthSnapshotSchema } from '../lib/schemas/health.js'
 import type { ServerWatchOptions } from '../lib/plugin.js'
 
@@ -53,13 +53,20 @@ async function watchedApp (test: Test, mongo: ServerWatchOptions['mongo'], optio
   return app
 }
 
-async function database (app: FastifyInstance): Promise<DatabaseSnapshot> {
+async function database (app: FastifyInstance): Promise<WatchedDatabaseSnapshot> {
   await app.serverWatch.refresh()
-  return app.serverWatch.snapshot().database
+  const db = app.serverWatch.snapshot().database
+  if (db.status === 'not_configured') throw new Error('the mongo option was given: the database is watched')
+  return db
+}
+
+/** Why the ping failed; undefined while the database is healthy (the union on `status` has it on `unhealthy` only). */
+function errorOf (db: WatchedDatabaseSnapshot): string | undefined {
+  return db.status === 'unhealthy' ? db.error : undefined
 }
 
 /** Samples until `predicate` holds, then returns that database snapshot and how long it took. */
-async function waitFor (app: FastifyInstance, predicate: (db: DatabaseSnapshot) => boolean, limitMs = 5000) {
+async function waitFor (app: FastifyInstance, predicate: (db: WatchedDatabaseSnapshot) => boolean, limitMs = 5000) {
   const started = performance.now()
   for (;;) {
     const db = await database(app)
@@ -88,7 +95,7 @@ for (const target of targets) {
     t.ok(Value.Check(HealthSnapshotSchema, app.serverWatch.snapshot()), 'the whole snapshot matches its schema')
     t.equal(db.status, 'healthy')
     t.equal(db.required, true)
-    t.equal(db.error, undefined)
+    t.equal(errorOf(db), undefined)
     t.type(db.pingMs, 'number')
     t.ok(db.pingMs! >= 0 && db.pingMs! < CHECK_TIMEOUT_MS, `pingMs ${db.pingMs} is a real duration`)
     t.ok(Date.now() - Date.parse(db.lastCheckedAt!) < 1000, 'lastCheckedAt is recent')
@@ -168,11 +175,15 @@ t.test('the server stops: unhealthy within the timeout, 503, then healthy when i
   const down = await waitFor(app, (db) => db.status === 'unhealthy')
   t.ok(down.elapsedMs < CHECK_TIMEOUT_MS + 400, `unhealthy after ${Math.round(down.elapsedMs)} ms`)
   t.equal(down.db.pingMs, null)
-  t.type(down.db.error, 'string')
-  t.ok(down.db.error!.length > 0 && down.db.error!.length <= 200, `error: ${down.db.error}`)
+  t.type(errorOf(down.db), 'string')
+  t.ok(errorOf(down.db)!.length > 0 && errorOf(down.db)!.length <= 200, `error: ${errorOf(down.db)}`)
   const health = await app.inject('/health')
   t.equal(health.statusCode, 503)
   t.equal(health.json().status, 'unhealthy')
+  // issue 17: the served JSON is one variant of the union on status, with every figure and the error.
+  t.ok(Value.Check(DatabaseSchema, health.json().database), 'an unhealthy database matches its schema')
+  t.same(Object.keys(health.json().database).sort(),
+    ['commands', 'error', 'lastCheckedAt', 'pingMs', 'pool', 'required', 'serverStatus', 'status', 'topology'])
 
   const unreachable = await waitFor(app, (db) => db.topology!.servers[0]?.state === 'unreachable')
   t.equal(unreachable.db.topology!.servers[0]!.type, 'Unknown')
@@ -181,7 +192,7 @@ t.test('the server stops: unhealthy within the timeout, 503, then healthy when i
 
   await server.restart()
   const up = await waitFor(app, (db) => db.status === 'healthy')
-  t.equal(up.db.error, undefined)
+  t.equal(errorOf(up.db), undefined)
   t.type(up.db.pingMs, 'number')
   t.ok(up.db.pool!.cleared >= 1, 'the driver cleared the pool when the server went away')
   t.equal(up.db.topology!.servers[0]!.state, 'connected')
@@ -211,7 +222,7 @@ t.test('a server that accepts connections and never replies: unhealthy within ch
   server.setMode('blackhole')
   const down = await waitFor(app, (db) => db.status === 'unhealthy')
   t.ok(down.elapsedMs < CHECK_TIMEOUT_MS + 250, `unhealthy after ${Math.round(down.elapsedMs)} ms`)
-  t.match(down.db.error, /timed out after 300 ms/)
+  t.match(errorOf(down.db), /timed out after 300 ms/)
 
   t.equal((await app.inject('/health')).statusCode, 503) // a status code's first response compiles its serializer
   const started = performance.now()
@@ -387,7 +398,7 @@ t.test('a ping the driver never settles is not started twice, and its timer is c
   t.equal(timeouts(), timersBefore, 'no timer left pending after the deadline')
   t.ok(performance.now() - started < 150, 'sample() is bounded by timeoutMs')
   t.equal(collector.read().status, 'unhealthy')
-  t.match(collector.read().error, /ping timed out after 50 ms/)
+  t.match(errorOf(collector.read()), /ping timed out after 50 ms/)
   const calls = client.calls // ping and the first serverStatus
   await collector.sample()
   await collector.sample()
@@ -452,7 +463,7 @@ t.test('serverStatus numbers as Long or bigint, a command that throws, pool even
   await collector.sample()
   t.equal(collector.read().status, 'unhealthy')
   t.equal(collector.read().required, false)
-  t.equal(collector.read().error, 'thrown synchronously')
+  t.equal(errorOf(collector.read()), 'thrown synchronously')
 })
 
 t.test('issue 15.9: database.error reports the driver\'s cause (ECONNREFUSED), not only "ping timed out"', async (t) => {
@@ -461,5 +472,5 @@ t.test('issue 15.9: database.error reports the driver\'s cause (ECONNREFUSED), n
   const client = mongoClient(t, server.uri)
   const app = await watchedApp(t, client)
   const { db } = await waitFor(app, (db) => db.status === 'unhealthy' && db.topology!.heartbeatFailures >= 1 && db.lastCheckedAt !== null)
-  t.match(db.error, /^connect ECONNREFUSED 127\.0\.0\.1:\d+ \(ping timed out after 300 ms\)$/)
+  t.match(errorOf(db), /^connect ECONNREFUSED 127\.0\.0\.1:\d+ \(ping timed out after 300 ms\)$/)
 })

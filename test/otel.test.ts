@@ -6,7 +6,7 @@ import {
   type DataPoint, type Histogram, type HistogramMetricData, type MetricData
 } from '@opentelemetry/sdk-metrics'
 import { MongoClient } from 'mongodb'
-import { RequestMetrics } from '../lib/collectors/requests.js'
+import { RequestMetrics } from '../lib/requests/store.js'
 import { exportOpenTelemetry, METER_NAME } from '../lib/otel/export.js'
 import { HTTP_DURATION_BOUNDS } from '../lib/prometheus.js'
 import { buildApp } from './helpers/app.js'
@@ -42,7 +42,7 @@ const histogramPoint = (metric: MetricData | undefined, attributes: Record<strin
 t.test('http.server.request.duration: exact counts, sums and bucket counts on the plugin\'s bounds, through the real SDK', async (t) => {
   const otel = sdk()
   t.teardown(otel.shutdown)
-  const requests = new RequestMetrics(10, 10, 100, 1000)
+  const requests = new RequestMetrics(10, 10, 100)
   const stop = exportOpenTelemetry(otel.meterProvider, {
     requests,
     sampled: () => ({ eventLoop: { delayMs: { p50: 2, p99: 12.5, max: 40 }, utilization: 0.25 }, cpu: { processPercent: 12.5 }, memory: { process: { rss: 1000, vms: 2000, numThreads: 7 } }, database: { status: 'not_configured' } }) as never
@@ -149,11 +149,12 @@ t.test('openTelemetry end to end: requests through Fastify, process and pool fig
   t.ok((point(metrics.get('process.memory.usage'))!.value as number) > 10_000_000, 'rss in bytes')
   const utilization = point(metrics.get('nodejs.eventloop.utilization'))!.value as number
   t.ok(utilization >= 0 && utilization <= 1)
-  const snapshot = app.serverWatch.snapshot()
+  const { database } = app.serverWatch.snapshot()
+  if (database.status === 'not_configured') throw new Error('the mongo option was given: the database is watched')
   const connections = metrics.get('db.client.connection.count')!
-  t.equal(point(connections, { 'db.client.connection.state': 'used', 'db.client.connection.pool.name': 'mongodb' })?.value, snapshot.database.pool!.inUse)
-  t.equal(point(connections, { 'db.client.connection.state': 'idle', 'db.client.connection.pool.name': 'mongodb' })?.value, snapshot.database.pool!.available)
-  t.ok(snapshot.database.pool!.available >= 1, 'the pool has a connection')
+  t.equal(point(connections, { 'db.client.connection.state': 'used', 'db.client.connection.pool.name': 'mongodb' })?.value, database.pool.inUse)
+  t.equal(point(connections, { 'db.client.connection.state': 'idle', 'db.client.connection.pool.name': 'mongodb' })?.value, database.pool.available)
+  t.ok(database.pool.available >= 1, 'the pool has a connection')
   t.equal(point(metrics.get('db.client.connection.pending_requests'), { 'db.client.connection.pool.name': 'mongodb' })?.value, 0)
 
   // The application's commands, one data point per operation: the insert above, never the plugin's own ping.

@@ -3,7 +3,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client'
 import { buildApp } from './helpers/app.js'
 
 /**
- * prom-client's default metrics that have no equal here (README, "prom-client's names"): the plugin measures the
+ * prom-client's default metrics that have no equal here (docs/prometheus.md, "prom-client's names"): the plugin measures the
  * event loop delay per sample interval (p50, p99, max), not a setImmediate lag at scrape time or its min, mean,
  * stddev and p90; the V8 heap of /proc's VmData and libuv's handle and request lists are not read. A gauge named
  * `_total` fails promtool's lint: sum(nodejs_active_resources) is nodejs_active_resources_total.

@@ -6,7 +6,9 @@ import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { createRequestHooks, findContextSymbol, RequestMetrics } from '../lib/collectors/requests.js'
+import { createRequestHooks } from '../lib/requests/hooks.js'
+import { findContextSymbol } from '../lib/requests/fastify-internals.js'
+import { RequestMetrics } from '../lib/requests/store.js'
 import serverWatch from '../lib/plugin.js'
 import { buildApp, sleep } from './helpers/app.js'
 
@@ -143,7 +145,7 @@ test('routes are counted whatever the order: declared before the plugin loads, o
 
   // A child plugin loaded (and awaited) before the plugin: Fastify 5 still runs the root hooks added later on its
   // routes, but its Request class was built before any request decorator of ours would have existed. The plugin
-  // declares none (see kStart in lib/collectors/requests.ts), so those requests are counted like any other; with
+  // declares none (see kStart in lib/requests/hooks.ts), so those requests are counted like any other; with
   // decorators they made onSend throw, logged as an error on every request.
   const errors: string[] = []
   const before = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { errors.push(line) } } } })
@@ -433,7 +435,7 @@ test('the route config is read through Fastify\'s route context, or through rout
   t.equal(configs[0], configs[1], 'one config per route, the same on every request: where the Endpoint is cached')
   t.equal(new Set(configs).size, 3, 'GET /probe, its automatic HEAD route and GET /other each have their own')
 
-  const metrics = new RequestMetrics(10, 5, 100, 1000)
+  const metrics = new RequestMetrics(10, 5, 100)
   const hooks = createRequestHooks(metrics)
   const config = { url: '/things/:id', method: 'GET' }
   const fakeRequest = () => ({
@@ -750,7 +752,7 @@ test('issue 15.5: a status of 999 written with reply.raw appears in statusCodes 
   const counted = Object.values(application.statusCodes).reduce((sum, count) => sum + count, 0)
   t.equal(counted, application.totalRequests, 'every counted response has its status code')
 
-  const metrics = new RequestMetrics(10, 10, 200, 1000)
+  const metrics = new RequestMetrics(10, 10, 200)
   const endpoint = metrics.endpointFor('GET', '/x')
   for (const code of [42, 999, 1000, Number.NaN, 200.5]) metrics.record(endpoint, code, 1)
   const snapshot = metrics.snapshot(Date.now())

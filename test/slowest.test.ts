@@ -1,7 +1,8 @@
 import t from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { Value } from '@sinclair/typebox/value'
-import { createRequestHooks, RequestMetrics } from '../lib/collectors/requests.js'
+import { createRequestHooks } from '../lib/requests/hooks.js'
+import { RequestMetrics } from '../lib/requests/store.js'
 import { SLOWEST_WINDOW_MS, SlowestRequests } from '../lib/collectors/slowest.js'
 import { ApplicationSchema } from '../lib/schemas/health.js'
 import { buildApp, sleep } from './helpers/app.js'
@@ -37,7 +38,7 @@ t.test('SlowestRequests: the N slowest of the window, in fixed slots, with a thr
 })
 
 t.test('a deliberately slow route tops the list; ordinary requests build nothing once the list is full', async (t) => {
-  const metrics = new RequestMetrics(10, 5, 100, 1000)
+  const metrics = new RequestMetrics(10, 5, 100)
   const hooks = createRequestHooks(metrics)
   const app = Fastify()
   app.addHook('onRequest', hooks.onRequest)

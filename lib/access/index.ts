@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import {
-  FST_SERVER_WATCH_CROSS_SITE, FST_SERVER_WATCH_FORBIDDEN, FST_SERVER_WATCH_TOO_MANY_ATTEMPTS, FST_SERVER_WATCH_UNAUTHORIZED
+  FST_SERVER_WATCH_CROSS_SITE, FST_SERVER_WATCH_FORBIDDEN, FST_SERVER_WATCH_TOO_MANY_ATTEMPTS, FST_SERVER_WATCH_UNAUTHORIZED, sendRefusal
 } from '../errors.js'
 import type { Authorize } from '../options.js'
 import { loggableError } from '../error-text.js'
@@ -38,15 +38,6 @@ const CHALLENGE = 'Basic realm="server-watch", charset="UTF-8"'
  * the proxy's count, which costs them nothing but a 429 instead of a 401 for a wrong token.
  */
 const peerOf = (request: FastifyRequest): string => request.socket?.remoteAddress ?? 'unknown'
-
-function sendError (reply: FastifyReply, error: Error & { statusCode?: number, code: string }, title: string): void {
-  reply.code(error.statusCode!).header('cache-control', 'no-store').send({
-    statusCode: error.statusCode,
-    code: error.code,
-    error: title,
-    message: error.message
-  })
-}
 
 /** Who may read the detailed views: a valid token, then `authorize` if given, else the local rule outside production. */
 export function createAccess ({ tokens, authorize, authorizeTimeoutMs, production, log, now = Date.now }: AccessOptions) {
@@ -114,13 +105,15 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
   function refuse (request: FastifyRequest, reply: FastifyReply, result: Verdict): void {
     if (result === 'challenge') {
       reply.header('www-authenticate', CHALLENGE)
-      return sendError(reply, new FST_SERVER_WATCH_UNAUTHORIZED(), 'Unauthorized')
+      sendRefusal(reply, new FST_SERVER_WATCH_UNAUTHORIZED())
+      return
     }
     if (result === 'limited') {
       reply.header('retry-after', String(Math.max(1, Math.ceil(attempts.retryAfterMs(peerOf(request)) / 1000))))
-      return sendError(reply, new FST_SERVER_WATCH_TOO_MANY_ATTEMPTS(), 'Too Many Requests')
+      sendRefusal(reply, new FST_SERVER_WATCH_TOO_MANY_ATTEMPTS())
+      return
     }
-    sendError(reply, new FST_SERVER_WATCH_FORBIDDEN(REASONS[result as keyof typeof REASONS]), 'Forbidden')
+    sendRefusal(reply, new FST_SERVER_WATCH_FORBIDDEN(REASONS[result as keyof typeof REASONS]))
   }
 
   return {
@@ -136,7 +129,8 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
      */
     hook (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
       if (request.method !== 'GET' && request.method !== 'HEAD' && isCrossSite(request)) {
-        return sendError(reply, new FST_SERVER_WATCH_CROSS_SITE(), 'Forbidden')
+        sendRefusal(reply, new FST_SERVER_WATCH_CROSS_SITE())
+        return
       }
       const result = verdict(request)
       if (result === 'allow') return done()

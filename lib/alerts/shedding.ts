@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
-import { FST_SERVER_WATCH_SHEDDING } from '../errors.js'
+import { FST_SERVER_WATCH_SHEDDING, sendRefusal } from '../errors.js'
 import type { AlertEngine } from './engine.js'
 import type { NormalizedAlerts } from './rules.js'
 
@@ -24,10 +24,7 @@ export function addShedding (app: FastifyInstance, engine: AlertEngine, options:
     if (!engine.shedding) return done()
     forget(request)
     if (handler != null) return handler(request, reply, engine.active())
-    const error = new FST_SERVER_WATCH_SHEDDING(engine.shedBy)
-    reply.code(503).header('retry-after', retryAfter).header('cache-control', 'no-store').send({
-      statusCode: 503, code: error.code, error: 'Service Unavailable', message: error.message
-    })
+    sendRefusal(reply.header('retry-after', retryAfter), new FST_SERVER_WATCH_SHEDDING(engine.shedBy))
   }
   app.addHook('onRoute', (route) => {
     if (exempt(route)) return

@@ -1,18 +1,12 @@
 import { closeSync, openSync, readSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { round } from '../format.js'
-import { NO_CGROUP_LIMITS, type CgroupLimits, type LimitSource } from './cgroup.js'
+import type { CpuSnapshot } from '../schemas/health.js'
+import { NO_CGROUP_LIMITS, type CgroupLimits } from './cgroup.js'
 import { everyNth, type Collector } from './types.js'
 
-export interface CpuSample {
-  processPercent: number | null
-  systemPercent: number | null
-  cores: number
-  /** What processPercent is a percent of: the cgroup's quota in cores when it is below the host's cores. */
-  limitCores: number
-  limitSource: LimitSource
-  loadAverage: [number, number, number] | null
-}
+/** The snapshot's `cpu`; `limitCores` is the cgroup's quota in cores when it is below the host's cores. */
+export type CpuSample = CpuSnapshot
 
 interface SystemTimes { idle: number, total: number }
 

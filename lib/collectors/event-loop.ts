@@ -1,5 +1,6 @@
 import { createHistogram, performance, type EventLoopUtilization } from 'node:perf_hooks'
 import { round } from '../format.js'
+import type { EventLoopSnapshot } from '../schemas/health.js'
 import type { Collector } from './types.js'
 
 /** The timer's period while the loop works: a stall that matters to requests (tens of ms and more) is seen in full. */
@@ -11,10 +12,7 @@ const BUSY_SHARE = 0.02
 /** An idle-mode tick later than this came after one stretch of work, and that stretch's length is the delay. */
 const STALL_MS = BUSY_RESOLUTION_MS / 2
 
-export interface EventLoopSample {
-  delayMs: { p50: number | null, p99: number | null, max: number | null }
-  utilization: number | null
-}
+export type EventLoopSample = EventLoopSnapshot
 
 /** What the collector reads time from; tests give their own. */
 export interface LoopClock {

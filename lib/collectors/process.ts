@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { totalmem } from 'node:os'
-import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8'
+import { getHeapSpaceStatistics, getHeapStatistics, type HeapSpaceInfo } from 'node:v8'
 import type { ProcessMemory } from '../schemas/health.js'
 import { round } from '../format.js'
 import { createDescriptorWalker } from './descriptors.js'
@@ -23,8 +23,9 @@ function readProc (): ProcCounts {
   }
 }
 
-function heapSpaces (): ProcessMemory['heapSpaces'] {
-  return getHeapSpaceStatistics()
+/** The snapshot's five largest spaces by used size, of all the spaces read. */
+function largestSpaces (all: readonly HeapSpaceInfo[]): ProcessMemory['heapSpaces'] {
+  return [...all]
     .sort((a, b) => b.space_used_size - a.space_used_size)
     .slice(0, 5)
     .map((space) => ({
@@ -40,7 +41,12 @@ export function memoryLimit (limits: CgroupLimits, hostBytes = totalmem()): Proc
   return limits.memory !== null && limits.memory.bytes < hostBytes ? limits.memory : { bytes: hostBytes, source: 'host' }
 }
 
-export function createProcessCollector (log: { warn: (obj: object, msg: string) => void }, limits = NO_CGROUP_LIMITS): Collector<ProcessMemory> {
+export interface ProcessCollector extends Collector<ProcessMemory> {
+  /** Every V8 heap space as last read, for /metrics: read once with the snapshot's five largest. */
+  heapSpaces (): readonly HeapSpaceInfo[]
+}
+
+export function createProcessCollector (log: { warn: (obj: object, msg: string) => void }, limits = NO_CGROUP_LIMITS): ProcessCollector {
   const failures = failureLogger(log, 'reading /proc/self')
   const descriptors = HAS_PROC ? createDescriptorWalker({ failures: failureLogger(log, 'counting /proc/self/fd') }) : null
   const limit = memoryLimit(limits)
@@ -50,6 +56,7 @@ export function createProcessCollector (log: { warn: (obj: object, msg: string) 
   // Threads, address space, descriptors and heap spaces change slowly: read on every 5th sample (SLOW_FIGURES_EVERY).
   const slowFigures = everyNth()
   let counts = NO_PROC
+  let allSpaces: HeapSpaceInfo[] = []
   let spaces: ProcessMemory['heapSpaces'] = []
   function sample (): Promise<void> | void {
     if (!slowFigures()) return record(false)
@@ -59,7 +66,8 @@ export function createProcessCollector (log: { warn: (obj: object, msg: string) 
   function record (slow: boolean): void {
     const memory = process.memoryUsage()
     if (slow) {
-      spaces = heapSpaces()
+      allSpaces = getHeapSpaceStatistics()
+      spaces = largestSpaces(allSpaces)
       if (HAS_PROC) {
         try {
           counts = readProc()
@@ -91,5 +99,5 @@ export function createProcessCollector (log: { warn: (obj: object, msg: string) 
   // The first figures now, without waiting for the first count of descriptors (the first sample waits for it).
   descriptors?.sample()
   record(true)
-  return { sample, read: () => last, close () { descriptors?.close() } }
+  return { sample, read: () => last, heapSpaces: () => allSpaces, close () { descriptors?.close() } }
 }

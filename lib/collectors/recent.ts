@@ -1,5 +1,7 @@
 import { BUCKET_COUNT, quantilesOf, type Histogram } from '../histogram.js'
+import type { Static } from '@sinclair/typebox'
 import { round } from '../format.js'
+import type { RecentRequestsSchema } from '../schemas/health.js'
 
 /** The window that alert rules on request figures read: long enough to smooth one slow request, short enough to clear. */
 export const RECENT_WINDOW_MS = 60_000
@@ -8,15 +10,11 @@ const CHECKPOINT_MS = 10_000
 /** The counters a window is taken of: the application's, or one endpoint's. */
 export interface RequestCounters { readonly total: number, readonly errorCount: number, histogram (): Histogram }
 
-export interface RecentFigures {
-  /** How far back the window reaches, in seconds (up to 70 once it is full: checkpoints are 10 s apart). */
-  windowSeconds: number
-  requests: number
-  errors: number
-  /** 5xx responses as a percent of the window's responses; null without responses. */
-  errorRate: number | null
-  responseTimeMs: { p50: number | null, p95: number | null, p99: number | null }
-}
+/**
+ * The snapshot's `application.recent`: `windowSeconds` reaches up to 70 once the ring is full (checkpoints are 10 s
+ * apart); `errorRate` is null without responses.
+ */
+export type RecentFigures = Static<typeof RecentRequestsSchema>
 
 interface Checkpoint { time: number, total: number, errors: number, counts: Uint32Array }
 

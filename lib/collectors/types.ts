@@ -1,8 +1,19 @@
 import { loggableError } from '../error-text.js'
 
-/** Every source that is not per request: sampled on the plugin's one sampling loop, read by the routes. */
+/*
+ * The error policy, for every collector and the one loop that samples them:
+ *
+ * - A collector's `sample()` never throws or rejects. What it cannot read, it catches where it reads it, logs
+ *   once through `failureLogger` (again only after it has recovered) and reports as null until the next sample
+ *   that succeeds; the figures it could read stay. A failure that is the figure itself (a check's `fail`, the
+ *   database's `unhealthy`) is recorded as that figure, not logged as a fault.
+ * - The sample step (lib/watch.ts) does not guard the collectors again. The sampling loop (lib/sampler.ts) has
+ *   the one backstop: should a sample still reject (a bug), it logs once and re-arms, so the loop never stops.
+ */
+
+/** Every source that is not per request: sampled on the plugin's one sampling loop, read by the read model. */
 export interface Collector<T> {
-  /** Called on the sampling loop only. Never throws or rejects; bounds its own time. Returns nothing when done. */
+  /** Called on the sampling loop only. Never throws or rejects (the policy above); bounds its own time. */
   sample (): Promise<void> | void
   /** The last sample: cheap, never does I/O. */
   read (): T

@@ -3,7 +3,7 @@
  * driver's command monitoring (needs `monitorCommands: true`), recorded only when OpenTelemetry is configured. The
  * plugin's own ping and serverStatus are left out, as in the snapshot's command stats.
  */
-import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent } from 'mongodb'
+import type { MongoCommandEndedEvent, MongoCommandStartedEvent } from '../collectors/mongo/client-types.js'
 import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
 import { OwnCommandIds } from '../collectors/mongo/commands.js'
 import { MAX_COMMAND_NAMES, OTHER_COMMANDS } from '../collectors/mongo/limits.js'
@@ -35,11 +35,11 @@ export function exportMongoOperations (meter: OtelMeter, client: CommandEvents):
     }
     return pair[failed ? 1 : 0]
   }
-  const started = (event: CommandStartedEvent) => { own.started(event) }
-  const succeeded = (event: CommandSucceededEvent) => {
+  const started = (event: MongoCommandStartedEvent) => { own.started(event) }
+  const succeeded = (event: MongoCommandEndedEvent) => {
     if (!own.ends(event)) duration.record(event.duration / 1000, attributesOf(event.commandName, event.databaseName, false))
   }
-  const failed = (event: CommandFailedEvent) => {
+  const failed = (event: MongoCommandEndedEvent) => {
     if (!own.ends(event)) duration.record(event.duration / 1000, attributesOf(event.commandName, event.databaseName, true))
   }
   const listeners: Array<[string, (event: never) => void]> = [

@@ -1,5 +1,6 @@
 import type { SamplingHeapProfile, SamplingNode } from './allocations.js'
 import type { CallFrame, CpuProfile } from './cpu.js'
+import { round } from '../format.js'
 
 export const SUMMARY_SIZE = 10
 
@@ -31,8 +32,6 @@ export interface AllocationSummary {
   top: FunctionCost[]
 }
 
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits
-
 /** One function, wherever it was called from: DevTools' "bottom-up" grouping. */
 const keyOf = (frame: CallFrame) => `${frame.functionName}\u0000${frame.url}\u0000${frame.lineNumber}\u0000${frame.columnNumber}`
 const nameOf = (frame: CallFrame) => frame.functionName === '' ? '(anonymous)' : frame.functionName
@@ -47,7 +46,7 @@ function topOf (costs: Map<string, { frame: CallFrame, self: number }>, total: n
       url: frame.url,
       line: frame.lineNumber + 1,
       self: round(self, digits),
-      percent: total > 0 ? round(self / total * 100) : 0
+      percent: total > 0 ? round(self / total * 100, 1) : 0
     }))
 }
 
@@ -81,9 +80,9 @@ export function summarizeCpuProfile (profile: CpuProfile): CpuSummary {
   const durationMs = Math.max(0, (profile.endTime - profile.startTime) / 1000)
   return {
     kind: 'cpu',
-    durationMs: round(durationMs),
+    durationMs: round(durationMs, 1),
     samples: samples.length,
-    idleMs: round(idleUs / 1000),
+    idleMs: round(idleUs / 1000, 1),
     top: topOf(costs, durationMs, 2)
   }
 }

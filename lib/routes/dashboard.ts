@@ -2,22 +2,19 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { PassThrough } from 'node:stream'
 import fastifyStatic from '@fastify/static'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Access } from '../access/index.js'
 import type { CustomHistoryResponse } from '../custom/history.js'
-import type { HistoryPoint, HistoryRange, HistoryResponse } from '../history.js'
 import type { AlertsView } from '../schemas/alerts.js'
-import type { HealthSnapshot } from '../schemas/health.js'
-import { HISTORY_RANGE_ERROR, HistoryRangeSchema } from '../schemas/history.js'
+import { FST_SERVER_WATCH_TOO_MANY_STREAMS, FST_SERVER_WATCH_UNKNOWN_PROCESS, sendRefusal } from '../errors.js'
+import { createStreamHub, type StreamSource } from './stream-hub.js'
+import { DEFAULT_HISTORY_RANGE, HISTORY_RANGE_ERROR, HISTORY_RANGES, HistoryRangeSchema, type HistoryRange, type HistoryResponse } from '../schemas/history.js'
 
 /** What the dashboard reads from the plugin's watch (lib/watch.ts). */
-export interface DashboardWatch {
-  snapshot (): HealthSnapshot
+export interface DashboardWatch extends StreamSource {
   history: { query (range: HistoryRange): HistoryResponse }
-  onSample (listener: (point: HistoryPoint) => void): () => void
   alertsView (): AlertsView
   customHistory? (): CustomHistoryResponse
   /** Shared mode (lib/shared/watch.ts): one live process's last five minutes, by its id. */
@@ -32,7 +29,7 @@ export interface DashboardOptions {
   access: Pick<Access, 'hook'>
   maxStreams: number
   /** The profile routes exist (lib/routes/profiles.ts): the page shows its Diagnostics section. */
-  profiles?: boolean
+  profiles: boolean
 }
 
 // public/ sits two levels above both lib/routes/dashboard.ts and dist/routes/dashboard.js.
@@ -49,18 +46,14 @@ const STATIC_FILES: Array<[string, string]> = [
   ['diagnostics.js', PUBLIC_DIR],
   ['profiles.js', PUBLIC_DIR],
   ['processes.js', PUBLIC_DIR],
+  ['ranges.js', PUBLIC_DIR],
+  ['theme.js', PUBLIC_DIR],
   ['format.js', PUBLIC_DIR],
   ['app.css', PUBLIC_DIR],
   ['favicon.svg', PUBLIC_DIR],
   ['chart.umd.js', CHART_JS_DIR],
   ['chart.umd.js.map', CHART_JS_DIR]
 ]
-const HEARTBEAT_MS = 15_000
-const RECONNECT_MS = 3_000
-// A few frames at 200 routes: room for a client on a slow link to catch up, and a bound on what one holds.
-const MAX_STREAM_BUFFERED_BYTES = 256 * 1024
-const STALLED_STREAM_MS = 30_000
-const TABLE_EVERY_SAMPLES = 5
 
 // The page needs nothing from another origin and runs no inline script or style.
 const CSP = [
@@ -88,6 +81,15 @@ const escapeAttribute = (value: string): string =>
 const healthMention = (path: string | false): string =>
   path === false ? '' : `<span id="checks-health"> and in <code>${escapeAttribute(path)}</code></span>`
 
+/**
+ * The page's range buttons, from the history's ranges: the page reads its ranges from them (public/ranges.js), so
+ * that the ranges are defined once, in lib/schemas/history.ts.
+ */
+const RANGE_BUTTONS = (Object.entries(HISTORY_RANGES) as Array<[HistoryRange, typeof HISTORY_RANGES[HistoryRange]]>)
+  .map(([range, { spanMs, stepMs, label }]) =>
+    `\n        <button type="button" role="radio" data-range="${range}" data-span-ms="${spanMs}" data-step-ms="${stepMs}" aria-checked="${range === DEFAULT_HISTORY_RANGE}">${escapeAttribute(label)}</button>`)
+  .join('') + '\n      '
+
 /** `/ops` + `/dashboard` => `/ops/dashboard/`: the `<base href>` every relative URL of the page resolves against. */
 export function dashboardBase (prefix: string, dashboardPath: string): string {
   const path = (prefix + dashboardPath).replace(/\/{2,}/g, '/')
@@ -95,7 +97,7 @@ export function dashboardBase (prefix: string, dashboardPath: string): string {
 }
 
 /** `/ops` + `/health` => `/ops/health`; `/ops` + `/` => `/ops`: the URL a route of this prefix answers on. */
-export function routePath (prefix: string, path: string): string {
+function routePath (prefix: string, path: string): string {
   return (path === '/' && prefix !== '' ? prefix : prefix + path).replace(/\/{2,}/g, '/')
 }
 
@@ -103,11 +105,13 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
   // Its own encapsulated context, so its hooks and the static plugin touch nothing else of the app.
   app.register(async function serverWatchDashboard (dashboard) {
     const { watch, access, maxStreams } = opts
-    const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath.replace(/\/$/, '')
+    // normalizeOptions took any trailing slash off (lib/options.ts).
+    const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath
     const base = dashboardBase(dashboard.prefix, root)
     const html = readFileSync(join(PUBLIC_DIR, 'index.html'), 'utf8')
       .replace('<base href="/">', `<base href="${escapeAttribute(base)}">`)
       .replace(healthMention('/health'), healthMention(opts.healthPath !== false && routePath(dashboard.prefix, opts.healthPath)))
+      .replace('id="range"></div>', `id="range">${RANGE_BUTTONS}</div>`)
       .replace('<meta name="server-watch-profiles" content="off">', `<meta name="server-watch-profiles" content="${opts.profiles === true ? 'on' : 'off'}">`)
     const config = { serverWatch: false }
 
@@ -165,7 +169,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
       if (process === undefined) return reply.header('cache-control', 'no-store').send(watch.history.query(range))
       const fleet = watch.history.query('5m')
       const one = watch.shared?.processSeries(process) ?? null
-      if (one === null) return reply.code(404).header('cache-control', 'no-store').send({ statusCode: 404, error: 'Not Found', message: `no live process "${process}"` })
+      if (one === null) return sendRefusal(reply, new FST_SERVER_WATCH_UNKNOWN_PROCESS(process))
       const series = Object.fromEntries(Object.keys(fleet.series).map((name) => [name, one.series[name] ?? one.timestamps.map(() => null)]))
       reply.header('cache-control', 'no-store').send({ range: '5m', stepMs: fleet.stepMs, timestamps: one.timestamps, series })
     })
@@ -180,11 +184,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
     dashboard.get(`${root}/api/stream`, { config }, (request, reply) => {
       const stream = streams.open()
       if (stream === null) {
-        reply.code(503).header('cache-control', 'no-store').header('retry-after', '30').send({
-          statusCode: 503,
-          error: 'Service Unavailable',
-          message: `Too many dashboard streams (at most ${maxStreams}); poll api/snapshot instead`
-        })
+        sendRefusal(reply.header('retry-after', '30'), new FST_SERVER_WATCH_TOO_MANY_STREAMS(maxStreams))
         return
       }
       request.raw.once('close', () => streams.release(stream))
@@ -199,125 +199,4 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
         .send(stream)
     })
   })
-}
-
-export interface StreamHub {
-  /** A new event stream, or null when `maxStreams` are already open. */
-  open (): PassThrough | null
-  release (stream: PassThrough): void
-  closeAll (): void
-}
-
-const sampleFrame = (snapshot: object, point: HistoryPoint) =>
-  `event: sample\ndata: ${JSON.stringify({ snapshot, point })}\n\n`
-
-// JSON.stringify leaves out a key whose value is undefined: the page keeps the table it last got.
-const withoutTable = (snapshot: HealthSnapshot) =>
-  ({ ...snapshot, application: { ...snapshot.application, endpoints: undefined } })
-
-export interface StreamHubOptions {
-  heartbeatMs?: number
-  /** Past this many bytes waiting in a stream, frames are skipped for it until its client has read them. */
-  maxBufferedBytes?: number
-  /** A stream that has been over `maxBufferedBytes` for this long is dropped. */
-  stalledMs?: number
-  now?: () => number
-}
-
-interface StreamState {
-  /** Since when the stream has been over maxBufferedBytes (null: keeping up). */
-  behindSince: number | null
-  /** `totalRequests` when the stream last got the endpoint table (-1: never); the table changes only with it. */
-  tableTotal: number
-  samplesSinceTable: number
-}
-
-/**
- * One `onSample` subscription and one heartbeat timer shared by every open stream, held only while at least
- * one stream is open; each frame is serialised once (twice at most: with and without the endpoint table),
- * whatever the number of streams.
- *
- * Writes respect back-pressure: a client that stops reading stops getting frames once its stream holds
- * `maxBufferedBytes` (the page only needs the latest sample, so skipped frames are not owed), and is dropped
- * after `stalledMs` behind, so that memory per stream stays bounded whatever the client does.
- *
- * The endpoint table is most of a frame (about 130 bytes a route): a stream gets it in its first frame, then only
- * when it changed and at most every TABLE_EVERY_SAMPLES samples; the page keeps the last one it got.
- */
-export function createStreamHub (watch: Pick<DashboardWatch, 'snapshot' | 'onSample'>, maxStreams: number, {
-  heartbeatMs = HEARTBEAT_MS,
-  maxBufferedBytes = MAX_STREAM_BUFFERED_BYTES,
-  stalledMs = STALLED_STREAM_MS,
-  now = Date.now
-}: StreamHubOptions = {}): StreamHub {
-  const streams = new Map<PassThrough, StreamState>()
-  let unsubscribe: (() => void) | null = null
-  let heartbeat: NodeJS.Timeout | null = null
-
-  /** Writes `frame(state)` to every stream that keeps up; drops those behind for stalledMs. */
-  const send = (frame: (state: StreamState) => string) => {
-    const at = now()
-    for (const [stream, state] of streams) {
-      if (stream.writableLength < maxBufferedBytes) {
-        state.behindSince = null
-        stream.write(frame(state))
-      } else if (state.behindSince === null) {
-        state.behindSince = at
-      } else if (at - state.behindSince >= stalledMs) {
-        release(stream)
-        // destroy, not end: an ended stream would still wait for its client to read what it holds.
-        stream.destroy(new Error(`server-watch: dashboard stream dropped: its client read nothing for ${Math.round(stalledMs / 1000)} s`))
-      }
-    }
-  }
-  // A comment line keeps proxies from closing an idle connection.
-  const beat = () => {
-    send(() => ': heartbeat\n\n')
-    heartbeat?.refresh()
-  }
-  const onSample = (point: HistoryPoint) => {
-    const snapshot = watch.snapshot()
-    const total = snapshot.application.totalRequests
-    let full: string | null = null
-    let lite: string | null = null
-    send((state) => {
-      state.samplesSinceTable++
-      if (state.tableTotal === -1 || (state.tableTotal !== total && state.samplesSinceTable >= TABLE_EVERY_SAMPLES)) {
-        state.tableTotal = total
-        state.samplesSinceTable = 0
-        full ??= sampleFrame(snapshot, point)
-        return full
-      }
-      lite ??= sampleFrame(withoutTable(snapshot), point)
-      return lite
-    })
-  }
-
-  const release = (stream: PassThrough) => {
-    if (!streams.delete(stream)) return
-    stream.end()
-    if (streams.size === 0) {
-      unsubscribe?.()
-      unsubscribe = null
-      if (heartbeat !== null) clearTimeout(heartbeat)
-      heartbeat = null
-    }
-  }
-
-  return {
-    open () {
-      if (streams.size >= maxStreams) return null
-      const stream = new PassThrough()
-      streams.set(stream, { behindSince: null, tableTotal: -1, samplesSinceTable: 0 })
-      // Sent at once so that the browser sees the stream open before the first sample.
-      stream.write(`retry: ${RECONNECT_MS}\n: connected\n\n`)
-      if (unsubscribe === null) unsubscribe = watch.onSample(onSample)
-      if (heartbeat === null) heartbeat = setTimeout(beat, heartbeatMs).unref()
-      return stream
-    },
-    release,
-    closeAll () {
-      for (const stream of [...streams.keys()]) release(stream)
-    }
-  }
 }

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import type { Access } from '../access/index.js'
-import { HEALTH_JSON, HEALTH_JSON_STATUS, HealthJsonSchema, prefersHealthJson, toHealthJson } from '../health-json.js'
+import { HEALTH_JSON_STATUS, toHealthJson } from '../health-json/mapping.js'
+import { HEALTH_JSON, prefersHealthJson } from '../health-json/negotiation.js'
+import { HealthJsonSchema } from '../schemas/health-json.js'
 import { HealthSnapshotSchema, HealthStatus } from '../schemas/health.js'
 import type { Watch } from '../watch.js'
 
@@ -31,7 +33,7 @@ export const statusCodeOf = (status: string) => status === 'unhealthy' ? 503 : 2
 const stringify = (data: unknown): string => JSON.stringify(data)
 
 export interface HealthOptions {
-  watch: Pick<Watch, 'snapshot' | 'status' | 'onSample'>
+  watch: Pick<Watch, 'snapshot' | 'status' | 'sampledAt'>
   healthPath: string
   access: Pick<Access, 'allows'>
 }
@@ -41,17 +43,9 @@ export interface HealthOptions {
  * `{healthPath}/ready`; HEAD on each answers the same status code without a body, whatever `exposeHeadRoutes`.
  */
 export function registerHealth (app: FastifyInstance, { watch, healthPath, access }: HealthOptions) {
-  // When the last sample finished: the time of the system figures in health+json, and readiness.
-  let sampledAt: number | null = null
-  watch.onSample((point) => { sampledAt = point.timestamp })
-
-  // The schemas document the contract (the tests check the snapshot against them); this plugin builds every body, so
-  // all three routes serialise with JSON.stringify and no schema is compiled. fast-json-stringify would compile an
-  // Ajv validator for every nullable field (an anyOf) on the first call: 740 ms measured on the first /health, for
-  // no gain on a 2 kB body. And the start-up work of compiling these schemas sent a hello-world route of the app
-  // from +3 % to +68 % instructions per request under callgrind with a pinned young generation (V8 then took a slow
-  // path for process.nextTick's object literal; benchmark/hooks.js,
-  // BENCH_NODE_ARGS='--min-semi-space-size=16 --max-semi-space-size=16').
+  // The schemas document the contract (the tests check the snapshot against them); every body is built here, so all
+  // three routes serialise with JSON.stringify and compile no schema: compiling them cost the first /health and
+  // slowed the app's own routes (benchmark/README.md, "What in the /health routes tipped it").
   const common = { exposeHeadRoute: true, config: { serverWatch: false }, serializerCompiler: () => stringify }
   const sendJson = (reply: FastifyReply, body: object) => reply.type('application/json; charset=utf-8').send(body)
   // The same URL answers two media types, and the details depend on who asks: never cached, varies on Accept.
@@ -71,7 +65,7 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
       if (await access.allows(request)) {
         const snapshot = watch.snapshot()
         reply.code(statusCodeOf(snapshot.status))
-        if (healthJson) return toHealthJson(snapshot, sampledAt)
+        if (healthJson) return toHealthJson(snapshot, watch.sampledAt())
         return sendJson(reply, snapshot)
       }
       const status = watch.status()
@@ -95,7 +89,7 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
     }
   })
 
-  // Readiness: the first sample has completed and no required check or required database fails. Degraded is
+  // Readiness (its state is the watch's): the first sample has completed and no required check or required database fails. Degraded is
   // ready (200, warn): an optional dependency down is no reason to take the instance out of the load balancer.
   app.route({
     ...common,
@@ -104,7 +98,7 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
     schema: { response: { 200: probeResponse, 503: probeResponse } },
     handler (request, reply) {
       noStore(reply, prefersHealthJson(request.headers.accept))
-      const status = sampledAt === null ? 'fail' : HEALTH_JSON_STATUS[watch.status()]
+      const status = watch.sampledAt() === null ? 'fail' : HEALTH_JSON_STATUS[watch.status()]
       reply.code(status === 'fail' ? 503 : 200).send({ status })
     }
   })

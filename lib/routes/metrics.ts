@@ -1,15 +1,16 @@
 import type { FastifyInstance } from 'fastify'
 import type { Access } from '../access/index.js'
 import { renderCustomMetrics } from '../custom/prometheus.js'
-import { PROMETHEUS_CONTENT_TYPE, createGcStats, renderMetrics } from '../prometheus.js'
+import { PROMETHEUS_CONTENT_TYPE, renderMetrics, type MetricsSource } from '../prometheus.js'
 import { relabel, type Relabel } from '../prometheus-relabel.js'
-import type { RequestMetrics } from '../collectors/requests.js'
+import type { RequestsView } from '../requests/store.js'
 import { dropFamilies, fleetFamilies, fleetRequests, PER_PROCESS_FAMILIES } from '../shared/prometheus.js'
 import { worstStatus } from '../shared/store.js'
 import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
-  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'shared'>>
+  /** The read model (lib/watch.ts); without heap spaces or GC figures, those families are left out. */
+  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'shared'>>
   metricsPath: string
   access: Pick<Access, 'hook'>
   /** The `prometheus` option: a prefix and constant labels, or null. */
@@ -18,33 +19,33 @@ export interface MetricsOptions {
 
 /** `GET {metricsPath}` (and HEAD): the Prometheus text exposition, for callers that `authorize` allows. */
 export function registerMetrics (app: FastifyInstance, { watch, metricsPath, access, relabeling = null }: MetricsOptions): void {
-  // Created only when /metrics is on: the GC observer is the one cost of this feature outside a scrape.
-  const gc = createGcStats()
-  const source = {
+  const source: MetricsSource = {
     requests: watch.requests,
     // The fleet's status in shared mode (the worst live process's).
     snapshot: () => {
       const sampled = watch.sampled()
       return { ...sampled, status: worstStatus(sampled.status, watch.shared?.view()?.status ?? 'healthy') }
     },
+    heapSpaces: watch.heapSpaces,
+    gc: watch.gc,
     alerts: watch.alertsView,
     custom: () => renderCustomMetrics(watch.custom)
   }
-  // Rendered on the first scrape after a sample and served to every scrape until the next sample: the text is
-  // about 1.7 MB and 30 ms of work at 200 routes, and ten scrapers must not cost ten renderings.
+  // Rendered on the first scrape after a sample and served to every scrape until the next sample: ten scrapers
+  // must not cost ten renderings (benchmark/README.md, "Ten concurrent scrapes cost about one").
   let body: Buffer | null = null
   const unsubscribe = watch.onSample(() => { body = null })
   app.addHook('onClose', (_instance, done) => {
     unsubscribe()
-    gc.close()
     done()
   })
 
   /** Shared mode: the merged series, whichever process answers (lib/shared/prometheus.ts says why). */
   const render = (): string => {
     const view = watch.shared?.view() ?? null
-    if (view === null) return renderMetrics(source, gc)
-    const text = renderMetrics({ ...source, requests: fleetRequests(view) as unknown as RequestMetrics }, gc)
+    if (view === null) return renderMetrics(source)
+    // The same shape as the request store, with a Float64 status array and the fleet's endpoints.
+    const text = renderMetrics({ ...source, requests: fleetRequests(view) as unknown as RequestsView })
     return dropFamilies(text, PER_PROCESS_FAMILIES) + fleetFamilies(view)
   }
 

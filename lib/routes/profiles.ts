@@ -5,7 +5,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Access } from '../access/index.js'
 import { createTokenMatcher, presentedSecret } from '../access/token.js'
-import { FST_SERVER_WATCH_HEAP_TOO_LARGE, FST_SERVER_WATCH_PROFILE_TOO_LARGE } from '../errors.js'
+import { FST_SERVER_WATCH_HEAP_TOO_LARGE, FST_SERVER_WATCH_PROFILE_TOO_LARGE, sendRefusal } from '../errors.js'
 import type { Authorize } from '../options.js'
 import { captureAllocationProfile } from '../profiles/allocations.js'
 import { captureCpuProfile } from '../profiles/cpu.js'
@@ -45,16 +45,6 @@ const isCoded = (error: unknown): error is CodedError =>
   error instanceof Error && typeof (error as CodedError).code === 'string' &&
   (error as CodedError).code.startsWith('FST_SERVER_WATCH_') && typeof (error as CodedError).statusCode === 'number'
 
-/** Refusals are answered here, not by the app's error handler: they are expected, and carry their own headers. */
-function refuse (reply: FastifyReply, error: CodedError): FastifyReply {
-  return reply.code(error.statusCode).header('cache-control', 'no-store').send({
-    statusCode: error.statusCode,
-    code: error.code,
-    error: error.statusCode === 429 ? 'Too Many Requests' : error.statusCode === 409 ? 'Conflict' : error.statusCode === 413 ? 'Payload Too Large' : 'Service Unavailable',
-    message: error.message
-  })
-}
-
 /**
  * `POST {dashboardPath}/api/profile/cpu|allocations?seconds=N` and `POST {dashboardPath}/api/profile/heap`
  * answer the capture as a file; `GET {dashboardPath}/api/profile/last` answers the last capture's summary,
@@ -84,7 +74,7 @@ export function registerProfiles (app: FastifyInstance, opts: ProfilesOptions): 
     } catch (error) {
       if (!isCoded(error)) throw error
       if (error.statusCode === 429) reply.header('retry-after', String(profiler.retryAfterSeconds()))
-      refuse(reply, error)
+      sendRefusal(reply, error)
       return null
     }
   }
@@ -125,7 +115,7 @@ export function registerProfiles (app: FastifyInstance, opts: ProfilesOptions): 
       } catch (error) {
         if (!isCoded(error)) throw error
         request.log.info({ profile: kind, client: request.ip, reason: error.code }, `server-watch: ${LABELS[kind]} not sent`)
-        return refuse(reply, error)
+        return sendRefusal(reply, error)
       } finally {
         reply.raw.off('close', onClose)
         slot.end()
@@ -155,7 +145,7 @@ export function registerProfiles (app: FastifyInstance, opts: ProfilesOptions): 
       // Refused before it began: nothing ran, so nothing to cool down from.
       if (error instanceof FST_SERVER_WATCH_HEAP_TOO_LARGE) cooldown = false
       request.log.info({ profile: 'heap', client: request.ip, reason: error.code }, 'server-watch: heap snapshot not sent')
-      return refuse(reply, error)
+      return sendRefusal(reply, error)
     } finally {
       slot.end(cooldown)
     }

@@ -5,11 +5,11 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
 
 export const NullableNumber = Nullable(Type.Number())
 
+export const Count = Type.Integer({ minimum: 0 })
+
 export const Percentiles = Type.Object({
   p50: NullableNumber,
   p95: NullableNumber,
   p99: NullableNumber,
   max: NullableNumber
 }, { description: 'Milliseconds; null until something was measured' })
-
-export const CheckStatus = Type.Union([Type.Literal('pass'), Type.Literal('fail')])

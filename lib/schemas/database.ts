@@ -78,23 +78,30 @@ export const ServerStatusSchema = Type.Object({
   residentMemory: Nullable(Type.Number({ minimum: 0, description: 'bytes' }))
 })
 
+/** What the MongoDB collector (lib/collectors/mongo/) reports about a watched client, whether it answers or not. */
+const watchedFields = {
+  required: Type.Boolean({ description: 'when false, a database that is down makes the status degraded, not unhealthy' }),
+  pingMs: NullableNumber,
+  lastCheckedAt: Timestamp,
+  pool: PoolSchema,
+  commands: CommandsSchema,
+  topology: TopologySchema,
+  serverStatus: ServerStatusSchema
+}
+
 /**
- * The `database` part of the snapshot. Without a MongoDB client it is `{ status: 'not_configured' }`; the MongoDB
- * collector (lib/collectors/mongo/) fills in every other field, so all of them are optional here.
+ * The `database` part of the snapshot, a union on `status` so that a consumer narrows once instead of writing `?.`
+ * on every field: `not_configured` (no `mongo` option) has nothing else; `unhealthy` adds why the ping failed.
  */
-export const DatabaseSchema = Type.Object({
-  status: Type.Union([Type.Literal('healthy'), Type.Literal('unhealthy'), Type.Literal('not_configured')]),
-  required: Type.Optional(Type.Boolean()),
-  error: Type.Optional(Type.String()),
-  pingMs: Type.Optional(NullableNumber),
-  lastCheckedAt: Type.Optional(Timestamp),
-  pool: Type.Optional(PoolSchema),
-  commands: Type.Optional(CommandsSchema),
-  topology: Type.Optional(TopologySchema),
-  serverStatus: Type.Optional(ServerStatusSchema)
-}, { additionalProperties: true })
+export const DatabaseSchema = Type.Union([
+  Type.Object({ status: Type.Literal('not_configured') }),
+  Type.Object({ status: Type.Literal('healthy'), ...watchedFields }),
+  Type.Object({ status: Type.Literal('unhealthy'), error: Type.String({ description: 'why the last ping failed' }), ...watchedFields })
+])
 
 export type DatabaseSnapshot = Static<typeof DatabaseSchema>
+/** The `database` part when a MongoClient is watched. */
+export type WatchedDatabaseSnapshot = Exclude<DatabaseSnapshot, { status: 'not_configured' }>
 export type PoolSnapshot = Static<typeof PoolSchema>
 export type CommandsSnapshot = Static<typeof CommandsSchema>
 export type CommandStats = Static<typeof CommandStatsSchema>

@@ -1,11 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Nullable, NullableNumber, Percentiles } from './common.js'
+import { Count, Nullable, NullableNumber, Percentiles } from './common.js'
 import { AlertSchema } from './alerts.js'
 import { CustomMetricsSchema } from './custom.js'
 import { DatabaseSchema } from './database.js'
 import { FleetSchema, ProcessRowSchema } from './processes.js'
 
-const Count = Type.Integer({ minimum: 0 })
 const Bytes = Type.Integer({ minimum: 0, description: 'bytes' })
 const NullableBytes = Nullable(Bytes)
 const Percent = Type.Number({ minimum: 0, maximum: 100 })
@@ -136,6 +135,20 @@ export const SystemMemorySchema = Type.Object({
   })
 })
 
+export const CpuSchema = Type.Object({
+  processPercent: NullablePercent,
+  systemPercent: NullablePercent,
+  cores: Type.Integer({ minimum: 1, description: 'the host\'s cores available to this process' }),
+  limitCores: Type.Number({ exclusiveMinimum: 0, description: 'what processPercent is a percent of: a cgroup CPU quota in cores, or cores' }),
+  limitSource: LimitSource,
+  loadAverage: Nullable(Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }))
+})
+
+export const EventLoopSchema = Type.Object({
+  delayMs: Type.Object({ p50: NullableNumber, p99: NullableNumber, max: NullableNumber }),
+  utilization: Nullable(Type.Number({ minimum: 0, maximum: 1 }))
+})
+
 export const HealthSnapshotSchema = Type.Object({
   status: HealthStatus,
   timestamp: Type.String({ format: 'date-time' }),
@@ -157,18 +170,8 @@ export const HealthSnapshotSchema = Type.Object({
     process: Type.Composite([ProcessMemorySchema, Type.Object({ heapTrend: HeapTrendSchema })]),
     system: SystemMemorySchema
   }),
-  cpu: Type.Object({
-    processPercent: NullablePercent,
-    systemPercent: NullablePercent,
-    cores: Type.Integer({ minimum: 1, description: 'the host\'s cores available to this process' }),
-    limitCores: Type.Number({ exclusiveMinimum: 0, description: 'what processPercent is a percent of: a cgroup CPU quota in cores, or cores' }),
-    limitSource: LimitSource,
-    loadAverage: Nullable(Type.Array(Type.Number(), { minItems: 3, maxItems: 3 }))
-  }),
-  eventLoop: Type.Object({
-    delayMs: Type.Object({ p50: NullableNumber, p99: NullableNumber, max: NullableNumber }),
-    utilization: Nullable(Type.Number({ minimum: 0, maximum: 1 }))
-  }),
+  cpu: CpuSchema,
+  eventLoop: EventLoopSchema,
   application: ApplicationSchema,
   /** Alert rules that are firing now (lib/alerts/). */
   alerts: Type.Array(AlertSchema),
@@ -189,3 +192,5 @@ export type CheckResult = Static<typeof CheckResultSchema>
 export type ProcessMemory = Static<typeof ProcessMemorySchema>
 export type SystemMemory = Static<typeof SystemMemorySchema>
 export type HeapTrend = Static<typeof HeapTrendSchema>
+export type CpuSnapshot = Static<typeof CpuSchema>
+export type EventLoopSnapshot = Static<typeof EventLoopSchema>

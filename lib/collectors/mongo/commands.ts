@@ -1,5 +1,5 @@
 /** The application's commands, from the driver's command monitoring (needs `monitorCommands: true`). */
-import type { CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent, MongoClient } from 'mongodb'
+import type { MongoClientLike, MongoCommandEndedEvent, MongoCommandStartedEvent } from './client-types.js'
 import { Histogram, HistogramWindow, bucketIndex } from '../../histogram.js'
 import { round } from '../../format.js'
 import type { CommandStats, CommandsSnapshot } from '../../schemas/database.js'
@@ -17,9 +17,9 @@ export const OWN_COMMAND_COMMENT = 'fastify-server-watch'
 export class OwnCommandIds {
   private readonly ids = new Set<number>()
 
-  started (event: CommandStartedEvent): void {
+  started (event: MongoCommandStartedEvent): void {
     if ((event.commandName === 'ping' || event.commandName === 'serverStatus') &&
-      (event.command as { comment?: unknown }).comment === OWN_COMMAND_COMMENT) {
+      event.command.comment === OWN_COMMAND_COMMENT) {
       if (this.ids.size > 16) this.ids.clear() // a started event never followed by its end: forget it
       this.ids.add(event.requestId)
     }
@@ -42,19 +42,19 @@ export interface CommandWatch {
   build (): CommandsSnapshot
 }
 
-export function createCommandWatch (client: MongoClient): CommandWatch {
+export function createCommandWatch (client: MongoClientLike): CommandWatch {
   const own = new OwnCommandIds()
   const commands = new Map<string, CommandCounter>()
   const allCommands = new CommandCounter()
   const recentCommands = new HistogramWindow(allCommands.histogram)
 
-  function onCommandStarted (event: CommandStartedEvent): void {
+  function onCommandStarted (event: MongoCommandStartedEvent): void {
     own.started(event)
   }
-  function onCommandSucceeded (event: CommandSucceededEvent): void {
+  function onCommandSucceeded (event: MongoCommandEndedEvent): void {
     if (!own.ends(event)) recordCommand(event.commandName, event.duration, false)
   }
-  function onCommandFailed (event: CommandFailedEvent): void {
+  function onCommandFailed (event: MongoCommandEndedEvent): void {
     if (!own.ends(event)) recordCommand(event.commandName, event.duration, true)
   }
   function recordCommand (name: string, durationMs: number, failed: boolean): void {

@@ -1,14 +1,14 @@
 /**
  * Watches the application's MongoClient (the official `mongodb` driver) from the driver's own events: pool (CMAP),
  * command monitoring and topology (SDAM). On the sampling loop it runs a bounded `ping`, and `serverStatus` on a
- * slower cadence. The driver is only ever imported as a type: the plugin never loads `mongodb` at runtime.
+ * slower cadence. The plugin never loads `mongodb`, not even its types: it reads the client through client-types.ts.
  */
-import type { MongoClient, TopologyDescription } from 'mongodb'
 import type { FastifyBaseLogger } from 'fastify'
 import { errorText, loggableError } from '../../error-text.js'
 import { round } from '../../format.js'
 import type { Collector } from '../types.js'
-import type { DatabaseSnapshot } from '../../schemas/database.js'
+import type { WatchedDatabaseSnapshot } from '../../schemas/database.js'
+import type { MongoClientLike, MongoTopologyDescription } from './client-types.js'
 import { createCommandWatch, OWN_COMMAND_COMMENT } from './commands.js'
 import { MAX_ERROR_LENGTH } from './limits.js'
 import { DeadlineError, OwnCommand } from './own-command.js'
@@ -30,11 +30,11 @@ export interface MongoCollectorOptions {
   log: FastifyBaseLogger
 }
 
-export interface MongoCollector extends Collector<DatabaseSnapshot> {
+export interface MongoCollector extends Collector<WatchedDatabaseSnapshot> {
   sample (): Promise<void>
 }
 
-export function createMongoCollector (client: MongoClient, opts: MongoCollectorOptions): MongoCollector {
+export function createMongoCollector (client: MongoClientLike, opts: MongoCollectorOptions): MongoCollector {
   const { timeoutMs, required, serverStatusIntervalMs, log } = opts
   const admin = client.db('admin')
   const ping = new OwnCommand((signal) => admin.command(PING_COMMAND, { signal }), timeoutMs, 'ping')
@@ -51,15 +51,14 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
   const pool = createPoolWatch()
   const topology = createTopologyWatch(() => pool.clear())
 
-  let snapshot: DatabaseSnapshot = build()
+  let snapshot: WatchedDatabaseSnapshot = build()
 
   const listeners = [...commands.listeners, ...pool.listeners, ...topology.listeners]
-  const emitter = client as unknown as NodeJS.EventEmitter
-  for (const [name, listener] of listeners) emitter.on(name, listener as (event: unknown) => void)
+  for (const [name, listener] of listeners) client.on(name, listener)
 
   // A client connected before it was watched already has a topology: start from its description. `topology` is
   // not in the driver's public types, but has been on MongoClient since driver 3; read defensively.
-  const existing = (client as unknown as { topology?: { description?: TopologyDescription } }).topology?.description
+  const existing = (client as { topology?: { description?: MongoTopologyDescription } }).topology?.description
   if (existing?.servers instanceof Map) topology.describe(existing)
 
   async function checkPing (): Promise<void> {
@@ -92,11 +91,9 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
     return errorText(cause === undefined ? error : `${cause} (${errorText(error, MAX_ERROR_LENGTH)})`, MAX_ERROR_LENGTH)
   }
 
-  function build (): DatabaseSnapshot {
-    return {
-      status: healthy === true ? 'healthy' : 'unhealthy',
+  function build (): WatchedDatabaseSnapshot {
+    const figures = {
       required,
-      ...(pingError === undefined ? {} : { error: pingError }),
       pingMs,
       lastCheckedAt: lastCheckedAt === null ? null : new Date(lastCheckedAt).toISOString(),
       pool: pool.build(),
@@ -104,6 +101,9 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
       topology: topology.build(),
       serverStatus: serverStatus.build()
     }
+    return healthy === true && pingError === undefined
+      ? { status: 'healthy', ...figures }
+      : { status: 'unhealthy', error: pingError ?? 'unknown', ...figures }
   }
 
   return {
@@ -122,7 +122,7 @@ export function createMongoCollector (client: MongoClient, opts: MongoCollectorO
     close () {
       if (closed) return
       closed = true
-      for (const [name, listener] of listeners) emitter.off(name, listener as (event: unknown) => void)
+      for (const [name, listener] of listeners) client.off(name, listener)
       const reason = new Error('server watch closed')
       ping.stop(reason)
       serverStatus.close(reason)

@@ -1,4 +1,4 @@
-import type { Document } from 'mongodb'
+import type { MongoDocument as Document } from './client-types.js'
 
 /** The deadline of an own command passed: the driver did not answer, and may know why (see failureCause). */
 export class DeadlineError extends Error {

@@ -1,13 +1,5 @@
 /** The connection pools, from the driver's CMAP events: connections, check-outs and the wait for one. */
-import type {
-  ConnectionCheckedInEvent,
-  ConnectionCheckedOutEvent,
-  ConnectionCheckOutFailedEvent,
-  ConnectionCheckOutStartedEvent,
-  ConnectionClosedEvent,
-  ConnectionCreatedEvent,
-  ConnectionPoolClosedEvent
-} from 'mongodb'
+import type { MongoCheckOutEndedEvent, MongoCheckOutStartedEvent, MongoCheckedOutEvent, MongoConnectionEvent, MongoPoolEvent } from './client-types.js'
 import { Histogram } from '../../histogram.js'
 import type { PoolSnapshot } from '../../schemas/database.js'
 import { MAX_TRACKED_WAITERS } from './limits.js'
@@ -47,17 +39,17 @@ export function createPoolWatch (): PoolWatch {
     }
     return pool
   }
-  function onConnectionCreated (event: ConnectionCreatedEvent): void {
+  function onConnectionCreated (event: MongoConnectionEvent): void {
     created++
     poolOf(event.address).open.add(event.connectionId)
   }
-  function onConnectionClosed (event: ConnectionClosedEvent): void {
+  function onConnectionClosed (event: MongoConnectionEvent): void {
     closedConnections++
     const pool = pools.get(event.address)
     pool?.open.delete(event.connectionId)
     pool?.checkedOut.delete(event.connectionId)
   }
-  function onConnectionCheckOutStarted (event: ConnectionCheckOutStartedEvent): void {
+  function onConnectionCheckOutStarted (event: MongoCheckOutStartedEvent): void {
     const queue = poolOf(event.address).waitingSince
     if (queue.length >= MAX_TRACKED_WAITERS) queue.shift()
     queue.push(event.time.getTime())
@@ -68,7 +60,7 @@ export function createPoolWatch (): PoolWatch {
    * ping. The wait queue is first in, first out, so the check-out that ends (started `durationMS` ago) takes its
    * own start off the queue and every older one with it: those were served or abandoned.
    */
-  function onCheckOutEnded (event: ConnectionCheckedOutEvent | ConnectionCheckOutFailedEvent): void {
+  function onCheckOutEnded (event: MongoCheckedOutEvent | MongoCheckOutEndedEvent): void {
     const queue = pools.get(event.address)?.waitingSince
     if (queue === undefined || queue.length === 0) return
     if (typeof event.durationMS !== 'number') { // drivers before 6.9 report no duration
@@ -79,7 +71,7 @@ export function createPoolWatch (): PoolWatch {
     while (queue.length > 0 && queue[0]! < startedAt - CLOCK_SLACK_MS) queue.shift()
     if (queue.length > 0 && queue[0]! <= startedAt + CLOCK_SLACK_MS) queue.shift()
   }
-  function onConnectionCheckedOut (event: ConnectionCheckedOutEvent): void {
+  function onConnectionCheckedOut (event: MongoCheckedOutEvent): void {
     onCheckOutEnded(event)
     checkouts++
     const pool = poolOf(event.address)
@@ -87,11 +79,11 @@ export function createPoolWatch (): PoolWatch {
     pool.checkedOut.add(event.connectionId)
     if (typeof event.durationMS === 'number') checkoutWait.record(event.durationMS)
   }
-  function onConnectionCheckOutFailed (event: ConnectionCheckOutFailedEvent): void {
+  function onConnectionCheckOutFailed (event: MongoCheckOutEndedEvent): void {
     onCheckOutEnded(event)
     checkoutFailures++
   }
-  function onConnectionCheckedIn (event: ConnectionCheckedInEvent): void {
+  function onConnectionCheckedIn (event: MongoConnectionEvent): void {
     const pool = poolOf(event.address)
     pool.checkedOut.delete(event.connectionId)
     pool.open.add(event.connectionId)
@@ -99,7 +91,7 @@ export function createPoolWatch (): PoolWatch {
   function onConnectionPoolCleared (): void {
     cleared++
   }
-  function onConnectionPoolClosed (event: ConnectionPoolClosedEvent): void {
+  function onConnectionPoolClosed (event: MongoPoolEvent): void {
     pools.delete(event.address)
   }
 

@@ -1,5 +1,5 @@
 /** The server's own figures, from `serverStatus`: read on a slower cadence than the ping, and only while it answers. */
-import type { Db, Document } from 'mongodb'
+import type { MongoAdminDb, MongoDocument as Document } from './client-types.js'
 import type { FastifyBaseLogger } from 'fastify'
 import { errorText } from '../../error-text.js'
 import { round } from '../../format.js'
@@ -41,7 +41,7 @@ export interface ServerStatusWatch {
   close (reason: Error): void
 }
 
-export function createServerStatusWatch (admin: Db, opts: ServerStatusWatchOptions): ServerStatusWatch {
+export function createServerStatusWatch (admin: MongoAdminDb, opts: ServerStatusWatchOptions): ServerStatusWatch {
   const { timeoutMs, intervalMs, log } = opts
   const serverStatusCommand = new OwnCommand((signal) => admin.command(SERVER_STATUS_COMMAND, { signal }), timeoutMs, 'serverStatus')
   let closed = false

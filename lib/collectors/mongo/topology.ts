@@ -1,10 +1,5 @@
 /** The deployment, from the driver's SDAM events: topology type, servers and heartbeats. */
-import type {
-  ServerHeartbeatFailedEvent,
-  ServerHeartbeatSucceededEvent,
-  TopologyDescription,
-  TopologyDescriptionChangedEvent
-} from 'mongodb'
+import type { MongoHeartbeatFailedEvent, MongoHeartbeatSucceededEvent, MongoTopologyChangedEvent, MongoTopologyDescription } from './client-types.js'
 import { errorText } from '../../error-text.js'
 import { round } from '../../format.js'
 import type { ServerSnapshot, TopologySnapshot } from '../../schemas/database.js'
@@ -21,7 +16,7 @@ interface Server {
 export interface TopologyWatch {
   readonly listeners: Array<[string, (event: never) => void]>
   /** Takes a description the events did not bring: that of a client connected before it was watched. */
-  describe (description: TopologyDescription): void
+  describe (description: MongoTopologyDescription): void
   build (): TopologySnapshot
   /** Why the driver cannot reach the deployment: the last heartbeat failure, until a heartbeat succeeds. */
   failureCause (): string | undefined
@@ -44,11 +39,11 @@ export function createTopologyWatch (onClientClosed: () => void): TopologyWatch 
     clientClosed = true
     onClientClosed()
   }
-  function onTopologyDescriptionChanged (event: TopologyDescriptionChangedEvent): void {
+  function onTopologyDescriptionChanged (event: MongoTopologyChangedEvent): void {
     lastTopologyChangeAt = Date.now()
     describeTopology(event.newDescription)
   }
-  function describeTopology (description: TopologyDescription): void {
+  function describeTopology (description: MongoTopologyDescription): void {
     topologyType = description.type
     for (const address of servers.keys()) {
       if (!description.servers.has(address)) servers.delete(address)
@@ -65,7 +60,7 @@ export function createTopologyWatch (onClientClosed: () => void): TopologyWatch 
     }
   }
   /** Awaited heartbeats are long polls (streaming protocol) whose duration is not a round trip: skipped. */
-  function onServerHeartbeatSucceeded (event: ServerHeartbeatSucceededEvent): void {
+  function onServerHeartbeatSucceeded (event: MongoHeartbeatSucceededEvent): void {
     lastHeartbeatFailure = undefined
     if (event.awaited) return
     heartbeatMs = event.duration
@@ -75,7 +70,7 @@ export function createTopologyWatch (onClientClosed: () => void): TopologyWatch 
       server.lastHeartbeatAt = Date.now()
     }
   }
-  function onServerHeartbeatFailed (event: ServerHeartbeatFailedEvent): void {
+  function onServerHeartbeatFailed (event: MongoHeartbeatFailedEvent): void {
     heartbeatFailures++
     lastHeartbeatFailure = errorText(event.failure, MAX_ERROR_LENGTH)
   }

@@ -1,231 +1,19 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { Histogram, bucketIndex } from '../histogram.js'
-import { errorCode, errorText } from '../error-text.js'
-import { round } from '../format.js'
-import type { ApplicationSnapshot, EndpointSnapshot, RecentError } from '../schemas/health.js'
-import { SlowestRequests } from './slowest.js'
-
-export const NOT_FOUND_KEY = '(not found)'
-export const OVERFLOW_KEY = '(other routes)'
-/** The `statusCodes` key of a status code that is not an integer from 100 to 999. */
-export const OTHER_STATUS_KEY = 'other'
-
-/**
- * A status code's slot in `RequestMetrics.statusCodes`: itself from 100 to 999, else 0. Codes from 600 up are no
- * HTTP status a client understands, and codes outside 100 to 599 count in the 5xx class and as errors.
- */
-export const statusSlot = (statusCode: number): number =>
-  statusCode >= 100 && statusCode < 1000 && (statusCode | 0) === statusCode ? statusCode : 0
-
-/** requestsPerSecond is the rate over this recent window. */
-export const RATE_WINDOW_MS = 10_000
-
-export class Endpoint {
-  count = 0
-  errorCount = 0
-  /**
-   * Durations by status class (index 1 to 5 for 1xx to 5xx), each created on the first response of its class,
-   * so that Prometheus gets a duration histogram per method, route and status class.
-   */
-  readonly byClass: Array<Histogram | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined]
-  constructor (readonly method: string, readonly route: string, readonly key = `${method} ${route}`) {}
-
-  record (index: number, statusClass: number, durationMs: number): void {
-    this.count++
-    if (statusClass === 5) this.errorCount++
-    ;(this.byClass[statusClass] ??= new Histogram()).recordAt(index, durationMs)
-  }
-
-  /** Every class together: what the snapshot's percentiles read. */
-  combined (): Histogram {
-    const all = new Histogram()
-    for (const histogram of this.byClass) if (histogram !== undefined) all.add(histogram)
-    return all
-  }
-}
-
-interface StoredError {
-  time: number
-  method: string
-  route: string
-  path: string
-  statusCode: number
-  message: string
-  code: string | undefined
-}
-
-export class RequestMetrics {
-  total = 0
-  errorCount = 0
-  inFlight = 0
-  /** Requests refused by load shedding (lib/alerts/shedding.ts), counted nowhere else. */
-  shed = 0
-  aborted = 0
-  timedOut = 0
-  /**
-   * Indexed by status code, 100 to 999 (what Node lets a response write): one increment per response, no key
-   * built. Slot 0 counts any other value (`OTHER_STATUS_KEY`), so that every counted response has a code.
-   */
-  readonly statusCodes = new Uint32Array(1000)
-  readonly histogram = new Histogram()
-  readonly endpoints = new Map<string, Endpoint>()
-  readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
-  readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
-  readonly slowest = new SlowestRequests()
-  private readonly recentErrors: Array<StoredError | undefined>
-  private nextError = 0
-  private readonly rateTimes: Float64Array
-  private readonly rateTotals: Float64Array
-  private rateHead = 0
-  private rateFilled = 0
-
-  constructor (
-    private readonly maxRoutes: number,
-    private readonly maxRecentErrors: number,
-    private readonly maxMessageLength: number,
-    sampleIntervalMs: number
-  ) {
-    this.recentErrors = new Array(maxRecentErrors).fill(undefined)
-    const slots = Math.max(2, Math.ceil(RATE_WINDOW_MS / sampleIntervalMs) + 1)
-    this.rateTimes = new Float64Array(slots)
-    this.rateTotals = new Float64Array(slots)
-  }
-
-  /** The shared stats object of `METHOD pattern`: a new one until `maxRoutes` keys exist, then the overflow. */
-  endpointFor (method: string, url: string): Endpoint {
-    const key = `${method} ${url}`
-    let endpoint = this.endpoints.get(key)
-    if (endpoint === undefined) {
-      if (this.endpoints.size >= this.maxRoutes) return this.overflow
-      endpoint = new Endpoint(method, url, key)
-      this.endpoints.set(key, endpoint)
-    }
-    return endpoint
-  }
-
-  /** Every endpoint with its shared buckets, in the order they were first used. */
-  allEndpoints (): Endpoint[] {
-    return [...this.endpoints.values(), this.notFound, this.overflow]
-  }
-
-  record (endpoint: Endpoint, statusCode: number, durationMs: number): void {
-    const index = bucketIndex(durationMs)
-    this.total++
-    this.histogram.recordAt(index, durationMs)
-    const slot = statusSlot(statusCode)
-    const statusClass = slot >= 100 && slot < 600 ? (slot / 100) | 0 : 5
-    endpoint.record(index, statusClass, durationMs)
-    this.statusCodes[slot]!++
-    if (statusClass === 5) this.errorCount++
-  }
-
-  /** Anything can be thrown (null, a Proxy, a BigInt message): only strings are stored, so snapshots always serialise. */
-  recordError (request: FastifyRequest, route: string, statusCode: number, error: unknown): void {
-    if (this.maxRecentErrors === 0) return
-    const url = request.url
-    const query = url.indexOf('?')
-    this.recentErrors[this.nextError] = {
-      time: Date.now(),
-      method: request.method,
-      route,
-      path: (query === -1 ? url : url.slice(0, query)).slice(0, 512),
-      statusCode,
-      message: errorText(error, this.maxMessageLength),
-      code: errorCode(error)
-    }
-    this.nextError = (this.nextError + 1) % this.maxRecentErrors
-  }
-
-  /** Called on the sampling loop: remembers the total so that requestsPerSecond covers a recent window. */
-  tick (now: number): void {
-    this.rateTimes[this.rateHead] = now
-    this.rateTotals[this.rateHead] = this.total
-    this.rateHead = (this.rateHead + 1) % this.rateTimes.length
-    if (this.rateFilled < this.rateTimes.length) this.rateFilled++
-    this.slowest.tick(now, this.histogram.percentile(0.99))
-  }
-
-  requestsPerSecond (now: number): number {
-    if (this.rateFilled === 0) return 0
-    const oldest = this.rateFilled < this.rateTimes.length ? 0 : this.rateHead
-    const seconds = (now - this.rateTimes[oldest]!) / 1000
-    return seconds > 0 ? round((this.total - this.rateTotals[oldest]!) / seconds, 2) : 0
-  }
-
-  snapshot (now: number): Omit<ApplicationSnapshot, 'recent'> {
-    const statusCodes: Record<string, number> = {}
-    for (let code = 100; code < this.statusCodes.length; code++) {
-      if (this.statusCodes[code]! > 0) statusCodes[code] = this.statusCodes[code]!
-    }
-    if (this.statusCodes[0]! > 0) statusCodes[OTHER_STATUS_KEY] = this.statusCodes[0]!
-    const endpoints: Record<string, EndpointSnapshot> = {}
-    for (const endpoint of this.allEndpoints()) {
-      if (endpoint.count > 0) endpoints[endpoint.key] = endpointSnapshot(endpoint)
-    }
-    const { mean, ...responseTimeMs } = this.histogram.summary()
-    return {
-      totalRequests: this.total,
-      errorCount: this.errorCount,
-      errorRate: this.total === 0 ? 0 : round(this.errorCount / this.total * 100, 2),
-      averageResponseTimeMs: mean,
-      responseTimeMs,
-      requestsPerSecond: this.requestsPerSecond(now),
-      inFlight: Math.max(0, this.inFlight),
-      shed: this.shed,
-      aborted: this.aborted,
-      timedOut: this.timedOut,
-      statusCodes,
-      endpoints,
-      recentErrors: this.readRecentErrors(),
-      slowestRequests: this.slowest.read(now)
-    }
-  }
-
-  /** The recent errors, newest first (what the shared directory carries to the other processes). */
-  recentErrorList (): RecentError[] {
-    return this.readRecentErrors()
-  }
-
-  private readRecentErrors (): RecentError[] {
-    const errors: RecentError[] = []
-    const size = this.recentErrors.length
-    for (let i = 1; i <= size; i++) {
-      const stored = this.recentErrors[(this.nextError - i + size) % size]
-      if (stored === undefined) break
-      const { time, code, ...rest } = stored
-      errors.push({ timestamp: new Date(time).toISOString(), ...rest, ...(code === undefined ? {} : { code }) })
-    }
-    return errors
-  }
-}
-
-function endpointSnapshot (endpoint: Endpoint): EndpointSnapshot {
-  const { mean, ...percentiles } = endpoint.combined().summary()
-  return { count: endpoint.count, errorCount: endpoint.errorCount, averageResponseTimeMs: mean, ...percentiles }
-}
+import { routeConfigReader, type RouteConfig } from './fastify-internals.js'
+import { Endpoint, type RequestMetrics } from './store.js'
 
 /** The config of a route that is not counted (`config.serverWatch: false`, the plugin's own routes). */
 const SKIP = new Endpoint('*', '(not counted)')
+/*
+ * A request's lifecycle state shares its start-time slot: undefined (not seen by our onRequest), a start time
+ * (performance.now(), always > 0: in flight), or one of the two states below. One slot rather than a separate state
+ * property keeps the request path at two property stores per request (benchmark/README.md, "hooks.js").
+ */
 /** Set on a request when its response has been recorded, or it was aborted or handed over. */
 const SETTLED = -1
 /** Set on a request whose response is still being written when our onSend returns: its `close` settles it. */
 const DEFERRED = -2
-type RouteConfig = Record<string | symbol, unknown> & { url?: string, method?: string | string[], serverWatch?: unknown }
-/**
- * Fastify keeps each route's context, whose `config` is a per-route object Fastify builds itself
- * (`{ ...opts.config, url, method }`), under a symbol it does not export. One property load reaches it; the
- * public `request.routeOptions` builds a 13-field object on every read (measured with callgrind on a hello-world
- * route: the request path costs +4.9% instructions through routeOptions, +3.1% through the context). Found by
- * its description on the first request; if a Fastify version renames it, `routeOptions.config` is used instead.
- */
-export function findContextSymbol (request: FastifyRequest): symbol | null {
-  for (const symbol of Object.getOwnPropertySymbols(request)) {
-    const value = (request as unknown as Record<symbol, { config?: unknown } | undefined>)[symbol]
-    if (symbol.description === 'fastify.context' && typeof value?.config === 'object' && value.config !== null) return symbol
-  }
-  return null
-}
 
 export interface RequestHooks {
   onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
@@ -237,8 +25,8 @@ export interface RequestHooks {
 }
 
 /**
- * The hooks that feed RequestMetrics, measured with callgrind, hook by hook, against bare Fastify
- * (benchmark/README.md):
+ * The hooks that feed RequestMetrics. Each choice below was made for speed; the measurements are in
+ * benchmark/README.md ("What that decided").
  *
  * - Start: one root `onRequest`. Root, not route-level: it sees every route, including those registered before
  *   the plugin had loaded (`app.register(serverWatch); app.get(...)` without await) and requests that a
@@ -250,9 +38,9 @@ export interface RequestHooks {
  *   with its final status, even if a later onSend hook changed it (an ETag's 304) or threw (a 500). When it was
  *   not (a stream, a fetch `Response`, an async onSend hook after ours), the response's `close` settles it, timed
  *   to the last byte. Not `onResponse`: any onResponse hook makes Fastify attach two listeners and a closure to
- *   every response when the logger is off, +7.3% instructions on its own, where an onSend hook costs +0.4%.
+ *   every response when the logger is off.
  * - Aborts: one `close` listener per connection, not `onRequestAbort`, which adds a listener and a closure to
- *   every request (+6.7%). When a connection closes with a request still unanswered, that request was aborted.
+ *   every request. When a connection closes with a request still unanswered, that request was aborted.
  *   HTTP/2 streams share a session, so there each request's own stream is watched the same way.
  * - A reply you `hijack()` leaves Fastify's lifecycle before onSend: it is not counted or timed, and leaves
  *   `inFlight` when its connection (HTTP/2: its stream) closes or carries the next request.
@@ -261,9 +49,8 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
   /*
    * What the hooks keep on a request, on a route's config and on a socket, under symbols of this instance: a
    * plugin at the root and one in a child context both see a child route's requests, and a shared key let one
-   * settle the other's request (issue 15.4). Set by our hooks, not declared with `decorateRequest`: Fastify's
-   * Request constructor copies decorators in a loop whose keyed stores V8 cannot specialise, +1.4% instructions
-   * per request for three of them (benchmark/hooks.js). Every request counted gets the same two properties in the
+   * settle the other's request (issue 15.4). Set by our hooks, not declared with `decorateRequest`, which costs
+   * every request a copy loop (benchmark/README.md). Every request counted gets the same two properties in the
    * same order, so its shape stays one shape.
    */
   const kEndpoint = Symbol('serverWatch.endpoint')
@@ -283,14 +70,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     readonly destroyed?: boolean
     on (event: 'close', listener: () => void): unknown
   }
-  let kContext: symbol | null | undefined
-
-  function configOf (request: FastifyRequest): RouteConfig | undefined {
-    if (kContext === undefined) kContext = findContextSymbol(request)
-    return kContext === null
-      ? request.routeOptions.config as RouteConfig | undefined
-      : (request as unknown as Record<symbol, { config?: RouteConfig } | undefined>)[kContext]?.config
-  }
+  const configOf = routeConfigReader()
 
   function endpointOf (request: Tracked): Endpoint {
     const config = configOf(request)

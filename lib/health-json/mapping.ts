@@ -1,37 +1,7 @@
-/**
- * The IETF draft "Health Check Response Format for HTTP APIs" (draft-inadarei-api-health-check-06), media type
- * `application/health+json`: what `GET /health` answers to a client that asks for it in `Accept`.
- * Units are UCUM codes (`ms`, `s`, `%`), which the draft allows as "a standards document" term.
- */
-import { Type, type Static } from '@sinclair/typebox'
-import type { HealthSnapshot } from './schemas/health.js'
+/** The snapshot as the health+json document of the IETF draft (its schema: lib/schemas/health-json.ts). */
+import type { HealthJson, HealthJsonCheck } from '../schemas/health-json.js'
+import type { HealthSnapshot } from '../schemas/health.js'
 
-export const HEALTH_JSON = 'application/health+json'
-
-export const HealthJsonStatus = Type.Union([Type.Literal('pass'), Type.Literal('warn'), Type.Literal('fail')])
-
-export const HealthJsonCheckSchema = Type.Object({
-  componentId: Type.Optional(Type.String()),
-  componentType: Type.Optional(Type.String()),
-  observedValue: Type.Optional(Type.Number()),
-  observedUnit: Type.Optional(Type.String()),
-  status: HealthJsonStatus,
-  time: Type.Optional(Type.String({ format: 'date-time' })),
-  output: Type.Optional(Type.String())
-})
-
-export const HealthJsonSchema = Type.Object({
-  status: HealthJsonStatus,
-  serviceId: Type.Optional(Type.String()),
-  description: Type.Optional(Type.String()),
-  output: Type.Optional(Type.String()),
-  checks: Type.Optional(Type.Record(Type.String(), Type.Array(HealthJsonCheckSchema), {
-    description: 'keyed "component:measurement" (or "uptime"); one element per component instance'
-  }))
-}, { $id: 'ServerWatchHealthJson' })
-
-export type HealthJson = Static<typeof HealthJsonSchema>
-export type HealthJsonCheck = Static<typeof HealthJsonCheckSchema>
 type Status = HealthJson['status']
 
 /** healthy → pass (200), degraded → warn (200), unhealthy → fail (503). */
@@ -39,29 +9,6 @@ export const HEALTH_JSON_STATUS: Record<HealthSnapshot['status'], Status> = {
   healthy: 'pass',
   degraded: 'warn',
   unhealthy: 'fail'
-}
-
-/**
- * Whether the `Accept` header prefers health+json to plain JSON: only when it names `application/health+json`
- * with a quality above zero and at least that of `application/json` (or of the wildcard that would match it).
- * Anything else, including no header and `*\/*`, gets the plain JSON snapshot, so existing clients see no change.
- */
-export function prefersHealthJson (accept: string | undefined): boolean {
-  if (accept === undefined || !accept.toLowerCase().includes(HEALTH_JSON)) return false
-  let health = { specificity: -1, q: 0 }
-  let json = { specificity: -1, q: 0 }
-  for (const part of accept.toLowerCase().split(',')) {
-    const [range = '', ...params] = part.split(';').map((piece) => piece.trim())
-    let q = 1
-    for (const param of params) {
-      if (param.startsWith('q=')) q = Number(param.slice(2))
-    }
-    if (!(q >= 0 && q <= 1)) q = 0
-    const specificity = range === '*/*' ? 0 : range === 'application/*' ? 1 : 2
-    if ((range === HEALTH_JSON || specificity < 2) && specificity > health.specificity) health = { specificity, q }
-    if ((range === 'application/json' || specificity < 2) && specificity > json.specificity) json = { specificity, q }
-  }
-  return health.specificity === 2 && health.q > 0 && health.q >= json.q
 }
 
 const componentName = (name: string) => name.replaceAll(':', '_')

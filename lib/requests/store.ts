@@ -1,0 +1,203 @@
+import type { FastifyRequest } from 'fastify'
+import { Histogram, bucketIndex } from '../histogram.js'
+import { errorCode, errorText } from '../error-text.js'
+import { round } from '../format.js'
+import type { ApplicationSnapshot, EndpointSnapshot, RecentError } from '../schemas/health.js'
+import { SlowestRequests } from '../collectors/slowest.js'
+
+export const NOT_FOUND_KEY = '(not found)'
+export const OVERFLOW_KEY = '(other routes)'
+/** The `statusCodes` key of a status code that is not an integer from 100 to 999. */
+export const OTHER_STATUS_KEY = 'other'
+
+/**
+ * A status code's slot in `RequestMetrics.statusCodes`: itself from 100 to 999, else 0. Codes from 600 up are no
+ * HTTP status a client understands, and codes outside 100 to 599 count in the 5xx class and as errors.
+ */
+export const statusSlot = (statusCode: number): number =>
+  statusCode >= 100 && statusCode < 1000 && (statusCode | 0) === statusCode ? statusCode : 0
+
+export class Endpoint {
+  count = 0
+  errorCount = 0
+  /**
+   * Durations by status class (index 1 to 5 for 1xx to 5xx), each created on the first response of its class,
+   * so that Prometheus gets a duration histogram per method, route and status class.
+   */
+  readonly byClass: Array<Histogram | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined]
+  constructor (readonly method: string, readonly route: string, readonly key = `${method} ${route}`) {}
+
+  record (index: number, statusClass: number, durationMs: number): void {
+    this.count++
+    if (statusClass === 5) this.errorCount++
+    ;(this.byClass[statusClass] ??= new Histogram()).recordAt(index, durationMs)
+  }
+
+  /** Every class together: what the snapshot's percentiles read. */
+  combined (): Histogram {
+    const all = new Histogram()
+    for (const histogram of this.byClass) if (histogram !== undefined) all.add(histogram)
+    return all
+  }
+}
+
+interface StoredError {
+  time: number
+  method: string
+  route: string
+  path: string
+  statusCode: number
+  message: string
+  code: string | undefined
+}
+
+/** What readers other than the hooks see of the store (the read model's request part): nothing they can change. */
+export interface RequestsView {
+  readonly total: number
+  readonly errorCount: number
+  readonly inFlight: number
+  readonly shed: number
+  readonly aborted: number
+  readonly timedOut: number
+  /** Indexed by status code, as in RequestMetrics. */
+  readonly statusCodes: Readonly<Uint32Array>
+  readonly histogram: Histogram
+  /** Every endpoint with its histograms by status class, the shared buckets last. */
+  allEndpoints (): readonly Endpoint[]
+}
+
+/**
+ * The request figures, fed by the hooks (./hooks.ts) and read by the read model: counters, histograms, endpoints,
+ * status codes, recent errors. Fixed memory. It knows no sampling interval and keeps no rate: request rates are
+ * computed in one place, the history (lib/history.ts).
+ */
+export class RequestMetrics implements RequestsView {
+  total = 0
+  errorCount = 0
+  inFlight = 0
+  /** Requests refused by load shedding (lib/alerts/shedding.ts), counted nowhere else. */
+  shed = 0
+  aborted = 0
+  timedOut = 0
+  /**
+   * Indexed by status code, 100 to 999 (what Node lets a response write): one increment per response, no key
+   * built. Slot 0 counts any other value (`OTHER_STATUS_KEY`), so that every counted response has a code.
+   */
+  readonly statusCodes = new Uint32Array(1000)
+  readonly histogram = new Histogram()
+  readonly endpoints = new Map<string, Endpoint>()
+  readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
+  readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
+  readonly slowest = new SlowestRequests()
+  private readonly recentErrors: Array<StoredError | undefined>
+  private nextError = 0
+
+  constructor (
+    private readonly maxRoutes: number,
+    private readonly maxRecentErrors: number,
+    private readonly maxMessageLength: number
+  ) {
+    this.recentErrors = new Array(maxRecentErrors).fill(undefined)
+  }
+
+  /** The shared stats object of `METHOD pattern`: a new one until `maxRoutes` keys exist, then the overflow. */
+  endpointFor (method: string, url: string): Endpoint {
+    const key = `${method} ${url}`
+    let endpoint = this.endpoints.get(key)
+    if (endpoint === undefined) {
+      if (this.endpoints.size >= this.maxRoutes) return this.overflow
+      endpoint = new Endpoint(method, url, key)
+      this.endpoints.set(key, endpoint)
+    }
+    return endpoint
+  }
+
+  /** Every endpoint with its shared buckets, in the order they were first used. */
+  allEndpoints (): Endpoint[] {
+    return [...this.endpoints.values(), this.notFound, this.overflow]
+  }
+
+  record (endpoint: Endpoint, statusCode: number, durationMs: number): void {
+    const index = bucketIndex(durationMs)
+    this.total++
+    this.histogram.recordAt(index, durationMs)
+    const slot = statusSlot(statusCode)
+    const statusClass = slot >= 100 && slot < 600 ? (slot / 100) | 0 : 5
+    endpoint.record(index, statusClass, durationMs)
+    this.statusCodes[slot]!++
+    if (statusClass === 5) this.errorCount++
+  }
+
+  /** Anything can be thrown (null, a Proxy, a BigInt message): only strings are stored, so snapshots always serialise. */
+  recordError (request: FastifyRequest, route: string, statusCode: number, error: unknown): void {
+    if (this.maxRecentErrors === 0) return
+    const url = request.url
+    const query = url.indexOf('?')
+    this.recentErrors[this.nextError] = {
+      time: Date.now(),
+      method: request.method,
+      route,
+      path: (query === -1 ? url : url.slice(0, query)).slice(0, 512),
+      statusCode,
+      message: errorText(error, this.maxMessageLength),
+      code: errorCode(error)
+    }
+    this.nextError = (this.nextError + 1) % this.maxRecentErrors
+  }
+
+  /** Called on the sampling loop: the slowest-requests threshold follows the p99 of all responses. */
+  tick (now: number): void {
+    this.slowest.tick(now, this.histogram.percentile(0.99))
+  }
+
+  /** The application figures but the rate and the recent window, which the read model adds. */
+  snapshot (now: number): Omit<ApplicationSnapshot, 'recent' | 'requestsPerSecond'> {
+    const statusCodes: Record<string, number> = {}
+    for (let code = 100; code < this.statusCodes.length; code++) {
+      if (this.statusCodes[code]! > 0) statusCodes[code] = this.statusCodes[code]!
+    }
+    if (this.statusCodes[0]! > 0) statusCodes[OTHER_STATUS_KEY] = this.statusCodes[0]!
+    const endpoints: Record<string, EndpointSnapshot> = {}
+    for (const endpoint of this.allEndpoints()) {
+      if (endpoint.count > 0) endpoints[endpoint.key] = endpointSnapshot(endpoint)
+    }
+    const { mean, ...responseTimeMs } = this.histogram.summary()
+    return {
+      totalRequests: this.total,
+      errorCount: this.errorCount,
+      errorRate: this.total === 0 ? 0 : round(this.errorCount / this.total * 100, 2),
+      averageResponseTimeMs: mean,
+      responseTimeMs,
+      inFlight: Math.max(0, this.inFlight),
+      shed: this.shed,
+      aborted: this.aborted,
+      timedOut: this.timedOut,
+      statusCodes,
+      endpoints,
+      recentErrors: this.readRecentErrors(),
+      slowestRequests: this.slowest.read(now)
+    }
+  }
+
+  /** The recent errors, newest first (what the shared directory carries to the other processes). */
+  recentErrorList (): RecentError[] {
+    return this.readRecentErrors()
+  }
+
+  private readRecentErrors (): RecentError[] {
+    const errors: RecentError[] = []
+    const size = this.recentErrors.length
+    for (let i = 1; i <= size; i++) {
+      const stored = this.recentErrors[(this.nextError - i + size) % size]
+      if (stored === undefined) break
+      const { time, code, ...rest } = stored
+      errors.push({ timestamp: new Date(time).toISOString(), ...rest, ...(code === undefined ? {} : { code }) })
+    }
+    return errors
+  }
+}
+
+function endpointSnapshot (endpoint: Endpoint): EndpointSnapshot {
+  const { mean, ...percentiles } = endpoint.combined().summary()
+  return { count: endpoint.count, errorCount: endpoint.errorCount, averageResponseTimeMs: mean, ...percentiles }
+}
