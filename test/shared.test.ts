@@ -294,6 +294,7 @@ test('a restarted container (same host name, same pid) folds its former life', a
   const before = w.worker(1)
   for (let k = 0; k < 9; k++) record(before.counts, 'GET', '/', 200, 1)
   before.sample()
+  before.store.release() // the container stops
   w.tick(3000)
   const after = w.worker(1) // pid 1 runs again
   after.sample()
@@ -301,6 +302,26 @@ test('a restarted container (same host name, same pid) folds its former life', a
   const view = after.sample()
   t.equal(view.counts.total, 9)
   t.same(view.processes.map((row) => row.self), [true])
+})
+
+test('two plugin instances in one process (same pid) are two live processes, not a former life of each other', async (t) => {
+  const dir = tempDir(t)
+  const w = world(dir)
+  const a = w.worker(950)
+  w.tick(5)
+  const b = w.worker(950)
+  for (let k = 0; k < 3; k++) record(a.counts, 'GET', '/', 200, 1)
+  for (let k = 0; k < 4; k++) record(b.counts, 'GET', '/', 200, 1)
+  a.sample(); b.sample()
+  w.tick()
+  a.sample()
+  const view = b.sample()
+  t.equal(view.processes.length, 2)
+  t.equal(view.counts.total, 7)
+  t.equal(processFiles(dir).length, 2)
+  t.notMatch(w.warnings.join('\n'), /folded by another process/)
+  a.store.release()
+  b.store.release()
 })
 
 test('corrupt, truncated, foreign and other-version files are skipped with one warning each; other apps are not read', async (t) => {

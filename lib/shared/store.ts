@@ -87,6 +87,12 @@ export interface SharedStoreOptions {
 const ABANDONED_AFTER_INTERVALS = 30
 const MIN_ABANDONED_MS = 60_000
 
+/**
+ * The ids of the stores running in this process: two plugin instances of one process (two apps, or a test) may
+ * share a directory. Another id with this pid is a former life of the process only when it is not one of these.
+ */
+const RUNNING_HERE = new Set<string>()
+
 export function pidAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
@@ -152,6 +158,12 @@ export class SharedStore {
     this.staleAfterMs = options.staleAfterMs ?? Math.max(5 * options.sampleIntervalMs, 5000)
     this.abandonedAfterMs = Math.max(ABANDONED_AFTER_INTERVALS * options.sampleIntervalMs, MIN_ABANDONED_MS, this.staleAfterMs)
     this.id = this.makeId()
+    RUNNING_HERE.add(this.id)
+  }
+
+  /** This store stops (its app closes): from now on its file is a dead process's, to be folded. */
+  release (): void {
+    RUNNING_HERE.delete(this.id)
   }
 
   private makeId (): string {
@@ -210,7 +222,9 @@ export class SharedStore {
       this.carriedVersion++
     }
     this.generation++
+    RUNNING_HERE.delete(this.id)
     this.id = this.makeId()
+    RUNNING_HERE.add(this.id)
     this.options.log.warn(`server-watch: this process's shared state was folded by another process (stalled for over ${this.staleAfterMs} ms?); it goes on as ${this.id}`)
   }
 
@@ -220,8 +234,9 @@ export class SharedStore {
     if (parsed === null) return false
     const age = now - writtenAt
     if (parsed.host === sanitize(this.hostname)) {
-      // This pid is this process: a file of the same pid and another id is a former life of it.
-      if (parsed.pid === this.pid) return false
+      // This pid is this process: a file of the same pid is another store of it, or a former life (a container
+      // restarted as pid 1).
+      if (parsed.pid === this.pid) return RUNNING_HERE.has(id)
       return age < this.abandonedAfterMs && this.alive(parsed.pid)
     }
     return age <= this.staleAfterMs

@@ -112,8 +112,12 @@ export function createSharedWatch (options: SharedWatchOptions) {
     isLeader: () => leader,
     /** Closing: the last requests into this process's file, and the history if this process keeps it. */
     close<Range extends string> (local: LocalSample, history: PersistedHistory<Range>, ranges: readonly Range[]): void {
-      store.flush(local)
-      if (leader || store.last() === null) this.persist(history, ranges, true)
+      try {
+        store.flush(local)
+        if (leader || store.last() === null) this.persist(history, ranges, true)
+      } finally {
+        store.release()
+      }
     },
     /** A live process's last five minutes, or null for an id that is not live. */
     processSeries: (id: string): ProcessSeries | null => perProcess.get(id) ?? null
