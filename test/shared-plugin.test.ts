@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import { test, type Test } from 'tap'
-import serverWatch from '../lib/plugin.js'
+import { Value } from '@sinclair/typebox/value'
+import serverWatch, { HealthSnapshotSchema } from '../lib/plugin.js'
 import { buildApp } from './helpers/app.js'
 import { PROMTOOL, promtool, samples } from './helpers/prometheus.js'
 
@@ -35,6 +36,7 @@ test('a single process with shared: its file, its row, and /health unchanged oth
   t.equal(health.processes.length, 1)
   t.match(health.processes[0], { pid: process.pid, self: true, totalRequests: 6, status: 'healthy', workerId: null })
   t.equal(health.fleet.processes, 1)
+  t.same([...Value.Errors(HealthSnapshotSchema, health)].map((error) => `${error.path}: ${error.message}`), [], 'the snapshot, processes and fleet included, matches its schema')
   t.equal(health.application.recentErrors[0].route, '/fail', 'recent errors go through the file')
 
   const one = await app.inject(`/dashboard/api/history?range=5m&process=${encodeURIComponent(health.processes[0].id)}`)

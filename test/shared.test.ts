@@ -48,7 +48,7 @@ function world (dir: string, { app = 'api', host = 'h1' } = {}) {
   const clock = { now: 1_000_000 }
   const running = new Set<number>()
   const warnings: string[] = []
-  function worker (pid: number, options: { host?: string, gauges?: Partial<Gauges> } = {}): Worker {
+  function worker (pid: number, options: { host?: string, gauges?: Partial<Gauges>, status?: () => LocalSample['status'] } = {}): Worker {
     running.add(pid)
     const counts = new Tally()
     const store = new SharedStore({
@@ -67,7 +67,7 @@ function world (dir: string, { app = 'api', host = 'h1' } = {}) {
     })
     const local = (): LocalSample => ({
       counts,
-      status: 'healthy',
+      status: options.status?.() ?? 'healthy',
       gauges: { ...GAUGES, ...options.gauges },
       recentErrors: [],
       p95Ms: counts.histogram.percentile(0.95)
@@ -322,6 +322,45 @@ test('two plugin instances in one process (same pid) are two live processes, not
   t.notMatch(w.warnings.join('\n'), /folded by another process/)
   a.store.release()
   b.store.release()
+})
+
+test('the fleet is as unhealthy as its worst live process; a dead one no longer counts', async (t) => {
+  const dir = tempDir(t)
+  const w = world(dir)
+  let failing: LocalSample['status'] = 'degraded'
+  const a = w.worker(1101)
+  const b = w.worker(1102, { status: () => failing })
+  a.sample(); b.sample()
+  let view = a.sample()
+  t.equal(view.status, 'degraded', 'an optional check fails in b')
+  failing = 'unhealthy'
+  b.sample()
+  view = a.sample()
+  t.equal(view.status, 'unhealthy', 'a required check fails in b')
+  t.same(view.processes.map((row) => [row.pid, row.status]), [[1101, 'healthy'], [1102, 'unhealthy']], 'each process with its own status')
+  w.running.delete(1102)
+  w.tick()
+  t.equal(a.sample().status, 'healthy')
+})
+
+test('a state file whose routes line is bad: its totals count, its routes are left out, one warning', async (t) => {
+  const dir = tempDir(t)
+  const w = world(dir)
+  const a = w.worker(1201)
+  const b = w.worker(1202)
+  record(a.counts, 'GET', '/a', 200, 1)
+  record(b.counts, 'GET', '/b', 200, 1)
+  a.sample(); b.sample()
+  const name = processFile('api', b.store.id)
+  const [first] = readFileSync(join(dir, name), 'utf8').split('\n')
+  writeFileSync(join(dir, name), `${first}\n[["GET","/b","GET /b",1,0,{"2":[5,1,1]}]]\n`)
+  for (let i = 0; i < 2; i++) {
+    const view = a.sample()
+    t.equal(view.counts.total, 2)
+    t.same([...view.routes().endpoints.keys()], ['GET /a'])
+  }
+  t.equal(w.warnings.filter((warning) => warning.includes(name)).length, 1)
+  t.match(w.warnings.join('\n'), /buckets add up to 0, not 5/)
 })
 
 test('corrupt, truncated, foreign and other-version files are skipped with one warning each; other apps are not read', async (t) => {

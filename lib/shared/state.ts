@@ -187,8 +187,13 @@ export class StateError extends Error {}
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0
 const isNumberOrNull = (value: unknown) => value === null || (typeof value === 'number' && Number.isFinite(value))
 
-/** Adds an encoded histogram into `target`, bucket by bucket, checking it as it goes. */
+/** Adds an encoded histogram into `target`, bucket by bucket, after checking all of it. */
 function addEncoded (target: Histogram, encoded: unknown, where: string): void {
+  checkEncoded(encoded, where)
+  applyEncoded(target, encoded as number[])
+}
+
+function checkEncoded (encoded: unknown, where: string): void {
   if (!Array.isArray(encoded) || encoded.length < 3 || encoded.length % 2 === 0) throw new StateError(`${where}: not a histogram`)
   const [count, sum, max] = encoded as number[]
   if (!isCount(count) || !isCount(sum) || !isCount(max)) throw new StateError(`${where}: bad count, sum or max`)
@@ -202,14 +207,17 @@ function addEncoded (target: Histogram, encoded: unknown, where: string): void {
     seen += n
   }
   if (seen !== count) throw new StateError(`${where}: buckets add up to ${seen}, not ${count}`)
-  index = -1
+}
+
+function applyEncoded (target: Histogram, encoded: readonly number[]): void {
+  let index = -1
   for (let i = 3; i < encoded.length; i += 2) {
-    index += encoded[i] as number
-    target.counts[index]! += encoded[i + 1] as number
+    index += encoded[i]!
+    target.counts[index]! += encoded[i + 1]!
   }
-  target.count += count
-  target.sum += sum
-  if (max > target.max) target.max = max
+  target.count += encoded[0]!
+  target.sum += encoded[1]!
+  if (encoded[2]! > target.max) target.max = encoded[2]!
 }
 
 /** The totals of a state file as a Tally (no routes), checked as they are read: a bad number refuses the file. */
@@ -230,7 +238,10 @@ export function decodeCounts (encoded: EncodedCounts): Tally {
   return tally
 }
 
-/** Adds a file's routes line into `tally`: parsed only when a reader needs the routes. Throws StateError. */
+/**
+ * Adds a file's routes line into `tally`: parsed only when a reader needs the routes. All of it or nothing: the
+ * whole line is checked before anything is added. Throws StateError.
+ */
 export function addEndpoints (tally: Tally, text: string): void {
   let entries: unknown
   try {
@@ -244,14 +255,17 @@ export function addEndpoints (tally: Tally, text: string): void {
     const [method, route, key, count, errorCount, byClass] = entry as unknown[]
     if (typeof method !== 'string' || typeof route !== 'string' || typeof key !== 'string' || !isCount(count) || !isCount(errorCount) ||
       typeof byClass !== 'object' || byClass === null) throw new StateError('bad endpoint')
-    const endpoint = tally.endpoint(method, route, key)
-    endpoint.count += count
-    endpoint.errorCount += errorCount
     for (const [statusClass, histogram] of Object.entries(byClass)) {
       const slot = Number(statusClass)
       if (!Number.isInteger(slot) || slot < 1 || slot > 5) throw new StateError(`bad status class ${statusClass}`)
-      addEncoded(endpoint.byClass[slot] ??= new Histogram(), histogram, `endpoint ${key}`)
+      checkEncoded(histogram, `endpoint ${key}`)
     }
+  }
+  for (const [method, route, key, count, errorCount, byClass] of entries as EncodedEndpoint[]) {
+    const endpoint = tally.endpoint(method, route, key)
+    endpoint.count += count
+    endpoint.errorCount += errorCount
+    for (const [statusClass, histogram] of Object.entries(byClass)) applyEncoded(endpoint.byClass[Number(statusClass)] ??= new Histogram(), histogram)
   }
 }
 
