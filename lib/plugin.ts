@@ -26,7 +26,10 @@ export interface ServerWatch {
   status (): HealthSnapshot['status']
   /** The dashboard's history series at one resolution. */
   history (range: HistoryRange): HistoryResponse
-  /** Takes a sample now instead of waiting for the loop; concurrent callers share one. */
+  /**
+   * Takes a sample now instead of waiting for the loop, and resolves when it is done. It starts after the call, so
+   * what you did before is in it (a sample already in flight is followed by a new one); concurrent callers share one.
+   */
   refresh (): Promise<void>
   /** The alert rules with their thresholds, the firing ones, and recent transitions (empty with `alerts: false`). */
   alerts (): AlertsView

@@ -5,9 +5,13 @@ import { failureLogger } from './collectors/types.js'
  * refresh() after each sample has finished: unlike setInterval, samples never pile up when one is slow or the
  * loop is busy (under-pressure's "setTimeout vs setInterval"), and the timer never keeps the process alive.
  */
+const noop = (): void => {}
+
 export class Sampler {
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
+  /** The sample that starts once the one in flight ends: what fresh() callers share meanwhile. */
+  private next: Promise<void> | null = null
   private started = false
   private closed = false
   /** When the timer is next due (performance.now()): the event-loop collector times the loop's delay from it too. */
@@ -39,6 +43,19 @@ export class Sampler {
     // Through then(): a sampleOnce that throws synchronously rejects like one that rejects.
     this.running ??= Promise.resolve().then(this.sampleOnce).finally(() => { this.running = null })
     return this.running
+  }
+
+  /**
+   * A sample that starts after this call, so that what the caller did before is in it: the one in flight may have
+   * read its figures already, so callers that come while it runs share the next one instead.
+   */
+  fresh (): Promise<void> {
+    if (this.running === null) return this.sample()
+    this.next ??= this.running.then(noop, noop).then(() => {
+      this.next = null
+      return this.sample()
+    })
+    return this.next
   }
 
   /** When the loop's timer is next due, or was due if its sample is running now; Infinity before start(). */

@@ -306,8 +306,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     /** The alert rules' engine, or null when `alerts: false`. */
     alerts: alerts?.engine ?? null,
     alertsView: (): AlertsView => alerts?.engine.view() ?? { active: [], rules: [], transitions: [] },
-    /** Takes a sample now (sharing one in flight); the loop goes on as before. */
-    sample: () => sampler.sample(),
+    /** A sample that starts after the call (the next one if one is in flight); the loop goes on as before. */
+    sample: () => sampler.fresh(),
     onSample (listener: (point: HistoryPoint) => void): () => void {
       listeners.add(listener)
       return () => { listeners.delete(listener) }

@@ -228,7 +228,7 @@ t.test('the dashboard lists custom metrics in their card, hostile text as text',
   const watched = await openPage(session)
   const { port } = app.server.address() as { port: number }
   await watched.page.goto(`http://127.0.0.1:${port}/dashboard`)
-  await watched.page.waitForFunction(() => document.querySelectorAll('#custom-body tr').length === 3, undefined, { timeout: 5000 })
+  await watched.page.waitForFunction(() => document.querySelectorAll('#custom-body tr').length === 3)
   const rows = await watched.page.$$eval('#custom-body tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))
   t.same(rows, [
     ['orders_total', 'counter', `method=${hostile}`, '2'],
@@ -239,7 +239,7 @@ t.test('the dashboard lists custom metrics in their card, hostile text as text',
   t.equal(await watched.page.$$eval('#custom img', (images) => images.length), 0, 'no element made from server text')
   t.equal(await watched.page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined)
   t.ok(await watched.page.isHidden('#custom-empty'))
-  await watched.page.waitForFunction(() => document.querySelectorAll('#custom-charts canvas').length === 3, undefined, { timeout: 5000 })
+  await watched.page.waitForFunction(() => document.querySelectorAll('#custom-charts canvas').length === 3)
   t.same(await watched.page.$$eval('#custom-charts figcaption', (captions) => captions.map((caption) => caption.textContent)),
     ['orders_total · per second', 'render_seconds · p95 ms', 'queue_length · value'])
   const points = await watched.page.evaluate(() => [...document.querySelectorAll('#custom-charts canvas')]

@@ -14,6 +14,7 @@ import { openSessions } from '../lib/profiles/session.js'
 import { summarizeAllocationProfile, summarizeCpuProfile } from '../lib/profiles/summary.js'
 import { profileFileName, registerProfiles } from '../lib/routes/profiles.js'
 import { buildApp } from './helpers/app.js'
+import { turn, until } from './helpers/time.js'
 
 const TOKEN = 'correct-horse-battery-staple'
 const auth = { authorization: `Bearer ${TOKEN}` }
@@ -57,10 +58,11 @@ function snapshotFiles (): string[] {
 const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
 
 /**
- * Keeps the CPU busy for `ms` in a function with a name the summary can find, once the capture has started. One
- * call: a function called often gets inlined into its caller by V8, and its time is then the caller's.
+ * Keeps the CPU busy for `ms` in a function with a name the summary can find, once the capture is running (not
+ * after a delay that a loaded machine could outrun). One call: a function called often gets inlined into its
+ * caller by V8, and its time is then the caller's.
  */
-function spinSoon (ms: number) {
+async function spinInTheCapture (ms: number) {
   function spinForTheProfile () {
     const end = performance.now() + ms
     let x = 0
@@ -68,7 +70,10 @@ function spinSoon (ms: number) {
     while (performance.now() < end) for (let i = 0; i < 20_000; i++) x += Math.sqrt(x + i)
     return x
   }
-  setTimeout(spinForTheProfile, 100)
+  await until(() => runningCapture() !== null, 'the capture to start')
+  // Profiler.enable and Profiler.start, posted in turn once the capture is marked running.
+  for (let i = 0; i < 3; i++) await turn()
+  spinForTheProfile()
 }
 
 t.test('profiles option: on with a token or authorize, off otherwise, never on the local rule alone', async (t) => {
@@ -97,8 +102,9 @@ t.test('a CPU profile: a .cpuprofile that DevTools reads, its summary, the log l
   const instance = await app(t, { token: TOKEN }, logger)
   t.same((await instance.inject({ url: '/dashboard/api/profile/last', headers: auth })).json(), { last: null })
 
-  spinSoon(500)
-  const response = await instance.inject({ method: 'POST', url: '/dashboard/api/profile/cpu?seconds=1', headers: auth, remoteAddress: '203.0.113.9' })
+  const capturing = instance.inject({ method: 'POST', url: '/dashboard/api/profile/cpu?seconds=1', headers: auth, remoteAddress: '203.0.113.9' })
+  await spinInTheCapture(500)
+  const response = await capturing
   t.equal(response.statusCode, 200)
   t.match(response.headers['content-disposition'], FILE_NAME)
   t.match(response.headers['content-disposition'], /\.cpuprofile"$/)
@@ -246,7 +252,7 @@ t.test('a client that leaves mid-download ends the snapshot stream and leaves no
   t.equal(snapshotFiles().length, 1, 'the download reads from an unlinked temporary file')
   t.match(snapshotFiles()[0], /\(deleted\)$/)
   request.destroy()
-  for (let i = 0; i < 1000 && snapshotFiles().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until(() => snapshotFiles().length === 0, 'the snapshot\'s descriptor to close')
   t.same(snapshotFiles(), [], 'its descriptor is closed')
   t.equal(openSessions(), 0)
   t.equal(runningCapture(), null)
@@ -265,7 +271,7 @@ t.test('a client that leaves during a CPU capture ends it: no session, no slot h
   while (runningCapture() === null) await new Promise((resolve) => setImmediate(resolve))
   t.equal(openSessions(), 1)
   request.destroy()
-  for (let i = 0; i < 1000 && runningCapture() !== null; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until(() => runningCapture() === null, 'the capture to end')
   t.equal(runningCapture(), null, 'ended long before its 60 s')
   t.equal(openSessions(), 0)
   t.same((await instance.inject({ url: '/dashboard/api/profile/last', headers: auth })).json(), { last: null }, 'nothing kept')

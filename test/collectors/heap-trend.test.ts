@@ -2,9 +2,9 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import { Value } from '@sinclair/typebox/value'
-import { createHeapTrendCollector, HeapBaselines, heapTrendOf, type BaselinePoint } from '../lib/collectors/heap-trend.js'
-import { HeapTrendSchema } from '../lib/schemas/health.js'
-import { buildApp } from './helpers/app.js'
+import { createHeapTrendCollector, HeapBaselines, heapTrendOf, type BaselinePoint } from '../../lib/collectors/heap-trend.js'
+import { HeapTrendSchema } from '../../lib/schemas/health.js'
+import { buildApp } from '../helpers/app.js'
 
 const MB = 1024 * 1024
 const MINUTE = 60_000

@@ -3,8 +3,8 @@
 import { get } from 'node:http'
 import { test, type Test } from 'tap'
 import Fastify, { type FastifyServerOptions } from 'fastify'
-import serverWatch, { type ServerWatchOptions } from '../lib/plugin.js'
-import { nginxMissing, startNginx } from './helpers/nginx.js'
+import serverWatch, { type ServerWatchOptions } from '../../lib/plugin.js'
+import { nginxMissing, startNginx } from '../helpers/nginx.js'
 
 const DETAILED = ['/metrics', '/dashboard', '/dashboard/', '/dashboard/api/snapshot', '/dashboard/api/history?range=1h', '/dashboard/api/stream', '/dashboard/static/app.js']
 const TOKEN = 'proxy-test-token-0123456789'

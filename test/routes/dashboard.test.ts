@@ -1,152 +1,17 @@
-import { test, type Test } from 'tap'
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { test } from 'tap'
+import { readdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyInstance } from 'fastify'
-import { MongoClient } from 'mongodb'
-import serverWatch, { type ServerWatchOptions } from '../lib/plugin.js'
-import { dashboardBase } from '../lib/routes/dashboard.js'
-import { createStreamHub, type StreamSource } from '../lib/routes/stream-hub.js'
-import { HISTORY_RANGES, type HistoryPoint } from '../lib/schemas/history.js'
-import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from './helpers/browser.js'
-import { startMongoServer, type TestMongoServer } from './helpers/mongo-server.js'
+import Fastify from 'fastify'
+import serverWatch from '../../lib/plugin.js'
+import { dashboardBase } from '../../lib/routes/dashboard.js'
+import { HISTORY_RANGES } from '../../lib/schemas/history.js'
+import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from '../helpers/browser.js'
+import { sleep, startDemo, startTraffic, XSS_PATH, type Demo } from '../helpers/demo.js'
+import { until } from '../helpers/time.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const ARTIFACTS = join(ROOT, 'test', 'artifacts')
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots')
-// UPDATE_SCREENSHOTS=1 regenerates the README's screenshots from a longer run with steadier traffic.
-const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-// Valid in a request line (no spaces, no quotes), so the server records it exactly as sent.
-const XSS_PATH = '/xss/<img/src=x/onerror=window.__pwned=1><script>window.__pwned=2</script>'
-const XSS_MESSAGE = 'Bad input <img src=x onerror="window.__pwned=3"> and <script>window.__pwned=4</script>'
-
-interface DemoOptions extends ServerWatchOptions { mongo?: never }
-
-interface Demo {
-  app: FastifyInstance
-  origin: string
-  /** The dashboard's URL, ending in a slash. */
-  dashboard: string
-  hit (method: string, path: string, body?: unknown): Promise<number>
-  close (): Promise<void>
-}
-
-/** A listening app with the plugin and routes like a real API's; `withMongo` adds a MongoDB (test wire server). */
-async function startDemo (t: Test, options: DemoOptions = {}, withMongo = false): Promise<Demo> {
-  let mongoServer: TestMongoServer | null = null
-  let client: MongoClient | null = null
-  if (withMongo) {
-    mongoServer = await startMongoServer()
-    client = new MongoClient(mongoServer.uri, { monitorCommands: true, serverSelectionTimeoutMS: 2000 })
-    await client.connect()
-  }
-  const app = Fastify()
-  await app.register(serverWatch, {
-    sampleIntervalMs: 200,
-    ...options,
-    ...(client === null ? {} : { mongo: client }),
-    checks: options.checks ?? {
-      cache: async () => { await sleep(2) },
-      'payments-api': { check: async () => { await sleep(5) }, required: false }
-    }
-  })
-  const orders = client?.db('shop').collection('orders')
-  const jitter = (base: number) => sleep(base * (0.5 + Math.random()) + (Math.random() < 0.03 ? base * 6 : 0))
-  app.get('/users/:id', async (request) => {
-    await jitter(4)
-    if (orders) await orders.findOne({ user: (request.params as { id: string }).id })
-    return { id: (request.params as { id: string }).id }
-  })
-  app.get('/products', async () => { await jitter(9); return [] })
-  app.get('/products/:id/reviews', async () => { await jitter(14); return [] })
-  app.post('/orders', async (_request, reply) => {
-    await jitter(20)
-    if (orders) await orders.insertOne({ at: new Date() })
-    return reply.code(201).send({ ok: true })
-  })
-  app.post('/login', {
-    schema: { body: { type: 'object', required: ['user'], properties: { user: { type: 'string' } } } }
-  }, async () => ({ token: 'x' }))
-  app.get('/reports/daily', async () => { await jitter(60); return {} })
-  app.get('/fail', async () => { throw new Error('Upstream inventory service timed out after 2000 ms') })
-  app.get('/xss/*', async () => { throw new Error(XSS_MESSAGE) })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  const origin = `http://127.0.0.1:${address.port}`
-
-  const hit = (method: string, path: string, body?: unknown) => new Promise<number>((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body)
-    // host, port and path apart: a URL string would be parsed, and its path percent-encoded.
-    const request = http.request({
-      host: '127.0.0.1',
-      port: address.port,
-      path,
-      method,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json' }
-    }, (response) => {
-      response.resume()
-      response.on('end', () => resolve(response.statusCode ?? 0))
-    })
-    request.on('error', reject)
-    request.end(payload)
-  })
-
-  const demo: Demo = {
-    app,
-    origin,
-    dashboard: `${origin}${dashboardBase(options.prefix ?? '', '/dashboard')}`,
-    hit,
-    async close () {
-      await app.close()
-      await client?.close()
-      await mongoServer?.stop()
-    }
-  }
-  t.teardown(() => demo.close())
-  return demo
-}
-
-/** One request of a realistic mix: mostly reads, some writes and, with `errors`, the odd client or server error. */
-function randomRequest (demo: Demo, errors: boolean): Promise<number> {
-  const roll = Math.random() * (errors ? 1 : 0.84)
-  if (roll < 0.42) return demo.hit('GET', `/users/${Math.floor(Math.random() * 500)}`)
-  if (roll < 0.62) return demo.hit('GET', '/products')
-  if (roll < 0.72) return demo.hit('GET', `/products/${Math.floor(Math.random() * 90)}/reviews`)
-  if (roll < 0.84) return demo.hit('POST', '/orders', { items: 2 })
-  if (roll < 0.9) return demo.hit('POST', '/login', Math.random() < 0.25 ? {} : { user: 'ada' })
-  if (roll < 0.94) return demo.hit('GET', '/reports/daily')
-  if (roll < 0.97) return demo.hit('GET', `/missing/${Math.floor(Math.random() * 9)}`)
-  if (roll < 0.985) return demo.hit('GET', '/fail')
-  return demo.hit('GET', '/products')
-}
-
-/** Traffic in waves until stopped; `rate` is the mean number of requests per second. */
-function startTraffic (demo: Demo, rate: number, errors = true): () => Promise<void> {
-  const control = { running: true }
-  const started = Date.now()
-  const pending = new Set<Promise<unknown>>()
-  const loop = async () => {
-    while (control.running) {
-      const seconds = (Date.now() - started) / 1000
-      const current = rate * (1 + 0.45 * Math.sin(seconds / 9) + 0.2 * Math.sin(seconds / 2.3))
-      const request = randomRequest(demo, errors).catch(() => 0)
-      pending.add(request)
-      request.finally(() => pending.delete(request)).catch(() => {})
-      await sleep(1000 / Math.max(1, current))
-    }
-  }
-  const done = loop()
-  return async () => {
-    control.running = false
-    await done
-    await Promise.all(pending)
-  }
-}
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP: routes, headers, validation, the live stream
@@ -387,177 +252,19 @@ test('the live stream sends every sample, caps concurrent streams and ends on ap
 
   second.close()
   await second.ended
-  await sleep(50)
-  const again = await openEventStream(`${demo.dashboard}api/stream`)
+  // The server learns of the close on its own turn: retried until the place is free (the tap timeout ends a leak).
+  let again = await openEventStream(`${demo.dashboard}api/stream`)
+  while (again.status === 503) {
+    await again.ended
+    await sleep(20)
+    again = await openEventStream(`${demo.dashboard}api/stream`)
+  }
   t.equal(again.status, 200, 'a closed stream frees its place')
 
-  const started = Date.now()
+  // Were the open streams not ended by close(), this would wait forever (and tap's timeout would say so).
   await demo.app.close()
   await Promise.all([first.ended, again.ended])
-  t.ok(Date.now() - started < 2000, `app.close() ends open streams (${Date.now() - started} ms)`)
-})
-
-test('the stream hub: one subscription while streams are open, one frame for all, heartbeats, nothing left', async (t) => {
-  const listeners = new Set<(point: HistoryPoint) => void>()
-  let snapshots = 0
-  const watch: StreamSource = {
-    snapshot: () => { snapshots++; return { status: 'healthy', application: { totalRequests: 0, endpoints: {} } } as any },
-    onSample (listener) {
-      listeners.add(listener)
-      return () => { listeners.delete(listener) }
-    }
-  }
-  const hub = createStreamHub(watch, 2, { heartbeatMs: 30 })
-  t.equal(listeners.size, 0, 'no subscription before a stream opens')
-  const a = hub.open()!
-  const b = hub.open()!
-  t.equal(hub.open(), null, 'at most maxStreams')
-  t.equal(listeners.size, 1, 'one subscription for every stream')
-  const read = (stream: NonNullable<typeof a>) => {
-    const chunks: string[] = []
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk.toString()))
-    return chunks
-  }
-  const fromA = read(a)
-  const fromB = read(b)
-  for (const listener of listeners) listener({ timestamp: 1, values: {} as HistoryPoint['values'] })
-  t.equal(snapshots, 1, 'the snapshot is built once per sample, whatever the number of streams')
-  await sleep(80)
-  for (const chunks of [fromA, fromB]) {
-    const text = chunks.join('')
-    t.match(text, /^retry: \d+\n: connected\n\n/)
-    t.match(text, 'event: sample\ndata: {"snapshot":{"status":"healthy","application":{"totalRequests":0,"endpoints":{}}},"point":{"timestamp":1,"values":{}}}\n\n')
-    t.ok(text.split(': heartbeat\n\n').length > 2, 'heartbeats keep repeating')
-  }
-  hub.release(a)
-  t.equal(listeners.size, 1, 'still subscribed for the other stream')
-  t.ok(a.writableEnded, 'a released stream is ended')
-  hub.closeAll()
-  t.ok(b.writableEnded)
-  t.equal(listeners.size, 0, 'unsubscribed when the last stream closes')
-  const count = fromB.length
-  await sleep(80)
-  t.equal(fromB.length, count, 'no heartbeat after the last stream')
-  t.not(hub.open(), null, 'opens again afterwards')
-  hub.closeAll()
-})
-
-/** A hub over a watch whose snapshot is `frameBytes` of JSON, with the clock in the test's hands. */
-function bigFrameHub (options: { frameBytes: number, maxBufferedBytes: number, stalledMs: number }) {
-  const listeners = new Set<(point: HistoryPoint) => void>()
-  const clock = { now: 0 }
-  const filler = 'x'.repeat(options.frameBytes)
-  const watch: StreamSource = {
-    snapshot: () => ({ status: 'healthy', filler, application: { totalRequests: 0, endpoints: {} } }) as any,
-    onSample (listener) {
-      listeners.add(listener)
-      return () => { listeners.delete(listener) }
-    }
-  }
-  const hub = createStreamHub(watch, 10, {
-    heartbeatMs: 3_600_000,
-    maxBufferedBytes: options.maxBufferedBytes,
-    stalledMs: options.stalledMs,
-    now: () => clock.now
-  })
-  const sample = (timestamp: number) => {
-    clock.now = timestamp
-    for (const listener of listeners) listener({ timestamp, values: {} as HistoryPoint['values'] })
-  }
-  return { hub, listeners, sample }
-}
-
-test('a stream client that stops reading does not grow memory: frames are skipped past a bounded buffer', async (t) => {
-  const frameBytes = 22_000
-  const maxBufferedBytes = 64 * 1024
-  const { hub, sample } = bigFrameHub({ frameBytes, maxBufferedBytes, stalledMs: 3_600_000 })
-  const stalled = hub.open()!
-  const reading = hub.open()!
-  let received = 0
-  reading.on('data', (chunk: Buffer) => { received += chunk.length })
-  for (let i = 1; i <= 2_000; i++) {
-    sample(i * 100)
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-  await new Promise((resolve) => setImmediate(resolve))
-  const buffered = stalled.writableLength + stalled.readableLength
-  // Without back-pressure this would be 2,000 frames: 44 MB.
-  t.ok(buffered <= maxBufferedBytes + 2 * frameBytes, `a stream nobody reads holds ${buffered} bytes after 2,000 samples`)
-  t.ok(received > 2_000 * frameBytes, 'a stream that reads gets every frame')
-  t.notOk(stalled.destroyed, 'behind for less than stalledMs: kept')
-  hub.closeAll()
-})
-
-test('a stream client that stays behind for stalledMs is dropped; one that catches up gets frames again', async (t) => {
-  const { hub, listeners, sample } = bigFrameHub({ frameBytes: 22_000, maxBufferedBytes: 64 * 1024, stalledMs: 30_000 })
-  const stalled = hub.open()!
-  const errors: Error[] = []
-  stalled.on('error', (error) => errors.push(error))
-  const slow = hub.open()!
-  for (let i = 1; i <= 10; i++) sample(i * 1000)
-  t.ok(slow.writableLength > 64 * 1024, 'the slow one is behind too')
-  // The slow reader catches up before stalledMs; the stalled one never reads.
-  let fromSlow = ''
-  slow.on('data', (chunk: Buffer) => { fromSlow += chunk.toString() })
-  await new Promise((resolve) => setImmediate(resolve))
-  for (let i = 11; i <= 45; i++) sample(i * 1000)
-  await new Promise((resolve) => setImmediate(resolve))
-  t.ok(stalled.destroyed, 'dropped after stalledMs behind')
-  t.match(errors[0]?.message, /read nothing for 30 s/)
-  t.notOk(slow.destroyed, 'the reader that caught up is kept')
-  t.match(fromSlow, '"timestamp":45000', 'and gets the latest frame')
-  t.equal(listeners.size, 1, 'still subscribed for the stream that reads')
-  hub.closeAll()
-  t.equal(listeners.size, 0)
-})
-
-test('stream frames carry the endpoint table only when it changed, at most every 5th sample, and in a first frame', async (t) => {
-  const listeners = new Set<(point: HistoryPoint) => void>()
-  let totalRequests = 10
-  const watch: StreamSource = {
-    snapshot: () => ({ status: 'healthy', application: { totalRequests, endpoints: { 'GET /a': { count: totalRequests } } } }) as any,
-    onSample (listener) {
-      listeners.add(listener)
-      return () => { listeners.delete(listener) }
-    }
-  }
-  const hub = createStreamHub(watch, 3, { heartbeatMs: 3_600_000 })
-  const frames = (stream: NonNullable<ReturnType<typeof hub.open>>) => {
-    const list: any[] = []
-    let text = ''
-    stream.on('data', (chunk: Buffer) => {
-      text += chunk.toString()
-      let end: number
-      while ((end = text.indexOf('\n\n')) !== -1) {
-        const block = text.slice(0, end)
-        text = text.slice(end + 2)
-        const data = /^data: (.*)$/m.exec(block)
-        if (data !== null) list.push(JSON.parse(data[1]!).snapshot.application)
-      }
-    })
-    return list
-  }
-  const sample = async (timestamp: number) => {
-    for (const listener of listeners) listener({ timestamp, values: {} as HistoryPoint['values'] })
-    await new Promise((resolve) => setImmediate(resolve))
-  }
-  const first = frames(hub.open()!)
-  for (let i = 1; i <= 3; i++) await sample(i)
-  t.same(first.map((application) => application.endpoints !== undefined), [true, false, false], 'the table in the first frame only while it is unchanged')
-  t.same(first.map((application) => application.totalRequests), [10, 10, 10], 'the rest of the snapshot in every frame')
-
-  const late = frames(hub.open()!)
-  await sample(4)
-  t.same(late[0]?.endpoints, { 'GET /a': { count: 10 } }, 'a stream that joins mid-way gets the table in its first frame')
-  t.equal(first[3]?.endpoints, undefined, 'the others do not')
-
-  totalRequests = 20
-  for (let i = 5; i <= 12; i++) await sample(i)
-  const withTable = first.map((application, i) => application.endpoints === undefined ? null : i).filter((i) => i !== null)
-  t.same(withTable, [0, 5], 'a changed table goes out on the 5th sample since it last went out, then not again while unchanged')
-  t.same(first[5]?.endpoints, { 'GET /a': { count: 20 } })
-  t.same(late.map((application) => application.endpoints !== undefined), [true, false, false, false, false, true, false, false, false])
-  hub.closeAll()
+  t.pass('app.close() ends open streams')
 })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -585,7 +292,7 @@ async function chartReport (page: WatchedPage['page']): Promise<ChartReport[]> {
   })
 }
 
-async function waitForUpdate (page: WatchedPage['page'], after: string, timeout = 5000): Promise<string> {
+async function waitForUpdate (page: WatchedPage['page'], after: string, timeout = 30_000): Promise<string> {
   await page.waitForFunction((previous) => document.getElementById('updated')?.getAttribute('datetime') !== previous, after, { timeout })
   return (await page.getAttribute('#updated', 'datetime')) ?? ''
 }
@@ -605,7 +312,6 @@ function parseDuration (text: string): number {
 test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
   const session: BrowserSession = await launchBrowser()
   t.teardown(() => session.close())
-  mkdirSync(ARTIFACTS, { recursive: true })
 
   t.test('loads clean, fills every chart, updates live in place, and shows hostile text as text', async (t) => {
     const demo = await startDemo(t, {}, true)
@@ -614,13 +320,14 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.teardown(stopTraffic)
     t.equal(await demo.hit('GET', XSS_PATH), 500)
     t.equal(await demo.hit('GET', '/fail'), 500)
-    await sleep(1500)
+    // Enough samples under traffic for every chart to have a line.
+    await until(() => demo.app.serverWatch.history('5m').timestamps.length >= 7, 'seven samples')
 
     const watched = await openPage(session)
     t.teardown(() => watched.context.close())
     const { page } = watched
     await page.goto(demo.dashboard)
-    await page.waitForSelector('#connection[data-mode="live"]', { timeout: 5000 })
+    await page.waitForSelector('#connection[data-mode="live"]')
 
     // Every chart on show has data.
     await page.waitForFunction(() => document.querySelectorAll('#endpoints-body tr').length > 3)
@@ -712,7 +419,6 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     await page.waitForFunction(() => (window as any).Chart.getChart(document.getElementById('chart-latency')).data.datasets[0].borderColor === '#2563eb')
     t.equal(await lineColour(), '#2563eb')
 
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-desktop-light.png'), fullPage: true })
     t.same(offOrigin(watched.requests, demo.dashboard), [], 'every request stays under the dashboard URL')
     t.same(watched.problems, [], 'no console errors, page errors or failed requests')
     t.equal(await page.evaluate(() => (window as any).__pwned), undefined)
@@ -744,10 +450,8 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.same(watched.problems, [])
 
     // The server goes away with the page open: app.close() is not held up by the stream, and the page says so.
-    const closing = Date.now()
     await demo.app.close()
-    t.ok(Date.now() - closing < 2000, `app.close() with a browser streaming (${Date.now() - closing} ms)`)
-    await page.waitForSelector('#connection[data-mode="offline"]', { timeout: 10_000 })
+    await page.waitForSelector('#connection[data-mode="offline"]', { timeout: 30_000 })
     t.match(await page.locator('#banner').textContent(), 'Cannot reach the server')
   })
 
@@ -780,7 +484,7 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     const { page } = watched
     const opened = await page.goto(demo.dashboard)
     t.equal(opened?.status(), 200)
-    await page.waitForSelector('#connection[data-mode="live"]', { timeout: 5000 })
+    await page.waitForSelector('#connection[data-mode="live"]')
     const first = (await page.getAttribute('#updated', 'datetime')) ?? ''
     await waitForUpdate(page, first)
     await page.waitForFunction(() => [...document.querySelectorAll('#endpoints-body tr')].some((row) => row.textContent?.includes('/users/:id')))
@@ -807,7 +511,7 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.teardown(() => watched.context.close())
     const { page } = watched
     await page.goto(demo.dashboard)
-    await page.waitForSelector('#alerts:not([hidden])', { timeout: 5000 })
+    await page.waitForSelector('#alerts:not([hidden])')
     t.equal(await page.getAttribute('#alerts', 'data-severity'), 'unhealthy')
     t.match(await page.locator('#alerts-list').innerText(), /rss-over-1-byte: memory\.process\.rss = \d+ \(above 1\)/)
     t.equal(await page.locator('#alerts-list li').count(), 1, 'only the rule that fires')
@@ -838,17 +542,17 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.teardown(() => watched.context.close())
     const { page } = watched
     await page.goto(demo.dashboard)
-    await page.waitForSelector('#diagnostics:not([hidden])', { timeout: 5000 })
+    await page.waitForSelector('#diagnostics:not([hidden])')
     t.equal(await page.textContent('#profile-cpu'), 'CPU profile (10 s)')
     await page.selectOption('#profile-seconds', '1')
     t.equal(await page.textContent('#profile-cpu'), 'CPU profile (1 s)')
     t.equal(await page.textContent('#profile-allocations'), 'Allocation profile (1 s)')
 
-    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click('#profile-cpu')])
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#profile-cpu')])
     t.match(download.suggestedFilename(), /^[A-Za-z0-9._-]+-\d+-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.cpuprofile$/)
     const profile = JSON.parse(readFileSync((await download.path())!, 'utf8'))
     t.ok(profile.nodes.length > 0 && profile.samples.length > 0, 'the downloaded file is a CPU profile')
-    await page.waitForSelector('#profile-summary-wrap:not([hidden]) #profile-summary-body tr', { timeout: 5000 })
+    await page.waitForSelector('#profile-summary-wrap:not([hidden]) #profile-summary-body tr')
     const rows = await page.$$eval('#profile-summary-body tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)))
     t.ok(rows.length > 0 && rows.length <= 10, `${rows.length} top functions`)
     t.ok(rows.every((cells) => cells.length === 4 && /ms|s$/.test(cells[2] ?? '') && /%$/.test(cells[3] ?? '')), 'function, where, self time, share')
@@ -863,7 +567,7 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.equal(await page.isVisible('#heap-confirm'), false, 'cancelled: nothing taken')
 
     // The slowest requests and the leak signs cards are filled from the snapshot.
-    await page.waitForSelector('#slowest-body tr', { timeout: 5000 })
+    await page.waitForSelector('#slowest-body tr')
     t.match(await page.textContent('#slowest-body'), /\/reports\/daily/)
     t.not(await page.textContent('#heap-trend-verdict'), '–')
     t.same(watched.problems, [], 'no console errors, page errors or failed requests')
@@ -947,7 +651,6 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.ok(table.scrollWidth <= table.clientWidth, `the checks table fits its card: ${table.scrollWidth} <= ${table.clientWidth}`)
     t.ok(table.lastRight <= table.wrapRight, 'its last column is not cut off')
     t.equal(await page.getAttribute('#checks-body tr:first-child .route', 'title'), 'cache', 'a cut name is whole in its title')
-    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-details-1280.png'), fullPage: true })
     t.same(watched.problems, [])
 
     // No checks, under a prefix and another healthPath; over polling, where a container's limits can be fed in.
@@ -978,14 +681,13 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.equal(await plain.page.locator('#mem-percent-label').textContent(), limit.source === 'host' ? 'Share of RAM' : `Share of ${limit.bytes / 1024 / 1024} MiB limit`)
   })
 
-  t.test('screenshots: desktop and phone, light and dark', async (t) => {
-    const demo = await startDemo(t, UPDATE_SCREENSHOTS ? { sampleIntervalMs: 1000 } : {}, true)
+  // The pictures themselves are taken by `npm run screenshots` (test/screenshots.ts): the suite writes no files.
+  t.test('desktop and phone, light and dark: live, filled, no console problems', async (t) => {
+    const demo = await startDemo(t, {}, true)
     const stopTraffic = startTraffic(demo, 45)
     t.teardown(stopTraffic)
     await demo.hit('GET', '/fail')
     await demo.hit('POST', '/login', {})
-    await sleep(UPDATE_SCREENSHOTS ? 120_000 : 3000)
-    if (UPDATE_SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true })
     const shots = [
       { name: 'desktop', width: 1280, height: 800, scale: 1, mobile: false },
       { name: 'phone', width: 390, height: 844, scale: 2, mobile: true }
@@ -997,12 +699,6 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
         await page.goto(demo.dashboard)
         await page.waitForSelector('#connection[data-mode="live"]')
         await page.waitForFunction(() => document.querySelectorAll('#endpoints-body tr').length > 3)
-        await sleep(300)
-        await page.screenshot({ path: join(ARTIFACTS, `dashboard-${shot.name}-${colorScheme}.png`) })
-        await page.screenshot({ path: join(ARTIFACTS, `dashboard-${shot.name}-${colorScheme}-full.png`), fullPage: true })
-        if (UPDATE_SCREENSHOTS && colorScheme === 'light') {
-          await page.screenshot({ path: join(SCREENSHOTS, `dashboard-${shot.name}.png`) })
-        }
         t.same(watched.problems, [], `${shot.name} ${colorScheme}: no console problems`)
         await watched.context.close()
       }

@@ -2,7 +2,7 @@ import { test, type Test } from 'tap'
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createDescriptorWalker } from '../lib/collectors/descriptors.js'
+import { createDescriptorWalker } from '../../lib/collectors/descriptors.js'
 
 const quiet = { failed () {}, recovered () {} }
 

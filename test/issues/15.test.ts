@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream'
 import { test } from 'tap'
 import Fastify from 'fastify'
-import serverWatch from '../lib/plugin.js'
-import { errorCode, errorText, loggableError, UNPRINTABLE } from '../lib/error-text.js'
-import { buildApp } from './helpers/app.js'
+import serverWatch from '../../lib/plugin.js'
+import { errorCode, errorText, loggableError, UNPRINTABLE } from '../../lib/error-text.js'
+import { buildApp } from '../helpers/app.js'
 
 /** An object that has no printable form: its toString throws. */
 const unprintable = () => ({ toString () { throw new Error('toString exploded') } })

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { parseProcStat } from '../lib/collectors/cpu.js'
+import { parseProcStat } from '../../lib/collectors/cpu.js'
 
 test('issue 16: host CPU times from the first line of /proc/stat, summed as os.cpus() sums them (no /proc/cpuinfo read)', async (t) => {
   const stat = 'cpu  640817 15844 102152 73289 416 0 1626 393 0 0\ncpu0 320079 7807 50868 37568 67 0 760 202 0 0\n'

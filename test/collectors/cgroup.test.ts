@@ -2,14 +2,14 @@ import { execFileSync } from 'node:child_process'
 import { availableParallelism, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'tap'
-import { NO_CGROUP_LIMITS, readCgroupLimits } from '../lib/collectors/cgroup.js'
-import { createCpuCollector } from '../lib/collectors/cpu.js'
-import { createProcessCollector, memoryLimit } from '../lib/collectors/process.js'
-import { createSystemCollector, readPageSize } from '../lib/collectors/system.js'
-import { round } from '../lib/format.js'
-import { buildApp } from './helpers/app.js'
+import { NO_CGROUP_LIMITS, readCgroupLimits } from '../../lib/collectors/cgroup.js'
+import { createCpuCollector } from '../../lib/collectors/cpu.js'
+import { createProcessCollector, memoryLimit } from '../../lib/collectors/process.js'
+import { createSystemCollector, readPageSize } from '../../lib/collectors/system.js'
+import { round } from '../../lib/format.js'
+import { buildApp } from '../helpers/app.js'
 
-const fixture = (name: string) => join(import.meta.dirname, 'fixtures', 'cgroup', name)
+const fixture = (name: string) => join(import.meta.dirname, '..', 'fixtures', 'cgroup', name)
 const log = { warn () {} }
 const MiB = 1024 * 1024
 

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { BUSY_RESOLUTION_MS, IDLE_RESOLUTION_MS, createEventLoopCollector, type LoopClock } from '../lib/collectors/event-loop.js'
+import { BUSY_RESOLUTION_MS, IDLE_RESOLUTION_MS, createEventLoopCollector, type LoopClock } from '../../lib/collectors/event-loop.js'
 
 /** A loop whose time, work and one pending timer the test moves by hand. */
 function fakeLoop () {

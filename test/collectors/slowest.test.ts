@@ -1,11 +1,12 @@
 import t from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { Value } from '@sinclair/typebox/value'
-import { createRequestHooks } from '../lib/requests/hooks.js'
-import { RequestMetrics } from '../lib/requests/store.js'
-import { SLOWEST_WINDOW_MS, SlowestRequests } from '../lib/collectors/slowest.js'
-import { ApplicationSchema } from '../lib/schemas/health.js'
-import { buildApp, sleep } from './helpers/app.js'
+import { createRequestHooks } from '../../lib/requests/hooks.js'
+import { RequestMetrics } from '../../lib/requests/store.js'
+import { SLOWEST_WINDOW_MS, SlowestRequests } from '../../lib/collectors/slowest.js'
+import { ApplicationSchema } from '../../lib/schemas/health.js'
+import { buildApp } from '../helpers/app.js'
+import { fakeClock } from '../helpers/time.js'
 
 const request = (url: string, method = 'GET') => ({ url, method }) as FastifyRequest
 
@@ -38,39 +39,43 @@ t.test('SlowestRequests: the N slowest of the window, in fixed slots, with a thr
 })
 
 t.test('a deliberately slow route tops the list; ordinary requests build nothing once the list is full', async (t) => {
+  const clock = fakeClock(t)
   const metrics = new RequestMetrics(10, 5, 100)
   const hooks = createRequestHooks(metrics)
   const app = Fastify()
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('onSend', hooks.onSend)
-  app.get('/fast', async () => 'ok')
-  app.get('/slow/:id', async () => { await sleep(120); return 'late' })
+  // performance.now() is faked: a handler takes exactly the time it moves the clock by.
+  app.get('/fast', async () => { clock.tick(1); return 'ok' })
+  app.get('/slow/:id', async () => { clock.tick(120); return 'late' })
   t.teardown(() => app.close())
 
   let captured = 0
   const capture = metrics.slowest.capture
   metrics.slowest.capture = function (...args) { captured++; return capture.apply(this, args) }
   for (let i = 0; i < 30; i++) await app.inject('/fast')
-  t.ok(captured >= 10 && captured < 30, `until the list is full, every response is a candidate; then only those slower than the fastest kept (${captured} of 30)`)
+  t.equal(captured, 10, 'until the list (10) is full, every response is a candidate; then only those slower than the fastest kept')
   metrics.tick(Date.now())
   t.ok(metrics.slowest.threshold > 0, 'the threshold is the p99 (or the fastest kept)')
   captured = 0
   await app.inject('/slow/7?token=abc')
   t.equal(captured, 1)
   captured = 0
-  // Responses in the same time range as those kept may still be candidates; many faster ones are not.
+  // Each takes 1 ms, no slower than the fastest kept: none is a candidate.
   for (let i = 0; i < 200; i++) await app.inject('/fast')
-  t.ok(captured < 20, `ordinary requests are rarely looked at (${captured} of 200)`)
+  t.equal(captured, 0, 'ordinary requests are not looked at')
 
   const [top] = metrics.snapshot(Date.now()).slowestRequests
   t.match(top, { method: 'GET', route: '/slow/:id', path: '/slow/7', statusCode: 200 })
-  t.ok(top!.durationMs >= 110, `its duration (${top!.durationMs} ms)`)
+  t.equal(top!.durationMs, 120, 'its duration')
   t.notOk(JSON.stringify(metrics.snapshot(Date.now())).includes('token=abc'), 'the query string is never kept')
 })
 
 t.test('application.slowestRequests in the snapshot and in /health, with its schema', async (t) => {
-  const app = await buildApp()
-  app.get('/report', async () => { await sleep(80); return 'done' })
+  const clock = fakeClock(t)
+  // No sample in between (the p99 floor would change): the loop samples once, at start.
+  const app = await buildApp({ sampleIntervalMs: 3_600_000 })
+  app.get('/report', async () => { clock.tick(80); return 'done' })
   t.teardown(() => app.close())
   await app.ready()
   await app.inject('/')
@@ -78,9 +83,9 @@ t.test('application.slowestRequests in the snapshot and in /health, with its sch
   await app.inject('/teapot')
   const { application } = app.serverWatch.snapshot()
   t.ok(Value.Check(ApplicationSchema, application), 'valid against the schema')
-  // Whether '/' and '/teapot' are kept depends on a sample in between (the p99 floor): the slow one always is.
-  t.ok(application.slowestRequests.length >= 1 && application.slowestRequests.length <= 3)
-  t.match(application.slowestRequests[0], { method: 'GET', route: '/report', path: '/report', statusCode: 200 })
+  // '/' and '/teapot' take no time on the fake clock: not slow at all, so not kept.
+  t.same(application.slowestRequests.map((entry) => [entry.path, entry.durationMs]), [['/report', 80]])
+  t.match(application.slowestRequests[0], { method: 'GET', route: '/report', path: '/report', statusCode: 200, durationMs: 80 })
   const health = (await app.inject('/health')).json()
   t.same(health.application.slowestRequests.map((entry: { path: string }) => entry.path), application.slowestRequests.map((entry) => entry.path))
 })

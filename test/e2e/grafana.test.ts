@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs'
 import t from 'tap'
-import { buildApp, sleep } from './helpers/app.js'
-import { PROMETHEUS, startPrometheus } from './helpers/prometheus.js'
+import { buildApp, sleep } from '../helpers/app.js'
+import { PROMETHEUS, startPrometheus } from '../helpers/prometheus.js'
 
 interface Panel { title: string, type: string, targets: Array<{ expr: string }> }
-const dashboard = JSON.parse(readFileSync(new URL('../grafana/server-watch.json', import.meta.url), 'utf8')) as {
+const dashboard = JSON.parse(readFileSync(new URL('../../grafana/server-watch.json', import.meta.url), 'utf8')) as {
   uid: string
   panels: Panel[]
   templating: { list: Array<{ name: string, type: string, definition?: string }> }

@@ -4,14 +4,15 @@ import t, { type Test } from 'tap'
 import { Value } from '@sinclair/typebox/value'
 import { Long, MongoClient, type MongoClientOptions } from 'mongodb'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { buildApp, sleep } from './helpers/app.js'
-import { startMongoServer, type TestMongoServer } from './helpers/mongo-server.js'
+import { buildApp, sleep } from '../helpers/app.js'
+import { until } from '../helpers/time.js'
+import { startMongoServer, type TestMongoServer } from '../helpers/mongo-server.js'
 import {
   createMongoCollector, DEFAULT_SERVER_STATUS_INTERVAL_MS, MAX_COMMAND_NAMES, OTHER_COMMANDS, OWN_COMMAND_COMMENT
-} from '../lib/collectors/mongo/index.js'
-import { DatabaseSchema, type WatchedDatabaseSnapshot } from '../lib/schemas/database.js'
-import { HealthSnapshotSchema } from '../lib/schemas/health.js'
-import type { ServerWatchOptions } from '../lib/plugin.js'
+} from '../../lib/collectors/mongo/index.js'
+import { DatabaseSchema, type WatchedDatabaseSnapshot } from '../../lib/schemas/database.js'
+import { HealthSnapshotSchema } from '../../lib/schemas/health.js'
+import type { ServerWatchOptions } from '../../lib/plugin.js'
 
 const CHECK_TIMEOUT_MS = 300
 const CLIENT_OPTIONS: MongoClientOptions = {
@@ -54,6 +55,8 @@ async function watchedApp (test: Test, mongo: ServerWatchOptions['mongo'], optio
 }
 
 async function database (app: FastifyInstance): Promise<WatchedDatabaseSnapshot> {
+  // refresh() shares a sample the loop may have started before the caller's commands: the second one starts after.
+  await app.serverWatch.refresh()
   await app.serverWatch.refresh()
   const db = app.serverWatch.snapshot().database
   if (db.status === 'not_configured') throw new Error('the mongo option was given: the database is watched')
@@ -65,12 +68,15 @@ function errorOf (db: WatchedDatabaseSnapshot): string | undefined {
   return db.status === 'unhealthy' ? db.error : undefined
 }
 
-/** Samples until `predicate` holds, then returns that database snapshot and how long it took. */
-async function waitFor (app: FastifyInstance, predicate: (db: WatchedDatabaseSnapshot) => boolean, limitMs = 5000) {
+/**
+ * Samples until `predicate` holds (the driver notices a server going or coming back on its own schedule), then
+ * returns that database snapshot. The limit only turns a hang into a message: it is no bound on speed.
+ */
+async function waitFor (app: FastifyInstance, predicate: (db: WatchedDatabaseSnapshot) => boolean, limitMs = 30_000) {
   const started = performance.now()
   for (;;) {
     const db = await database(app)
-    if (predicate(db)) return { db, elapsedMs: performance.now() - started }
+    if (predicate(db)) return { db }
     if (performance.now() - started > limitMs) throw new Error(`condition not met in ${limitMs} ms: ${JSON.stringify(db)}`)
     await sleep(20)
   }
@@ -88,7 +94,8 @@ for (const target of targets) {
 
     await collection.find({ never: 'matches' }).toArray()
     await client.db('admin').command({ ping: 1 }) // the application's own ping counts; the collector's do not
-    await sleep(120) // a few samples, each with its own ping
+    const sampling = Date.parse(new Date().toISOString()) // to the millisecond, like lastCheckedAt
+    for (let i = 0; i < 3; i++) await app.serverWatch.refresh() // a few samples, each with its own ping
     const db = await database(app)
 
     t.ok(Value.Check(DatabaseSchema, db), 'the database snapshot matches its schema')
@@ -98,7 +105,7 @@ for (const target of targets) {
     t.equal(errorOf(db), undefined)
     t.type(db.pingMs, 'number')
     t.ok(db.pingMs! >= 0 && db.pingMs! < CHECK_TIMEOUT_MS, `pingMs ${db.pingMs} is a real duration`)
-    t.ok(Date.now() - Date.parse(db.lastCheckedAt!) < 1000, 'lastCheckedAt is recent')
+    t.ok(Date.parse(db.lastCheckedAt!) >= sampling, 'lastCheckedAt is the time of a sample taken since')
 
     t.equal(db.commands!.monitored, true)
     t.equal(db.commands!.byName.find!.count, 1, 'one find')
@@ -162,7 +169,7 @@ t.test('without monitorCommands the snapshot says so instead of showing zeros', 
   t.ok(db.pool!.checkouts >= 1, 'pool events need no monitorCommands')
 })
 
-t.test('the server stops: unhealthy within the timeout, 503, then healthy when it returns', async (t) => {
+t.test('the server stops: unhealthy, 503, then healthy when it returns', async (t) => {
   const server = await mongoServer(t)
   const client = mongoClient(t, server.uri)
   const app = await watchedApp(t, client)
@@ -173,7 +180,6 @@ t.test('the server stops: unhealthy within the timeout, 503, then healthy when i
 
   await server.stop()
   const down = await waitFor(app, (db) => db.status === 'unhealthy')
-  t.ok(down.elapsedMs < CHECK_TIMEOUT_MS + 400, `unhealthy after ${Math.round(down.elapsedMs)} ms`)
   t.equal(down.db.pingMs, null)
   t.type(errorOf(down.db), 'string')
   t.ok(errorOf(down.db)!.length > 0 && errorOf(down.db)!.length <= 200, `error: ${errorOf(down.db)}`)
@@ -211,7 +217,7 @@ t.test('an optional database that is down makes the app degraded, not unhealthy'
   t.equal(health.json().status, 'degraded')
 })
 
-t.test('a server that accepts connections and never replies: unhealthy within checkTimeoutMs, /health stays fast', async (t) => {
+t.test('a server that accepts connections and never replies: unhealthy at the first sample, /health never waits for it', async (t) => {
   const server = await mongoServer(t)
   const client = mongoClient(t, server.uri)
   const app = await watchedApp(t, client)
@@ -220,16 +226,17 @@ t.test('a server that accepts connections and never replies: unhealthy within ch
   t.equal((await app.inject('/health')).statusCode, 200) // the first request to a route compiles its serializer
 
   server.setMode('blackhole')
-  const down = await waitFor(app, (db) => db.status === 'unhealthy')
-  t.ok(down.elapsedMs < CHECK_TIMEOUT_MS + 250, `unhealthy after ${Math.round(down.elapsedMs)} ms`)
-  t.match(errorOf(down.db), /timed out after 300 ms/)
+  // The ping of the very next sample goes unanswered: that sample ends at the ping's timeout.
+  const down = await database(app)
+  t.equal(down.status, 'unhealthy')
+  t.match(errorOf(down), /timed out after 300 ms/)
 
-  t.equal((await app.inject('/health')).statusCode, 503) // a status code's first response compiles its serializer
-  const started = performance.now()
+  let sampled = false
+  const sampling = app.serverWatch.refresh().then(() => { sampled = true })
   const health = await app.inject('/health')
-  const tookMs = performance.now() - started
   t.equal(health.statusCode, 503)
-  t.ok(tookMs < 100, `/health answered in ${tookMs.toFixed(1)} ms while the database hangs`)
+  t.equal(sampled, false, '/health answered from the last sample while this one waits on the database')
+  await sampling
 
   server.setMode('normal')
   const up = await waitFor(app, (db) => db.status === 'healthy')
@@ -269,8 +276,10 @@ t.test('pool events: open, in use, waiting, checkout wait and failures', async (
   server.setDelay(150)
   // Replies take 150 ms and one connection serves them in turn: the fourth find would wait 450 ms, past
   // waitQueueTimeoutMS, and its check-out fails.
+  let checkOuts = 0
+  client.on('connectionCheckOutStarted', () => { checkOuts++ })
   const queries = [1, 2, 3, 4].map(() => collection.find({}).toArray().then(() => 'answered', (error: Error) => error.name))
-  await sleep(20)
+  await until(() => checkOuts === 4, 'the four finds to ask for the connection')
   await collector.sample() // its ping waits in the queue too, and gives up after 50 ms
   const busy = collector.read().pool!
   t.equal(busy.inUse, 1, 'one connection checked out')
@@ -393,10 +402,9 @@ t.test('a ping the driver never settles is not started twice, and its timer is c
   const { client, collector } = fakeCollector(t, () => new Promise(() => {}))
   const timeouts = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length
   const timersBefore = timeouts()
-  const started = performance.now()
+  // The ping never settles: that sample() does is its timeout at work.
   await collector.sample()
   t.equal(timeouts(), timersBefore, 'no timer left pending after the deadline')
-  t.ok(performance.now() - started < 150, 'sample() is bounded by timeoutMs')
   t.equal(collector.read().status, 'unhealthy')
   t.match(errorOf(collector.read()), /ping timed out after 50 ms/)
   const calls = client.calls // ping and the first serverStatus

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Registry, collectDefaultMetrics } from 'prom-client'
-import { buildApp } from './helpers/app.js'
+import { buildApp } from '../helpers/app.js'
+import { collectGarbage } from '../helpers/time.js'
 
 /**
  * prom-client's default metrics that have no equal here (docs/prometheus.md, "prom-client's names"): the plugin measures the
@@ -43,10 +44,7 @@ t.test('every default metric of prom-client is served under its name, type and l
   t.teardown(() => app.close())
   await app.ready()
   // Garbage, so that nodejs_gc_duration_seconds has samples here.
-  let keep: unknown[] = []
-  for (let i = 0; i < 200_000; i++) keep.push({ i })
-  keep = []
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  await collectGarbage()
   await app.serverWatch.refresh()
   const ours = families((await app.inject('/metrics')).body)
   const theirText = families(await registry.metrics())
