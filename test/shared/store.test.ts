@@ -2,12 +2,12 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type Test } from 'tap'
-import { Histogram, bucketIndex } from '../lib/histogram.js'
-import { claimFile, formatId, parseName, processFile, renameIfPresent } from '../lib/shared/directory.js'
-import { normalizeShared, defaultAppName } from '../lib/shared/config.js'
-import { addEndpoints, decodeState, encodeCounts, EndpointEncoder, FORMAT, stateText, type Gauges } from '../lib/shared/state.js'
-import { SharedStore, type LocalSample } from '../lib/shared/store.js'
-import { Tally } from '../lib/shared/tally.js'
+import { Histogram, bucketIndex } from '../../lib/histogram.js'
+import { claimFile, formatId, parseName, processFile, renameIfPresent } from '../../lib/shared/directory.js'
+import { normalizeShared, defaultAppName } from '../../lib/shared/config.js'
+import { addEndpoints, decodeState, encodeCounts, EndpointEncoder, FORMAT, stateText, type Gauges } from '../../lib/shared/state.js'
+import { SharedStore, type LocalSample } from '../../lib/shared/store.js'
+import { Tally } from '../../lib/shared/tally.js'
 
 const GAUGES: Gauges = {
   inFlight: 1,

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { PROMTOOL, promtool, samples } from './helpers/prometheus.js'
-import { everyWorker, freePort, get, health, histogramOfFiles, load, waitFor, type HealthAnswer } from './helpers/processes.js'
+import { PROMTOOL, promtool, samples } from '../helpers/prometheus.js'
+import { everyWorker, freePort, get, health, histogramOfFiles, load, waitFor, type HealthAnswer } from '../helpers/processes.js'
 
 // Real processes: node:cluster with 3 workers behind one port (test/fixtures/shared/cluster.mjs), the plugin from
 // dist/ (npm test builds it first), load over real sockets without keep-alive so that it spreads across workers.
-const CLUSTER = fileURLToPath(new URL('./fixtures/shared/cluster.mjs', import.meta.url))
+const CLUSTER = fileURLToPath(new URL('../fixtures/shared/cluster.mjs', import.meta.url))
 const APP = 'app' // the fixture's script is app.mjs: the default app name
 const WORKERS = 3
 

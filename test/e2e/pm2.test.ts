@@ -5,13 +5,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { everyWorker, freePort, get, health, histogramOfFiles, load, waitFor, type HealthAnswer } from './helpers/processes.js'
+import { everyWorker, freePort, get, health, histogramOfFiles, load, waitFor, type HealthAnswer } from '../helpers/processes.js'
 
 // Real PM2 as users run it (`pm2 start app -i 3`), its daemon started by this test with a private PM2_HOME and
 // killed after. The app is a plain one (test/fixtures/shared/app.mjs) with SERVER_WATCH_DIR in its environment: no
 // code for several processes, no primary.
-const PM2 = fileURLToPath(new URL('../node_modules/.bin/pm2', import.meta.url))
-const APP = fileURLToPath(new URL('./fixtures/shared/app.mjs', import.meta.url))
+const PM2 = fileURLToPath(new URL('../../node_modules/.bin/pm2', import.meta.url))
+const APP = fileURLToPath(new URL('../fixtures/shared/app.mjs', import.meta.url))
 const WORKERS = 3
 const run = promisify(execFile)
 
