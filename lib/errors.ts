@@ -142,3 +142,18 @@ export const FST_SERVER_WATCH_INVALID_METRIC = createError(
   500,
   TypeError
 )
+
+/** The shared directory (`shared.dir` or SERVER_WATCH_DIR) is missing, not a directory, or not writable. */
+export const FST_SERVER_WATCH_SHARED_DIR = createError(
+  'FST_SERVER_WATCH_SHARED_DIR',
+  '%s names "%s", which %s',
+  500,
+  TypeError
+)
+
+/** Shared mode: the dashboard asked for the history of a process that is not (or no longer) live. */
+export const FST_SERVER_WATCH_UNKNOWN_PROCESS = createError(
+  'FST_SERVER_WATCH_UNKNOWN_PROCESS',
+  'no live process "%s" shares this app\'s directory',
+  404
+)

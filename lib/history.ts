@@ -97,6 +97,19 @@ class Tier {
     return seconds > 0 ? round((this.requests.total - this.totals[index]!) / seconds, 2) : 0
   }
 
+  /**
+   * Points kept from before a restart, oldest first: the ring's newest `length` of them. Their request totals are
+   * not kept: they take today's, so that a rate read across them counts no request twice.
+   */
+  restore (timestamps: readonly number[], series: Partial<Record<string, ReadonlyArray<number | null>>>): void {
+    const from = Math.max(0, timestamps.length - this.timestamps.length)
+    for (let i = from; i < timestamps.length; i++) {
+      const values = {} as HistoryValues
+      for (const name of SERIES) values[name] = series[name]?.[i] ?? null
+      this.push(timestamps[i]!, values, this.requests.total)
+    }
+  }
+
   private push (timestamp: number, values: HistoryValues, total: number): void {
     this.timestamps[this.head] = timestamp
     this.totals[this.head] = total
@@ -152,6 +165,11 @@ export class History {
   /** The request rate over about the last RATE_WINDOW_MS, from the finest tier (a point per sample). */
   requestsPerSecond (now: number): number {
     return this.tiers['5m'].rateSince(now, this.rateBack)
+  }
+
+  /** Puts back a tier kept in the shared directory (lib/shared/history-file.ts); call before the first sample. */
+  restore (range: HistoryRange, stored: { timestamps: readonly number[], series: Partial<Record<string, ReadonlyArray<number | null>>> }): void {
+    this.tiers[range].restore(stored.timestamps, stored.series)
   }
 
   query (range: HistoryRange): HistoryResponse {

@@ -3,6 +3,7 @@ import type { MongoClientLike } from './collectors/mongo/client-types.js'
 import { normalizePrometheus, type PrometheusOptions, type Relabel } from './prometheus-relabel.js'
 import { normalizeAlerts, type AlertsOptions, type NormalizedAlerts } from './alerts/rules.js'
 import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
+import { normalizeShared, type NormalizedShared, type SharedOptions } from './shared/config.js'
 import { FST_SERVER_WATCH_INVALID_CHECK, FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_PATH_CONFLICT } from './errors.js'
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
@@ -75,6 +76,11 @@ export interface ServerWatchOptions {
    * Default: on when `token` (or SERVER_WATCH_TOKEN) or `authorize` is set; `true` without either fails at register.
    */
   profiles?: boolean
+  /**
+   * Several processes of one app (PM2, node:cluster, containers on one host) serve one view: each writes its figures
+   * into `dir` on every sample and merges the others'. Default: SERVER_WATCH_DIR when set; `false` turns it off.
+   */
+  shared?: SharedOptions | false
 }
 
 export interface NormalizedCheck {
@@ -105,12 +111,13 @@ export interface NormalizedOptions {
   dashboardPath: string | false
   metricsPath: string | false
   profiles: boolean
+  shared: NormalizedShared | null
 }
 
 const KNOWN_OPTIONS = new Set([
   'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'alerts', 'prometheus', 'openTelemetry', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
   'maxErrorMessageLength', 'maxStreams', 'healthPath', 'dashboardPath', 'metricsPath',
-  'profiles',
+  'profiles', 'shared',
   // set by Fastify's register itself
   'prefix', 'logLevel', 'logSerializers'
 ])
@@ -346,7 +353,8 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     healthPath: path(options, 'healthPath', '/health'),
     dashboardPath: path(options, 'dashboardPath', '/dashboard'),
     metricsPath: path(options, 'metricsPath', '/metrics'),
-    profiles: false
+    profiles: false,
+    shared: normalizeShared(options.shared)
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
   normalized.profiles = profiles(options, normalized)

@@ -16,13 +16,18 @@ import { loggableError } from './error-text.js'
 import { CustomHistory } from './custom/history.js'
 import { CustomMetrics } from './custom/registry.js'
 import { formatUptime } from './format.js'
-import { History, type HistoryPoint } from './history.js'
+import { History } from './history.js'
+import { HISTORY_RANGES, SERIES, type HistoryPoint, type HistoryRange } from './schemas/history.js'
 import type { NormalizedOptions } from './options.js'
 import { RequestMetrics } from './requests/store.js'
 import { Sampler } from './sampler.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
 import type { CheckResult, HealthSnapshot } from './schemas/health.js'
+import { fleetApplication } from './shared/application.js'
+import type { Gauges as SharedGauges } from './shared/state.js'
+import { worstStatus as worst } from './shared/store.js'
+import { createSharedWatch } from './shared/watch.js'
 
 export type HealthStatus = HealthSnapshot['status']
 export type SampledSnapshot = Omit<HealthSnapshot, 'application' | 'custom'>
@@ -79,7 +84,15 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   const gc = options.metricsPath === false ? null : createGcCollector()
   const collectors: Array<Collector<unknown>> = [processMemory, cpu, eventLoop, system, heapTrend, checks, database]
   if (gc !== null) collectors.push(gc)
+  // This process's own history: its request rate (and, without `shared`, the dashboard's charts).
   const history = new History(requests, options.sampleIntervalMs, startedAt)
+  // Shared mode: the charts are the fleet's, read back from the shared directory at start, and kept there.
+  const shared = options.shared === null
+    ? null
+    : createSharedWatch({ ...options, shared: options.shared, log: { warn: (msg: string) => log.warn(msg) } })
+  const fleetHistory = shared === null ? history : new History(shared.totals, options.sampleIntervalMs, startedAt)
+  const historyRanges = Object.keys(HISTORY_RANGES) as HistoryRange[]
+  shared?.restore(fleetHistory, historyRanges, SERIES)
   const listeners = new Set<(point: HistoryPoint) => void>()
   const recent = new RecentRequests({
     get total () { return requests.total },
@@ -124,8 +137,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     const memory = processMemory.read()
     const read = database.read()
     const db = read.status === 'not_configured' ? null : read
-    // Before the alerts: a rule on requestsPerSecond reads the rate with this sample in it.
-    const point = history.record(now, {
+    const gauges = {
       rss: memory.rss,
       heapUsed: memory.heapUsed,
       heapTotal: memory.heapTotal,
@@ -138,7 +150,24 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       dbPingMs: db?.pingMs ?? null,
       dbPoolInUse: db?.pool.inUse ?? null,
       dbCommandP95Ms: db?.commands.recentP95Ms ?? null
-    })
+    }
+    // Before the alerts: a rule on requestsPerSecond reads the rate with this sample in it.
+    let point = history.record(now, gauges)
+    if (shared !== null) {
+      // The fleet: this process's file written, the others' read; their memory summed, the worst loop.
+      const fleet = shared.sample(localSample(now)).gauges
+      point = fleetHistory.record(now, {
+        ...gauges,
+        rss: fleet.rss,
+        heapUsed: fleet.heapUsed,
+        heapTotal: fleet.heapTotal,
+        external: fleet.external,
+        cpuProcessPercent: fleet.cpuProcessPercent,
+        eventLoopDelayP99Ms: fleet.eventLoopDelayP99Ms,
+        eventLoopUtilization: fleet.eventLoopUtilization
+      })
+      shared.persist(fleetHistory, historyRanges)
+    }
     alerts?.evaluate(now)
     customHistory.record(now)
     sampledAt = now
@@ -151,6 +180,30 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     }
   }
   const sampler = new Sampler(options.sampleIntervalMs, sampleOnce, log)
+
+  /** What this process puts in the shared directory on each sample (and on close). */
+  function localSample (now: number) {
+    const memory = processMemory.read()
+    const loop = eventLoop.read()
+    const gauges: SharedGauges = {
+      inFlight: Math.max(0, requests.inFlight),
+      requestsPerSecond: history.requestsPerSecond(now),
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+      external: memory.external,
+      cpuProcessPercent: cpu.read().processPercent,
+      eventLoopDelayP99Ms: loop.delayMs.p99,
+      eventLoopUtilization: loop.utilization
+    }
+    return {
+      counts: requests,
+      status: healthStatus(checks.read(), database.read(), alerts?.engine.status()),
+      gauges,
+      recentErrors: requests.recentErrorList(),
+      p95Ms: requests.histogram.percentile(0.95)
+    }
+  }
 
   // The read model.
 
@@ -206,21 +259,40 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     const now = Date.now()
     const { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, ...rest } = requests.snapshot(now)
     const requestsPerSecond = history.requestsPerSecond(now)
-    return {
+    const own = {
       ...sampled(now),
       application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read() },
       custom: custom.snapshot()
+    }
+    const view = shared?.view()
+    if (view == null) return own
+    // Shared mode: the requests are the fleet's, and so is the status (the worst live process's).
+    return {
+      ...own,
+      status: worst(own.status, view.status),
+      application: { ...own.application, ...fleetApplication(view) },
+      processes: view.processes,
+      fleet: {
+        processes: view.processes.length,
+        rss: view.gauges.rss,
+        heapUsed: view.gauges.heapUsed,
+        eventLoopDelayP99Ms: view.gauges.eventLoopDelayP99Ms,
+        eventLoopUtilization: view.gauges.eventLoopUtilization
+      }
     }
   }
 
   return {
     /** The request store: the hooks write it; readers get it as a RequestsView. */
     requests,
+    /** Shared mode (lib/shared/), or null: the fleet's view, each process's recent figures. */
+    shared,
     /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
     custom,
     /** The custom metrics' figures over the last five minutes, one point per sample. */
     customHistory: () => customHistory.query(),
-    history,
+    /** What the dashboard charts: the fleet's history in shared mode, else this process's. */
+    history: fleetHistory,
     snapshot,
     sampled,
     /** When the last sample finished, or null before the first: /health/ready fails until then. */
@@ -230,7 +302,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     /** Garbage collections by kind, or null when /metrics is off. */
     gc: () => gc?.read() ?? null,
     /** The overall status alone, without building the snapshot: what probes and unauthorised callers get. */
-    status: () => healthStatus(checks.read(), database.read(), alerts?.engine.status()),
+    status: () => worst(healthStatus(checks.read(), database.read(), alerts?.engine.status()), shared?.view()?.status ?? 'healthy'),
     /** The alert rules' engine, or null when `alerts: false`. */
     alerts: alerts?.engine ?? null,
     alertsView: (): AlertsView => alerts?.engine.view() ?? { active: [], rules: [], transitions: [] },
@@ -242,6 +314,14 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     },
     start: () => sampler.start(),
     close (): void {
+      // The requests since the last sample, and the history if this process keeps it: a reload loses no counts.
+      if (shared !== null) {
+        try {
+          shared.close(localSample(Date.now()), fleetHistory, historyRanges)
+        } catch (error) {
+          log.warn({ err: loggableError(error) }, 'server-watch: the last write to the shared directory failed')
+        }
+      }
       sampler.close()
       listeners.clear()
       for (const collector of collectors) collector.close()

@@ -6,6 +6,7 @@ import { renderEndpoints, renderPeak, renderSnapshot } from './cards.js'
 import { createCharts, renderHistoryCharts, retheme, setChartDefaults } from './charts.js'
 import { renderCustomMetrics } from './custom.js'
 import { byId, setText } from './dom.js'
+import { renderProcesses, watchProcessSelection } from './processes.js'
 import { DEFAULT_RANGE, LIVE_RANGE, RANGES } from './ranges.js'
 
 const POLL_MS = 5_000
@@ -16,6 +17,8 @@ const state = {
   sort: 'count',
   snapshot: null,
   history: null,
+  /** Shared mode: the id of the one process the charts show, or '' for the fleet. */
+  process: '',
   /** The names of the rules firing at the last update: a change re-reads the alerts timeline. */
   firing: null
 }
@@ -36,6 +39,9 @@ function showSnapshot (snapshot) {
   state.snapshot = snapshot
   renderSnapshot(snapshot, state)
   renderCustomMetrics(snapshot.custom)
+  const process = renderProcesses(snapshot, state.process)
+  // The selected process is gone: back to the fleet.
+  if (process !== state.process) selectProcess(process)
   const firing = renderActiveAlerts(snapshot.alerts ?? [])
   if (state.firing !== null && firing !== state.firing) refresh()
   state.firing = firing
@@ -51,6 +57,11 @@ function showHistory () {
 function appendPoint (point) {
   const history = state.history
   if (!history || !point) return
+  // The live points are the fleet's: one process's charts are read again instead.
+  if (state.process !== '') {
+    refresh()
+    return
+  }
   const last = history.timestamps.at(-1) ?? -Infinity
   if (point.timestamp <= last) return
   if (history.range !== LIVE_RANGE) {
@@ -93,7 +104,10 @@ function refresh () {
     try {
       do {
         again = false
-        const history = await getJson(`api/history?range=${encodeURIComponent(state.range)}`)
+        // One process: its last five minutes, whatever the range.
+        const history = await getJson(state.process === ''
+          ? `api/history?range=${encodeURIComponent(state.range)}`
+          : `api/history?range=${encodeURIComponent(LIVE_RANGE)}&process=${encodeURIComponent(state.process)}`)
         const snapshot = await getJson('api/snapshot')
         const alerts = await getJson('api/alerts')
         state.history = history
@@ -221,6 +235,12 @@ function selectRange (range) {
   }
 }
 
+function selectProcess (id) {
+  if (id === state.process) return
+  state.process = id
+  refresh()
+}
+
 function sortEndpoints (sort) {
   state.sort = sort
   for (const header of byId('endpoints-table').querySelectorAll('th[aria-sort]')) {
@@ -246,6 +266,7 @@ function main () {
     selectRange(button.dataset.range)
     refresh()
   })
+  watchProcessSelection(selectProcess)
   byId('endpoints-table').querySelector('thead').addEventListener('click', (event) => {
     const button = event.target.closest('button[data-sort]')
     if (button !== null) sortEndpoints(button.dataset.sort)

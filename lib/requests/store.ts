@@ -179,6 +179,11 @@ export class RequestMetrics implements RequestsView {
     }
   }
 
+  /** The recent errors, newest first (what the shared directory carries to the other processes). */
+  recentErrorList (): RecentError[] {
+    return this.readRecentErrors()
+  }
+
   private readRecentErrors (): RecentError[] {
     const errors: RecentError[] = []
     const size = this.recentErrors.length

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Access } from '../access/index.js'
 import type { CustomHistoryResponse } from '../custom/history.js'
 import type { AlertsView } from '../schemas/alerts.js'
-import { FST_SERVER_WATCH_TOO_MANY_STREAMS, sendRefusal } from '../errors.js'
+import { FST_SERVER_WATCH_TOO_MANY_STREAMS, FST_SERVER_WATCH_UNKNOWN_PROCESS, sendRefusal } from '../errors.js'
 import { createStreamHub, type StreamSource } from './stream-hub.js'
 import { DEFAULT_HISTORY_RANGE, HISTORY_RANGE_ERROR, HISTORY_RANGES, HistoryRangeSchema, type HistoryRange, type HistoryResponse } from '../schemas/history.js'
 
@@ -17,6 +17,8 @@ export interface DashboardWatch extends StreamSource {
   history: { query (range: HistoryRange): HistoryResponse }
   alertsView (): AlertsView
   customHistory? (): CustomHistoryResponse
+  /** Shared mode (lib/shared/watch.ts): one live process's last five minutes, by its id. */
+  shared?: { processSeries (id: string): { timestamps: number[], series: Record<string, Array<number | null>> } | null } | null
 }
 
 export interface DashboardOptions {
@@ -43,6 +45,7 @@ const STATIC_FILES: Array<[string, string]> = [
   ['dom.js', PUBLIC_DIR],
   ['diagnostics.js', PUBLIC_DIR],
   ['profiles.js', PUBLIC_DIR],
+  ['processes.js', PUBLIC_DIR],
   ['ranges.js', PUBLIC_DIR],
   ['theme.js', PUBLIC_DIR],
   ['format.js', PUBLIC_DIR],
@@ -65,7 +68,11 @@ const CSP = [
   "object-src 'none'"
 ].join('; ')
 
-const HistoryQuerystring = Type.Object({ range: HistoryRangeSchema })
+const HistoryQuerystring = Type.Object({
+  range: HistoryRangeSchema,
+  /** Shared mode: one live process's id (`processes[].id` in the snapshot) instead of the fleet; 5 minutes only. */
+  process: Type.Optional(Type.String({ maxLength: 200 }))
+})
 
 const escapeAttribute = (value: string): string =>
   value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -155,10 +162,16 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
     dashboard.get<{ Querystring: Static<typeof HistoryQuerystring> }>(`${root}/api/history`, {
       config,
       schema: { querystring: HistoryQuerystring },
-      // range is the one property this schema checks.
-      schemaErrorFormatter: () => new Error(HISTORY_RANGE_ERROR)
+      // range is the one property this schema checks (process is any string, at most 200 characters).
+      schemaErrorFormatter: (errors) => new Error(errors.some((error) => error.instancePath === '/process') ? 'querystring/process must be a process id' : HISTORY_RANGE_ERROR)
     }, (request, reply) => {
-      reply.header('cache-control', 'no-store').send(watch.history.query(request.query.range))
+      const { range, process } = request.query
+      if (process === undefined) return reply.header('cache-control', 'no-store').send(watch.history.query(range))
+      const fleet = watch.history.query('5m')
+      const one = watch.shared?.processSeries(process) ?? null
+      if (one === null) return sendRefusal(reply, new FST_SERVER_WATCH_UNKNOWN_PROCESS(process))
+      const series = Object.fromEntries(Object.keys(fleet.series).map((name) => [name, one.series[name] ?? one.timestamps.map(() => null)]))
+      reply.header('cache-control', 'no-store').send({ range: '5m', stepMs: fleet.stepMs, timestamps: one.timestamps, series })
     })
 
     const streams = createStreamHub(watch, maxStreams)

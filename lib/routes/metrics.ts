@@ -3,11 +3,14 @@ import type { Access } from '../access/index.js'
 import { renderCustomMetrics } from '../custom/prometheus.js'
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics, type MetricsSource } from '../prometheus.js'
 import { relabel, type Relabel } from '../prometheus-relabel.js'
+import type { RequestsView } from '../requests/store.js'
+import { dropFamilies, fleetFamilies, fleetRequests, PER_PROCESS_FAMILIES } from '../shared/prometheus.js'
+import { worstStatus } from '../shared/store.js'
 import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
   /** The read model (lib/watch.ts); without heap spaces or GC figures, those families are left out. */
-  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc'>>
+  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'shared'>>
   metricsPath: string
   access: Pick<Access, 'hook'>
   /** The `prometheus` option: a prefix and constant labels, or null. */
@@ -18,7 +21,11 @@ export interface MetricsOptions {
 export function registerMetrics (app: FastifyInstance, { watch, metricsPath, access, relabeling = null }: MetricsOptions): void {
   const source: MetricsSource = {
     requests: watch.requests,
-    snapshot: () => watch.sampled(),
+    // The fleet's status in shared mode (the worst live process's).
+    snapshot: () => {
+      const sampled = watch.sampled()
+      return { ...sampled, status: worstStatus(sampled.status, watch.shared?.view()?.status ?? 'healthy') }
+    },
     heapSpaces: watch.heapSpaces,
     gc: watch.gc,
     alerts: watch.alertsView,
@@ -33,6 +40,15 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     done()
   })
 
+  /** Shared mode: the merged series, whichever process answers (lib/shared/prometheus.ts says why). */
+  const render = (): string => {
+    const view = watch.shared?.view() ?? null
+    if (view === null) return renderMetrics(source)
+    // The same shape as the request store, with a Float64 status array and the fleet's endpoints.
+    const text = renderMetrics({ ...source, requests: fleetRequests(view) as unknown as RequestsView })
+    return dropFamilies(text, PER_PROCESS_FAMILIES) + fleetFamilies(view)
+  }
+
   app.route({
     method: 'GET',
     url: metricsPath,
@@ -41,7 +57,7 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     onRequest: access.hook,
     handler (_request, reply) {
       // A Buffer, so that it is encoded once rather than once per scrape.
-      body ??= Buffer.from(relabeling === null ? renderMetrics(source) : relabel(renderMetrics(source), relabeling))
+      body ??= Buffer.from(relabeling === null ? render() : relabel(render(), relabeling))
       reply.header('cache-control', 'no-store').type(PROMETHEUS_CONTENT_TYPE).send(body)
     }
   })

@@ -3,6 +3,7 @@ import { Count, Nullable, NullableNumber, Percentiles } from './common.js'
 import { AlertSchema } from './alerts.js'
 import { CustomMetricsSchema } from './custom.js'
 import { DatabaseSchema } from './database.js'
+import { FleetSchema, ProcessRowSchema } from './processes.js'
 
 const Bytes = Type.Integer({ minimum: 0, description: 'bytes' })
 const NullableBytes = Nullable(Bytes)
@@ -175,7 +176,10 @@ export const HealthSnapshotSchema = Type.Object({
   /** Alert rules that are firing now (lib/alerts/). */
   alerts: Type.Array(AlertSchema),
   /** The app's own metrics (lib/custom/), by name. */
-  custom: CustomMetricsSchema
+  custom: CustomMetricsSchema,
+  /** With `shared`: every live process of the app; `application` is then the fleet's. */
+  processes: Type.Optional(Type.Array(ProcessRowSchema)),
+  fleet: Type.Optional(FleetSchema)
 }, { $id: 'ServerWatchHealthSnapshot' })
 
 export type HealthSnapshot = Static<typeof HealthSnapshotSchema>

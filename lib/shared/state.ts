@@ -1,0 +1,318 @@
+import { BUCKET_COUNT, Histogram } from '../histogram.js'
+import { STATUS_SLOTS, Tally, type Counts, type CountsEndpoint } from './tally.js'
+
+/**
+ * What one process writes into the shared directory once per sample: two lines of JSON. The first, a few kB, is what
+ * every process reads on every sample (identity, status, gauges, the totals and the all-routes histogram); the
+ * second, the per-route histograms (tens of kB at 200 routes), is parsed only when a reader asks for the routes.
+ * Compact: histograms keep only their non-empty buckets, status codes only those seen. Counts are cumulative (the
+ * process's own requests plus what it has folded from dead processes), so a newer file supersedes an older one.
+ */
+export const FORMAT = 'fastify-server-watch/shared'
+/** Bumped on any change a reader of the previous version would misread: files of another version are ignored. */
+export const FORMAT_VERSION = 1
+
+export type Status = 'healthy' | 'degraded' | 'unhealthy'
+
+/**
+ * `[count, sum, max, gap, n, gap, n, ...]`: the non-empty buckets only, each by its distance from the one before
+ * (the first from -1), which keeps most of them to one digit: a fifth off the file at 200 routes.
+ */
+export type EncodedHistogram = number[]
+/** `[method, route, key, count, errorCount, { statusClass: histogram }]` */
+export type EncodedEndpoint = [string, string, string, number, number, Record<string, EncodedHistogram>]
+
+export interface EncodedCounts {
+  total: number
+  errorCount: number
+  aborted: number
+  timedOut: number
+  shed: number
+  statusCodes: Record<string, number>
+  histogram: EncodedHistogram
+}
+
+/** A process's sampled figures: its own, never folded, summed over live processes only. */
+export interface Gauges {
+  inFlight: number
+  requestsPerSecond: number
+  rss: number | null
+  heapUsed: number | null
+  heapTotal: number | null
+  external: number | null
+  cpuProcessPercent: number | null
+  eventLoopDelayP99Ms: number | null
+  eventLoopUtilization: number | null
+}
+export const GAUGE_NAMES: ReadonlyArray<keyof Gauges> = [
+  'inFlight', 'requestsPerSecond', 'rss', 'heapUsed', 'heapTotal', 'external', 'cpuProcessPercent', 'eventLoopDelayP99Ms',
+  'eventLoopUtilization'
+]
+
+export interface Identity {
+  /** `host_pid_start_generation`: unique per incarnation of a process (see SharedState's generation). */
+  id: string
+  pid: number
+  hostname: string
+  /** PM2's `pm_id` or `node:cluster`'s worker id, when there is one. */
+  workerId: string | null
+  startedAt: number
+}
+
+export interface ProcessState extends Identity {
+  format: typeof FORMAT
+  version: number
+  app: string
+  writtenAt: number
+  status: Status
+  /** This process's own requests (not what it folded): the per-process table. */
+  own: { totalRequests: number, errorCount: number, p95Ms: number | null }
+  gauges: Gauges
+  counts: EncodedCounts
+  /** Newest first, at most maxRecentErrors: merged across live processes by time. */
+  recentErrors: unknown[]
+  /** Ids of the dead processes folded into `counts` whose claim files may still exist (see lib/shared/fold.ts). */
+  absorbed: string[]
+}
+
+export function encodeHistogram (histogram: Histogram): EncodedHistogram {
+  const out = [histogram.count, round6(histogram.sum), histogram.max]
+  const counts = histogram.counts
+  let previous = -1
+  for (let index = 0; index < BUCKET_COUNT; index++) {
+    if (counts[index] === 0) continue
+    out.push(index - previous, counts[index]!)
+    previous = index
+  }
+  return out
+}
+
+const round6 = (value: number) => Math.round(value * 1e6) / 1e6
+
+/** The totals of `counts` (everything but the routes). */
+export function encodeCounts (counts: Omit<Counts, 'allEndpoints'>): EncodedCounts {
+  const statusCodes: Record<string, number> = {}
+  for (let slot = 0; slot < STATUS_SLOTS; slot++) {
+    const n = counts.statusCodes[slot]!
+    if (n !== 0) statusCodes[slot] = n
+  }
+  return {
+    total: counts.total,
+    errorCount: counts.errorCount,
+    aborted: counts.aborted,
+    timedOut: counts.timedOut,
+    shed: counts.shed,
+    statusCodes,
+    histogram: encodeHistogram(counts.histogram)
+  }
+}
+
+/**
+ * `own + carried - taken` of one histogram as the text of an EncodedHistogram, or null when empty: the sum is taken
+ * bucket by bucket as it is written, with no histogram built. (`taken` never exceeds the other two: see
+ * SharedStore's baseline.)
+ */
+function histogramText (own: Histogram | undefined, carried: Histogram | undefined, taken: Histogram | undefined): string | null {
+  const count = (own?.count ?? 0) + (carried?.count ?? 0) - (taken?.count ?? 0)
+  if (count <= 0) return null
+  const sum = (own?.sum ?? 0) + (carried?.sum ?? 0) - (taken?.sum ?? 0)
+  let text = `[${count},${round6(sum)},${Math.max(own?.max ?? 0, carried?.max ?? 0)}`
+  const a = own?.counts
+  const b = carried?.counts
+  const c = taken?.counts
+  let previous = -1
+  for (let index = 0; index < BUCKET_COUNT; index++) {
+    const n = (a === undefined ? 0 : a[index]!) + (b === undefined ? 0 : b[index]!) - (c === undefined ? 0 : c[index]!)
+    if (n === 0) continue
+    text += `,${index - previous},${n}`
+    previous = index
+  }
+  return `${text}]`
+}
+
+/**
+ * Writes the routes line: `[[method, route, key, count, errorCount, { class: histogram }], ...]` of `own + carried -
+ * taken`. A route whose figures have not changed since the last write reuses its text: on a quiet route, nothing is
+ * encoded again.
+ */
+export class EndpointEncoder {
+  private readonly cache = new Map<string, { count: number, version: number, text: string }>()
+
+  encode (own: Counts, carried: Tally, taken: Tally, version: number): string {
+    const parts: string[] = []
+    const seen = new Set<string>()
+    const carriedEmpty = carried.endpoints.size === 0 && taken.endpoints.size === 0
+    for (const endpoint of own.allEndpoints()) {
+      if (endpoint.count === 0 && carriedEmpty) continue
+      seen.add(endpoint.key)
+      const text = this.text(endpoint, carriedEmpty ? undefined : carried.endpoints.get(endpoint.key), carriedEmpty ? undefined : taken.endpoints.get(endpoint.key), version)
+      if (text !== '') parts.push(text)
+    }
+    if (!carriedEmpty) {
+      for (const endpoint of carried.endpoints.values()) {
+        if (seen.has(endpoint.key)) continue
+        seen.add(endpoint.key)
+        const text = this.text(undefined, endpoint, taken.endpoints.get(endpoint.key), version, endpoint)
+        if (text !== '') parts.push(text)
+      }
+    }
+    for (const key of this.cache.keys()) if (!seen.has(key)) this.cache.delete(key)
+    return `[${parts.join(',')}]`
+  }
+
+  /** The route's entry, or '' when it has nothing to count. */
+  private text (own: CountsEndpoint | undefined, carried: CountsEndpoint | undefined, taken: CountsEndpoint | undefined, version: number, named = own ?? carried!): string {
+    const ownCount = own?.count ?? 0
+    const cached = this.cache.get(named.key)
+    if (cached !== undefined && cached.count === ownCount && cached.version === version) return cached.text
+    const count = ownCount + (carried?.count ?? 0) - (taken?.count ?? 0)
+    let text = ''
+    if (count > 0) {
+      const errorCount = (own?.errorCount ?? 0) + (carried?.errorCount ?? 0) - (taken?.errorCount ?? 0)
+      const classes: string[] = []
+      for (let statusClass = 1; statusClass <= 5; statusClass++) {
+        const histogram = histogramText(own?.byClass[statusClass], carried?.byClass[statusClass], taken?.byClass[statusClass])
+        if (histogram !== null) classes.push(`"${statusClass}":${histogram}`)
+      }
+      text = `[${JSON.stringify(named.method)},${JSON.stringify(named.route)},${JSON.stringify(named.key)},${count},${errorCount},{${classes.join(',')}}]`
+    }
+    this.cache.set(named.key, { count: ownCount, version, text })
+    return text
+  }
+}
+
+/** Why a file was refused, for its one warning. */
+export class StateError extends Error {}
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0
+const isNumberOrNull = (value: unknown) => value === null || (typeof value === 'number' && Number.isFinite(value))
+
+/** Adds an encoded histogram into `target`, bucket by bucket, after checking all of it. */
+function addEncoded (target: Histogram, encoded: unknown, where: string): void {
+  checkEncoded(encoded, where)
+  applyEncoded(target, encoded as number[])
+}
+
+function checkEncoded (encoded: unknown, where: string): void {
+  if (!Array.isArray(encoded) || encoded.length < 3 || encoded.length % 2 === 0) throw new StateError(`${where}: not a histogram`)
+  const [count, sum, max] = encoded as number[]
+  if (!isCount(count) || !isCount(sum) || !isCount(max)) throw new StateError(`${where}: bad count, sum or max`)
+  let seen = 0
+  let index = -1
+  for (let i = 3; i < encoded.length; i += 2) {
+    const gap = encoded[i] as number
+    const n = encoded[i + 1] as number
+    index += gap
+    if (!Number.isInteger(gap) || gap < 1 || index >= BUCKET_COUNT || !isCount(n)) throw new StateError(`${where}: bad bucket`)
+    seen += n
+  }
+  if (seen !== count) throw new StateError(`${where}: buckets add up to ${seen}, not ${count}`)
+}
+
+function applyEncoded (target: Histogram, encoded: readonly number[]): void {
+  let index = -1
+  for (let i = 3; i < encoded.length; i += 2) {
+    index += encoded[i]!
+    target.counts[index]! += encoded[i + 1]!
+  }
+  target.count += encoded[0]!
+  target.sum += encoded[1]!
+  if (encoded[2]! > target.max) target.max = encoded[2]!
+}
+
+/** The totals of a state file as a Tally (no routes), checked as they are read: a bad number refuses the file. */
+export function decodeCounts (encoded: EncodedCounts): Tally {
+  const tally = new Tally()
+  if (typeof encoded !== 'object' || encoded === null) throw new StateError('no counts')
+  for (const name of ['total', 'errorCount', 'aborted', 'timedOut', 'shed'] as const) {
+    if (!isCount(encoded[name])) throw new StateError(`counts.${name} is not a count`)
+    tally[name] = encoded[name]
+  }
+  if (typeof encoded.statusCodes !== 'object' || encoded.statusCodes === null) throw new StateError('no status codes')
+  for (const [code, n] of Object.entries(encoded.statusCodes)) {
+    const slot = Number(code)
+    if (!Number.isInteger(slot) || slot < 0 || slot >= STATUS_SLOTS || !isCount(n)) throw new StateError(`bad status code ${code}`)
+    tally.statusCodes[slot] = n
+  }
+  addEncoded(tally.histogram, encoded.histogram, 'counts.histogram')
+  return tally
+}
+
+/**
+ * Adds a file's routes line into `tally`: parsed only when a reader needs the routes. All of it or nothing: the
+ * whole line is checked before anything is added. Throws StateError.
+ */
+export function addEndpoints (tally: Tally, text: string): void {
+  let entries: unknown
+  try {
+    entries = JSON.parse(text)
+  } catch {
+    throw new StateError('routes: not JSON (corrupt or truncated)')
+  }
+  if (!Array.isArray(entries)) throw new StateError('routes: not a list')
+  for (const entry of entries) {
+    if (!Array.isArray(entry) || entry.length !== 6) throw new StateError('bad endpoint')
+    const [method, route, key, count, errorCount, byClass] = entry as unknown[]
+    if (typeof method !== 'string' || typeof route !== 'string' || typeof key !== 'string' || !isCount(count) || !isCount(errorCount) ||
+      typeof byClass !== 'object' || byClass === null) throw new StateError('bad endpoint')
+    for (const [statusClass, histogram] of Object.entries(byClass)) {
+      const slot = Number(statusClass)
+      if (!Number.isInteger(slot) || slot < 1 || slot > 5) throw new StateError(`bad status class ${statusClass}`)
+      checkEncoded(histogram, `endpoint ${key}`)
+    }
+  }
+  for (const [method, route, key, count, errorCount, byClass] of entries as EncodedEndpoint[]) {
+    const endpoint = tally.endpoint(method, route, key)
+    endpoint.count += count
+    endpoint.errorCount += errorCount
+    for (const [statusClass, histogram] of Object.entries(byClass)) applyEncoded(endpoint.byClass[Number(statusClass)] ??= new Histogram(), histogram)
+  }
+}
+
+export type DecodeResult =
+  | { ok: true, state: ProcessState, counts: Tally, endpoints: () => string }
+  | { ok: false, reason: string, version?: number }
+
+/** A state file's text: its first line, then its routes line. */
+export const stateText = (state: ProcessState, endpoints: string) => `${JSON.stringify(state)}\n${endpoints}\n`
+
+const NEWLINE = 10
+const CLOSING_BRACKET = 93
+
+/**
+ * A file's contents as a state of app `app`, or why not: corrupt or truncated JSON, another program's file, another
+ * app, another version of the format. Only the first line is decoded and parsed; the routes line is checked for
+ * being complete, and decoded when `endpoints()` is called (most samples never need it). Never throws.
+ */
+export function decodeState (input: string | Buffer, app: string): DecodeResult {
+  const buffer = typeof input === 'string' ? Buffer.from(input) : input
+  const newline = buffer.indexOf(NEWLINE)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(buffer.toString('utf8', 0, newline === -1 ? buffer.length : newline))
+  } catch {
+    return { ok: false, reason: buffer.length === 0 ? 'empty file' : 'not JSON (corrupt or truncated)' }
+  }
+  const state = parsed as ProcessState
+  if (typeof parsed !== 'object' || parsed === null || state.format !== FORMAT) return { ok: false, reason: 'not a fastify-server-watch state file' }
+  if (state.version !== FORMAT_VERSION) return { ok: false, reason: `format version ${String(state.version)}, this version reads ${FORMAT_VERSION}`, version: Number(state.version) }
+  if (state.app !== app) return { ok: false, reason: `written by app "${String(state.app)}", not "${app}"` }
+  // The routes line ends with "]" and a newline: a file cut short anywhere lacks them.
+  const end = buffer.length
+  if (newline === -1 || end < newline + 3 || buffer[end - 1] !== NEWLINE || buffer[end - 2] !== CLOSING_BRACKET) {
+    return { ok: false, reason: 'truncated (no complete routes line)' }
+  }
+  try {
+    if (typeof state.id !== 'string' || !Number.isInteger(state.pid) || typeof state.hostname !== 'string' ||
+      !isCount(state.startedAt) || !isCount(state.writtenAt)) throw new StateError('bad identity')
+    if (state.status !== 'healthy' && state.status !== 'degraded' && state.status !== 'unhealthy') throw new StateError('bad status')
+    if (typeof state.gauges !== 'object' || state.gauges === null) throw new StateError('no gauges')
+    for (const name of GAUGE_NAMES) if (!isNumberOrNull(state.gauges[name])) throw new StateError(`bad gauge ${name}`)
+    if (typeof state.own !== 'object' || state.own === null || !isCount(state.own.totalRequests)) throw new StateError('bad own figures')
+    if (!Array.isArray(state.absorbed) || !state.absorbed.every((id) => typeof id === 'string')) throw new StateError('bad absorbed list')
+    if (!Array.isArray(state.recentErrors)) throw new StateError('bad recent errors')
+    return { ok: true, state, counts: decodeCounts(state.counts), endpoints: () => buffer.toString('utf8', newline + 1, end - 1) }
+  } catch (error) {
+    return { ok: false, reason: error instanceof StateError ? error.message : 'malformed' }
+  }
+}

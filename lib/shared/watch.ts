@@ -1,0 +1,127 @@
+import { FleetTotals } from './application.js'
+import { HISTORY_WRITE_EVERY_MS, readHistory, writeHistory, type StoredTier } from './history-file.js'
+import { SharedStore, type FleetView, type LocalSample } from './store.js'
+import type { NormalizedShared } from './config.js'
+
+/** What the history must offer to be kept in the shared directory (lib/history.ts). */
+export interface PersistedHistory<Range extends string> {
+  query (range: Range): StoredTier & { range: Range }
+  restore (range: Range, tier: StoredTier): void
+}
+
+export interface SharedWatchOptions {
+  shared: NormalizedShared
+  sampleIntervalMs: number
+  maxRoutes: number
+  maxRecentErrors: number
+  log: { warn: (msg: string) => void }
+  now?: () => number
+}
+
+/** One live process's recent figures for the dashboard when it shows that process alone: the 5 minute range. */
+export interface ProcessSeries {
+  timestamps: number[]
+  series: Record<'requestsPerSecond' | 'rss' | 'heapUsed' | 'cpuProcessPercent' | 'eventLoopUtilization' | 'eventLoopDelayP99Ms', Array<number | null>>
+}
+const PROCESS_SERIES = ['requestsPerSecond', 'rss', 'heapUsed', 'cpuProcessPercent', 'eventLoopUtilization', 'eventLoopDelayP99Ms'] as const
+const PROCESS_SPAN_MS = 5 * 60_000
+
+/**
+ * Shared mode for one process: the store (lib/shared/store.ts), the fleet's totals that the fleet history reads, the
+ * history kept in the directory, and each live process's last five minutes, built from the files every process reads
+ * anyway (no process writes a history of its own per sample).
+ */
+export function createSharedWatch (options: SharedWatchOptions) {
+  const now = options.now ?? Date.now
+  const store = new SharedStore({
+    dir: options.shared.dir,
+    app: options.shared.name,
+    workerId: options.shared.workerId,
+    sampleIntervalMs: options.sampleIntervalMs,
+    maxRoutes: options.maxRoutes,
+    maxRecentErrors: options.maxRecentErrors,
+    log: options.log,
+    now
+  })
+  const totals = new FleetTotals()
+  // From the files as they are: the history's first step must not count the fleet's past as new requests.
+  totals.fill(store.peekTotals())
+  const perProcess = new Map<string, ProcessSeries>()
+  let historyWrittenAt = now()
+  let leader = false
+
+  function track (view: FleetView): void {
+    const cutoff = view.at - PROCESS_SPAN_MS
+    const live = new Set<string>()
+    for (const row of view.processes) {
+      live.add(row.id)
+      let ring = perProcess.get(row.id)
+      if (ring === undefined) {
+        ring = { timestamps: [], series: Object.fromEntries(PROCESS_SERIES.map((name) => [name, []])) as unknown as ProcessSeries['series'] }
+        perProcess.set(row.id, ring)
+      }
+      ring.timestamps.push(view.at)
+      for (const name of PROCESS_SERIES) ring.series[name].push(row[name])
+      let drop = 0
+      while (drop < ring.timestamps.length && ring.timestamps[drop]! < cutoff) drop++
+      if (drop > 0) {
+        ring.timestamps.splice(0, drop)
+        for (const name of PROCESS_SERIES) ring.series[name].splice(0, drop)
+      }
+    }
+    for (const id of perProcess.keys()) if (!live.has(id)) perProcess.delete(id)
+  }
+
+  return {
+    store,
+    totals,
+    /** The fleet as of the last sample; null before the first. */
+    view: () => store.last(),
+    /** Sampling step: write this process's file, fold the dead, merge the fleet. */
+    sample (local: LocalSample): FleetView {
+      const view = store.sample(local)
+      totals.fill(view.counts)
+      track(view)
+      // The longest-running live process keeps the history file: one writer, whatever the number of processes.
+      leader = view.processes[0]?.self === true
+      return view
+    },
+    /** The fleet's history as a new process finds it: read once, before the first sample. */
+    restore<Range extends string> (history: PersistedHistory<Range>, ranges: readonly Range[], seriesNames: readonly string[]): void {
+      const stored = readHistory(options.shared.dir, options.shared.name, seriesNames, (reason) => {
+        options.log.warn(`server-watch: ignoring the shared history of "${options.shared.name}" in ${options.shared.dir}: ${reason}`)
+      })
+      if (stored === null) return
+      for (const range of ranges) {
+        const tier = stored[range]
+        if (tier !== undefined) history.restore(range, tier)
+      }
+    },
+    /** Every minute, by the leader only: the history is about 250 kB of JSON, too much for every sample. */
+    persist<Range extends string> (history: PersistedHistory<Range>, ranges: readonly Range[], force = false): void {
+      const at = now()
+      if (!force && (!leader || at - historyWrittenAt < HISTORY_WRITE_EVERY_MS)) return
+      historyWrittenAt = at
+      const stored: Record<string, StoredTier> = {}
+      for (const range of ranges) {
+        const { stepMs, timestamps, series } = history.query(range)
+        stored[range] = { stepMs, timestamps, series }
+      }
+      writeHistory(options.shared.dir, options.shared.name, stored, at)
+    },
+    isLeader: () => leader,
+    /** Closing: the last requests into this process's file, and the history if this process keeps it. */
+    close<Range extends string> (local: LocalSample, history: PersistedHistory<Range>, ranges: readonly Range[]): void {
+      try {
+        store.flush(local)
+        if (leader || store.last() === null) this.persist(history, ranges, true)
+      } finally {
+        store.release()
+      }
+    },
+    /** A live process's last five minutes, or null for an id that is not live. */
+    processSeries: (id: string): ProcessSeries | null => perProcess.get(id) ?? null
+  }
+}
+
+export type SharedWatch = ReturnType<typeof createSharedWatch>
