@@ -89,6 +89,9 @@ export class RequestMetrics implements RequestsView {
   readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
   readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
   readonly slowest = new SlowestRequests()
+  /** The p99 of all responses as of the last tick, and the response total it was computed at. */
+  private p99: number | null = null
+  private p99Total = -1
   private readonly recentErrors: Array<StoredError | undefined>
   private nextError = 0
 
@@ -147,7 +150,12 @@ export class RequestMetrics implements RequestsView {
 
   /** Called on the sampling loop: the slowest-requests threshold follows the p99 of all responses. */
   tick (now: number): void {
-    this.slowest.tick(now, this.histogram.percentile(0.99))
+    // The p99 changes only with a response: not recomputed over the 722 buckets on an idle server's samples.
+    if (this.total !== this.p99Total) {
+      this.p99Total = this.total
+      this.p99 = this.histogram.percentile(0.99)
+    }
+    this.slowest.tick(now, this.p99)
   }
 
   /** The application figures but the rate and the recent window, which the read model adds. */
