@@ -86,7 +86,10 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onError', hooks.onError)
   // onTimeout fires only when the server has a connectionTimeout (Fastify's default is 0: never), and the hook
   // costs every request an object and the socket a listener: without a timeout it would count nothing.
-  if (app.initialConfig.connectionTimeout! > 0) app.addHook('onTimeout', hooks.onTimeout)
+  if (app.initialConfig.connectionTimeout! > 0) {
+    app.addHook('onTimeout', hooks.onTimeout)
+    watch.requests.countsTimeouts = true
+  }
 
   app.decorate('serverWatch', Object.freeze({
     snapshot: watch.snapshot,

@@ -11,6 +11,7 @@ import {
   escapeLabelValue, labels, renderMetrics
 } from '../lib/prometheus.js'
 import Fastify from 'fastify'
+import serverWatch from '../lib/plugin.js'
 import type { HistoryPoint } from '../lib/schemas/history.js'
 import { registerMetrics } from '../lib/routes/metrics.js'
 import { buildApp, sleep } from './helpers/app.js'
@@ -380,4 +381,14 @@ t.test('the renderer only renders: heap spaces and GC pauses come from the read 
   t.equal(samples(text, 'nodejs_gc_duration_seconds_bucket').get('{kind="minor",le="0.001"}'), 1)
   const bare = renderMetrics({ requests: new RequestMetrics(10, 10, 100), snapshot: app.serverWatch.snapshot })
   t.notMatch(bare, /^nodejs_heap_space_|^nodejs_gc_/m, 'without them in the model, no such series')
+})
+
+t.test('issue 16: no series that is always 0: http_requests_timed_out_total only when a connectionTimeout lets requests time out', async (t) => {
+  const scrape = async (app: ReturnType<typeof Fastify>) => {
+    await app.register(serverWatch)
+    t.teardown(() => app.close())
+    return (await app.inject('/metrics')).body
+  }
+  t.notMatch(await scrape(Fastify()), /http_requests_timed_out_total/)
+  t.match(await scrape(Fastify({ connectionTimeout: 1000 })), /^http_requests_timed_out_total 0$/m)
 })

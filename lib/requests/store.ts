@@ -59,6 +59,8 @@ export interface RequestsView {
   readonly shed: number
   readonly aborted: number
   readonly timedOut: number
+  /** Whether timeouts are counted at all: only with a `connectionTimeout` (else `timedOut` is always 0). */
+  readonly countsTimeouts: boolean
   /** Indexed by status code, as in RequestMetrics. */
   readonly statusCodes: Readonly<Uint32Array>
   readonly histogram: Histogram
@@ -79,6 +81,8 @@ export class RequestMetrics implements RequestsView {
   shed = 0
   aborted = 0
   timedOut = 0
+  /** Set by the plugin when it adds its onTimeout hook. */
+  countsTimeouts = false
   /**
    * Indexed by status code, 100 to 999 (what Node lets a response write): one increment per response, no key
    * built. Slot 0 counts any other value (`OTHER_STATUS_KEY`), so that every counted response has a code.
