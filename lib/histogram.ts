@@ -157,6 +157,7 @@ export class HistogramWindow {
   private readonly delta = new Uint32Array(BUCKET_COUNT)
   private previousCount = 0
   private previousSum = 0
+  private deltaIsZero = true
 
   constructor (private readonly source: Histogram) {
     this.previous.set(source.counts)
@@ -167,10 +168,18 @@ export class HistogramWindow {
   /** Closes the window: returns what was recorded since the last call and starts the next window. */
   advance (): { count: number, sum: number, quantiles: (qs: readonly number[]) => Array<number | null> } {
     const { counts } = this.source
-    for (let index = 0; index < BUCKET_COUNT; index++) {
-      this.delta[index] = counts[index]! - this.previous[index]!
+    // Nothing recorded since the last call (the counts move only with the count): an empty window without
+    // walking the buckets twice, which is what an idle server's samples did (benchmark/README.md).
+    if (this.source.count === this.previousCount) {
+      if (!this.deltaIsZero) this.delta.fill(0)
+      this.deltaIsZero = true
+    } else {
+      for (let index = 0; index < BUCKET_COUNT; index++) {
+        this.delta[index] = counts[index]! - this.previous[index]!
+      }
+      this.previous.set(counts)
+      this.deltaIsZero = false
     }
-    this.previous.set(counts)
     const count = this.source.count - this.previousCount
     const sum = this.source.sum - this.previousSum
     this.previousCount = this.source.count

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { closedWarning, createAccess } from './access/index.js'
 import type { NormalizedRule } from './alerts/rules.js'
-import { addShedding } from './alerts/shedding.js'
+import { createShedding } from './alerts/shedding.js'
 import { createRequestHooks } from './requests/hooks.js'
 import type { HistoryRange, HistoryResponse, HistoryPoint } from './history.js'
 import { normalizeOptions, type ServerWatchOptions } from './options.js'
@@ -81,16 +81,18 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   const options = normalizeOptions(rawOptions)
   const watch = createWatch(options, app.log, app.version)
   const http2 = Boolean(app.initialConfig.http2)
-  const hooks = createRequestHooks(watch.requests, { http2 })
+  const shedding = watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed) ? createShedding(app, watch.alerts, options.alerts!) : null
+  const hooks = createRequestHooks(watch.requests, { http2, shedding })
 
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('onSend', hooks.onSend)
   app.addHook('onError', hooks.onError)
   // onTimeout fires only when the server has a connectionTimeout (Fastify's default is 0: never), and the hook
   // costs every request an object and the socket a listener: without a timeout it would count nothing.
-  if (app.initialConfig.connectionTimeout! > 0) app.addHook('onTimeout', hooks.onTimeout)
-
-  if (watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed)) addShedding(app, watch.alerts, options.alerts!, hooks.shed)
+  if (app.initialConfig.connectionTimeout! > 0) {
+    app.addHook('onTimeout', hooks.onTimeout)
+    watch.requests.countsTimeouts = true
+  }
 
   app.decorate('serverWatch', Object.freeze({
     snapshot: watch.snapshot,

@@ -203,7 +203,8 @@ function writeHttp (out: Exposition, requests: RequestsView): void {
   out.single('http_requests_in_flight', 'gauge', 'Requests being handled now', Math.max(0, requests.inFlight))
   if (requests.shed > 0) out.single('http_requests_shed_total', 'counter', 'Requests refused by load shedding (503), counted in no other series', requests.shed)
   out.single('http_requests_aborted_total', 'counter', 'Requests whose connection closed before their response was complete', requests.aborted)
-  out.single('http_requests_timed_out_total', 'counter', 'Requests whose socket hit Fastify\'s connectionTimeout', requests.timedOut)
+  // Not a series that is always 0: without a connectionTimeout nothing can time out.
+  if (requests.countsTimeouts) out.single('http_requests_timed_out_total', 'counter', 'Requests whose socket hit Fastify\'s connectionTimeout', requests.timedOut)
 }
 
 /** One series per status class an endpoint has answered with: `[labels without braces, its histogram]`. */

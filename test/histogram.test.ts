@@ -79,3 +79,17 @@ test('a histogram window reads what was recorded since the last advance', async 
   t.equal(empty.count, 0)
   t.same(empty.quantiles([0.5, 0.99]), [null, null])
 })
+
+test('issue 16: a window after an empty one (no walk of the buckets) reads only what came after it', async (t) => {
+  const histogram = new Histogram()
+  const window = new HistogramWindow(histogram)
+  for (let i = 0; i < 10; i++) histogram.record(200)
+  t.equal(window.advance().count, 10)
+  t.equal(window.advance().count, 0)
+  t.equal(window.advance().count, 0)
+  histogram.record(1)
+  histogram.record(1)
+  const next = window.advance()
+  t.equal(next.count, 2)
+  t.same(next.quantiles([0.5, 0.99]).map((value) => value! < 1.1), [true, true], 'the 200 ms values are not in it')
+})

@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { FST_SERVER_WATCH_SHEDDING, sendRefusal } from '../errors.js'
+import type { RouteConfig } from '../requests/fastify-internals.js'
 import type { AlertEngine } from './engine.js'
 import type { NormalizedAlerts } from './rules.js'
 
@@ -12,23 +13,35 @@ function exempt (route: RouteOptions): boolean {
   return setting === false || (typeof setting === 'object' && setting !== null && (setting as { shed?: unknown }).shed === false)
 }
 
+/** What the plugin's root onRequest needs to shed; read by it only when a rule has `shed: true`. */
+export interface Shedding {
+  /** True while a rule with `shed` fires: the one read a request pays while nothing fires. */
+  readonly gate: { readonly shedding: boolean }
+  /** The route may be shed: registered after the plugin and not exempt (read only while shedding). */
+  sheddable (config: RouteConfig | undefined): boolean
+  /** Answers a request that is shed: 503 with Retry-After, or the user's handler. */
+  refuse (request: FastifyRequest, reply: FastifyReply): void
+}
+
 /**
- * Load shedding, added only when a rule has `shed: true`: a route-level onRequest hook on every route registered
- * after the plugin that is not exempt, whose cost while nothing fires is one boolean read. Route-level rather than
- * root, so that exempt routes pay nothing and the choice is made once per route, not per request.
+ * Load shedding, set up only when a rule has `shed: true`. No hook of its own: the plugin's root onRequest reads
+ * `gate.shedding` (one boolean while nothing fires; benchmark/README.md, "Load shedding on, not firing"). Which
+ * routes may be shed is decided once per route, at registration, by a mark on its config.
  */
-export function addShedding (app: FastifyInstance, engine: AlertEngine, options: NormalizedAlerts, forget: (request: FastifyRequest) => void): void {
+export function createShedding (app: FastifyInstance, engine: AlertEngine, options: NormalizedAlerts): Shedding {
+  const kSheddable = Symbol('serverWatch.sheddable')
   const retryAfter = String(options.retryAfterSeconds)
   const handler = options.shedHandler
-  function shed (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    if (!engine.shedding) return done()
-    forget(request)
-    if (handler != null) return handler(request, reply, engine.active())
-    sendRefusal(reply.header('retry-after', retryAfter), new FST_SERVER_WATCH_SHEDDING(engine.shedBy))
-  }
+  // A new config object rather than a property on the user's, which several routes may share.
   app.addHook('onRoute', (route) => {
-    if (exempt(route)) return
-    const own = route.onRequest
-    route.onRequest = own === undefined ? [shed] : [shed, ...(Array.isArray(own) ? own : [own])]
+    if (!exempt(route)) route.config = Object.assign({}, route.config, { [kSheddable]: true })
   })
+  return {
+    gate: engine,
+    sheddable: (config) => config?.[kSheddable] === true,
+    refuse (request, reply) {
+      if (handler != null) return handler(request, reply, engine.active())
+      sendRefusal(reply.header('retry-after', retryAfter), new FST_SERVER_WATCH_SHEDDING(engine.shedBy))
+    }
+  }
 }

@@ -70,7 +70,11 @@ export class HeapBaselines {
   private head = 0
   private filled = 0
 
+  /** Bumped by every record() that changes a point: the trend is recomputed only then (or when a point ages out). */
+  version = 0
+
   record (time: number, bytes: number): void {
+    this.version++
     const size = this.times.length
     const newest = (this.head - 1 + size) % size
     if (this.filled > 0 && Math.floor(this.times[newest]! / MINUTE_MS) === Math.floor(time / MINUTE_MS)) {
@@ -81,6 +85,13 @@ export class HeapBaselines {
     this.bytes[this.head] = bytes
     this.head = (this.head + 1) % size
     if (this.filled < size) this.filled++
+  }
+
+  /** When the oldest point kept leaves the trend's window (Infinity with none). */
+  oldestExpiresAt (): number {
+    if (this.filled === 0) return Number.POSITIVE_INFINITY
+    const size = this.times.length
+    return this.times[(this.head - this.filled + size) % size]! + HEAP_TREND_WINDOW_MS
   }
 
   /** Oldest first. */
@@ -98,6 +109,7 @@ export class HeapBaselines {
 export function createHeapTrendCollector (now: () => number = Date.now): Collector<HeapTrend> & { baselines: HeapBaselines } {
   const baselines = new HeapBaselines()
   let last = heapTrendOf([], now())
+  let computedAt = baselines.version
   // Delivered after the GC, before much else has run: the heap used then is what the collection left.
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
@@ -110,7 +122,14 @@ export function createHeapTrendCollector (now: () => number = Date.now): Collect
   observer.observe({ entryTypes: ['gc'] })
   return {
     baselines,
-    sample () { last = heapTrendOf(baselines.points(), now()) },
+    // The trend changes only after a major GC or when a point ages out: not recomputed on the samples between
+    // (an idle server's loop; benchmark/README.md, "The sampling loop's idle cost").
+    sample () {
+      const time = now()
+      if (baselines.version === computedAt && time < baselines.oldestExpiresAt()) return
+      computedAt = baselines.version
+      last = heapTrendOf(baselines.points(), time)
+    },
     read: () => last,
     close: () => observer.disconnect()
   }

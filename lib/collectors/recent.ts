@@ -27,6 +27,9 @@ export class RecentRequests {
   private readonly ring: Checkpoint[] = []
   private readonly delta = new Uint32Array(BUCKET_COUNT)
   private latest: RecentFigures | null = null
+  /** What `latest` was computed from: the oldest checkpoint and the response total then. */
+  private latestOldest: Checkpoint | null = null
+  private latestTotal = 0
 
   constructor (private readonly source: RequestCounters, private readonly windowMs = RECENT_WINDOW_MS) {}
 
@@ -41,6 +44,15 @@ export class RecentRequests {
       this.ring.push({ time: now, total: this.source.total, errors: this.source.errorCount, counts })
     }
     const oldest = this.ring[0]!
+    // No response since the last tick and the same oldest checkpoint: the same figures, the window one sample
+    // longer. What an idle server's samples cost (benchmark/README.md, "The sampling loop's idle cost").
+    const latest = this.latest
+    if (latest !== null && oldest === this.latestOldest && this.source.total === this.latestTotal) {
+      this.latest = { ...latest, windowSeconds: Math.round((now - oldest.time) / 1000) }
+      return this.latest
+    }
+    this.latestOldest = oldest
+    this.latestTotal = this.source.total
     const requests = this.source.total - oldest.total
     const errors = this.source.errorCount - oldest.errors
     const counts = histogram.counts

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { Shedding } from '../alerts/shedding.js'
 import { routeConfigReader, type RouteConfig } from './fastify-internals.js'
 import { Endpoint, type RequestMetrics } from './store.js'
 
@@ -20,8 +21,6 @@ export interface RequestHooks {
   onSend (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: HookHandlerDoneFunction): void
   onError (request: FastifyRequest, reply: FastifyReply, error: Error, done: HookHandlerDoneFunction): void
   onTimeout (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
-  /** Called by load shedding before it answers: the request is counted as shed, and in no other figure. */
-  shed (request: FastifyRequest): void
 }
 
 /**
@@ -45,7 +44,7 @@ export interface RequestHooks {
  * - A reply you `hijack()` leaves Fastify's lifecycle before onSend: it is not counted or timed, and leaves
  *   `inFlight` when its connection (HTTP/2: its stream) closes or carries the next request.
  */
-export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: { http2?: boolean } = {}): RequestHooks {
+export function createRequestHooks (metrics: RequestMetrics, { http2 = false, shedding = null }: { http2?: boolean, shedding?: Shedding | null } = {}): RequestHooks {
   /*
    * What the hooks keep on a request, on a route's config and on a socket, under symbols of this instance: a
    * plugin at the root and one in a child context both see a child route's requests, and a shared key let one
@@ -108,23 +107,39 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
 
   function onRequest (request: Tracked, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     // Only a request not seen yet: a hook before ours that answered and still called done() must not restart it.
+    if (request[kStart] === undefined) start(request, reply)
+    done()
+  }
+
+  /**
+   * With a shedding rule: the same, plus one boolean read while nothing fires. Chosen at start-up, so that shedding
+   * adds no hook and an app without it pays nothing (benchmark/README.md, "Load shedding on, not firing").
+   */
+  function onRequestShedding (request: Tracked, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     if (request[kStart] === undefined) {
-      const endpoint = endpointOf(request)
-      if (endpoint !== SKIP) {
-        request[kEndpoint] = endpoint
-        const watched = watchedOf(request)
-        // Gone while a hook before ours was running: its close has passed, so it is settled now.
-        if (watched != null && isGone(request, watched)) {
-          request[kStart] = SETTLED
-          metrics.aborted++
-        } else {
-          request[kStart] = performance.now()
-          metrics.inFlight++
-          if (watched != null) watch(watched, reply)
-        }
+      start(request, reply)
+      if (shedding!.gate.shedding && shedding!.sheddable(configOf(request))) {
+        shed(request)
+        return shedding!.refuse(request, reply)
       }
     }
     done()
+  }
+
+  function start (request: Tracked, reply: FastifyReply): void {
+    const endpoint = endpointOf(request)
+    if (endpoint === SKIP) return
+    request[kEndpoint] = endpoint
+    const watched = watchedOf(request)
+    // Gone while a hook before ours was running: its close has passed, so it is settled now.
+    if (watched != null && isGone(request, watched)) {
+      request[kStart] = SETTLED
+      metrics.aborted++
+    } else {
+      request[kStart] = performance.now()
+      metrics.inFlight++
+      if (watched != null) watch(watched, reply)
+    }
   }
 
   function watch (watched: Watched, reply: FastifyReply): void {
@@ -254,5 +269,5 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false }: 
     metrics.shed++
   }
 
-  return { onRequest, onSend, onError, onTimeout, shed }
+  return { onRequest: shedding === null ? onRequest : onRequestShedding, onSend, onError, onTimeout }
 }

@@ -59,6 +59,8 @@ export interface RequestsView {
   readonly shed: number
   readonly aborted: number
   readonly timedOut: number
+  /** Whether timeouts are counted at all: only with a `connectionTimeout` (else `timedOut` is always 0). */
+  readonly countsTimeouts: boolean
   /** Indexed by status code, as in RequestMetrics. */
   readonly statusCodes: Readonly<Uint32Array>
   readonly histogram: Histogram
@@ -79,6 +81,8 @@ export class RequestMetrics implements RequestsView {
   shed = 0
   aborted = 0
   timedOut = 0
+  /** Set by the plugin when it adds its onTimeout hook. */
+  countsTimeouts = false
   /**
    * Indexed by status code, 100 to 999 (what Node lets a response write): one increment per response, no key
    * built. Slot 0 counts any other value (`OTHER_STATUS_KEY`), so that every counted response has a code.
@@ -89,6 +93,9 @@ export class RequestMetrics implements RequestsView {
   readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
   readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
   readonly slowest = new SlowestRequests()
+  /** The p99 of all responses as of the last tick, and the response total it was computed at. */
+  private p99: number | null = null
+  private p99Total = -1
   private readonly recentErrors: Array<StoredError | undefined>
   private nextError = 0
 
@@ -147,7 +154,12 @@ export class RequestMetrics implements RequestsView {
 
   /** Called on the sampling loop: the slowest-requests threshold follows the p99 of all responses. */
   tick (now: number): void {
-    this.slowest.tick(now, this.histogram.percentile(0.99))
+    // The p99 changes only with a response: not recomputed over the 722 buckets on an idle server's samples.
+    if (this.total !== this.p99Total) {
+      this.p99Total = this.total
+      this.p99 = this.histogram.percentile(0.99)
+    }
+    this.slowest.tick(now, this.p99)
   }
 
   /** The application figures but the rate and the recent window, which the read model adds. */

@@ -77,6 +77,30 @@ t.test('baselines: one point a minute at most (the lowest), the last hour kept i
   t.same(points[59], { time: START + 199 * MINUTE, bytes: 199 })
 })
 
+t.test('issue 16: the trend is recomputed only when a baseline is recorded or one leaves the hour', async (t) => {
+  let now = START
+  const collector = createHeapTrendCollector(() => now)
+  t.teardown(() => collector.close())
+  collector.baselines.record(START, 50 * MB)
+  collector.baselines.record(START + MINUTE, 60 * MB)
+  now = START + 2 * MINUTE
+  collector.sample()
+  t.same(collector.read(), heapTrendOf(collector.baselines.points(), now))
+  t.equal(collector.read().points, 2)
+  const before = collector.read()
+  now = START + 30 * MINUTE
+  collector.sample()
+  t.equal(collector.read(), before, 'nothing changed: the same figures, not recomputed')
+  now = START + 60 * MINUTE
+  collector.sample()
+  t.same(collector.read(), { baselineBytes: 60 * MB, slopeBytesPerHour: null, rising: false, points: 1 }, 'the first point left the hour')
+  collector.baselines.record(START + 62 * MINUTE, 70 * MB)
+  now = START + 62 * MINUTE
+  collector.sample()
+  t.same(collector.read(), heapTrendOf(collector.baselines.points(), now))
+  t.equal(collector.read().baselineBytes, 70 * MB)
+})
+
 t.test('the collector reads the heap after a major GC, with an injected clock', async (t) => {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void

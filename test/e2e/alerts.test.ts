@@ -224,3 +224,27 @@ test('an async onAlert that rejects is logged, not left unhandled; a rule on an 
   t.ok(warnings.includes('server-watch: alert always fired'))
   t.notOk(warnings.some((message: string) => message.includes('"GET /users/:id"')), 'a route that exists is not warned of')
 })
+
+test('a shedding rule adds no hook to any route: the check is in the plugin\'s own onRequest', async (t) => {
+  const app = Fastify()
+  app.get('/before', async () => 'registered before the plugin')
+  await app.register(serverWatch, {
+    sampleIntervalMs: 3_600_000,
+    alerts: { defaults: false, rules: [{ name: 'errors', metric: 'application.recent.errorRate', above: 40, forMs: 0, shed: true }] }
+  })
+  const routeHooks: unknown[] = []
+  app.addHook('onRoute', (route) => { routeHooks.push(route.onRequest) })
+  app.get('/fail', async () => { throw new Error('boom') })
+  app.get('/after', async () => 'registered after the plugin')
+  t.teardown(() => app.close())
+  await app.ready()
+  t.same(routeHooks, [undefined, undefined, undefined, undefined], 'GET and HEAD of both routes: no route-level onRequest')
+  await app.serverWatch.refresh()
+  for (let i = 0; i < 3; i++) t.equal((await app.inject('/fail')).statusCode, 500)
+  await app.serverWatch.refresh()
+  t.equal((await app.inject('/after')).statusCode, 503)
+  // As before the check moved: routes registered before the plugin and unknown URLs are not shed.
+  t.equal((await app.inject('/before')).statusCode, 200)
+  t.equal((await app.inject('/nowhere')).statusCode, 404)
+  t.equal((await app.inject('/health')).json().application.shed, 1)
+})

@@ -8,6 +8,7 @@ import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from '../../lib/prometheus.js'
 import Fastify from 'fastify'
 import type { HistoryPoint } from '../../lib/schemas/history.js'
 import { registerMetrics } from '../../lib/routes/metrics.js'
+import serverWatch from '../../lib/plugin.js'
 import { buildApp, sleep } from '../helpers/app.js'
 import { collectGarbage } from '../helpers/time.js'
 import { startMongoServer } from '../helpers/mongo-server.js'
@@ -237,4 +238,14 @@ t.test('prometheus: { prefix, labels } puts a prefix on every name and the const
     const error = await buildApp({ prometheus } as never).then(() => null, (error: Error) => error)
     t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message }, JSON.stringify(prometheus))
   }
+})
+
+t.test('issue 16: no series that is always 0: http_requests_timed_out_total only when a connectionTimeout lets requests time out', async (t) => {
+  const scrape = async (app: ReturnType<typeof Fastify>) => {
+    await app.register(serverWatch)
+    t.teardown(() => app.close())
+    return (await app.inject('/metrics')).body
+  }
+  t.notMatch(await scrape(Fastify()), /http_requests_timed_out_total/)
+  t.match(await scrape(Fastify({ connectionTimeout: 1000 })), /^http_requests_timed_out_total 0$/m)
 })
