@@ -85,10 +85,6 @@ export class Histogram {
     return percentileOf(this.counts, this.count, q, this.max)
   }
 
-  mean (): number | null {
-    return this.count === 0 ? null : this.sum / this.count
-  }
-
   /** What every latency figure in the snapshot reports: mean, p50, p95, p99 and max, null while empty. */
   summary (): LatencySummary {
     const [p50, p95, p99] = percentilesOf(this, SUMMARY_QUANTILES)

@@ -22,11 +22,11 @@ test('percentiles of a known distribution', async (t) => {
   t.ok(within(histogram.percentile(0.99), 990), `p99 ${histogram.percentile(0.99)}`)
   t.equal(histogram.max, 1000)
   t.equal(histogram.percentile(1), 1000, 'capped at the largest value seen')
-  t.equal(histogram.mean(), 500.5)
+  t.equal(histogram.summary().mean, 500.5)
   t.equal(histogram.count, 1000)
   histogram.reset()
   t.equal(histogram.percentile(0.5), null)
-  t.equal(histogram.mean(), null)
+  t.equal(histogram.summary().mean, null)
 })
 
 test('the bucket array has a fixed size and out-of-range values land in the end buckets', async (t) => {

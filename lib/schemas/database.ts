@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Nullable, NullableNumber, Percentiles } from './common.js'
+import { Count, Nullable, NullableNumber, Percentiles } from './common.js'
 
-const Count = Type.Integer({ minimum: 0 })
 const NullableCount = Nullable(Count)
 const Timestamp = Nullable(Type.String({ description: 'ISO 8601, null until it happened' }))
 
