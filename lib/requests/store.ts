@@ -1,14 +1,14 @@
 import type { FastifyRequest } from 'fastify'
 import { Histogram, bucketIndex } from '../histogram.js'
 import { errorCode, errorText } from '../error-text.js'
-import { round } from '../format.js'
-import type { ApplicationSnapshot, EndpointSnapshot, RecentError } from '../schemas/health.js'
+import { OTHER_STATUS_KEY, combined, requestFigures } from './figures.js'
+import type { ApplicationSnapshot, RecentError } from '../schemas/health.js'
 import { SlowestRequests } from '../collectors/slowest.js'
 
 export const NOT_FOUND_KEY = '(not found)'
 export const OVERFLOW_KEY = '(other routes)'
 /** The `statusCodes` key of a status code that is not an integer from 100 to 999. */
-export const OTHER_STATUS_KEY = 'other'
+export { OTHER_STATUS_KEY }
 
 /**
  * A status code's slot in `RequestMetrics.statusCodes`: itself from 100 to 999, else 0. Codes from 600 up are no
@@ -35,9 +35,7 @@ export class Endpoint {
 
   /** Every class together: what the snapshot's percentiles read. */
   combined (): Histogram {
-    const all = new Histogram()
-    for (const histogram of this.byClass) if (histogram !== undefined) all.add(histogram)
-    return all
+    return combined(this)
   }
 }
 
@@ -164,28 +162,8 @@ export class RequestMetrics implements RequestsView {
 
   /** The application figures but the rate and the recent window, which the read model adds. */
   snapshot (now: number): Omit<ApplicationSnapshot, 'recent' | 'requestsPerSecond'> {
-    const statusCodes: Record<string, number> = {}
-    for (let code = 100; code < this.statusCodes.length; code++) {
-      if (this.statusCodes[code]! > 0) statusCodes[code] = this.statusCodes[code]!
-    }
-    if (this.statusCodes[0]! > 0) statusCodes[OTHER_STATUS_KEY] = this.statusCodes[0]!
-    const endpoints: Record<string, EndpointSnapshot> = {}
-    for (const endpoint of this.allEndpoints()) {
-      if (endpoint.count > 0) endpoints[endpoint.key] = endpointSnapshot(endpoint)
-    }
-    const { mean, ...responseTimeMs } = this.histogram.summary()
     return {
-      totalRequests: this.total,
-      errorCount: this.errorCount,
-      errorRate: this.total === 0 ? 0 : round(this.errorCount / this.total * 100, 2),
-      averageResponseTimeMs: mean,
-      responseTimeMs,
-      inFlight: Math.max(0, this.inFlight),
-      shed: this.shed,
-      aborted: this.aborted,
-      timedOut: this.timedOut,
-      statusCodes,
-      endpoints,
+      ...requestFigures(this, this.inFlight, this.allEndpoints()),
       recentErrors: this.readRecentErrors(),
       slowestRequests: this.slowest.read(now)
     }
@@ -207,9 +185,4 @@ export class RequestMetrics implements RequestsView {
     }
     return errors
   }
-}
-
-function endpointSnapshot (endpoint: Endpoint): EndpointSnapshot {
-  const { mean, ...percentiles } = endpoint.combined().summary()
-  return { count: endpoint.count, errorCount: endpoint.errorCount, averageResponseTimeMs: mean, ...percentiles }
 }

@@ -1,4 +1,5 @@
 import { BUCKET_COUNT, Histogram } from '../histogram.js'
+import type { EndpointCounts, RequestCounts } from '../requests/figures.js'
 
 /**
  * The additive part of a process's request figures: counters, status codes and the fixed-bucket histograms, which
@@ -6,25 +7,12 @@ import { BUCKET_COUNT, Histogram } from '../histogram.js'
  * average of percentiles. One shape serves the live request store (read), the folded "retired" total, and the
  * fleet's sum.
  */
-export interface CountsEndpoint {
+export interface CountsEndpoint extends EndpointCounts {
   readonly method: string
   readonly route: string
-  readonly key: string
-  readonly count: number
-  readonly errorCount: number
-  /** Index 1 to 5: durations by status class (1xx to 5xx). */
-  readonly byClass: ReadonlyArray<Histogram | undefined>
 }
 
-export interface Counts {
-  readonly total: number
-  readonly errorCount: number
-  readonly aborted: number
-  readonly timedOut: number
-  readonly shed: number
-  /** Indexed by status code, slot 0 for any other value. */
-  readonly statusCodes: ArrayLike<number>
-  readonly histogram: Histogram
+export interface Counts extends RequestCounts {
   allEndpoints (): readonly CountsEndpoint[]
 }
 
