@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { historyFile, writeAtomic } from './directory.js'
+import { historyFile, readSharedFile, RefusedFile, writeAtomic } from './directory.js'
 
 /**
  * The fleet's chart history in the shared directory, so that a restart leaves a gap in the charts, not an empty
@@ -40,9 +39,10 @@ const isValue = (value: unknown) => value === null || (typeof value === 'number'
 export function readHistory (dir: string, app: string, seriesNames: readonly string[], refuse: (reason: string) => void): Record<string, StoredTier> | null {
   let text: string
   try {
-    text = readFileSync(join(dir, historyFile(app)), 'utf8')
+    text = readSharedFile(join(dir, historyFile(app))).toString('utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') refuse(`unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+    if (error instanceof RefusedFile) refuse(error.message)
+    else if ((error as NodeJS.ErrnoException).code !== 'ENOENT') refuse(`unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
     return null
   }
   let stored: StoredHistory

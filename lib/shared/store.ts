@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { hostname as osHostname } from 'node:os'
 import { join } from 'node:path'
 import {
-  claimFile, fileAge, exists, formatId, parseId, processFile, removeIfPresent, renameIfPresent, sanitize, scanDirectory,
+  claimFile, fileAge, exists, formatId, parseId, processFile, readSharedFile, removeIfPresent, renameIfPresent, sanitize, scanDirectory,
   writeAtomic, type Entry, type Scan
 } from './directory.js'
 import {
@@ -277,7 +276,7 @@ export class SharedStore {
     if (!renameIfPresent(dir, name, claimed)) return
     let decoded
     try {
-      decoded = decodeState(readFileSync(join(dir, claimed)), app)
+      decoded = decodeState(readSharedFile(join(dir, claimed)), app)
     } catch {
       return
     }

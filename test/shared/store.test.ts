@@ -1,9 +1,11 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type Test } from 'tap'
 import { Histogram, bucketIndex } from '../../lib/histogram.js'
-import { claimFile, formatId, parseName, processFile, renameIfPresent } from '../../lib/shared/directory.js'
+import { claimFile, formatId, historyFile, MAX_SHARED_FILE_BYTES, parseName, processFile, renameIfPresent } from '../../lib/shared/directory.js'
+import { readHistory } from '../../lib/shared/history-file.js'
 import { normalizeShared, defaultAppName } from '../../lib/shared/config.js'
 import { addEndpoints, decodeState, encodeCounts, EndpointEncoder, FORMAT, stateText, type Gauges } from '../../lib/shared/state.js'
 import { SharedStore, type LocalSample } from '../../lib/shared/store.js'
@@ -386,6 +388,31 @@ test('corrupt, truncated, foreign and other-version files are skipped with one w
   t.match(w.warnings.join('\n'), /corrupt or truncated[\s\S]*corrupt or truncated[\s\S]*not a fastify-server-watch state file[\s\S]*format version 99/)
   t.notMatch(w.warnings.join('\n'), /notes\.txt|web~/)
   t.ok(allFiles(dir).includes('notes.txt'), 'another program\'s file is left alone')
+})
+
+test('hostile files never block or exhaust the sampler: a FIFO, a symlink to /dev/zero, a huge file are refused unread', async (t) => {
+  const dir = tempDir(t)
+  const w = world(dir)
+  const a = w.worker(711)
+  const id = (pid: number) => formatId({ host: 'h1', pid, startedAt: 5, generation: 0 })
+  // Dead pids: the fold would claim them and read them again.
+  execFileSync('mkfifo', [join(dir, processFile('api', id(1)))])
+  symlinkSync('/dev/zero', join(dir, processFile('api', id(2))))
+  const huge = join(dir, processFile('api', id(3)))
+  writeFileSync(huge, '')
+  truncateSync(huge, MAX_SHARED_FILE_BYTES + 1)
+  execFileSync('mkfifo', [join(dir, historyFile('api'))])
+  record(a.counts, 'GET', '/', 200, 1)
+  a.sample()
+  w.tick()
+  const view = a.sample()
+  t.equal(view.counts.total, 1)
+  t.same(view.processes.map((row) => row.pid), [711])
+  t.equal(w.warnings.length, 3, 'one warning per hostile file')
+  t.match(w.warnings.join('\n'), /not a regular file[\s\S]*not a regular file[\s\S]*larger than/)
+  const refused: string[] = []
+  t.equal(readHistory(dir, 'api', [], (reason) => refused.push(reason)), null)
+  t.match(refused, [/not a regular file/])
 })
 
 test('the last writes: flush writes the requests since the last sample', async (t) => {
