@@ -130,7 +130,8 @@ export class SharedStore {
   readonly workerId: string | null
   private generation = 0
   id: string
-  private readonly retired = new Tally()
+  /** Past maxRoutes, folded routes share the overflow route: a dead file with many routes must not grow every later file. */
+  private readonly retired: Tally
   private readonly baseline = new Tally()
   /** Bumped when retired or baseline change: the encoder's cached route texts are then stale. */
   private carriedVersion = 0
@@ -153,6 +154,7 @@ export class SharedStore {
     this.hostname = options.hostname ?? osHostname()
     this.pid = options.pid ?? process.pid
     this.startedAt = options.startedAt ?? this.now()
+    this.retired = new Tally(options.maxRoutes)
     this.workerId = options.workerId ?? null
     this.staleAfterMs = options.staleAfterMs ?? Math.max(5 * options.sampleIntervalMs, 5000)
     this.abandonedAfterMs = Math.max(ABANDONED_AFTER_INTERVALS * options.sampleIntervalMs, MIN_ABANDONED_MS, this.staleAfterMs)

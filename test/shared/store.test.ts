@@ -203,6 +203,23 @@ test('a dead process is folded exactly once: counters never go down, it leaves t
   t.equal(b.sample().routes().endpoints.get('GET /')!.count, 31)
 })
 
+test('folding dead processes keeps at most maxRoutes routes: a file with too many routes does not grow every later file', async (t) => {
+  const dir = tempDir(t)
+  const w = world(dir)
+  const a = w.worker(211)
+  const dead = w.worker(212)
+  for (let k = 0; k < 300; k++) record(dead.counts, 'GET', `/r${k}`, 200, 1)
+  a.sample(); dead.sample()
+  w.running.delete(212)
+  w.tick()
+  a.sample()
+  const routesLine = readFileSync(join(dir, processFile('api', a.store.id)), 'utf8').split('\n')[1]!
+  const routes = JSON.parse(routesLine) as Array<[string, string, string, number]>
+  t.equal(routes.length, 201, 'maxRoutes (200) routes, then one overflow route')
+  t.equal(routes.reduce((sum, route) => sum + route[3], 0), 300, 'no count lost')
+  t.equal(routes.find((route) => route[2] === '(other routes)')?.[3], 100)
+})
+
 test('two processes that find the same dead file at once: only one rename succeeds', async (t) => {
   const dir = tempDir(t)
   const w = world(dir)
