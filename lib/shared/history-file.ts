@@ -64,7 +64,8 @@ export function readHistory (dir: string, app: string, seriesNames: readonly str
     refuse('malformed')
     return null
   }
-  const ranges: Record<string, StoredTier> = {}
+  // No prototype: a range named "__proto__" would otherwise become the prototype, and its unchecked keys ranges.
+  const ranges: Record<string, StoredTier> = Object.create(null) as Record<string, StoredTier>
   for (const [range, tier] of Object.entries(stored.ranges)) {
     const { timestamps, series } = tier ?? {}
     const valid = Array.isArray(timestamps) && timestamps.every((t, i) => isTime(t) && (i === 0 || t >= timestamps[i - 1]!)) &&

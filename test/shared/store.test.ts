@@ -432,6 +432,16 @@ test('hostile files never block or exhaust the sampler: a FIFO, a symlink to /de
   t.match(refused, [/not a regular file/])
 })
 
+test('a history file with a "__proto__" range cannot slip an unchecked range in through the prototype', async (t) => {
+  const dir = tempDir(t)
+  const unchecked = { stepMs: 1000, timestamps: 'not a list', series: { requestsPerSecond: 42 } }
+  const text = `{"format":"fastify-server-watch/history","version":1,"app":"api","writtenAt":1,"ranges":{"__proto__":{"stepMs":1000,"timestamps":[],"series":{},"5m":${JSON.stringify(unchecked)}}}}`
+  writeFileSync(join(dir, historyFile('api')), text)
+  const refused: string[] = []
+  const ranges = readHistory(dir, 'api', ['requestsPerSecond'], (reason) => refused.push(reason))
+  t.equal(ranges?.['5m'], undefined, 'no range that was not checked')
+})
+
 test('the last writes: flush writes the requests since the last sample', async (t) => {
   const dir = tempDir(t)
   const w = world(dir)
