@@ -442,6 +442,40 @@ test('a history file with a "__proto__" range cannot slip an unchecked range in 
   t.equal(ranges?.['5m'], undefined, 'no range that was not checked')
 })
 
+test('a state file whose fields are outside their types is refused: it never breaks a sample nor reaches the snapshot', async (t) => {
+  const dir = tempDir(t)
+  const w = world(dir)
+  const a = w.worker(721)
+  record(a.counts, 'GET', '/', 200, 1)
+  a.sample()
+  const [first, routes] = readFileSync(join(dir, processFile('api', a.store.id)), 'utf8').split('\n')
+  const good = JSON.parse(first!)
+  const error = { timestamp: '2026-01-01T00:00:00.000Z', method: 'GET', route: '/', path: '/', statusCode: 500, message: 'boom' }
+  const bad: Array<Record<string, unknown>> = [
+    { startedAt: 1e300 },
+    { writtenAt: 9e15 },
+    { workerId: { x: 1 } },
+    { own: { totalRequests: 1, errorCount: 'x', p95Ms: null } },
+    { own: { totalRequests: 1, errorCount: 0, p95Ms: 'y' } },
+    { recentErrors: [{ ...error, statusCode: 'q' }] },
+    { recentErrors: [{ ...error, route: { a: 1 } }] },
+    { recentErrors: Array.from({ length: 1001 }, () => error) }
+  ]
+  bad.forEach((fields, k) => {
+    // Another host, written now: live.
+    const id = formatId({ host: `h${k + 10}`, pid: 5, startedAt: 5, generation: 0 })
+    writeFileSync(join(dir, processFile('api', id)), `${JSON.stringify({ ...good, ...fields, id, hostname: `h${k + 10}`, writtenAt: fields.writtenAt ?? w.clock.now })}\n${routes}\n`)
+  })
+  const good2 = formatId({ host: 'h99', pid: 5, startedAt: 5, generation: 0 })
+  writeFileSync(join(dir, processFile('api', good2)), `${JSON.stringify({ ...good, id: good2, hostname: 'h99', recentErrors: [{ ...error, extra: '<b>' }] })}\n${routes}\n`)
+  w.tick()
+  const view = a.sample()
+  t.same(view.processes.map((row) => row.hostname), ['h1', 'h99'], 'only the sound files are live processes')
+  t.equal(view.counts.total, 2)
+  t.equal(w.warnings.length, bad.length, 'one warning per bad file')
+  t.same(view.recentErrors, [error], 'a recent error keeps its own fields only')
+})
+
 test('the last writes: flush writes the requests since the last sample', async (t) => {
   const dir = tempDir(t)
   const w = world(dir)
