@@ -180,6 +180,8 @@ export class SharedStore {
   sample (local: LocalSample): FleetView {
     const { dir, app } = this.options
     const now = this.now()
+    // Should the directory fail (removed, read-only), there is no fleet until it is back: never a frozen one.
+    this.view = null
     this.checkOwnFile()
     let scan = scanDirectory(dir, app)
     this.warnRefused(scan)
