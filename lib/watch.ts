@@ -11,7 +11,7 @@ import { RecentRequests } from './collectors/recent.js'
 import { createSystemCollector } from './collectors/system.js'
 import { createAlerting } from './alerts/index.js'
 import { createGcCollector } from './collectors/gc.js'
-import type { Collector } from './collectors/types.js'
+import { failureLogger, type Collector } from './collectors/types.js'
 import { loggableError } from './error-text.js'
 import { CustomHistory } from './custom/history.js'
 import { CustomMetrics } from './custom/registry.js'
@@ -154,8 +154,16 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     // Before the alerts: a rule on requestsPerSecond reads the rate with this sample in it.
     let point = history.record(now, gauges)
     if (shared !== null) {
-      // The fleet: this process's file written, the others' read; their memory summed, the worst loop.
-      const fleet = shared.sample(localSample(now)).gauges
+      // The fleet: this process's file written, the others' read; their memory summed, the worst loop. The directory
+      // may fail at run time (removed, read-only): the rest of the sample (alerts, the live stream) goes on.
+      let fleet: SharedGauges
+      try {
+        fleet = shared.sample(localSample(now)).gauges
+        sharedFailures.recovered()
+      } catch (error) {
+        sharedFailures.failed(error)
+        return finishSample(now, point)
+      }
       point = fleetHistory.record(now, {
         ...gauges,
         rss: fleet.rss,
@@ -166,8 +174,17 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
         eventLoopDelayP99Ms: fleet.eventLoopDelayP99Ms,
         eventLoopUtilization: fleet.eventLoopUtilization
       })
-      shared.persist(fleetHistory, historyRanges)
+      try {
+        shared.persist(fleetHistory, historyRanges)
+      } catch (error) {
+        sharedFailures.failed(error)
+      }
     }
+    finishSample(now, point)
+  }
+  const sharedFailures = failureLogger(log, 'the shared directory')
+
+  function finishSample (now: number, point: HistoryPoint): void {
     alerts?.evaluate(now)
     customHistory.record(now)
     sampledAt = now

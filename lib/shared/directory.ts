@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodeState, type ProcessState } from './state.js'
 import type { Tally } from './tally.js'
@@ -14,6 +14,9 @@ import type { Tally } from './tally.js'
  *
  * An id is `<host>_<pid>_<start, base 36>_<generation>`; host names are reduced to letters, digits, "." and "-".
  */
+/** No file of the directory is read past this: a state file at 100,000 routes is a few tens of MB. */
+export const MAX_SHARED_FILE_BYTES = 64 * 1024 * 1024
+
 export const sanitize = (value: string): string => value.replace(/[^A-Za-z0-9.-]/g, '-')
 
 export interface ParsedId { host: string, pid: number, startedAt: number, generation: number }
@@ -46,6 +49,33 @@ export function parseName (name: string, app: string): FileName | null {
     return { kind: 'claim', id: parts[1]!, claimer: parts[2]! }
   }
   return null
+}
+
+/** Why a file of the directory was not read; its message is the reason given in the warning. */
+export class RefusedFile extends Error {}
+
+/**
+ * A file of the directory, read whole, never blocking: opened non-blocking (a FIFO would block the open, then the
+ * read, forever) and read only when it is a regular file of at most MAX_SHARED_FILE_BYTES (not /dev/zero, not 2 GB
+ * read into memory on every sample). Throws RefusedFile, or the file system's error (ENOENT when it is gone).
+ */
+export function readSharedFile (path: string): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) throw new RefusedFile('not a regular file')
+    if (stat.size > MAX_SHARED_FILE_BYTES) throw new RefusedFile(`larger than ${MAX_SHARED_FILE_BYTES} bytes`)
+    const buffer = Buffer.allocUnsafe(stat.size)
+    let length = 0
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, length)
+      if (n === 0) break
+      length += n
+    }
+    return buffer.subarray(0, length)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 let tempCounter = 0
@@ -96,10 +126,14 @@ export function scanDirectory (dir: string, app: string, attempts = 4): Scan {
       let text: Buffer
       try {
         // A Buffer: only the first line is decoded on every sample.
-        text = readFileSync(join(dir, name))
+        text = readSharedFile(join(dir, name))
       } catch (error) {
         if (isMissing(error)) {
           vanished = true
+          continue
+        }
+        if (error instanceof RefusedFile) {
+          scan.refused.push([name, error.message])
           continue
         }
         scan.refused.push([name, `unreadable: ${(error as NodeJS.ErrnoException).code ?? 'error'}`])

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { historyFile, writeAtomic } from './directory.js'
+import { historyFile, readSharedFile, RefusedFile, writeAtomic } from './directory.js'
 
 /**
  * The fleet's chart history in the shared directory, so that a restart leaves a gap in the charts, not an empty
@@ -40,9 +39,10 @@ const isValue = (value: unknown) => value === null || (typeof value === 'number'
 export function readHistory (dir: string, app: string, seriesNames: readonly string[], refuse: (reason: string) => void): Record<string, StoredTier> | null {
   let text: string
   try {
-    text = readFileSync(join(dir, historyFile(app)), 'utf8')
+    text = readSharedFile(join(dir, historyFile(app))).toString('utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') refuse(`unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+    if (error instanceof RefusedFile) refuse(error.message)
+    else if ((error as NodeJS.ErrnoException).code !== 'ENOENT') refuse(`unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
     return null
   }
   let stored: StoredHistory
@@ -64,7 +64,8 @@ export function readHistory (dir: string, app: string, seriesNames: readonly str
     refuse('malformed')
     return null
   }
-  const ranges: Record<string, StoredTier> = {}
+  // No prototype: a range named "__proto__" would otherwise become the prototype, and its unchecked keys ranges.
+  const ranges: Record<string, StoredTier> = Object.create(null) as Record<string, StoredTier>
   for (const [range, tier] of Object.entries(stored.ranges)) {
     const { timestamps, series } = tier ?? {}
     const valid = Array.isArray(timestamps) && timestamps.every((t, i) => isTime(t) && (i === 0 || t >= timestamps[i - 1]!)) &&

@@ -1,4 +1,5 @@
 import { BUCKET_COUNT, Histogram } from '../histogram.js'
+import type { RecentError } from '../schemas/health.js'
 import { STATUS_SLOTS, Tally, type Counts, type CountsEndpoint } from './tally.js'
 
 /**
@@ -186,6 +187,20 @@ export class StateError extends Error {}
 
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0
 const isNumberOrNull = (value: unknown) => value === null || (typeof value === 'number' && Number.isFinite(value))
+/** Within what a Date can hold: a row's ISO time never throws. */
+const isTime = (value: unknown): value is number => isCount(value) && value <= 8.64e15
+/** The most maxRecentErrors allows: a file with more is not ours, and would be sorted on every sample. */
+const MAX_RECENT_ERRORS = 1000
+
+/** A recent error of a file, with its own fields only (they reach the snapshot as they are). */
+function recentError (value: unknown): RecentError {
+  const error = value as RecentError
+  if (typeof value !== 'object' || value === null || typeof error.timestamp !== 'string' || typeof error.method !== 'string' ||
+    typeof error.route !== 'string' || typeof error.path !== 'string' || !Number.isInteger(error.statusCode) ||
+    typeof error.message !== 'string' || (error.code !== undefined && typeof error.code !== 'string')) throw new StateError('bad recent error')
+  const { timestamp, method, route, path, statusCode, message, code } = error
+  return code === undefined ? { timestamp, method, route, path, statusCode, message } : { timestamp, method, route, path, statusCode, message, code }
+}
 
 /** Adds an encoded histogram into `target`, bucket by bucket, after checking all of it. */
 function addEncoded (target: Histogram, encoded: unknown, where: string): void {
@@ -304,13 +319,15 @@ export function decodeState (input: string | Buffer, app: string): DecodeResult 
   }
   try {
     if (typeof state.id !== 'string' || !Number.isInteger(state.pid) || typeof state.hostname !== 'string' ||
-      !isCount(state.startedAt) || !isCount(state.writtenAt)) throw new StateError('bad identity')
+      !isTime(state.startedAt) || !isTime(state.writtenAt) || (state.workerId !== null && typeof state.workerId !== 'string')) throw new StateError('bad identity')
     if (state.status !== 'healthy' && state.status !== 'degraded' && state.status !== 'unhealthy') throw new StateError('bad status')
     if (typeof state.gauges !== 'object' || state.gauges === null) throw new StateError('no gauges')
     for (const name of GAUGE_NAMES) if (!isNumberOrNull(state.gauges[name])) throw new StateError(`bad gauge ${name}`)
-    if (typeof state.own !== 'object' || state.own === null || !isCount(state.own.totalRequests)) throw new StateError('bad own figures')
+    if (typeof state.own !== 'object' || state.own === null || !isCount(state.own.totalRequests) || !isCount(state.own.errorCount) ||
+      !isNumberOrNull(state.own.p95Ms)) throw new StateError('bad own figures')
     if (!Array.isArray(state.absorbed) || !state.absorbed.every((id) => typeof id === 'string')) throw new StateError('bad absorbed list')
-    if (!Array.isArray(state.recentErrors)) throw new StateError('bad recent errors')
+    if (!Array.isArray(state.recentErrors) || state.recentErrors.length > MAX_RECENT_ERRORS) throw new StateError('bad recent errors')
+    state.recentErrors = state.recentErrors.map(recentError)
     return { ok: true, state, counts: decodeCounts(state.counts), endpoints: () => buffer.toString('utf8', newline + 1, end - 1) }
   } catch (error) {
     return { ok: false, reason: error instanceof StateError ? error.message : 'malformed' }

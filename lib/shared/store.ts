@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { hostname as osHostname } from 'node:os'
 import { join } from 'node:path'
 import {
-  claimFile, fileAge, exists, formatId, parseId, processFile, removeIfPresent, renameIfPresent, sanitize, scanDirectory,
+  claimFile, fileAge, exists, formatId, parseId, processFile, readSharedFile, removeIfPresent, renameIfPresent, sanitize, scanDirectory,
   writeAtomic, type Entry, type Scan
 } from './directory.js'
 import {
@@ -131,7 +130,8 @@ export class SharedStore {
   readonly workerId: string | null
   private generation = 0
   id: string
-  private readonly retired = new Tally()
+  /** Past maxRoutes, folded routes share the overflow route: a dead file with many routes must not grow every later file. */
+  private readonly retired: Tally
   private readonly baseline = new Tally()
   /** Bumped when retired or baseline change: the encoder's cached route texts are then stale. */
   private carriedVersion = 0
@@ -154,6 +154,7 @@ export class SharedStore {
     this.hostname = options.hostname ?? osHostname()
     this.pid = options.pid ?? process.pid
     this.startedAt = options.startedAt ?? this.now()
+    this.retired = new Tally(options.maxRoutes)
     this.workerId = options.workerId ?? null
     this.staleAfterMs = options.staleAfterMs ?? Math.max(5 * options.sampleIntervalMs, 5000)
     this.abandonedAfterMs = Math.max(ABANDONED_AFTER_INTERVALS * options.sampleIntervalMs, MIN_ABANDONED_MS, this.staleAfterMs)
@@ -179,6 +180,8 @@ export class SharedStore {
   sample (local: LocalSample): FleetView {
     const { dir, app } = this.options
     const now = this.now()
+    // Should the directory fail (removed, read-only), there is no fleet until it is back: never a frozen one.
+    this.view = null
     this.checkOwnFile()
     let scan = scanDirectory(dir, app)
     this.warnRefused(scan)
@@ -277,7 +280,7 @@ export class SharedStore {
     if (!renameIfPresent(dir, name, claimed)) return
     let decoded
     try {
-      decoded = decodeState(readFileSync(join(dir, claimed)), app)
+      decoded = decodeState(readSharedFile(join(dir, claimed)), app)
     } catch {
       return
     }

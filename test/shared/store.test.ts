@@ -1,9 +1,11 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type Test } from 'tap'
 import { Histogram, bucketIndex } from '../../lib/histogram.js'
-import { claimFile, formatId, parseName, processFile, renameIfPresent } from '../../lib/shared/directory.js'
+import { claimFile, formatId, historyFile, MAX_SHARED_FILE_BYTES, parseName, processFile, renameIfPresent } from '../../lib/shared/directory.js'
+import { readHistory } from '../../lib/shared/history-file.js'
 import { normalizeShared, defaultAppName } from '../../lib/shared/config.js'
 import { addEndpoints, decodeState, encodeCounts, EndpointEncoder, FORMAT, stateText, type Gauges } from '../../lib/shared/state.js'
 import { SharedStore, type LocalSample } from '../../lib/shared/store.js'
@@ -201,6 +203,23 @@ test('a dead process is folded exactly once: counters never go down, it leaves t
   t.equal(b.sample().routes().endpoints.get('GET /')!.count, 31)
 })
 
+test('folding dead processes keeps at most maxRoutes routes: a file with too many routes does not grow every later file', async (t) => {
+  const dir = tempDir(t)
+  const w = world(dir)
+  const a = w.worker(211)
+  const dead = w.worker(212)
+  for (let k = 0; k < 300; k++) record(dead.counts, 'GET', `/r${k}`, 200, 1)
+  a.sample(); dead.sample()
+  w.running.delete(212)
+  w.tick()
+  a.sample()
+  const routesLine = readFileSync(join(dir, processFile('api', a.store.id)), 'utf8').split('\n')[1]!
+  const routes = JSON.parse(routesLine) as Array<[string, string, string, number]>
+  t.equal(routes.length, 201, 'maxRoutes (200) routes, then one overflow route')
+  t.equal(routes.reduce((sum, route) => sum + route[3], 0), 300, 'no count lost')
+  t.equal(routes.find((route) => route[2] === '(other routes)')?.[3], 100)
+})
+
 test('two processes that find the same dead file at once: only one rename succeeds', async (t) => {
   const dir = tempDir(t)
   const w = world(dir)
@@ -386,6 +405,75 @@ test('corrupt, truncated, foreign and other-version files are skipped with one w
   t.match(w.warnings.join('\n'), /corrupt or truncated[\s\S]*corrupt or truncated[\s\S]*not a fastify-server-watch state file[\s\S]*format version 99/)
   t.notMatch(w.warnings.join('\n'), /notes\.txt|web~/)
   t.ok(allFiles(dir).includes('notes.txt'), 'another program\'s file is left alone')
+})
+
+test('hostile files never block or exhaust the sampler: a FIFO, a symlink to /dev/zero, a huge file are refused unread', async (t) => {
+  const dir = tempDir(t)
+  const w = world(dir)
+  const a = w.worker(711)
+  const id = (pid: number) => formatId({ host: 'h1', pid, startedAt: 5, generation: 0 })
+  // Dead pids: the fold would claim them and read them again.
+  execFileSync('mkfifo', [join(dir, processFile('api', id(1)))])
+  symlinkSync('/dev/zero', join(dir, processFile('api', id(2))))
+  const huge = join(dir, processFile('api', id(3)))
+  writeFileSync(huge, '')
+  truncateSync(huge, MAX_SHARED_FILE_BYTES + 1)
+  execFileSync('mkfifo', [join(dir, historyFile('api'))])
+  record(a.counts, 'GET', '/', 200, 1)
+  a.sample()
+  w.tick()
+  const view = a.sample()
+  t.equal(view.counts.total, 1)
+  t.same(view.processes.map((row) => row.pid), [711])
+  t.equal(w.warnings.length, 3, 'one warning per hostile file')
+  t.match(w.warnings.join('\n'), /not a regular file[\s\S]*not a regular file[\s\S]*larger than/)
+  const refused: string[] = []
+  t.equal(readHistory(dir, 'api', [], (reason) => refused.push(reason)), null)
+  t.match(refused, [/not a regular file/])
+})
+
+test('a history file with a "__proto__" range cannot slip an unchecked range in through the prototype', async (t) => {
+  const dir = tempDir(t)
+  const unchecked = { stepMs: 1000, timestamps: 'not a list', series: { requestsPerSecond: 42 } }
+  const text = `{"format":"fastify-server-watch/history","version":1,"app":"api","writtenAt":1,"ranges":{"__proto__":{"stepMs":1000,"timestamps":[],"series":{},"5m":${JSON.stringify(unchecked)}}}}`
+  writeFileSync(join(dir, historyFile('api')), text)
+  const refused: string[] = []
+  const ranges = readHistory(dir, 'api', ['requestsPerSecond'], (reason) => refused.push(reason))
+  t.equal(ranges?.['5m'], undefined, 'no range that was not checked')
+})
+
+test('a state file whose fields are outside their types is refused: it never breaks a sample nor reaches the snapshot', async (t) => {
+  const dir = tempDir(t)
+  const w = world(dir)
+  const a = w.worker(721)
+  record(a.counts, 'GET', '/', 200, 1)
+  a.sample()
+  const [first, routes] = readFileSync(join(dir, processFile('api', a.store.id)), 'utf8').split('\n')
+  const good = JSON.parse(first!)
+  const error = { timestamp: '2026-01-01T00:00:00.000Z', method: 'GET', route: '/', path: '/', statusCode: 500, message: 'boom' }
+  const bad: Array<Record<string, unknown>> = [
+    { startedAt: 1e300 },
+    { writtenAt: 9e15 },
+    { workerId: { x: 1 } },
+    { own: { totalRequests: 1, errorCount: 'x', p95Ms: null } },
+    { own: { totalRequests: 1, errorCount: 0, p95Ms: 'y' } },
+    { recentErrors: [{ ...error, statusCode: 'q' }] },
+    { recentErrors: [{ ...error, route: { a: 1 } }] },
+    { recentErrors: Array.from({ length: 1001 }, () => error) }
+  ]
+  bad.forEach((fields, k) => {
+    // Another host, written now: live.
+    const id = formatId({ host: `h${k + 10}`, pid: 5, startedAt: 5, generation: 0 })
+    writeFileSync(join(dir, processFile('api', id)), `${JSON.stringify({ ...good, ...fields, id, hostname: `h${k + 10}`, writtenAt: fields.writtenAt ?? w.clock.now })}\n${routes}\n`)
+  })
+  const good2 = formatId({ host: 'h99', pid: 5, startedAt: 5, generation: 0 })
+  writeFileSync(join(dir, processFile('api', good2)), `${JSON.stringify({ ...good, id: good2, hostname: 'h99', recentErrors: [{ ...error, extra: '<b>' }] })}\n${routes}\n`)
+  w.tick()
+  const view = a.sample()
+  t.same(view.processes.map((row) => row.hostname), ['h1', 'h99'], 'only the sound files are live processes')
+  t.equal(view.counts.total, 2)
+  t.equal(w.warnings.length, bad.length, 'one warning per bad file')
+  t.same(view.recentErrors, [error], 'a recent error keeps its own fields only')
 })
 
 test('the last writes: flush writes the requests since the last sample', async (t) => {

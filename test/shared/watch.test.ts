@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
@@ -112,4 +112,28 @@ test('a missing, a non-directory, or an unwritable shared directory fails at reg
   t.teardown(() => app2.close())
   // Under a file: no directory can be there, whoever runs the test (root writes through permission bits).
   await t.rejects(async () => { await app2.register(serverWatch, { shared: { dir: join(dir, 'file', 'sub') } }) }, { code: 'FST_SERVER_WATCH_SHARED_DIR', message: /ENOTDIR/ })
+})
+
+test('the shared directory removed at run time: the sample goes on without the fleet, one warning, the fleet back when it is', async (t) => {
+  const dir = tempDir(t)
+  const warnings: string[] = []
+  const app = await buildApp({ shared: { dir } })
+  t.teardown(() => app.close())
+  const warn = app.log.warn.bind(app.log)
+  app.log.warn = ((obj: unknown, msg?: string) => { warnings.push(typeof obj === 'string' ? obj : String(msg)); warn(obj as object, msg) }) as typeof app.log.warn
+  await app.ready()
+  await app.inject('/users/1')
+  await app.serverWatch.refresh()
+  t.equal(json((await app.inject('/health')).body).processes.length, 1)
+  rmSync(dir, { recursive: true, force: true })
+  await app.inject('/users/2')
+  await t.resolves(app.serverWatch.refresh(), 'the sample does not fail: alerts and the live stream go on')
+  await app.serverWatch.refresh()
+  const health = json((await app.inject('/health')).body)
+  t.equal(health.processes, undefined, 'no frozen fleet: this process\'s figures alone')
+  t.equal(health.application.totalRequests, 2)
+  t.equal(warnings.filter((msg) => msg.includes('shared directory')).length, 1, 'one warning, not one per sample')
+  mkdirSync(dir)
+  await app.serverWatch.refresh()
+  t.equal(json((await app.inject('/health')).body).processes.length, 1, 'the fleet is back')
 })
