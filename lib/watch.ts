@@ -299,6 +299,10 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     }
   }
 
+  function ownStatus (): HealthStatus {
+    return healthStatus(checks.read(), database.read(), alerts?.engine.status())
+  }
+
   return {
     /** The request store: the hooks write it; readers get it as a RequestsView. */
     requests,
@@ -318,8 +322,13 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     heapSpaces: processMemory.heapSpaces,
     /** Garbage collections by kind, or null when /metrics is off. */
     gc: () => gc?.read() ?? null,
-    /** The overall status alone, without building the snapshot: what probes and unauthorised callers get. */
-    status: () => worst(healthStatus(checks.read(), database.read(), alerts?.engine.status()), shared?.view()?.status ?? 'healthy'),
+    /** The overall status alone, without building the snapshot (in shared mode the fleet's worst): what /health gives everyone. */
+    status: () => worst(ownStatus(), shared?.view()?.status ?? 'healthy'),
+    /**
+     * This process's status alone, whatever the fleet's: what readiness reads, so that one unhealthy worker (or
+     * container sharing the directory) takes itself out of the load balancer, not every other one.
+     */
+    ownStatus,
     /** The alert rules' engine, or null when `alerts: false`. */
     alerts: alerts?.engine ?? null,
     alertsView: (): AlertsView => alerts?.engine.view() ?? { active: [], rules: [], transitions: [] },

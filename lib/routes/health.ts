@@ -33,7 +33,7 @@ export const statusCodeOf = (status: string) => status === 'unhealthy' ? 503 : 2
 const stringify = (data: unknown): string => JSON.stringify(data)
 
 export interface HealthOptions {
-  watch: Pick<Watch, 'snapshot' | 'status' | 'sampledAt'>
+  watch: Pick<Watch, 'snapshot' | 'status' | 'ownStatus' | 'sampledAt'>
   healthPath: string
   access: Pick<Access, 'allows'>
 }
@@ -89,7 +89,8 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
     }
   })
 
-  // Readiness (its state is the watch's): the first sample has completed and no required check or required database fails. Degraded is
+  // Readiness (its state is the watch's): the first sample has completed and no required check or required database of
+  // this process fails (in shared mode, whatever the other processes' status). Degraded is
   // ready (200, warn): an optional dependency down is no reason to take the instance out of the load balancer.
   app.route({
     ...common,
@@ -98,7 +99,7 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
     schema: { response: { 200: probeResponse, 503: probeResponse } },
     handler (request, reply) {
       noStore(reply, prefersHealthJson(request.headers.accept))
-      const status = watch.sampledAt() === null ? 'fail' : HEALTH_JSON_STATUS[watch.status()]
+      const status = watch.sampledAt() === null ? 'fail' : HEALTH_JSON_STATUS[watch.ownStatus()]
       reply.code(status === 'fail' ? 503 : 200).send({ status })
     }
   })

@@ -107,7 +107,12 @@ t.test('node:cluster, 3 workers, one port: one merged truth across kills and a w
   t.pass(`every worker reports ${sent} after the kill`)
 
   // The history the dashboard reads, before and after a restart of the whole app.
-  const before = JSON.parse((await get(port, '/dashboard/api/history?range=5m')).body) as { timestamps: number[] }
+  // Whichever worker answers: the one restarted after the kill has only its own few points until the history file
+  // is next written (once a minute), so ask until an older one answers.
+  const before = await waitFor('a history of more than 5 points', async () => {
+    const answer = JSON.parse((await get(port, '/dashboard/api/history?range=5m')).body) as { timestamps: number[] }
+    return answer.timestamps.length > 5 ? answer : undefined
+  })
   t.ok(before.timestamps.length > 5, `${before.timestamps.length} points before the restart`)
   await cluster.stop()
   const restartedAt = Date.now()

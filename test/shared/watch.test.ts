@@ -137,3 +137,17 @@ test('the shared directory removed at run time: the sample goes on without the f
   await app.serverWatch.refresh()
   t.equal(json((await app.inject('/health')).body).processes.length, 1, 'the fleet is back')
 })
+
+test('readiness is each process\'s own: a worker whose required check fails takes itself out, not the others, while /health reports the fleet', async (t) => {
+  const dir = tempDir(t)
+  const healthy = await buildApp({ shared: { dir, name: 'shop' } })
+  const failing = await buildApp({ shared: { dir, name: 'shop' }, checks: { db: { check: () => { throw new Error('down') } } } })
+  t.teardown(() => Promise.all([healthy.close(), failing.close()]))
+  await Promise.all([healthy.ready(), failing.ready()])
+  await failing.serverWatch.refresh()
+  await healthy.serverWatch.refresh()
+  t.equal((await healthy.inject('/health')).statusCode, 503, 'the fleet is unhealthy: a required check fails in a live process')
+  t.same(json((await healthy.inject('/health/ready')).body), { status: 'pass' }, 'the healthy worker stays ready')
+  t.equal((await healthy.inject('/health/ready')).statusCode, 200)
+  t.equal((await failing.inject('/health/ready')).statusCode, 503, 'the failing one is not')
+})
