@@ -1,12 +1,12 @@
 import { failureLogger } from './collectors/types.js'
 
+const noop = (): void => {}
+
 /**
  * The one loop that runs everything that is not per request. A single unref()'d setTimeout, re-armed with
  * refresh() after each sample has finished: unlike setInterval, samples never pile up when one is slow or the
  * loop is busy (under-pressure's "setTimeout vs setInterval"), and the timer never keeps the process alive.
  */
-const noop = (): void => {}
-
 export class Sampler {
   private timer: NodeJS.Timeout | null = null
   private running: Promise<void> | null = null
