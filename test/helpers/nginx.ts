@@ -4,9 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './processes.js'
 
 export const NGINX_PATH = process.env.NGINX_PATH ?? '/usr/sbin/nginx'
 
@@ -16,17 +17,6 @@ export function nginxMissing (): string | null {
   const reason = `no nginx at ${NGINX_PATH} (apt-get install -y nginx, or set NGINX_PATH)`
   if (process.env.CI) throw new Error(`proxy tests cannot run on CI: ${reason}`)
   return reason
-}
-
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 function accepts (port: number): Promise<boolean> {
