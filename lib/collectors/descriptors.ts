@@ -1,5 +1,5 @@
-import { readlinkSync } from 'node:fs'
-import { opendir } from 'node:fs/promises'
+import { opendirSync, readlinkSync } from 'node:fs'
+import { setImmediate as loopTurn } from 'node:timers/promises'
 
 export interface DescriptorCounts { openFiles: number | null, connections: number | null }
 
@@ -21,7 +21,8 @@ const NONE: DescriptorCounts = { openFiles: null, connections: null }
 
 /**
  * Sockets and open regular files, from the links in /proc/self/fd, counted in small batches between which the
- * event loop runs: never one synchronous walk over every descriptor (176 ms with 15,000 sockets).
+ * event loop runs: never one synchronous walk over every descriptor (176 ms with 15,000 sockets), and no wake-up
+ * of its own.
  */
 export function createDescriptorWalker ({ dir = '/proc/self/fd', now = () => performance.now(), failures }: DescriptorWalkerOptions) {
   let counts = NONE
@@ -31,21 +32,33 @@ export function createDescriptorWalker ({ dir = '/proc/self/fd', now = () => per
 
   async function walk (): Promise<void> {
     const started = now()
+    // Never within sample(): the walk starts on a later turn of the loop.
+    await loopTurn()
+    if (closed) return
     let connections = 0
     let openFiles = 0
-    // The listing comes from the thread pool in batches of 64 names, and the loop is free between two batches:
-    // at a few µs a link read synchronously, a batch holds it for well under a millisecond. (Each link read
-    // through the thread pool instead cost two to three times the CPU, for no shorter stall.)
-    for await (const entry of await opendir(dir, { bufferSize: LINKS_PER_BATCH })) {
-      if (closed) return
-      let target: string
-      try {
-        target = readlinkSync(`${dir}/${entry.name}`)
-      } catch {
-        continue // closed between the listing and the read
+    // Listed and read synchronously, in batches of 64 between which the loop is free: each batch holds it for well
+    // under a millisecond (a few µs a link, one getdents for the listing). Not through the thread pool: every
+    // round trip there woke the idle loop (and a pool thread) once more, four times a walk for a small app
+    // (benchmark/README.md, "Wake-ups"); each link read there cost two to three times the CPU, for no shorter stall.
+    const listing = opendirSync(dir, { bufferSize: LINKS_PER_BATCH })
+    try {
+      for (let entry = listing.readSync(), read = 1; entry !== null; entry = listing.readSync(), read++) {
+        if (read % LINKS_PER_BATCH === 0) {
+          await loopTurn()
+          if (closed) return
+        }
+        let target: string
+        try {
+          target = readlinkSync(`${dir}/${entry.name}`)
+        } catch {
+          continue // closed between the listing and the read
+        }
+        if (target.startsWith('socket:')) connections++
+        else if (target.startsWith('/') && !target.startsWith('/dev/') && !target.startsWith('/proc/')) openFiles++
       }
-      if (target.startsWith('socket:')) connections++
-      else if (target.startsWith('/') && !target.startsWith('/dev/') && !target.startsWith('/proc/')) openFiles++
+    } finally {
+      listing.closeSync()
     }
     if (closed) return
     counts = { openFiles, connections }

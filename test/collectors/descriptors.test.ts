@@ -45,6 +45,21 @@ test('many connections do not stall the event loop: descriptors are counted off 
   walker.close()
 })
 
+test('the loop runs between batches of 64 links, and the walk wakes no thread of the pool', async (t) => {
+  const { dir } = fdFolder(t, Array.from({ length: 300 }, (_, i) => `socket:[${i}]`))
+  const walker = createDescriptorWalker({ dir, now: () => 0, failures: quiet })
+  t.teardown(() => walker.close())
+  // Counts the loop's turns while the walk runs: one synchronous pass over 300 links would give it none.
+  let turns = 0
+  let walking = true
+  const spin = () => { if (walking) { turns++; setImmediate(spin) } }
+  setImmediate(spin)
+  await walker.sample()
+  walking = false
+  t.same(walker.read(), { openFiles: 0, connections: 300 })
+  t.ok(turns >= Math.floor(300 / 64), `the loop turned ${turns} times during the walk`)
+})
+
 test('a descriptor walk that fails reports null and tells its collector', async (t) => {
   const failed: unknown[] = []
   let recovered = 0
