@@ -5,8 +5,11 @@ import type { Collector } from './types.js'
 
 /** The timer's period while the loop works: a stall that matters to requests (tens of ms and more) is seen in full. */
 export const BUSY_RESOLUTION_MS = 50
-/** Its period while the loop idles: the wake-ups are most of the plugin's idle cost (benchmark/README.md). */
-export const IDLE_RESOLUTION_MS = 250
+/**
+ * Its period while the loop idles: each wake-up costs about 0.025 % of a core here, most of the plugin's idle cost
+ * (benchmark/README.md, "Wake-ups"). With the sample's own wake-up, an idle loop is woken twice a second.
+ */
+export const IDLE_RESOLUTION_MS = 500
 /** An interval in which the loop worked more than this share of the time is busy, and the next one is timed finely. */
 const BUSY_SHARE = 0.02
 /** An idle-mode tick later than this came after one stretch of work, and that stretch's length is the delay. */
@@ -40,11 +43,11 @@ const PROCESS_LOOP_CLOCK: LoopClock = {
  * where one lands) went unseen: a loop blocked in 300 ms chunks read 0.1 ms (test/alerts.test.ts). Here the last
  * tick survives the reset of the histogram.
  *
- * The timer ticks every 50 ms while the loop works and every 250 ms while it idles. An idle loop has nothing
+ * The timer ticks every 50 ms while the loop works and every 500 ms while it idles. An idle loop has nothing
  * that a finer timer would time except a stall; a stall long enough to make a coarse tick late (by 25 ms or
  * more) is recorded as the loop's work since the last tick, which in an idle loop is that stall, so it reads as
  * long as it was, as it would at 50 ms. A stall that ends before a coarse tick is due is not seen at all; one
- * that ends after it (any stall of 250 ms or more does) is.
+ * that ends after it (any stall of 500 ms or more does) is.
  */
 export function createEventLoopCollector (
   clock: LoopClock = PROCESS_LOOP_CLOCK,
@@ -61,7 +64,7 @@ export function createEventLoopCollector (
    * Records how late the tick due at `due` is now (unless `onlyIfLate` and it is not), then arms the next tick:
    * finely if the loop worked since the last one. An idle tick that would come within half a period of the
    * sampling loop's next wake-up is left to that wake-up (it is armed after it instead, in case the sample is
-   * late): an idle loop is woken 3 times a second and by the sample, not 4 times and by the sample.
+   * late): at the default 1 s interval an idle loop is woken once a second and by the sample.
    */
   function advance (due: number, onlyIfLate: boolean): void {
     const now = clock.now()
@@ -98,7 +101,7 @@ export function createEventLoopCollector (
     // A stall still in progress when the sample is taken (the sample itself runs late) counts too, and is not
     // counted again by the next tick, which is timed from here.
     // The sample is due when the sampling loop's timer was, if that is what runs it (not a refresh()).
-    // With no tick in the interval (samples at most 250 ms apart, or refresh() calls), the sample is the one
+    // With no tick in the interval (samples at most 500 ms apart, or refresh() calls), the sample is the one
     // measurement: recorded even when on time, so that the delay reads as measured, not unknown.
     advance(Math.min(dueAt, nextSampleAt()), delays.count > 0)
     const measured = delays.count > 0

@@ -63,13 +63,14 @@ test('issue 19 end to end: a blocked event loop fires the rule, fails readiness,
   }
   t.equal((await app.inject('/health/ready')).statusCode, 200)
 
-  // The first blocked sample starts the rule's 200 ms; the block itself makes sure the second comes after them.
-  block(300)
+  // The first blocked sample starts the rule's 200 ms; the block itself makes sure the second comes after them. 600 ms:
+  // a stall on an idle loop is timed when it spans the next 500 ms tick (lib/collectors/event-loop.ts).
+  block(600)
   await tick()
   await app.serverWatch.refresh()
   t.same(events, [], 'pending: not yet for 200 ms')
   t.equal((await app.inject('/hello')).statusCode, 200)
-  block(300)
+  block(600)
   await tick()
   await app.serverWatch.refresh()
   t.same(events.map((e) => e.type), ['fired'])
