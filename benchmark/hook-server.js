@@ -53,6 +53,40 @@ export const HOOK_VARIANTS = {
     app.addHook('onRequest', (request, reply, done) => { request[kStart] = process.hrtime.bigint(); done() })
     app.addHook('onSend', (request, reply, payload, done) => { done(); sink += Number(process.hrtime.bigint() - request[kStart]) })
   },
+  // Bisecting the plugin's hooks (issue 16): the timed pair plus one of the things the plugin's hooks do.
+  'timed with the reply on its socket' (app) {
+    const kStart = Symbol('start')
+    const kReply = Symbol('reply')
+    function onClose () { this[kReply] = null }
+    app.addHook('onRequest', (request, reply, done) => {
+      request[kStart] = performance.now()
+      const socket = request.raw.socket
+      if (socket[kReply] === undefined) socket.on('close', onClose)
+      socket[kReply] = reply
+      done()
+    })
+    app.addHook('onSend', (request, reply, payload, done) => {
+      done()
+      sink += performance.now() - request[kStart]
+      const socket = request.raw.socket
+      if (socket[kReply] === reply) socket[kReply] = null
+    })
+  },
+  async 'timed and recorded' (app) {
+    const { RequestMetrics } = await import('../dist/requests/store.js')
+    const { routeConfigReader } = await import('../dist/requests/fastify-internals.js')
+    const metrics = new RequestMetrics(100, 10, 100)
+    const configOf = routeConfigReader()
+    const kStart = Symbol('start')
+    const kEndpoint = Symbol('endpoint')
+    app.addHook('onRequest', (request, reply, done) => { request[kStart] = performance.now(); done() })
+    app.addHook('onSend', (request, reply, payload, done) => {
+      done()
+      const config = configOf(request)
+      const endpoint = config[kEndpoint] ??= metrics.endpointFor(config.method, config.url)
+      metrics.record(endpoint, reply.statusCode, performance.now() - request[kStart])
+    })
+  },
   // The plugin's request hooks alone, without its routes, sampler or event-loop monitor.
   async 'server-watch request hooks' (app) {
     const { createRequestHooks } = await import('../dist/requests/hooks.js')

@@ -9,7 +9,7 @@ export async function runIdle (cfg = benchConfig()) {
   const servers = []
   try {
     for (const variant of variants) servers.push(await startServer(variant))
-    // Start-up work (first samples, lazy compilation) is not the steady state being measured.
+    // Start-up work (first samples, lazy compilation, V8's memory reducer) is not the steady state being measured.
     await sleep(cfg.idleSettleS * 1000)
     const before = await Promise.all(servers.map((s) => s.call('cpu')))
     await sleep(cfg.idleS * 1000)
