@@ -72,6 +72,23 @@ export const HOOK_VARIANTS = {
       if (socket[kReply] === reply) socket[kReply] = null
     })
   },
+  async 'timed with the route noted in onRequest' (app) {
+    const { routeConfigReader } = await import('../dist/requests/fastify-internals.js')
+    const configOf = routeConfigReader()
+    const kStart = Symbol('start')
+    const kRoute = Symbol('route')
+    const kCached = Symbol('cached')
+    app.addHook('onRequest', (request, reply, done) => {
+      const config = configOf(request)
+      request[kRoute] = (config[kCached] ??= { route: config.url })
+      request[kStart] = performance.now()
+      done()
+    })
+    app.addHook('onSend', (request, reply, payload, done) => {
+      done()
+      sink += performance.now() - request[kStart] + (request[kRoute] === undefined ? 0 : 1)
+    })
+  },
   async 'timed and recorded' (app) {
     const { RequestMetrics } = await import('../dist/requests/store.js')
     const { routeConfigReader } = await import('../dist/requests/fastify-internals.js')
