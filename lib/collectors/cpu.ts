@@ -8,7 +8,7 @@ import { everyNth, type Collector } from './types.js'
 /** The snapshot's `cpu`; `limitCores` is the cgroup's quota in cores when it is below the host's cores. */
 export type CpuSample = CpuSnapshot
 
-interface SystemTimes { idle: number, total: number }
+export interface SystemTimes { idle: number, total: number }
 
 /** The host's line of /proc/stat (`cpu  user nice system idle iowait irq softirq ...`), summed as `os.cpus()` is. */
 export function parseProcStat (text: string): SystemTimes | null {
@@ -61,6 +61,8 @@ const clampPercent = (value: number) => round(Math.min(100, Math.max(0, value)),
 export interface CpuClock {
   cpuUsage (): NodeJS.CpuUsage
   now (): number
+  /** The host's CPU times; tests give their own (default: /proc/stat on Linux, else `os.cpus()`). */
+  systemTimes? (): SystemTimes
 }
 const PROCESS_CLOCK: CpuClock = { cpuUsage: () => process.cpuUsage(), now: () => performance.now() }
 
@@ -77,11 +79,11 @@ export function createCpuCollector (limits: CgroupLimits = NO_CGROUP_LIMITS, clo
   let lastWall = clock.now()
   // Linux: /proc/stat's first line, without the per-core /proc/cpuinfo read that os.cpus() also does (about 10 µs
   // a sample instead of 50, benchmark/README.md). Chosen once: the two count in different units.
-  const procStat = process.platform === 'linux' ? openProcStat() : null
+  const procStat = clock.systemTimes === undefined && process.platform === 'linux' ? openProcStat() : null
   const first = procStat?.read() ?? null
   if (first === null) procStat?.close()
-  let lastSystem = first ?? cpuTimes()
-  const systemTimes = first === null ? cpuTimes : () => procStat!.read() ?? lastSystem
+  const systemTimes: () => SystemTimes = clock.systemTimes ?? (first === null ? cpuTimes : () => procStat!.read() ?? lastSystem)
+  let lastSystem: SystemTimes = first ?? systemTimes()
   let last: CpuSample = { processPercent: null, systemPercent: null, cores, limitCores, limitSource, loadAverage: null }
   const slowFigures = everyNth()
 
@@ -94,7 +96,9 @@ export function createCpuCollector (limits: CgroupLimits = NO_CGROUP_LIMITS, clo
     const systemTotal = system.total - lastSystem.total
     last = {
       processPercent: elapsedMicros > 0 ? clampPercent(busyMicros / elapsedMicros / limitCores * 100) : null,
-      systemPercent: systemTotal > 0 ? clampPercent((1 - (system.idle - lastSystem.idle) / systemTotal) * 100) : null,
+      // The host's times move in ticks of 10 ms: two samples within one tick (refresh() right after a sample) measure
+      // nothing, and keep the last figure and the baseline, so that the next one measures from the baseline.
+      systemPercent: systemTotal > 0 ? clampPercent((1 - (system.idle - lastSystem.idle) / systemTotal) * 100) : last.systemPercent,
       cores,
       limitCores,
       limitSource,
@@ -103,7 +107,7 @@ export function createCpuCollector (limits: CgroupLimits = NO_CGROUP_LIMITS, clo
     }
     lastUsage = usage
     lastWall = wall
-    lastSystem = system
+    if (systemTotal > 0) lastSystem = system
   }
   return { sample, read: () => last, close () { if (first !== null) procStat?.close() } }
 }

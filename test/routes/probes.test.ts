@@ -15,6 +15,8 @@ async function app (test: Test, options: ServerWatchOptions = {}) {
   test.teardown(() => instance.close())
   await instance.ready()
   await instance.serverWatch.refresh()
+  // The host's CPU times move in 10 ms ticks: a figure once two samples lie a tick apart (the first two may not).
+  while (instance.serverWatch.snapshot().cpu.systemPercent === null) await instance.serverWatch.refresh()
   return instance
 }
 
