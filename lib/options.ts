@@ -5,6 +5,7 @@ import { normalizeAlerts, type AlertsOptions, type NormalizedAlerts } from './al
 import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 import { normalizeShared, type NormalizedShared, type SharedOptions } from './shared/config.js'
 import { FST_SERVER_WATCH_INVALID_CHECK, FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_PATH_CONFLICT } from './errors.js'
+import { OptionGroup, isPlainObject, show, type KnownKeys } from './options/validate.js'
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
 export const DEFAULT_CHECK_TIMEOUT_MS = 2000
@@ -114,99 +115,35 @@ export interface NormalizedOptions {
   shared: NormalizedShared | null
 }
 
-const KNOWN_OPTIONS = new Set([
-  'mongo', 'checks', 'authorize', 'authorizeTimeoutMs', 'token', 'alerts', 'prometheus', 'openTelemetry', 'sampleIntervalMs', 'checkTimeoutMs', 'maxRoutes', 'maxRecentErrors',
-  'maxErrorMessageLength', 'maxStreams', 'healthPath', 'dashboardPath', 'metricsPath',
-  'profiles', 'shared',
-  // set by Fastify's register itself
-  'prefix', 'logLevel', 'logSerializers'
-])
+/** Every option's name, derived from the interface: a key added there and not here fails to compile. */
+const KNOWN_OPTIONS = {
+  prefix: true,
+  mongo: true,
+  checks: true,
+  authorize: true,
+  authorizeTimeoutMs: true,
+  token: true,
+  alerts: true,
+  prometheus: true,
+  openTelemetry: true,
+  sampleIntervalMs: true,
+  checkTimeoutMs: true,
+  maxRoutes: true,
+  maxRecentErrors: true,
+  maxErrorMessageLength: true,
+  maxStreams: true,
+  healthPath: true,
+  dashboardPath: true,
+  metricsPath: true,
+  profiles: true,
+  shared: true
+} satisfies KnownKeys<ServerWatchOptions>
+/** Set by Fastify's register itself. */
+const REGISTER_OPTIONS = ['logLevel', 'logSerializers']
 
 /** The keys of a check given as an object, and of the `mongo` option given as an object. */
-const CHECK_KEYS = ['check', 'required', 'timeoutMs']
-const MONGO_KEYS = ['client', 'required', 'serverStatusIntervalMs']
-
-const show = (value: unknown): string => {
-  if (typeof value === 'function') return 'a function'
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (value === null || typeof value !== 'object') return String(value)
-  if (!isPlainObject(value)) return `a ${constructorName(value)}`
-  try {
-    return JSON.stringify(value).slice(0, 40)
-  } catch {
-    return 'an object'
-  }
-}
-
-function constructorName (value: object): string {
-  try {
-    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name
-    return typeof name === 'string' && name !== '' ? name : 'object'
-  } catch {
-    return 'object'
-  }
-}
-
-/** An object literal (or `Object.create(null)`): not a Map, an array or a class instance, whose entries we would miss. */
-function isPlainObject (value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false
-  const prototype = Object.getPrototypeOf(value) as unknown
-  return prototype === Object.prototype || prototype === null
-}
-
-/** Levenshtein distance, case-insensitive: small names only (option keys), so the plain table is enough. */
-function editDistance (a: string, b: string): number {
-  a = a.toLowerCase()
-  b = b.toLowerCase()
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[b.length]!
-}
-
-/** The known name nearest to `name`, when it is near enough to be a typo (a third of its letters at most). */
-function closestName (name: string, known: Iterable<string>): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
-  for (const candidate of known) {
-    const distance = editDistance(name, candidate)
-    if (distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
-}
-
-/**
- * Throws for the first key of `value` that is not in `known`, naming its full path (`checks.a.requried`) and the
- * nearest known name: a misspelt option must fail, not leave its default silently in place.
- */
-function rejectUnknownKeys (value: Record<string, unknown>, known: Iterable<string>, path: string, expected: string): void {
-  const names = new Set(known)
-  for (const key of Object.keys(value)) {
-    if (names.has(key)) continue
-    const suggestion = closestName(key, names)
-    const hint = suggestion === undefined ? 'unknown option' : `unknown option; did you mean "${suggestion}"?`
-    // Only the kind of value: a misspelled "token" would otherwise print the secret.
-    const kind = value[key] === null ? 'null' : Array.isArray(value[key]) ? 'an array' : `a ${typeof value[key]}`
-    throw new FST_SERVER_WATCH_INVALID_OPTION(path === '' ? key : `${path}.${key}`, `${expected} (${hint})`, kind)
-  }
-}
-
-function integer (options: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
-  const value = options[name]
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION(name, `an integer from ${min} to ${max}`, show(value))
-  }
-  return value
-}
+const CHECK_KEYS = { check: true, required: true, timeoutMs: true } satisfies KnownKeys<HealthCheck>
+const MONGO_KEYS = { client: true, required: true, serverStatusIntervalMs: true } satisfies KnownKeys<MongoWatchOptions>
 
 function path (options: Record<string, unknown>, name: string, fallback: string): string | false {
   const value = options[name]
@@ -226,59 +163,45 @@ function isMongoClient (value: unknown): value is MongoClientLike {
     typeof client.db === 'function' && typeof client.on === 'function' && typeof client.off === 'function'
 }
 
-function mongo (options: Record<string, unknown>, checkTimeoutMs: number): NormalizedOptions['mongo'] {
-  const value = options.mongo
+function mongo (options: OptionGroup, checkTimeoutMs: number): NormalizedOptions['mongo'] {
+  const value = options.values.mongo
   if (value === undefined || value === null) return null
   if (isMongoClient(value)) {
     return { client: value, required: true, serverStatusIntervalMs: DEFAULT_SERVER_STATUS_INTERVAL_MS }
   }
   const expected = 'a MongoClient or { client: MongoClient, required?, serverStatusIntervalMs? }'
-  if (!isPlainObject(value)) throw new FST_SERVER_WATCH_INVALID_OPTION('mongo', expected, show(value))
-  rejectUnknownKeys(value, MONGO_KEYS, 'mongo', `one of ${MONGO_KEYS.join(', ')}`)
-  const watch = value
-  if (!isMongoClient(watch.client)) throw new FST_SERVER_WATCH_INVALID_OPTION('mongo', expected, show(value))
-  if (watch.required !== undefined && typeof watch.required !== 'boolean') {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('mongo.required', 'a boolean', show(watch.required))
+  const group = OptionGroup.of(value, 'mongo', MONGO_KEYS, expected)
+  const client = group.values.client
+  if (!isMongoClient(client)) return group.fail('client', 'a MongoClient')
+  return {
+    client,
+    required: group.boolean('required', true),
+    serverStatusIntervalMs: group.integer('serverStatusIntervalMs', DEFAULT_SERVER_STATUS_INTERVAL_MS, checkTimeoutMs, 86_400_000)
   }
-  const serverStatusIntervalMs = integer(watch, 'serverStatusIntervalMs', DEFAULT_SERVER_STATUS_INTERVAL_MS, checkTimeoutMs, 86_400_000)
-  return { client: watch.client as MongoClientLike, required: watch.required !== false, serverStatusIntervalMs }
 }
 
-function checks (options: Record<string, unknown>, checkTimeoutMs: number): NormalizedCheck[] {
-  const value = options.checks
+function checks (options: OptionGroup, checkTimeoutMs: number): NormalizedCheck[] {
+  const value = options.values.checks
   if (value === undefined) return []
-  if (!isPlainObject(value)) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('checks', 'a plain object of named checks', show(value))
-  }
+  if (!isPlainObject(value)) options.fail('checks', 'a plain object of named checks')
   return Object.entries(value).map(([name, definition]) => {
     const spec = typeof definition === 'function' ? { check: definition } : definition
     if (!isPlainObject(spec) || typeof spec.check !== 'function') {
       throw new FST_SERVER_WATCH_INVALID_CHECK(name, 'must be a function or { check: function, required?, timeoutMs? }')
     }
-    rejectUnknownKeys(spec, CHECK_KEYS, `checks.${name}`, `one of ${CHECK_KEYS.join(', ')}`)
-    if (spec.required !== undefined && typeof spec.required !== 'boolean') {
-      throw new FST_SERVER_WATCH_INVALID_CHECK(name, `"required" must be a boolean, got ${show(spec.required)}`)
-    }
-    // undefined only: a null timeoutMs is a mistake, not a request for the default.
-    const timeoutMs = spec.timeoutMs === undefined ? checkTimeoutMs : spec.timeoutMs
-    if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
-      throw new FST_SERVER_WATCH_INVALID_CHECK(name, `"timeoutMs" must be an integer from 1 to 600000, got ${show(timeoutMs)}`)
-    }
-    return { name, check: spec.check as () => unknown, required: spec.required !== false, timeoutMs }
+    const group = OptionGroup.of(spec, `checks.${name}`, CHECK_KEYS, '')
+    // A null timeoutMs is a mistake, not a request for the default: the group's readers take only undefined as absent.
+    return { name, check: spec.check as () => unknown, required: group.boolean('required', true), timeoutMs: group.integer('timeoutMs', checkTimeoutMs, 1, 600_000) }
   })
 }
 
-function openTelemetry (options: Record<string, unknown>): NormalizedOptions['openTelemetry'] {
-  const value = options.openTelemetry as Record<string, unknown> | undefined
+function openTelemetry (options: OptionGroup): NormalizedOptions['openTelemetry'] {
+  const value = options.values.openTelemetry
   if (value === undefined) return null
-  const expected = '{ meterProvider } with an @opentelemetry/api MeterProvider'
-  if (typeof value !== 'object' || value === null) throw new FST_SERVER_WATCH_INVALID_OPTION('openTelemetry', expected, show(value))
-  for (const key of Object.keys(value)) {
-    if (key !== 'meterProvider') throw new FST_SERVER_WATCH_INVALID_OPTION(`openTelemetry.${key}`, 'absent (unknown option)', show(value[key]))
-  }
-  const provider = value.meterProvider as OtelMeterProvider | null | undefined
+  const group = OptionGroup.of(value, 'openTelemetry', { meterProvider: true } satisfies KnownKeys<OpenTelemetryOptions>, '{ meterProvider } with an @opentelemetry/api MeterProvider')
+  const provider = group.values.meterProvider as OtelMeterProvider | null | undefined
   if (typeof provider !== 'object' || provider === null || typeof provider.getMeter !== 'function') {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('openTelemetry.meterProvider', 'a MeterProvider (an object with getMeter)', show(provider))
+    return group.fail('meterProvider', 'a MeterProvider (an object with getMeter)')
   }
   return { meterProvider: provider }
 }
@@ -325,34 +248,29 @@ function profiles (options: Record<string, unknown>, { tokens, authorize }: Pick
 
 /** Checks every option once, at register time, and returns them with their defaults filled in. */
 export function normalizeOptions (raw: ServerWatchOptions | undefined): NormalizedOptions {
-  const options = (raw ?? {}) as Record<string, unknown>
-  if (typeof options !== 'object') {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('options', 'an object', show(raw))
-  }
-  rejectUnknownKeys(options, KNOWN_OPTIONS, '', 'one of the documented options')
-  if (options.authorize !== undefined && typeof options.authorize !== 'function') {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('authorize', 'a function (request) => boolean | Promise<boolean>', show(options.authorize))
-  }
-  const checkTimeoutMs = integer(options, 'checkTimeoutMs', DEFAULT_CHECK_TIMEOUT_MS, 1, 600_000)
+  const top = OptionGroup.of(raw ?? {}, '', [...Object.keys(KNOWN_OPTIONS), ...REGISTER_OPTIONS], 'an object')
+  const options = top.values
+  const authorize = top.func<Authorize>('authorize', 'a function (request) => boolean | Promise<boolean>')
+  const checkTimeoutMs = top.integer('checkTimeoutMs', DEFAULT_CHECK_TIMEOUT_MS, 1, 600_000)
   const normalized: NormalizedOptions = {
-    mongo: mongo(options, checkTimeoutMs),
-    checks: checks(options, checkTimeoutMs),
-    authorize: (options.authorize as Authorize | undefined) ?? null,
-    authorizeTimeoutMs: integer(options, 'authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
+    mongo: mongo(top, checkTimeoutMs),
+    checks: checks(top, checkTimeoutMs),
+    authorize,
+    authorizeTimeoutMs: top.integer('authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
     tokens: tokens(options),
     alerts: null,
     prometheus: normalizePrometheus(options.prometheus),
-    openTelemetry: openTelemetry(options),
+    openTelemetry: openTelemetry(top),
     production: process.env.NODE_ENV === 'production',
-    sampleIntervalMs: integer(options, 'sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),
+    sampleIntervalMs: top.integer('sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),
     checkTimeoutMs,
-    maxRoutes: integer(options, 'maxRoutes', DEFAULT_MAX_ROUTES, 1, 100_000),
-    maxRecentErrors: integer(options, 'maxRecentErrors', DEFAULT_MAX_RECENT_ERRORS, 0, 1000),
-    maxErrorMessageLength: integer(options, 'maxErrorMessageLength', DEFAULT_MAX_ERROR_MESSAGE_LENGTH, 16, 10_000),
-    maxStreams: integer(options, 'maxStreams', DEFAULT_MAX_STREAMS, 0, 10_000),
-    healthPath: path(options, 'healthPath', '/health'),
-    dashboardPath: path(options, 'dashboardPath', '/dashboard'),
-    metricsPath: path(options, 'metricsPath', '/metrics'),
+    maxRoutes: top.integer('maxRoutes', DEFAULT_MAX_ROUTES, 1, 100_000),
+    maxRecentErrors: top.integer('maxRecentErrors', DEFAULT_MAX_RECENT_ERRORS, 0, 1000),
+    maxErrorMessageLength: top.integer('maxErrorMessageLength', DEFAULT_MAX_ERROR_MESSAGE_LENGTH, 16, 10_000),
+    maxStreams: top.integer('maxStreams', DEFAULT_MAX_STREAMS, 0, 10_000),
+    healthPath: path(top.values, 'healthPath', '/health'),
+    dashboardPath: path(top.values, 'dashboardPath', '/dashboard'),
+    metricsPath: path(top.values, 'metricsPath', '/metrics'),
     profiles: false,
     shared: normalizeShared(options.shared)
   }

@@ -20,9 +20,10 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['metricsPath', { metricsPath: '/a b' }, /"metricsPath"/],
   ['authorize', { authorize: 'admin' }, /"authorize" option must be a function/],
   ['mongo', { mongo: 'mongodb://localhost' }, /"mongo" option must be a MongoClient/],
-  ['mongo', { mongo: { client: {} } }, /"mongo" option must be a MongoClient/],
   ['mongo.required', { mongo: { client: fakeMongoClient, required: 'yes' } }, /"mongo.required" option must be a boolean/],
-  ['serverStatusIntervalMs', { mongo: { client: fakeMongoClient, serverStatusIntervalMs: 1 } }, /"serverStatusIntervalMs" option must be an integer/],
+  // issue 26.16: a nested option is named by its full path.
+  ['mongo.serverStatusIntervalMs', { mongo: { client: fakeMongoClient, serverStatusIntervalMs: 1 } }, /"mongo\.serverStatusIntervalMs" option must be an integer/],
+  ['mongo.client', { mongo: { client: {} } }, /"mongo\.client" option must be a MongoClient/],
   ['checks', { checks: [() => true] }, /"checks" option must be a plain object of named checks/],
   ['unknown option', { sampleInterval: 1000 }, /"sampleInterval" option must be one of the documented options/]
 ]
@@ -39,12 +40,23 @@ test('invalid checks fail at register with FST_SERVER_WATCH_INVALID_CHECK', asyn
   const cases: Array<[unknown, RegExp]> = [
     [{ db: 'up' }, /check "db" must be a function or \{ check: function/],
     [{ db: { check: 'ping' } }, /check "db" must be a function/],
-    [{ db: { check: () => true, required: 1 } }, /check "db" "required" must be a boolean, got 1/],
-    [{ db: { check: () => true, timeoutMs: 0 } }, /check "db" "timeoutMs" must be an integer from 1 to 600000, got 0/]
   ]
   for (const [checks, message] of cases) {
     const app = Fastify()
     await t.rejects(async () => { await app.register(serverWatch, { checks } as never) }, { code: 'FST_SERVER_WATCH_INVALID_CHECK', message })
+    await app.close()
+  }
+})
+
+test('a check\'s own options are named by their full path (one message style for every option group)', async (t) => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ db: { check: () => true, required: 1 } }, /^"checks\.db\.required" option must be a boolean, got 1$/],
+    [{ db: { check: () => true, timeoutMs: 0 } }, /^"checks\.db\.timeoutMs" option must be an integer from 1 to 600000, got 0$/],
+    [{ db: { check: () => true, timeoutMs: null } }, /^"checks\.db\.timeoutMs" option must be an integer from 1 to 600000, got null$/]
+  ]
+  for (const [checks, message] of cases) {
+    const app = Fastify()
+    await t.rejects(async () => { await app.register(serverWatch, { checks } as never) }, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message })
     await app.close()
   }
 })
