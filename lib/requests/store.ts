@@ -85,8 +85,6 @@ export interface RequestMetricsOptions {
 export class RequestMetrics implements RequestsView {
   total = 0
   errorCount = 0
-  /** Whether timeouts are counted at all (see RequestsView): fixed at construction. */
-  readonly countsTimeouts: boolean
   private active = 0
   private abortedCount = 0
   private shedCount = 0
@@ -107,6 +105,7 @@ export class RequestMetrics implements RequestsView {
   private readonly recentErrors: Array<StoredError | undefined>
   private nextError = 0
   private readonly observer: RecordObserver | null
+  private readonly timeouts: boolean
 
   constructor (
     private readonly maxRoutes: number,
@@ -115,12 +114,14 @@ export class RequestMetrics implements RequestsView {
     { countsTimeouts = false, observer = null }: RequestMetricsOptions = {}
   ) {
     this.recentErrors = new Array(maxRecentErrors).fill(undefined)
-    this.countsTimeouts = countsTimeouts
+    this.timeouts = countsTimeouts
     this.observer = observer
     // Chosen once: a store without an observer keeps the prototype's record, with no branch added to it.
     if (observer !== null) this.record = this.recordObserved
   }
 
+  /** Whether timeouts are counted at all (see RequestsView): fixed at construction. */
+  get countsTimeouts (): boolean { return this.timeouts }
   /** Requests being served now. */
   get inFlight (): number { return this.active }
   /** Requests whose client left before the response was written in full. */
