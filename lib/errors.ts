@@ -27,14 +27,6 @@ export const FST_SERVER_WATCH_PATH_CONFLICT = createError(
   TypeError
 )
 
-/** An alert rule is malformed; the message names the rule (or its index) and what is wrong. */
-export const FST_SERVER_WATCH_INVALID_ALERT = createError(
-  'FST_SERVER_WATCH_INVALID_ALERT',
-  'alert rule "%s" %s',
-  500,
-  TypeError
-)
-
 /** A shedding alert rule is firing: new requests are refused until it resolves (503 with Retry-After). */
 export const FST_SERVER_WATCH_SHEDDING = createError(
   'FST_SERVER_WATCH_SHEDDING',

@@ -7,7 +7,7 @@ import type { Fleet } from '../watch/fleet.js'
 import { fleetApplication, FleetTotals } from './application.js'
 import { HISTORY_WRITE_EVERY_MS, readHistory, writeHistory, type StoredTier } from './history-file.js'
 import { SharedStore, type FleetView, type LocalSample } from './store.js'
-import type { NormalizedShared } from './config.js'
+import { checkWritable, type NormalizedShared } from './config.js'
 
 /** What the history must offer to be kept in the shared directory (lib/history.ts). */
 export interface PersistedHistory<Range extends string> {
@@ -143,6 +143,7 @@ export type SharedWatch = ReturnType<typeof createSharedWatch>
  */
 export function createSharedFleet (options: Omit<SharedWatchOptions, 'log'> & { log: FleetLog, startedAt: number }): Fleet {
   const { log } = options
+  checkWritable(options.shared)
   const shared = createSharedWatch({ ...options, log: { warn: (msg: string) => log.warn(msg) } })
   const history = new History(shared.totals, options.sampleIntervalMs, options.startedAt)
   const ranges = Object.keys(HISTORY_RANGES) as HistoryRange[]
