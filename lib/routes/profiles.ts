@@ -54,7 +54,8 @@ export function registerProfiles (app: FastifyInstance, opts: ProfilesOptions): 
   const { access, tokens, authorize } = opts
   const profiler = opts.profiler ?? new Profiler()
   const heapRoom = opts.heapRoom ?? HEAP_ROOM
-  const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath.replace(/\/$/, '')
+  // normalizeOptions took any trailing slash off (lib/options.ts).
+  const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath
   const matches = tokens === null ? null : createTokenMatcher(tokens)
   const config = { serverWatch: false }
 
