@@ -83,6 +83,8 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   // costs every request an object and the socket a listener: without a timeout it would count nothing.
   const countsTimeouts = app.initialConfig.connectionTimeout! > 0
   const durations = options.openTelemetry === null ? null : exportRequestDurations(options.openTelemetry.meterProvider)
+  // Every figure comes from here: the collectors in lib/watch/sources.ts, the request store the hooks below feed
+  // (lib/requests/store.ts), the rest in lib/watch/compose.ts; docs/ARCHITECTURE.md maps each one to its file.
   const watch = createWatch(options, { log: app.log, fastifyVersion: app.version, countsTimeouts, recordObserver: durations?.observer ?? null })
   const http2 = Boolean(app.initialConfig.http2)
   const shedding = watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed) ? createShedding(app, watch.alerts, options.alerts!) : null
