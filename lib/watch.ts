@@ -26,7 +26,7 @@ import type { DatabaseSnapshot } from './schemas/database.js'
 import type { CheckResult, HealthSnapshot } from './schemas/health.js'
 import { fleetApplication } from './shared/application.js'
 import type { Gauges as SharedGauges } from './shared/state.js'
-import { worstStatus as worst } from './shared/store.js'
+import { worstStatus as worst } from './status.js'
 import { createSharedWatch } from './shared/watch.js'
 
 export type HealthStatus = HealthSnapshot['status']
@@ -94,11 +94,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
   const historyRanges = Object.keys(HISTORY_RANGES) as HistoryRange[]
   shared?.restore(fleetHistory, historyRanges, SERIES)
   const listeners = new Set<(point: HistoryPoint) => void>()
-  const recent = new RecentRequests({
-    get total () { return requests.total },
-    get errorCount () { return requests.errorCount },
-    histogram: () => requests.histogram
-  })
+  const recent = new RecentRequests(requests)
   const identity = { hostname: hostname(), pid: process.pid }
   const custom = new CustomMetrics(log)
   const customHistory = new CustomHistory(custom, options.sampleIntervalMs)

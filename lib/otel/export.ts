@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { getHeapSpaceStatistics } from 'node:v8'
-import type { Endpoint, RequestMetrics } from '../requests/store.js'
-import { NOT_FOUND_KEY } from '../requests/store.js'
+import { NOT_FOUND_KEY, type Endpoint } from '../requests/endpoint.js'
+import type { RequestMetrics } from '../requests/store.js'
 import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
 import type { CustomMetrics } from '../custom/registry.js'
 import type { SampledSnapshot } from '../watch.js'

@@ -80,7 +80,7 @@ export function createSharedWatch (options: SharedWatchOptions) {
     /** Sampling step: write this process's file, fold the dead, merge the fleet. */
     sample (local: LocalSample): FleetView {
       const view = store.sample(local)
-      totals.fill(view.counts)
+      totals.fill(view.requests)
       track(view)
       // The longest-running live process keeps the history file: one writer, whatever the number of processes.
       leader = view.processes[0]?.self === true
@@ -109,7 +109,6 @@ export function createSharedWatch (options: SharedWatchOptions) {
       }
       writeHistory(options.shared.dir, options.shared.name, stored, at)
     },
-    isLeader: () => leader,
     /** Closing: the last requests into this process's file, and the history if this process keeps it. */
     close<Range extends string> (local: LocalSample, history: PersistedHistory<Range>, ranges: readonly Range[]): void {
       try {
