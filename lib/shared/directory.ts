@@ -39,6 +39,12 @@ export const sameStamp = (a: FileStamp, b: FileStamp): boolean => a.ino === b.in
 
 export const errorCode = (error: unknown): string => (error as NodeJS.ErrnoException | null)?.code ?? 'error'
 export const isMissing = (error: unknown): boolean => errorCode(error) === 'ENOENT'
+/** A file system error for a log line: Node's message starts with the code (`EPERM: operation not permitted, ...`). */
+export function describeError (error: unknown): string {
+  const code = errorCode(error)
+  const message = String((error as Error | null)?.message ?? '')
+  return message.startsWith(code) ? message : `${code}: ${message}`
+}
 
 /** One app's view of the shared directory. `fs` is a seam for tests (an injected failure, a count of reads). */
 export class Directory {

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { errorCode, isMissing, sameStamp, type Directory, type FileStamp } from './directory.js'
+import { describeError, isMissing, sameStamp, type Directory, type FileStamp } from './directory.js'
 import type { Liveness } from './liveness.js'
 import type { LogOnce } from './log-once.js'
 import { claimFile } from './names.js'
@@ -124,7 +124,7 @@ export class Folder {
     } catch (error) {
       if (isMissing(error)) return true
       if (entry !== undefined) this.skip(entry, 'delete', error)
-      else this.warnings.warn(`skip:${name}`, `server-watch: cannot delete ${join(this.directory.path, name)} from the shared directory (${errorCode(error)}: ${(error as Error).message})`)
+      else this.warnings.warn(`skip:${name}`, `server-watch: cannot delete ${join(this.directory.path, name)} from the shared directory (${describeError(error)})`)
       return false
     }
   }
@@ -132,7 +132,7 @@ export class Folder {
   private skip (entry: Entry, what: 'claim' | 'delete', error: unknown): void {
     this.skipped.set(entry.name, entry.stamp)
     this.warnings.warn(`skip:${entry.name}`, `server-watch: cannot ${what} ${join(this.directory.path, entry.name)} in the shared directory ` +
-      `(${errorCode(error)}: ${(error as Error).message}); it is skipped while it is unchanged, and still counted in the fleet's totals ` +
+      `(${describeError(error)}); it is skipped while it is unchanged, and still counted in the fleet's totals ` +
       '(a file of another user? see docs/several-processes.md, "Threat model")')
   }
 }
