@@ -163,7 +163,9 @@ export class Directory {
  * (any local user could rename or delete this app's files). Warned about: owned by another user than this process's
  * (or root), who may then replace or delete anything in it.
  */
-export function checkDirectorySafety (stat: Pick<nodeFs.Stats, 'mode' | 'uid'>, uid = process.getuid?.()): { refuse: string | null, warn: string | null } {
+export function checkDirectorySafety (stat: Pick<nodeFs.Stats, 'mode' | 'uid'>, uid = process.getuid?.(), platform = process.platform): { refuse: string | null, warn: string | null } {
+  // Windows has no such mode bits (a directory reads 0666) and no uid: its ACLs are the administrator's to set.
+  if (platform === 'win32') return { refuse: null, warn: null }
   const mode = stat.mode & 0o7777
   const octal = mode.toString(8).padStart(4, '0')
   if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) {

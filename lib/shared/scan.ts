@@ -123,7 +123,7 @@ export class Scanner {
 class OverBudget extends Error {}
 
 /** Reads `name` if the budget has room for it (by its stamp's size, and by what was read), and takes it from the budget. */
-export function readWithin (directory: Directory, name: string, stamp: FileStamp, budget: ReadBudget): Buffer {
+function readWithin (directory: Directory, name: string, stamp: FileStamp, budget: ReadBudget): Buffer {
   if (stamp.size > budget.bytes && stamp.size <= MAX_SHARED_FILE_BYTES) throw new OverBudget()
   const text = directory.read(name)
   budget.bytes -= text.length

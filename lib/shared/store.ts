@@ -1,7 +1,7 @@
 import { hostname as osHostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { defaultAppName } from './config.js'
-import { Directory, directoryWarning, type FileSystem } from './directory.js'
+import { describeError, Directory, directoryWarning, type FileSystem } from './directory.js'
 import { Folder } from './fold.js'
 import { Liveness, pidAlive, RUNNING_IN_THIS_PROCESS } from './liveness.js'
 import { LogOnce } from './log-once.js'
@@ -168,14 +168,17 @@ export class SharedStore {
     return scan
   }
 
-  /** A temporary file outlives its write only when its writer died mid-write; one that cannot be removed is left. */
+  /**
+   * A temporary file outlives its write only when its writer died mid-write. One that cannot be removed (another
+   * user's, in a sticky directory) is left, with one warning for all of them: planted names cannot flood the log.
+   */
   private removeOldTemps (scan: Scan, now: number): void {
     for (const name of scan.temps) {
       try {
         const age = this.directory.age(name, now)
         if (age !== null && age > this.liveness.abandonedAfterMs) this.directory.remove(name)
       } catch (error) {
-        this.warnings.warn(`temp:${name}`, `server-watch: cannot remove the old temporary file ${join(this.options.dir, name)} (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+        this.warnings.warn('temp', `server-watch: cannot remove old temporary files of the shared directory, such as ${join(this.options.dir, name)} (${describeError(error)}); they are left`)
       }
     }
   }

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
-import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test, type Test } from 'tap'
 import { RequestMetrics } from '../../lib/requests/store.js'
 import { normalizeShared } from '../../lib/shared/config.js'
-import { Directory, type FileSystem } from '../../lib/shared/directory.js'
+import { checkDirectorySafety, Directory, type FileSystem } from '../../lib/shared/directory.js'
 import { formatId, processFile } from '../../lib/shared/names.js'
 import { Scanner } from '../../lib/shared/scan.js'
 import type { Gauges } from '../../lib/shared/state.js'
@@ -172,6 +172,40 @@ test('issue 26.3: a dead process\'s file that cannot be claimed is skipped, logg
   const skipped = w.warnings.filter((line) => line.includes('cannot claim'))
   t.equal(skipped.length, 1, 'logged once')
   t.match(skipped[0], new RegExp(`cannot claim ${join(dir, processFile('api', dead.store.id)).replace(/[.]/g, '\\.')} in the shared directory \\(EPERM: operation not permitted`))
+})
+
+test('issue 26.3: old temporary files that cannot be removed are left, with one warning, and the fleet view stays', async (t) => {
+  const dir = tempDir(t)
+  let unlinks = 0
+  const denied = seam({
+    unlinkSync: (path: fs.PathLike) => {
+      if (String(path).includes('.api~t~')) {
+        unlinks++
+        throw Object.assign(new Error(`EPERM: operation not permitted, unlink '${String(path)}'`), { code: 'EPERM' })
+      }
+      fs.unlinkSync(path)
+    }
+  })
+  const w = world(dir, { fs: denied })
+  const a = w.worker(71)
+  for (let n = 0; n < 3; n++) {
+    writeFileSync(join(dir, `.api~t~planted${n}`), '')
+    utimesSync(join(dir, `.api~t~planted${n}`), 1, 1)
+  }
+  for (let i = 0; i < 3; i++) {
+    t.same(a.sample().processes.map((row) => row.pid), [71])
+    w.clock.now += 1000
+  }
+  t.ok(unlinks >= 3)
+  t.equal(w.warnings.length, 1, 'one warning for all of them')
+  t.match(w.warnings[0], /cannot remove old temporary files of the shared directory, such as .*\.api~t~planted0 \(EPERM: operation not permitted/)
+})
+
+test('issue 26.1: the directory check reads Unix mode bits only where they exist', async (t) => {
+  t.same(checkDirectorySafety({ mode: 0o40777, uid: 0 }, 0, 'linux').refuse !== null, true)
+  t.same(checkDirectorySafety({ mode: 0o41777, uid: 0 }, 0, 'linux'), { refuse: null, warn: null })
+  t.same(checkDirectorySafety({ mode: 0o40775, uid: 0 }, 1000, 'linux'), { refuse: null, warn: null }, 'root\'s directory: root is trusted')
+  t.same(checkDirectorySafety({ mode: 0o40666, uid: 0 }, undefined, 'win32'), { refuse: null, warn: null }, 'Windows: a directory reads 0666, ACLs decide')
 })
 
 test('issue 26.4: refused files are remembered by their stamp and not read again while unchanged', async (t) => {
