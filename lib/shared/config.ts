@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import cluster from 'node:cluster'
-import { basename, extname, resolve } from 'node:path'
-import { FST_SERVER_WATCH_INVALID_OPTION } from '../errors.js'
-import { checkSharedDirectory } from './directory.js'
+import { rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, extname, join, resolve } from 'node:path'
+import { FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_SHARED_DIR } from '../errors.js'
+import { assertSafeDirectory } from './directory.js'
 
 export const SHARED_DIR_ENV = 'SERVER_WATCH_DIR'
 
@@ -33,8 +35,8 @@ export function defaultWorkerId (env: NodeJS.ProcessEnv = process.env): string |
 }
 
 /**
- * `shared` (the option wins) or SERVER_WATCH_DIR; null when neither is set. The directory must exist, take a file
- * and not be open to every user: lib/shared/directory.ts checkSharedDirectory.
+ * `shared` (the option wins) or SERVER_WATCH_DIR; null when neither is set. The directory must exist and take a
+ * file: checked by writing one, since permission bits do not tell (root writes anywhere a mount allows).
  */
 export function normalizeShared (value: unknown, env: NodeJS.ProcessEnv = process.env): NormalizedShared | null {
   if (value === false) return null
@@ -63,6 +65,24 @@ export function normalizeShared (value: unknown, env: NodeJS.ProcessEnv = proces
     throw new FST_SERVER_WATCH_INVALID_OPTION('shared.name', '1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit', typeof name === 'string' ? JSON.stringify(name) : typeof name)
   }
   const absolute = resolve(dir)
-  checkSharedDirectory(absolute, source)
+  assertSafeDirectory(absolute, source)
+  checkWritable(absolute, source)
   return { dir: absolute, name: (name as string | undefined) ?? defaultAppName(), workerId: defaultWorkerId(env) }
+}
+
+function checkWritable (dir: string, source: string): void {
+  let isDirectory: boolean
+  try {
+    isDirectory = statSync(dir).isDirectory()
+  } catch (error) {
+    throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, `cannot be used (${(error as NodeJS.ErrnoException).code ?? 'error'}): create it first`)
+  }
+  if (!isDirectory) throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, 'is not a directory')
+  const probe = join(dir, `.server-watch-probe-${process.pid}-${randomBytes(4).toString('hex')}`)
+  try {
+    writeFileSync(probe, '')
+    rmSync(probe, { force: true })
+  } catch (error) {
+    throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, `is not writable (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
 }

@@ -181,27 +181,19 @@ export function checkDirectorySafety (stat: Pick<nodeFs.Stats, 'mode' | 'uid'>, 
 }
 
 /**
- * At register: the directory exists, is one, is not open to every user (checkDirectorySafety) and takes a file,
- * checked by creating one the way every write does (permission bits do not tell: root writes anywhere a mount
- * allows). Throws FST_SERVER_WATCH_SHARED_DIR naming `source` (the option or the variable) and the directory.
+ * At register: refuses a directory open to every user (checkDirectorySafety) with FST_SERVER_WATCH_SHARED_DIR naming
+ * `source` (the option or the variable) and the directory. A directory that cannot be read is left to the caller's
+ * own checks (it exists, it is one, it takes a file).
  */
-export function checkSharedDirectory (dir: string, source: string, fs: FileSystem = nodeFs): void {
+export function assertSafeDirectory (dir: string, source: string, fs: FileSystem = nodeFs): void {
   let stat: nodeFs.Stats
   try {
     stat = fs.statSync(dir)
-  } catch (error) {
-    throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, `cannot be used (${errorCode(error)}): create it first`)
+  } catch {
+    return
   }
-  if (!stat.isDirectory()) throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, 'is not a directory')
   const { refuse } = checkDirectorySafety(stat)
   if (refuse !== null) throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, refuse)
-  const probe = `.server-watch-probe-${randomBytes(12).toString('hex')}`
-  try {
-    fs.closeSync(fs.openSync(join(dir, probe), CREATE_FLAGS, 0o600))
-    fs.unlinkSync(join(dir, probe))
-  } catch (error) {
-    throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, `is not writable (${errorCode(error)})`)
-  }
 }
 
 /** The warning for a directory another user owns (checkDirectorySafety), or null: logged once at start. */
