@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test, type Test } from 'tap'
+import type { RequestCounters } from '../../lib/requests/counts.js'
 import { RequestMetrics } from '../../lib/requests/store.js'
 import { normalizeShared } from '../../lib/shared/config.js'
 import { checkDirectorySafety, Directory, type FileSystem } from '../../lib/shared/directory.js'
@@ -53,7 +54,7 @@ function world (dir: string, overrides: Partial<SharedStoreOptions> = {}) {
       ...overrides,
       ...options
     })
-    const sample = () => store.sample({ counts, status: 'healthy', gauges: GAUGES, recentErrors: [], p95Ms: null })
+    const sample = (counters: RequestCounters = counts) => store.sample({ counts: counters, status: 'healthy', gauges: GAUGES, recentErrors: [], p95Ms: null })
     return { store, counts, sample }
   }
   return { clock, running, warnings, worker }
@@ -289,10 +290,11 @@ test('issue 27: the fleet counts timeouts if any process does (carried in the st
   const w = world(dir)
   const a = w.worker(51)
   const b = w.worker(52)
-  b.counts.countsTimeouts = true
-  b.counts.timedOut = 2
+  // b's counters as a process with a connectionTimeout reports them.
+  const { statusCodes, histogram } = b.counts
+  const withTimeouts: RequestCounters = { total: 0, errorCount: 0, inFlight: 0, shed: 0, aborted: 0, timedOut: 2, countsTimeouts: true, statusCodes, histogram, allEndpoints: () => [] }
   t.equal(a.sample().requests.countsTimeouts, false)
-  b.sample()
+  b.sample(withTimeouts)
   const view = a.sample()
   t.equal(view.requests.countsTimeouts, true)
   t.equal(view.requests.timedOut, 2)
