@@ -60,7 +60,8 @@ export class Scanner {
       }
       if (!vanished && sameNames(before.files, this.listFiles().files)) break
     }
-    for (const name of this.refusedFiles.keys()) if (!scan!.refused.some(([refused]) => refused === name)) this.refusedFiles.delete(name)
+    const refused = new Set(scan!.refused.map(([name]) => name))
+    for (const name of this.refusedFiles.keys()) if (!refused.has(name)) this.refusedFiles.delete(name)
     return scan!
   }
 
