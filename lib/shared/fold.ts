@@ -29,9 +29,11 @@ export class Folder {
   version = 0
   /** Whether a folded process counted timeouts. */
   countsTimeouts = false
-  /** Ids folded into `retired` since the last write: listed in the next file, their claim files then deleted. */
-  private absorbed: string[] = []
-  private claimsToRemove: string[] = []
+  /**
+   * The claim files folded into `retired` and not yet deleted, with the ids each holds: listed in the next file, then
+   * deleted. One that cannot be deleted stays listed, so that it is never counted again.
+   */
+  private claims: Array<{ name: string, ids: string[] }> = []
   private readonly skipped = new Map<string, FileStamp>()
 
   constructor (
@@ -45,15 +47,13 @@ export class Folder {
 
   /** The ids to list in the next file. */
   pendingAbsorbed (): readonly string[] {
-    return this.absorbed
+    return this.claims.flatMap((claim) => claim.ids)
   }
 
   /** After a write: the absorbed claims are deleted; returns the ids that write listed. */
   afterWrite (): readonly string[] {
-    for (const name of this.claimsToRemove) this.remove(name)
-    this.claimsToRemove = []
-    const written = this.absorbed
-    this.absorbed = []
+    const written = this.pendingAbsorbed()
+    this.claims = this.claims.filter((claim) => !this.remove(claim.name))
     return written
   }
 
@@ -92,7 +92,7 @@ export class Folder {
     try {
       if (!this.directory.rename(entry.name, claimed)) return true
     } catch (error) {
-      this.skip(entry, 'claim', error)
+      this.skip(entry, error)
       return false
     }
     let decoded
@@ -111,8 +111,7 @@ export class Folder {
     }
     if (decoded.state.countsTimeouts === true) this.countsTimeouts = true
     this.version++
-    this.absorbed.push(decoded.state.id, ...decoded.state.absorbed)
-    this.claimsToRemove.push(claimed)
+    this.claims.push({ name: claimed, ids: [decoded.state.id, ...decoded.state.absorbed] })
     return true
   }
 
@@ -123,15 +122,16 @@ export class Folder {
       return true
     } catch (error) {
       if (isMissing(error)) return true
-      if (entry !== undefined) this.skip(entry, 'delete', error)
-      else this.warnings.warn(`skip:${name}`, `server-watch: cannot delete ${join(this.directory.path, name)} from the shared directory (${describeError(error)})`)
+      if (entry !== undefined) this.skipped.set(entry.name, entry.stamp)
+      this.warnings.warn(`skip:${name}`, `server-watch: cannot delete ${join(this.directory.path, name)} from the shared directory ` +
+        `(${describeError(error)}); it is left in place, its figures counted once (in the file that lists it as absorbed)`)
       return false
     }
   }
 
-  private skip (entry: Entry, what: 'claim' | 'delete', error: unknown): void {
+  private skip (entry: Entry, error: unknown): void {
     this.skipped.set(entry.name, entry.stamp)
-    this.warnings.warn(`skip:${entry.name}`, `server-watch: cannot ${what} ${join(this.directory.path, entry.name)} in the shared directory ` +
+    this.warnings.warn(`skip:${entry.name}`, `server-watch: cannot claim ${join(this.directory.path, entry.name)} in the shared directory ` +
       `(${describeError(error)}); it is skipped while it is unchanged, and still counted in the fleet's totals ` +
       '(a file of another user? see docs/several-processes.md, "Threat model")')
   }

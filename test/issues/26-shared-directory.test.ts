@@ -175,6 +175,32 @@ test('issue 26.3: a dead process\'s file that cannot be claimed is skipped, logg
   t.match(skipped[0], new RegExp(`cannot claim ${join(dir, processFile('api', dead.store.id)).replace(/[.]/g, '\\.')} in the shared directory \\(EPERM: operation not permitted`))
 })
 
+test('issue 26.3: a claim file that cannot be deleted after its fold stays listed as absorbed: never counted twice', async (t) => {
+  const dir = tempDir(t)
+  const denied = seam({
+    unlinkSync: (path: fs.PathLike) => {
+      if (String(path).includes('~c~')) throw Object.assign(new Error('EBUSY: resource busy or locked'), { code: 'EBUSY' })
+      fs.unlinkSync(path)
+    }
+  })
+  const w = world(dir, { fs: denied })
+  const a = w.worker(81)
+  const b = w.worker(82)
+  const dead = w.worker(83)
+  for (let i = 0; i < 5; i++) dead.counts.record(dead.counts.endpointFor('GET', '/'), 200, 3)
+  a.sample(); b.sample(); dead.sample()
+  w.running.delete(83)
+  for (let i = 0; i < 4; i++) {
+    w.clock.now += 1000
+    t.equal(a.sample().requests.total, 5, 'the folder counts it once')
+    t.equal(b.sample().requests.total, 5, 'the other counts it once')
+  }
+  t.equal(readdirSync(dir).filter((name) => name.includes('~c~')).length, 1, 'the claim file is still there')
+  const said = w.warnings.filter((line) => line.includes('cannot delete'))
+  t.equal(said.length, 2, 'said once by each process that tried')
+  t.match(said[0], /cannot delete .*api~c~h1_83_\w+_0~h1_81_\w+_0\.json from the shared directory \(EBUSY: resource busy or locked\); it is left in place, its figures counted once/)
+})
+
 test('issue 26.3: old temporary files that cannot be removed are left, with one warning, and the fleet view stays', async (t) => {
   const dir = tempDir(t)
   let unlinks = 0
