@@ -18,9 +18,10 @@ import { Tally } from './tally.js'
  *    then the claim files are deleted (afterWrite). Readers skip a claim whose id an existing file lists as absorbed,
  *    so that between the write and the delete nothing is counted twice, and a claim never absorbed still counts.
  *
- * A file this process cannot claim or delete (EPERM, EACCES: another user's file in a sticky directory) is skipped
- * while its stamp is unchanged and logged once with its name and the error; it goes on counting in the fleet's
- * totals, as a dead process not yet folded, and never stops the fleet view.
+ * A file this process cannot claim (EPERM, EACCES: another user's file in a sticky directory) is skipped while its
+ * stamp is unchanged and logged once with its name and the error; it goes on counting in the fleet's totals, as a
+ * dead process not yet folded, and never stops the fleet view. A claim file that cannot be deleted is left in place
+ * and logged once: this process's own stays listed as absorbed, so that it is never counted twice.
  */
 export class Folder {
   /** Past maxRoutes, folded routes share the overflow route: a dead file with many routes must not grow every later file. */
