@@ -62,6 +62,7 @@ export class Folder {
   fold (scan: Scan, now: number): boolean {
     const present = new Set(scan.entries.map((entry) => entry.name))
     for (const name of this.skipped.keys()) if (!present.has(name)) this.skipped.delete(name)
+    this.warnings.forgetAbsent('skip:', present)
     let changed = false
     const absorbed = new Set<string>()
     const live = new Set<string>([this.liveness.id])
