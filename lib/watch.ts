@@ -100,7 +100,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     histogram: () => requests.histogram
   })
   const identity = { hostname: hostname(), pid: process.pid }
-  const custom = new CustomMetrics(log)
+  const custom = new CustomMetrics(log, { maxMetrics: options.maxCustomMetrics, maxSeries: options.maxCustomSeries, constantLabels: options.prometheus.labelNames })
   const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
   const alerts = options.alerts === null
     ? null
@@ -320,6 +320,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     sampledAt: () => sampledAt,
     /** Every V8 heap space as last sampled, for /metrics (the snapshot keeps the five largest). */
     heapSpaces: processMemory.heapSpaces,
+    /** CPU time, descriptors, active resources and the setImmediate lag, as last sampled: for /metrics. */
+    runtime: processMemory.runtime,
     /** Garbage collections by kind, or null when /metrics is off. */
     gc: () => gc?.read() ?? null,
     /** The overall status alone, without building the snapshot (in shared mode the fleet's worst): what /health gives everyone. */

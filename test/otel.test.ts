@@ -8,7 +8,7 @@ import {
 import { MongoClient } from 'mongodb'
 import { RequestMetrics } from '../lib/requests/store.js'
 import { exportOpenTelemetry, METER_NAME } from '../lib/otel/export.js'
-import { HTTP_DURATION_BOUNDS } from '../lib/prometheus.js'
+import { HTTP_DURATION_BOUNDS } from '../lib/prometheus/buckets.js'
 import { buildApp } from './helpers/app.js'
 import { startMongoServer } from './helpers/mongo-server.js'
 

@@ -1,56 +1,41 @@
-import type { Histogram } from '../histogram.js'
-import { HTTP_DURATION_BOUNDS, boundIndexes, escapeHelp, escapeLabelValue } from '../prometheus.js'
-import { exposedNames, type CustomMetrics } from './registry.js'
-
-const BOUND_INDEXES = boundIndexes(HTTP_DURATION_BOUNDS)
-
-function labelText (labels: Readonly<Record<string, string>>): string {
-  let text = ''
-  for (const name in labels) text += `${text === '' ? '' : ','}${name}="${escapeLabelValue(labels[name]!)}"`
-  return text
-}
+import { HTTP_BOUND_INDEXES, HTTP_DURATION_BOUNDS } from '../prometheus/buckets.js'
+import { labelPairs, type Exposition } from '../prometheus/text.js'
+import { exposedNames, type CustomMetric, type CustomMetrics } from './registry.js'
+import type { Series } from './series.js'
 
 /**
- * The app's own metrics in the text exposition: a counter as `<name>_total`, a gauge under its name (left out
- * while it has no value), a histogram in seconds with the buckets of http_request_duration_seconds.
+ * The app's own metrics in the text exposition, through the one writer: a counter as `<name>_total`, a gauge under
+ * its name (left out while it has no value), a histogram in seconds with the buckets of http_request_duration_seconds.
+ *
+ * Incremental: each series keeps the text last written for it with the state it was written at (a counter's or
+ * gauge's value, a histogram's count), and a series that did not change since is not written again. At the caps
+ * (10,000 histogram series) this is what keeps a rendering short (benchmark/README.md, "Custom metrics at their caps").
  */
-export function renderCustomMetrics (custom: CustomMetrics): string {
-  let out = ''
+export function renderCustomMetrics (out: Exposition, custom: CustomMetrics): void {
   for (const metric of custom.all()) {
-    const name = exposedNames(metric.type, metric.name)[0]!
-    const head = `# HELP ${name} ${escapeHelp(metric.help)}\n# TYPE ${name} ${metric.type}\n`
+    out.begin({ name: exposedNames(metric.type, metric.name)[0]!, type: metric.type, help: metric.help })
     if (metric.type === 'histogram') {
-      const series = metric.values()
-      if (series.length === 0) continue
-      out += head
-      for (const { labels, value } of series) out += histogramLines(name, labelText(labels), value)
+      for (const series of metric.values()) {
+        const histogram = series.value
+        out.append(cached(out, series, histogram.count, (fork, labels) => fork.histogram(labels, histogram, HTTP_DURATION_BOUNDS, HTTP_BOUND_INDEXES)))
+      }
       continue
     }
-    let lines = ''
-    for (const { labels, value } of metric.values()) {
-      if (value.value === null) continue
-      const text = labelText(labels)
-      lines += `${name}${text === '' ? '' : `{${text}}`} ${value.value}\n`
+    for (const series of (metric as Exclude<CustomMetric, { type: 'histogram' }>).values()) {
+      const value = series.value.value
+      if (value === null) continue
+      out.append(cached(out, series, value, (fork, labels) => fork.sample(labels, value)))
     }
-    if (lines !== '') out += head + lines
   }
-  return out
 }
 
-/** One histogram series in seconds: cumulative counts at each bound, read in one pass over the fine buckets. */
-function histogramLines (name: string, labels: string, histogram: Histogram): string {
-  const prefix = labels === '' ? '' : `${labels},`
-  const braces = labels === '' ? '' : `{${labels}}`
-  const counts = histogram.counts
-  let text = ''
-  let cumulative = 0
-  let index = 0
-  for (let i = 0; i < HTTP_DURATION_BOUNDS.length; i++) {
-    for (const last = BOUND_INDEXES[i]!; index <= last; index++) cumulative += counts[index]!
-    text += `${name}_bucket{${prefix}le="${HTTP_DURATION_BOUNDS[i]}"} ${cumulative}\n`
-  }
-  text += `${name}_bucket{${prefix}le="+Inf"} ${histogram.count}\n`
-  text += `${name}_sum${braces} ${histogram.sum / 1000}\n`
-  text += `${name}_count${braces} ${histogram.count}\n`
+/** The series' text, written again only when its state changed (or the style did: a fork carries it). */
+function cached<T> (out: Exposition, series: Series<T>, state: number, write: (fork: Exposition, labels: string) => void): string {
+  const rendered = series.rendered
+  if (rendered !== undefined && rendered.state === state && rendered.style === out.style) return rendered.text
+  const fork = out.fork()
+  write(fork, labelPairs(Object.keys(series.labels), Object.values(series.labels)))
+  const text = fork.toString()
+  series.rendered = { state, style: out.style, text }
   return text
 }

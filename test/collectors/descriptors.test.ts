@@ -20,12 +20,12 @@ test('many connections do not stall the event loop: descriptors are counted off 
   const { dir, add } = fdFolder(t, ['/dev/null', '/dev/pts/0', 'pipe:[7]', 'anon_inode:[eventpoll]', '/proc/1/stat', '/var/log/app.log', '/srv/data.db', ...sockets])
   const clock = { now: 0 }
   const walker = createDescriptorWalker({ dir, now: () => clock.now, failures: quiet })
-  t.same(walker.read(), { openFiles: null, connections: null }, 'nothing before the first walk')
+  t.same(walker.read(), { openFiles: null, connections: null, descriptors: null }, 'nothing before the first walk')
 
   const first = walker.sample()
   // The regression: the old collector read every link synchronously inside sample(), a stall that grew with
   // the number of sockets (176 ms at 15,000).
-  t.same(walker.read(), { openFiles: null, connections: null }, 'sample() returns before reading a single link')
+  t.same(walker.read(), { openFiles: null, connections: null, descriptors: null }, 'sample() returns before reading a single link')
   t.ok(first instanceof Promise, 'the first walk can be awaited')
   clock.now = 10 // the walk took 10 ms
   await first
@@ -71,7 +71,7 @@ test('a descriptor walk that fails reports null and tells its collector', async 
   await walker.sample()
   t.match(failed, [{ code: 'ENOENT' }], 'reported once')
   t.equal(recovered, 0)
-  t.same(walker.read(), { openFiles: null, connections: null })
+  t.same(walker.read(), { openFiles: null, connections: null, descriptors: null })
   walker.close()
 })
 
@@ -81,5 +81,5 @@ test('close() stops a walk in progress', async (t) => {
   const walk = walker.sample()
   walker.close()
   await walk
-  t.same(walker.read(), { openFiles: null, connections: null }, 'a walk cut short reports nothing')
+  t.same(walker.read(), { openFiles: null, connections: null, descriptors: null }, 'a walk cut short reports nothing')
 })
