@@ -62,7 +62,7 @@ const NOT_CONFIGURED: Collector<DatabaseSnapshot> = {
  */
 export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger, fastifyVersion: string) {
   const startedAt = Date.now()
-  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength)
+  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength, options.prometheus.statusCode)
   // Once: a container's limits are set when it starts.
   const limits = readCgroupLimits()
   const processMemory = createProcessCollector(log, limits)

@@ -25,13 +25,17 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     return {
       snapshot: fleet === null ? sampled : { ...sampled, status: worstStatus(sampled.status, fleet.status) },
       requests: fleet === null ? watch.requests : fleetCounters(fleet, watch.requests.countsTimeouts),
-      statusCode: prometheus.statusCode,
+      // The fleet's merged counts keep durations by status class only (lib/shared/state.ts).
+      statusCode: prometheus.statusCode && fleet === null,
       runtime: watch.runtime?.() ?? null,
       heapSpaces: watch.heapSpaces?.() ?? [],
       gc: watch.gc?.() ?? null,
       alerts: watch.alertsView(),
       fleet
     }
+  }
+  if (prometheus.statusCode && watch.shared != null) {
+    app.log.warn('server-watch: prometheus.statusCode is not available in shared mode: the fleet\'s http_request_duration_seconds keep status_class only')
   }
   // Rendered on the first scrape after a sample and served to every scrape until the next sample: ten scrapers
   // must not cost ten renderings (benchmark/README.md, "Ten concurrent scrapes cost about one").
