@@ -56,6 +56,8 @@ export interface RuntimeFigures {
    * (`…Req`, `…ReqWrap`, `WriteWrap`…) and the timers and immediates, which Node lists as `Timeout` and `Immediate`.
    */
   activeHandles: number
+  /** The requests in progress among them (prom-client's nodejs_active_requests_total, `process._getActiveRequests()`). */
+  activeRequests: number
   /**
    * prom-client's nodejs_eventloop_lag_seconds: how late a `setImmediate` queued at the last sample ran (its value
    * at a scrape is the last probe that completed); null before the first.
@@ -73,14 +75,16 @@ export interface ProcessCollector extends Collector<ProcessMemory> {
 const REQUEST_TYPE = /Req(?:Wrap|Callback|Promise)?$|^(?:Write|Shutdown|Connect|Send)Wrap$/
 const NOT_HANDLES = new Set(['Timeout', 'Immediate'])
 
-export function countResources (types: readonly string[]): { byType: Map<string, number>, handles: number } {
+export function countResources (types: readonly string[]): { byType: Map<string, number>, handles: number, requests: number } {
   const byType = new Map<string, number>()
   let handles = 0
+  let requests = 0
   for (const type of types) {
     byType.set(type, (byType.get(type) ?? 0) + 1)
-    if (!NOT_HANDLES.has(type) && !REQUEST_TYPE.test(type)) handles++
+    if (REQUEST_TYPE.test(type)) requests++
+    else if (!NOT_HANDLES.has(type)) handles++
   }
-  return { byType, handles }
+  return { byType, handles, requests }
 }
 
 /** The soft limit on descriptors, from /proc/self/limits (as prom-client reads it); null without /proc. */
@@ -164,6 +168,7 @@ export function createProcessCollector (log: { warn: (obj: object, msg: string) 
       maxFds,
       activeResources: resources.byType,
       activeHandles: resources.handles,
+      activeRequests: resources.requests,
       eventLoopLagSeconds: lagSeconds
     }
   }

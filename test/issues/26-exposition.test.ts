@@ -162,6 +162,7 @@ t.test('issue 27: the renderer only renders: CPU, descriptors, active resources 
     maxFds: 1024,
     activeResources: new Map([['TCPServerWrap', 1], ['Timeout', 2]]),
     activeHandles: 1,
+    activeRequests: 3,
     eventLoopLagSeconds: 0.0125
   }
   const read = readOf({ snapshot: app.serverWatch.snapshot(), runtime })
@@ -173,6 +174,7 @@ t.test('issue 27: the renderer only renders: CPU, descriptors, active resources 
   t.equal(samples(text, 'process_max_fds').get(''), 1024)
   t.same([...samples(text, 'nodejs_active_resources')], [['{type="TCPServerWrap"}', 1], ['{type="Timeout"}', 2]])
   t.equal(samples(text, 'nodejs_active_handles_total').get(''), 1)
+  t.equal(samples(text, 'nodejs_active_requests_total').get(''), 3)
   t.equal(samples(text, 'nodejs_eventloop_lag_seconds').get(''), 0.0125)
   t.equal(promtool(text).output, '')
 })
@@ -180,6 +182,7 @@ t.test('issue 27: the renderer only renders: CPU, descriptors, active resources 
 t.test('issue 30.2: nodejs_active_handles_total counts handles as prom-client does; nodejs_eventloop_lag_seconds is a setImmediate probe', async (t) => {
   const counted = countResources(['FSReqCallback', 'GetAddrInfoReqWrap', 'TCPServerWrap', 'TCPSocketWrap', 'FSEventWrap', 'Timeout', 'Immediate', 'WriteWrap', 'FileHandleCloseReq', 'ProcessWrap'])
   t.equal(counted.handles, 4, 'TCPServerWrap, TCPSocketWrap, FSEventWrap, ProcessWrap: no requests, timers or immediates')
+  t.equal(counted.requests, 4, 'FSReqCallback, GetAddrInfoReqWrap, WriteWrap, FileHandleCloseReq')
   t.equal(counted.byType.get('Timeout'), 1)
 
   const app = await buildApp(LONG)

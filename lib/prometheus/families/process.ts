@@ -37,6 +37,8 @@ export const PROCESS_FAMILIES: ReadonlyArray<Family<MetricsRead>> = [
   // so it is declared untyped (a query does not see the type).
   single('nodejs_active_handles_total', 'untyped', 'process', 'Number of active handles (libuv handles: sockets, servers, watchers, child processes)',
     (read) => read.runtime?.activeHandles),
+  single('nodejs_active_requests_total', 'untyped', 'process', 'Number of active libuv requests (file system, DNS, writes in progress)',
+    (read) => read.runtime?.activeRequests),
   single('nodejs_heap_size_total_bytes', 'gauge', 'process', 'V8 heap size', (read) => read.snapshot.memory.process.heapTotal),
   single('nodejs_heap_size_used_bytes', 'gauge', 'process', 'V8 heap used', (read) => read.snapshot.memory.process.heapUsed),
   single('nodejs_external_memory_bytes', 'gauge', 'process', 'Memory of C++ objects bound to JavaScript objects', (read) => read.snapshot.memory.process.external),
