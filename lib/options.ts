@@ -63,7 +63,7 @@ export interface ServerWatchOptions {
   prometheus?: PrometheusOptions
   /** Custom metrics the app may register (`app.serverWatch.counter(...)`...). Default 1000. */
   maxCustomMetrics?: number
-  /** Series across every custom metric; past it, new label sets record into each metric's overflow series. Default 10000. */
+  /** Series across every custom metric; past it, new label sets record into each metric's overflow series. Default 2000. */
   maxCustomSeries?: number
   /** Hands the figures to an OpenTelemetry MeterProvider (`@opentelemetry/api`), under the semantic-convention names. */
   openTelemetry?: OpenTelemetryOptions

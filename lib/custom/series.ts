@@ -12,11 +12,27 @@ export const OVERFLOW_LABEL = '(other)'
 export const OVERFLOW_MARK = 'series_overflow'
 export const DEFAULT_MAX_SERIES = 100
 
+/** What the snapshot gives of a histogram series (lib/schemas/custom.ts). */
+export interface HistogramFigures {
+  labels: Readonly<Record<string, string>>
+  count: number
+  sum: number
+  p50: number | null
+  p95: number | null
+  p99: number | null
+  max: number | null
+}
+
 export interface Series<T> {
   readonly labels: Readonly<Record<string, string>>
   readonly value: T
-  /** What the exposition last wrote for this series, with the state it wrote (lib/custom/prometheus.ts). */
-  rendered?: { state: number, style: object, text: string }
+  /**
+   * What the exposition keeps for this series (lib/custom/prometheus.ts), for one style: its label text, and its
+   * lines as last encoded with the state they were written at.
+   */
+  rendered?: { style: object, labels: string, state: number, bytes: Buffer | null }
+  /** A histogram series' figures in the snapshot, with the count they were read at (lib/custom/registry.ts). */
+  summary?: { count: number, figures: HistogramFigures }
 }
 
 /**

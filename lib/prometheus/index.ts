@@ -4,7 +4,7 @@
  * describes the process or the fleet (./family.ts); shared mode writes the fleet's set, a single process its own.
  */
 import type { CustomMetrics } from '../custom/registry.js'
-import { renderCustomMetrics } from '../custom/prometheus.js'
+import { encodeCustomMetrics, renderCustomMetrics } from '../custom/prometheus.js'
 import { OVERFLOW_MARK } from '../custom/series.js'
 import { writeFamilies, type Family } from './family.js'
 import { FLEET_FAMILIES } from './families/fleet.js'
@@ -33,6 +33,18 @@ export function renderMetrics (read: MetricsRead, style: ExpositionStyle = PLAIN
   writeFamilies(out, FAMILIES, read, read.fleet === null ? 'process' : 'fleet')
   if (custom !== null) renderCustomMetrics(out, custom)
   return out.toString()
+}
+
+/**
+ * The same, encoded, for a scrape: the plugin's families at once, then the custom metrics in slices between which
+ * the event loop turns (lib/custom/prometheus.ts).
+ */
+export async function encodeMetrics (read: MetricsRead, style: ExpositionStyle, custom: CustomMetrics): Promise<Buffer> {
+  const out = new Exposition(style)
+  writeFamilies(out, FAMILIES, read, read.fleet === null ? 'process' : 'fleet')
+  const chunks = [Buffer.from(out.drain())]
+  await encodeCustomMetrics(out, custom, chunks)
+  return Buffer.concat(chunks)
 }
 
 export { PROMETHEUS_CONTENT_TYPE, escapeHelp, escapeLabelValue, formatValue, labels, type ExpositionStyle } from './text.js'

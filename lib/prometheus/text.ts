@@ -102,6 +102,16 @@ export class Exposition {
     this.line('_count', labelText, String(histogram.count))
   }
 
+  /**
+   * The start of a sample line of the current family, up to the space before the value: for a caller that writes
+   * the same series again and again and keeps its lines' starts (lib/custom/prometheus.ts).
+   */
+  lineStart (suffix: string, labelText: string): string {
+    const { constantLabels } = this.style
+    const all = constantLabels === '' ? labelText : labelText === '' ? constantLabels : `${constantLabels},${labelText}`
+    return `${this.name}${suffix}${all === '' ? '' : `{${all}}`} `
+  }
+
   /** Text written elsewhere with the same style (a cached series): it belongs to the current family. */
   append (text: string): void {
     if (text === '') return
@@ -109,15 +119,20 @@ export class Exposition {
     this.text += text
   }
 
-  /** A writer with the same style and nothing written: for text cached apart and appended later. */
-  fork (): Exposition {
-    const fork = new Exposition(this.style)
-    fork.name = this.name
-    return fork
+  /** Writes the current family's HELP and TYPE lines now, if not yet written: its samples follow from elsewhere. */
+  open (): void {
+    this.flushHead()
   }
 
   toString (): string {
     return this.text
+  }
+
+  /** The text written so far, taken out (for a caller that encodes it slice by slice). */
+  drain (): string {
+    const text = this.text
+    this.text = ''
+    return text
   }
 
   private flushHead (): void {
@@ -128,8 +143,6 @@ export class Exposition {
 
   private line (suffix: string, labelText: string, value: string): void {
     this.flushHead()
-    const { constantLabels } = this.style
-    const all = constantLabels === '' ? labelText : labelText === '' ? constantLabels : `${constantLabels},${labelText}`
-    this.text += `${this.name}${suffix}${all === '' ? '' : `{${all}}`} ${value}\n`
+    this.text += `${this.lineStart(suffix, labelText)}${value}\n`
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Access } from '../access/index.js'
-import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from '../prometheus/index.js'
+import { PROMETHEUS_CONTENT_TYPE, encodeMetrics } from '../prometheus/index.js'
 import type { MetricsRead } from '../prometheus/read.js'
 import { NO_RELABELING, type NormalizedPrometheus } from '../prometheus/relabel.js'
 import { fleetCounters } from '../shared/prometheus.js'
@@ -38,8 +38,10 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     app.log.warn('server-watch: prometheus.statusCode is not available in shared mode: the fleet\'s http_request_duration_seconds keep status_class only')
   }
   // Rendered on the first scrape after a sample and served to every scrape until the next sample: ten scrapers
-  // must not cost ten renderings (benchmark/README.md, "Ten concurrent scrapes cost about one").
-  let body: Buffer | null = null
+  // must not cost ten renderings (benchmark/README.md, "Ten concurrent scrapes cost about one"). The read model is
+  // read at once; only the custom metrics' text is written over several turns of the loop.
+  let body: Promise<Buffer> | null = null
+  const render = (): Promise<Buffer> => encodeMetrics(read(), prometheus, watch.custom)
   const unsubscribe = watch.onSample(() => { body = null })
   app.addHook('onClose', (_instance, done) => {
     unsubscribe()
@@ -52,10 +54,11 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     exposeHeadRoute: true,
     config: { serverWatch: false },
     onRequest: access.hook,
-    handler (_request, reply) {
+    async handler (_request, reply) {
       // A Buffer, so that it is encoded once rather than once per scrape.
-      body ??= Buffer.from(renderMetrics(read(), prometheus, watch.custom))
-      reply.header('cache-control', 'no-store').type(PROMETHEUS_CONTENT_TYPE).send(body)
+      body ??= render()
+      const text = await body
+      return reply.header('cache-control', 'no-store').type(PROMETHEUS_CONTENT_TYPE).send(text)
     }
   })
 }

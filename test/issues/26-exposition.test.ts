@@ -143,10 +143,12 @@ t.test('issue 26.9: a custom series unchanged since the last rendering is not wr
   h.observe(3, { k: 'b' })
   const first = customText(custom)
   const series = custom.all()[0]!.values()
-  const cachedA = series[0]!.rendered!.text
+  const cachedA = series[0]!.rendered!.bytes
+  const cachedB = series[1]!.rendered!.bytes
   h.observe(5, { k: 'b' })
   const second = customText(custom)
-  t.equal(custom.all()[0]!.values()[0]!.rendered!.text, cachedA, 'the idle series keeps its text')
+  t.equal(custom.all()[0]!.values()[0]!.rendered!.bytes, cachedA, 'the idle series keeps its encoded lines')
+  t.not(custom.all()[0]!.values()[1]!.rendered!.bytes, cachedB, 'the changed one is encoded again')
   t.not(second, first)
   t.equal(samples(second, 'h_count').get('{k="b"}'), 2, 'the changed one is written again')
 })
