@@ -41,7 +41,7 @@ export interface CustomMetricsOptions {
 }
 
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
-/** The plugin's own families start with these (lib/prometheus.ts); a custom metric may not take them. */
+/** The plugin's own families start with these (lib/prometheus/families/); a custom metric may not take them. */
 export const RESERVED_PREFIXES = ['server_watch_', 'http_', 'process_', 'nodejs_', 'system_', 'mongodb_']
 const OPTION_NAMES: Record<CustomMetric['type'], string[]> = {
   counter: ['help', 'labelNames', 'maxSeries'],
