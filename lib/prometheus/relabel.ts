@@ -1,5 +1,5 @@
 import { OptionGroup, isPlainObject, show, type KnownKeys } from '../options/validate.js'
-import { LABEL_NAME, METRIC_NAME, escapeLabelValue, type ExpositionStyle } from './text.js'
+import { LABEL_NAME, escapeLabelValue, type ExpositionStyle } from './text.js'
 
 /** `prometheus: { prefix, labels, statusCode }`. */
 export interface PrometheusOptions {
@@ -47,6 +47,3 @@ export function normalizePrometheus (value: unknown, reserved: ReadonlySet<strin
   }
   return { prefix, constantLabels: pairs.join(','), labelNames: Object.freeze(names), statusCode: group.boolean('statusCode', false) }
 }
-
-/** A full metric name is valid: the prefix is checked at register, and each name the plugin or the app gives. */
-export const isMetricName = (name: string): boolean => METRIC_NAME.test(name)

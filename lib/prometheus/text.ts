@@ -11,8 +11,7 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped'
 
-/** A metric name with no `:` (reserved for recording rules), and a label name, per the data model. */
-export const METRIC_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+/** A label name, per the data model. */
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 
 /** Label values escape backslash, double quote and newline. */

@@ -245,3 +245,34 @@ t.test('issue 27: shared mode with a connectionTimeout exposes http_requests_tim
   t.equal(samples(text, 'nodejs_eventloop_lag_seconds').size, 0)
   t.equal(promtool(text).output, '')
 })
+
+t.test('issue 27: each family declares its scope; shared mode writes the fleet\'s set and a single process its own', async (t) => {
+  const app = await buildApp(LONG)
+  t.teardown(() => app.close())
+  await app.serverWatch.refresh()
+  const runtime = {
+    cpuUserSeconds: 1,
+    cpuSystemSeconds: 1,
+    openFds: 1,
+    maxFds: 1,
+    activeResources: new Map([['TCPServerWrap', 1]]),
+    activeHandles: 1,
+    activeRequests: 0,
+    eventLoopLagSeconds: 0.001
+  }
+  const gauges = { inFlight: 0, requestsPerSecond: 0, rss: 100, heapUsed: 10, heapTotal: 20, external: 1, cpuProcessPercent: 5, eventLoopDelayP99Ms: 2, eventLoopUtilization: 0.5 }
+  const row = { id: 'a', pid: 42, hostname: 'h', workerId: '1', startedAt: '', uptimeSeconds: 1, status: 'healthy' as const, totalRequests: 0, errorCount: 0, requestsPerSecond: 0, p95Ms: null, inFlight: 0, rss: 100, heapUsed: 10, cpuProcessPercent: 5, eventLoopUtilization: 0.5, eventLoopDelayP99Ms: 2, seenAt: '', self: true }
+  const { Tally } = await import('../../lib/shared/tally.js')
+  const counts = new Tally()
+  const fleet = { at: 0, counts, routes: () => counts, gauges, status: 'healthy' as const, processes: [row], recentErrors: [] }
+  const names = (text: string) => new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((match) => match[1]!))
+  const single = names(renderMetrics(readOf({ snapshot: app.serverWatch.snapshot(), runtime })))
+  const shared = names(renderMetrics(readOf({ snapshot: app.serverWatch.snapshot(), runtime, fleet })))
+  const scoped = (scope: string) => new Set(FAMILIES.filter((family) => family.scope === scope).map((family) => family.name))
+  const processOnly = [...scoped('process')].filter((name) => !scoped('fleet').has(name) && !scoped('any').has(name))
+  t.ok(processOnly.length > 20, `${processOnly.length} families describe the process only`)
+  t.same(processOnly.filter((name) => shared.has(name)), [], 'none of them in shared mode')
+  t.same([...scoped('fleet')].filter((name) => single.has(name) && !scoped('process').has(name)), [], 'no fleet family without shared mode')
+  t.ok(shared.has('server_watch_process_resident_memory_bytes') && shared.has('server_watch_processes'))
+  t.ok(single.has('process_cpu_seconds_total') && single.has('nodejs_eventloop_lag_seconds'))
+})
