@@ -1,6 +1,6 @@
 // Issue 26, items 5 to 9 (and the exposition parts of issues 27 and 30): /metrics stays a valid exposition for every
 // configuration register accepts; custom metrics have one series per label set and are bounded in total.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
@@ -43,6 +43,10 @@ t.test('issue 26.5: a constant label named "op" or "worker" (or any label a fami
   const declared = new Set(FAMILIES.flatMap((family) => family.labels))
   t.ok(declared.has('op') && declared.has('worker') && declared.has('pid'), 'op, worker and pid are declared by their families')
   t.same([...RESERVED_LABEL_NAMES].filter((name) => !declared.has(name)).sort(), ['le', 'quantile', 'series_overflow'])
+  // docs/prometheus.md lists them: the list must be the derived one.
+  const docs = readFileSync(new URL('../../docs/prometheus.md', import.meta.url), 'utf8')
+  const listed = /The refused names are derived from the families' declarations, not kept by hand: ([^.]+)\./.exec(docs.replaceAll('\n', ' '))?.[1]
+  t.same([...(listed ?? '').matchAll(/`([a-z_]+)`/g)].map((match) => match[1]).sort(), [...RESERVED_LABEL_NAMES].sort(), 'docs/prometheus.md lists the reserved names')
 })
 
 t.test('issue 26.6: a custom metric\'s label that is also a constant label is refused when the metric is created', async (t) => {
