@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import type { MongoClientLike } from './collectors/mongo/client-types.js'
-import { normalizePrometheus, type PrometheusOptions, type Relabel } from './prometheus-relabel.js'
+import { normalizePrometheus, type NormalizedPrometheus, type PrometheusOptions } from './prometheus/relabel.js'
+import { RESERVED_LABEL_NAMES } from './prometheus/index.js'
+import { DEFAULT_MAX_CUSTOM_METRICS, DEFAULT_MAX_CUSTOM_SERIES } from './custom/registry.js'
 import { normalizeAlerts, type AlertsOptions, type NormalizedAlerts } from './alerts/rules.js'
 import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 import { normalizeShared, type NormalizedShared, type SharedOptions } from './shared/config.js'
@@ -57,8 +59,12 @@ export interface ServerWatchOptions {
   token?: string | readonly string[]
   /** Threshold rules on the snapshot's figures, their notifications and load shedding; `false` turns them off. */
   alerts?: AlertsOptions | false
-  /** A name prefix and constant labels on every series of /metrics. */
+  /** A name prefix and constant labels on every series of /metrics, and the opt-in `status_code` label. */
   prometheus?: PrometheusOptions
+  /** Custom metrics the app may register (`app.serverWatch.counter(...)`...). Default 1000. */
+  maxCustomMetrics?: number
+  /** Series across every custom metric; past it, new label sets record into each metric's overflow series. Default 2000. */
+  maxCustomSeries?: number
   /** Hands the figures to an OpenTelemetry MeterProvider (`@opentelemetry/api`), under the semantic-convention names. */
   openTelemetry?: OpenTelemetryOptions
   sampleIntervalMs?: number
@@ -98,7 +104,9 @@ export interface NormalizedOptions {
   authorizeTimeoutMs: number
   tokens: readonly string[] | null
   alerts: NormalizedAlerts | null
-  prometheus: Relabel | null
+  prometheus: NormalizedPrometheus
+  maxCustomMetrics: number
+  maxCustomSeries: number
   openTelemetry: { meterProvider: OtelMeterProvider } | null
   /** `NODE_ENV === 'production'` when the plugin was registered. */
   production: boolean
@@ -125,6 +133,8 @@ const KNOWN_OPTIONS = {
   token: true,
   alerts: true,
   prometheus: true,
+  maxCustomMetrics: true,
+  maxCustomSeries: true,
   openTelemetry: true,
   sampleIntervalMs: true,
   checkTimeoutMs: true,
@@ -259,7 +269,9 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     authorizeTimeoutMs: top.integer('authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
     tokens: tokens(options),
     alerts: null,
-    prometheus: normalizePrometheus(options.prometheus),
+    prometheus: normalizePrometheus(options.prometheus, RESERVED_LABEL_NAMES),
+    maxCustomMetrics: top.integer('maxCustomMetrics', DEFAULT_MAX_CUSTOM_METRICS, 1, 100_000),
+    maxCustomSeries: top.integer('maxCustomSeries', DEFAULT_MAX_CUSTOM_SERIES, 1, 1_000_000),
     openTelemetry: openTelemetry(top),
     production: process.env.NODE_ENV === 'production',
     sampleIntervalMs: top.integer('sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),

@@ -131,7 +131,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
       registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, healthPath: options.healthPath, access, maxStreams: options.maxStreams, profiles: options.profiles })
       if (options.profiles) registerProfiles(routes, { ...options, dashboardPath: options.dashboardPath, access })
     }
-    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access, relabeling: options.prometheus })
+    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access, prometheus: options.prometheus, shared: options.shared !== null })
   }, { prefix: rawOptions?.prefix })
 }
 
@@ -144,7 +144,7 @@ export default serverWatch
 
 export * from './errors.js'
 export type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
-export type { PrometheusOptions } from './prometheus-relabel.js'
+export type { PrometheusOptions } from './prometheus/relabel.js'
 export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
 export type { SharedOptions } from './shared/config.js'
 export type { ProcessRow } from './schemas/processes.js'

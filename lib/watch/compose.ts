@@ -32,7 +32,7 @@ export interface WatchContext {
  */
 export function createWatch (options: NormalizedOptions, { log, fastifyVersion, countsTimeouts, recordObserver }: WatchContext): Watch {
   const startedAt = Date.now()
-  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength, { countsTimeouts, observer: recordObserver })
+  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength, { countsTimeouts, observer: recordObserver, byStatusCode: options.prometheus.statusCode })
   const clock = new SamplerClock()
   const sources = createSources(options, log, clock)
   // This process's own history: its request rate (and, with one process, the dashboard's charts).
@@ -41,7 +41,7 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
     ? singleProcess(history)
     : createSharedFleet({ ...options, shared: options.shared, log, startedAt })
   const recent = new RecentRequests(requests)
-  const custom = new CustomMetrics(log)
+  const custom = new CustomMetrics(log, { maxMetrics: options.maxCustomMetrics, maxSeries: options.maxCustomSeries, constantLabels: options.prometheus.labelNames })
   const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
   const engine = options.alerts === null ? null : new AlertEngine(options.alerts.rules, { hostname: hostname(), pid: process.pid })
   const read = new ReadModel({ sources, requests, history, recent, custom, engine, fleet, startedAt, fastifyVersion })
@@ -74,6 +74,7 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
     ownStatus: read.ownStatus,
     sampledAt: () => step.sampledAt,
     heapSpaces: sources.processMemory.heapSpaces,
+    runtime: sources.processMemory.runtime,
     gc: () => sources.gc?.read() ?? null,
     alerts: engine,
     alertsView: () => engine?.view() ?? { active: [], rules: [], transitions: [] },
