@@ -45,7 +45,7 @@ export interface ServerWatchOptions {
   checks?: Record<string, HealthCheck | (() => unknown)>
   /**
    * Who may read the detailed views. When given, it decides (a valid `token` still lets a caller in). Default: a
-   * valid token, or a request made directly on this host outside production.
+   * valid token; with neither a token nor `authorize`, a request made directly on this host outside production.
    */
   authorize?: Authorize
   /** An `authorize` that has not settled by then denies. Default 1000. */
@@ -55,6 +55,11 @@ export interface ServerWatchOptions {
    * password of HTTP Basic (any user name). Default: `SERVER_WATCH_TOKEN`, comma-separated.
    */
   token?: string | readonly string[]
+  /**
+   * Whether a request made directly on this host (outside production) opens the detailed views. Default: only when
+   * neither `token` (nor SERVER_WATCH_TOKEN) nor `authorize` is set; `true` keeps it beside them.
+   */
+  localAccess?: boolean
   /** Threshold rules on the snapshot's figures, their notifications and load shedding; `false` turns them off. */
   alerts?: AlertsOptions | false
   /** A name prefix and constant labels on every series of /metrics. */
@@ -74,7 +79,7 @@ export interface ServerWatchOptions {
   metricsPath?: string | false
   /**
    * CPU profiles, heap snapshots and allocation profiles on demand (`POST {dashboardPath}/api/profile/*`).
-   * Default: on when `token` (or SERVER_WATCH_TOKEN) or `authorize` is set; `true` without either fails at register.
+   * Default false; `true` without `token` (or SERVER_WATCH_TOKEN) or `authorize` fails at register.
    */
   profiles?: boolean
   /**
@@ -97,6 +102,7 @@ export interface NormalizedOptions {
   authorize: Authorize | null
   authorizeTimeoutMs: number
   tokens: readonly string[] | null
+  localAccess: boolean
   alerts: NormalizedAlerts | null
   prometheus: Relabel | null
   openTelemetry: { meterProvider: OtelMeterProvider } | null
@@ -123,6 +129,7 @@ const KNOWN_OPTIONS = {
   authorize: true,
   authorizeTimeoutMs: true,
   token: true,
+  localAccess: true,
   alerts: true,
   prometheus: true,
   openTelemetry: true,
@@ -231,13 +238,14 @@ function tokens (options: Record<string, unknown>): readonly string[] | null {
 }
 
 /**
- * A heap snapshot holds every string in memory (secrets included) and a capture pauses or slows the process: never
- * open on the local rule alone, which trusts anything that runs on the host, so never without a way to say who.
+ * A heap snapshot holds every string in memory (secrets included) and a capture pauses or slows the process: off
+ * unless asked for (a token set for a Prometheus scrape must not open them), and never open on the local rule
+ * alone, which trusts anything that runs on the host, so never without a way to say who.
  */
 function profiles (options: Record<string, unknown>, { tokens, authorize }: Pick<NormalizedOptions, 'tokens' | 'authorize'>): boolean {
   const value = options.profiles
   const guarded = tokens !== null || authorize !== null
-  if (value === undefined) return guarded
+  if (value === undefined) return false
   if (typeof value !== 'boolean') throw new FST_SERVER_WATCH_INVALID_OPTION('profiles', 'a boolean', show(value))
   if (value && !guarded) {
     throw new FST_SERVER_WATCH_INVALID_OPTION('profiles',
@@ -258,6 +266,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     authorize,
     authorizeTimeoutMs: top.integer('authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
     tokens: tokens(options),
+    localAccess: false,
     alerts: null,
     prometheus: normalizePrometheus(options.prometheus),
     openTelemetry: openTelemetry(top),
@@ -276,6 +285,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
   normalized.profiles = profiles(options, normalized)
+  normalized.localAccess = top.boolean('localAccess', normalized.tokens === null && authorize === null)
   const paths = (['healthPath', 'dashboardPath', 'metricsPath'] as const).filter((name) => normalized[name] !== false)
   for (const [i, a] of paths.entries()) {
     for (const b of paths.slice(i + 1)) {

@@ -5,6 +5,7 @@ import { FailedAttempts, FAILED_ATTEMPTS_LIMIT } from '../lib/access/attempts.js
 import { createAccess } from '../lib/access/index.js'
 import { isLoopbackAddress, isLoopbackHost } from '../lib/access/local.js'
 import { createTokenMatcher, presentedSecret } from '../lib/access/token.js'
+import { normalizeOptions } from '../lib/options.js'
 import type { ServerWatchOptions } from '../lib/plugin.js'
 import { buildApp } from './helpers/app.js'
 
@@ -200,8 +201,37 @@ t.test('token: wrong, empty or malformed credentials get the challenge again', a
     t.equal(response.statusCode, 401, authorization)
     t.equal(response.headers['www-authenticate'], 'Basic realm="server-watch", charset="UTF-8"')
   }
-  // Outside production, a request made on this host still needs nothing.
-  await checkMatrix(t, instance, '127.0.0.1', 'allowed')
+  // Issue 30.4: outside production too, once a token is set, a request made on this host needs it.
+  await checkMatrix(t, instance, '127.0.0.1', 'challenge')
+})
+
+t.test('issue 30.4: a token or authorize closes the local rule; localAccess: true keeps it beside them', async (t) => {
+  const withToken = await app(t, { token: TOKEN })
+  for (const address of LOOPBACK) await checkMatrix(t, withToken, address, 'challenge')
+  await checkMatrix(t, withToken, '127.0.0.1', 'allowed', { authorization: `Bearer ${TOKEN}` })
+  const withAuthorize = await app(t, { authorize: () => false })
+  await checkMatrix(t, withAuthorize, '127.0.0.1', 'denied')
+
+  const both = await app(t, { token: TOKEN, localAccess: true })
+  await checkMatrix(t, both, '127.0.0.1', 'allowed')
+  await checkMatrix(t, both, '203.0.113.9', 'challenge')
+  await checkMatrix(t, both, '127.0.0.1', 'challenge', { 'x-forwarded-for': '203.0.113.9' })
+  const authorizeAndLocal = await app(t, { authorize: () => false, localAccess: true })
+  await checkMatrix(t, authorizeAndLocal, '::1', 'allowed')
+  await checkMatrix(t, authorizeAndLocal, '203.0.113.9', 'denied')
+  // The local rule never applies in production, whatever localAccess says.
+  await checkMatrix(t, await productionApp(t, { token: TOKEN, localAccess: true }), '127.0.0.1', 'challenge')
+
+  // localAccess: false with no other way in: closed, and the refusal says why.
+  const none = await app(t, { localAccess: false })
+  const refused = await none.inject({ url: '/metrics', remoteAddress: '127.0.0.1' })
+  t.equal(refused.statusCode, 403)
+  t.match(refused.json(), { code: 'FST_SERVER_WATCH_FORBIDDEN', message: /"localAccess" is false and neither the "token" option/ })
+  t.throws(() => normalizeOptions({ localAccess: 'yes' as never }), { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /^"localAccess" option must be a boolean, got "yes"$/ })
+  t.equal(normalizeOptions({}).localAccess, true)
+  t.equal(normalizeOptions({ token: TOKEN }).localAccess, false)
+  t.equal(normalizeOptions({ authorize: () => true }).localAccess, false)
+  t.equal(normalizeOptions({ token: TOKEN, localAccess: true }).localAccess, true)
 })
 
 t.test('token: an array rotates, and SERVER_WATCH_TOKEN sets it without code (the option wins)', async (t) => {

@@ -26,7 +26,7 @@ function logLines () {
   return { lines, logger: { level: 'info', stream } }
 }
 
-async function app (test: Test, options: ServerWatchOptions = { token: TOKEN }, logger?: object) {
+async function app (test: Test, options: ServerWatchOptions = { token: TOKEN, profiles: true }, logger?: object) {
   const instance = await buildApp(options, logger === undefined ? {} : { logger })
   test.teardown(() => instance.close())
   await instance.ready()
@@ -37,7 +37,7 @@ async function app (test: Test, options: ServerWatchOptions = { token: TOKEN }, 
 async function bareApp (test: Test, profiler = new Profiler(0), heapRoom?: Parameters<typeof registerProfiles>[1]['heapRoom']) {
   const instance = Fastify()
   const access = createAccess({ tokens: [TOKEN], authorize: null, authorizeTimeoutMs: 1000, production: true, log: instance.log })
-  registerProfiles(instance, { dashboardPath: '/dashboard', access, tokens: [TOKEN], authorize: null, profiler, ...(heapRoom === undefined ? {} : { heapRoom }) })
+  registerProfiles(instance, { dashboardPath: '/dashboard', access, profiler, ...(heapRoom === undefined ? {} : { heapRoom }) })
   test.teardown(() => instance.close())
   await instance.ready()
   return instance
@@ -76,16 +76,24 @@ async function spinInTheCapture (ms: number) {
   spinForTheProfile()
 }
 
-t.test('profiles option: on with a token or authorize, off otherwise, never on the local rule alone', async (t) => {
+t.test('issue 26.11: profiles are on only when asked for (profiles: true), and never on the local rule alone', async (t) => {
   t.equal(normalizeOptions({}).profiles, false)
-  t.equal(normalizeOptions({ token: TOKEN }).profiles, true)
-  t.equal(normalizeOptions({ authorize: () => true }).profiles, true)
+  t.equal(normalizeOptions({ token: TOKEN }).profiles, false, 'a token (for a Prometheus scrape, say) does not open them')
+  t.equal(normalizeOptions({ authorize: () => true }).profiles, false)
+  t.equal(normalizeOptions({ token: TOKEN, profiles: true }).profiles, true)
+  t.equal(normalizeOptions({ authorize: () => true, profiles: true }).profiles, true)
   t.equal(normalizeOptions({ token: TOKEN, profiles: false }).profiles, false)
   t.throws(() => normalizeOptions({ profiles: true }), {
     code: 'FST_SERVER_WATCH_INVALID_OPTION',
     message: /^"profiles" option must be false unless "token" \(or SERVER_WATCH_TOKEN\) or "authorize" is set: profiles are never open on the local rule alone, got true$/
   })
   t.throws(() => normalizeOptions({ token: TOKEN, profiles: 'yes' as never }), { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /"profiles" option must be a boolean/ })
+
+  const tokenOnly = await app(t, { token: TOKEN })
+  for (const url of ['/dashboard/api/profile/cpu?seconds=1', '/dashboard/api/profile/heap', '/dashboard/api/profile/allocations']) {
+    t.equal((await tokenOnly.inject({ method: 'POST', url, headers: auth })).statusCode, 404, `a token alone: ${url}`)
+  }
+  t.equal((await tokenOnly.inject({ url: '/dashboard/api/profile/last', headers: auth })).statusCode, 404)
 
   // Off adds no route: the local rule would let this caller in, the route is simply not there.
   const off = await app(t, {})
@@ -99,7 +107,7 @@ t.test('profiles option: on with a token or authorize, off otherwise, never on t
 
 t.test('a CPU profile: a .cpuprofile that DevTools reads, its summary, the log line, then the cool-down', async (t) => {
   const { lines, logger } = logLines()
-  const instance = await app(t, { token: TOKEN }, logger)
+  const instance = await app(t, { token: TOKEN, profiles: true }, logger)
   t.same((await instance.inject({ url: '/dashboard/api/profile/last', headers: auth })).json(), { last: null })
 
   const capturing = instance.inject({ method: 'POST', url: '/dashboard/api/profile/cpu?seconds=1', headers: auth, remoteAddress: '203.0.113.9' })
@@ -150,6 +158,24 @@ t.test('seconds is validated: 1 to 60, an integer', async (t) => {
   t.equal(runningCapture(), null)
 })
 
+t.test('issue 26.12: seconds that are not finite (1e309, Infinity) are a 400 from the schema, with no TimeoutOverflowWarning', async (t) => {
+  const instance = await bareApp(t)
+  const warnings: string[] = []
+  const onWarning = (warning: Error) => { warnings.push(warning.name) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  for (const seconds of ['1e309', '-1e309', 'Infinity', '-Infinity', '1e308', 'NaN', '60.000001']) {
+    for (const kind of ['cpu', 'allocations']) {
+      const response = await instance.inject({ method: 'POST', url: `/dashboard/api/profile/${kind}?seconds=${seconds}`, headers: auth })
+      t.equal(response.statusCode, 400, `${kind} seconds=${seconds}`)
+      t.match(response.json(), { code: 'FST_ERR_VALIDATION', message: /^querystring\/seconds must/ })
+    }
+  }
+  await turn()
+  t.same(warnings, [], 'no TimeoutOverflowWarning')
+  t.equal(runningCapture(), null)
+})
+
 t.test('an allocation profile: a .heapprofile with its top allocation sites', async (t) => {
   const instance = await bareApp(t)
   const kept: unknown[] = []
@@ -189,8 +215,8 @@ t.test('a heap snapshot: streamed from a file that leaves nothing behind', async
 })
 
 t.test('unauthorised callers and cross-site requests are refused before anything is captured', async (t) => {
-  const instance = await app(t, { token: TOKEN })
-  const denied = await app(t, { authorize: () => false })
+  const instance = await app(t, { token: TOKEN, profiles: true })
+  const denied = await app(t, { authorize: () => false, profiles: true })
   for (const url of ['/dashboard/api/profile/cpu?seconds=1', '/dashboard/api/profile/heap', '/dashboard/api/profile/allocations?seconds=1']) {
     const remote = await instance.inject({ method: 'POST', url, remoteAddress: '203.0.113.9' })
     t.equal(remote.statusCode, 401, `no token: ${url}`)

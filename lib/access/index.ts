@@ -15,6 +15,11 @@ export interface AccessOptions {
   authorizeTimeoutMs: number
   /** `NODE_ENV === 'production'` at register time: the local rule is off, nothing is open without a way in. */
   production: boolean
+  /**
+   * Whether the local rule opens the views too. Default: only when neither a token nor `authorize` is set, so that
+   * a token, once set, is what opens them (and can be checked with curl on the same machine).
+   */
+  localAccess?: boolean
   log: FastifyBaseLogger
   now?: () => number
 }
@@ -23,10 +28,11 @@ export interface AccessOptions {
  * Why a caller may or may not read the detailed views. `challenge` (401 with a Basic challenge, so that a browser
  * prompts) when a token would let it in; `limited` (429) after too many wrong tokens from its address.
  */
-export type Verdict = 'allow' | 'challenge' | 'limited' | 'closed' | 'remote' | 'denied'
+export type Verdict = 'allow' | 'challenge' | 'limited' | 'closed' | 'unopened' | 'remote' | 'denied'
 
-const REASONS: Record<'closed' | 'remote' | 'denied', string> = {
+const REASONS: Record<'closed' | 'unopened' | 'remote' | 'denied', string> = {
   closed: 'NODE_ENV is production and neither the "token" option (or SERVER_WATCH_TOKEN) nor "authorize" is set',
+  unopened: '"localAccess" is false and neither the "token" option (or SERVER_WATCH_TOKEN) nor "authorize" is set',
   remote: 'only requests made directly on this host may read it without a token (set the "token" option or SERVER_WATCH_TOKEN)',
   denied: 'authorize denied the request'
 }
@@ -39,9 +45,13 @@ const CHALLENGE = 'Basic realm="server-watch", charset="UTF-8"'
  */
 const peerOf = (request: FastifyRequest): string => request.socket?.remoteAddress ?? 'unknown'
 
-/** Who may read the detailed views: a valid token, then `authorize` if given, else the local rule outside production. */
-export function createAccess ({ tokens, authorize, authorizeTimeoutMs, production, log, now = Date.now }: AccessOptions) {
+/**
+ * Who may read the detailed views: a valid token, then `authorize` if given. The local rule (outside production)
+ * only when neither is set, or when `localAccess: true` keeps it beside them.
+ */
+export function createAccess ({ tokens, authorize, authorizeTimeoutMs, production, localAccess, log, now = Date.now }: AccessOptions) {
   const matches = tokens === null ? null : createTokenMatcher(tokens)
+  const local = !production && (localAccess ?? (tokens === null && authorize === null))
   const attempts = new FailedAttempts(now)
 
   /** A custom authorize, bounded: only `true` allows; a throw, a rejection or no answer in time denies. */
@@ -75,7 +85,8 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
   }
 
   function verdict (request: FastifyRequest): Verdict | Promise<Verdict> {
-    let fallback: Verdict = authorize !== null ? 'denied' : production ? 'closed' : 'remote'
+    if (local && isLocalRequest(request)) return 'allow'
+    let fallback: Verdict = authorize !== null ? 'denied' : production ? 'closed' : local ? 'remote' : 'unopened'
     if (matches !== null) {
       fallback = 'challenge'
       const secret = presentedSecret(request.headers.authorization)
@@ -99,7 +110,7 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
       if (typeof allowed === 'boolean') return allowed ? 'allow' : fallback
       return allowed.then((ok) => ok ? 'allow' : fallback)
     }
-    return !production && isLocalRequest(request) ? 'allow' : fallback
+    return fallback
   }
 
   function refuse (request: FastifyRequest, reply: FastifyReply, result: Verdict): void {
@@ -118,6 +129,12 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
 
   return {
     verdict,
+    /** How an allowed caller got in, for a log line: never the secret itself. */
+    via (request: FastifyRequest): 'token' | 'local' | 'authorize' {
+      const secret = matches === null ? null : presentedSecret(request.headers.authorization)
+      if (secret !== null && matches!(secret)) return 'token'
+      return local && isLocalRequest(request) ? 'local' : 'authorize'
+    },
     /** For /health: whether to show the details (everyone gets the status). */
     allows (request: FastifyRequest): boolean | Promise<boolean> {
       const result = verdict(request)
