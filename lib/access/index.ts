@@ -4,10 +4,11 @@ import {
 } from '../errors.js'
 import type { Authorize } from '../options.js'
 import { loggableError } from '../error-text.js'
-import { FailedAttempts } from './attempts.js'
+import { FailedAttempts, attemptKey } from './attempts.js'
 import { isCrossSite } from './same-origin.js'
 import { isLocalRequest } from './local.js'
 import { createTokenMatcher, presentedSecret } from './token.js'
+import { WrongTokenLog } from './wrong-token-log.js'
 
 export interface AccessOptions {
   tokens: readonly string[] | null
@@ -41,7 +42,8 @@ const CHALLENGE = 'Basic realm="server-watch", charset="UTF-8"'
 /**
  * Wrong tokens are counted per socket peer, not per `request.ip`: with `trustProxy` that comes from a header the
  * client writes, which could dodge the limit or fill its memory with long keys. Behind a proxy all clients share
- * the proxy's count, which costs them nothing but a 429 instead of a 401 for a wrong token.
+ * the proxy's count, which costs them nothing but a 429 instead of a 401 for a wrong token. IPv6 peers are
+ * counted per /64 (`attemptKey`).
  */
 const peerOf = (request: FastifyRequest): string => request.socket?.remoteAddress ?? 'unknown'
 
@@ -53,6 +55,7 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
   const matches = tokens === null ? null : createTokenMatcher(tokens)
   const local = !production && (localAccess ?? (tokens === null && authorize === null))
   const attempts = new FailedAttempts(now)
+  const wrongTokens = new WrongTokenLog(log)
 
   /** A custom authorize, bounded: only `true` allows; a throw, a rejection or no answer in time denies. */
   function askAuthorize (check: Authorize, request: FastifyRequest): boolean | Promise<boolean> {
@@ -94,14 +97,22 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
         // The right token always opens, so that nobody can lock its owner out with wrong ones.
         if (matches(secret)) return 'allow'
         const peer = peerOf(request)
-        if (attempts.retryAfterMs(peer) > 0) {
+        const key = attemptKey(peer)
+        if (attempts.retryAfterMs(key) > 0) {
           fallback = 'limited'
+          wrongTokens.refused(key)
         } else {
           // The addresses and the URL only: never the token, right or wrong.
-          const lockedOut = attempts.fail(peer)
-          request.log.warn({ client: request.ip, peer, url: request.url }, lockedOut
-            ? 'server-watch: too many wrong tokens from this address; its wrong tokens get 429 for a minute'
-            : 'server-watch: wrong token')
+          const { lockedOut, globalLockout } = attempts.fail(key)
+          const fields = { client: request.ip, peer, key, url: request.url }
+          if (globalLockout) {
+            wrongTokens.lockout(request.log, fields, 'server-watch: too many wrong tokens from all addresses together; ' +
+              'every wrong token gets 429 until the minute ends (the right token still opens)')
+          } else if (lockedOut) {
+            wrongTokens.lockout(request.log, fields, 'server-watch: too many wrong tokens from this address; its wrong tokens get 429 for a minute')
+          } else {
+            wrongTokens.wrong(request.log, fields, 'server-watch: wrong token')
+          }
         }
       }
     }
@@ -120,7 +131,7 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
       return
     }
     if (result === 'limited') {
-      reply.header('retry-after', String(Math.max(1, Math.ceil(attempts.retryAfterMs(peerOf(request)) / 1000))))
+      reply.header('retry-after', String(Math.max(1, Math.ceil(attempts.retryAfterMs(attemptKey(peerOf(request))) / 1000))))
       sendRefusal(reply, new FST_SERVER_WATCH_TOO_MANY_ATTEMPTS())
       return
     }
@@ -129,6 +140,10 @@ export function createAccess ({ tokens, authorize, authorizeTimeoutMs, productio
 
   return {
     verdict,
+    /** Logs what the wrong-token summary holds so far and stops its timer (the plugin's onClose). */
+    close (): void {
+      wrongTokens.close()
+    },
     /** How an allowed caller got in, for a log line: never the secret itself. */
     via (request: FastifyRequest): 'token' | 'local' | 'authorize' {
       const secret = matches === null ? null : presentedSecret(request.headers.authorization)
