@@ -47,8 +47,13 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     }).on('error', () => {})
     // The demo's own traffic is flowing: its requests are counted.
     let counted = 0
+    let asking = false
     await until(() => {
-      get('/health').then(({ body }) => { counted = (JSON.parse(body) as { application: { totalRequests: number } }).application.totalRequests }, () => {})
+      if (!asking) {
+        asking = true
+        get('/health').then(({ body }) => { counted = (JSON.parse(body) as { application: { totalRequests: number } }).application.totalRequests }, () => {})
+          .finally(() => { asking = false })
+      }
       return counted >= 10
     }, 'the demo\'s own traffic to be served')
     await until(() => streamed.includes('event: sample'), 'the live stream to send a frame')
