@@ -2,7 +2,7 @@ import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { FailedAttempts, FAILED_ATTEMPTS_LIMIT, GLOBAL_FAILED_ATTEMPTS_LIMIT, attemptKey } from '../lib/access/attempts.js'
-import { WRONG_TOKEN_LOG_LINES } from '../lib/access/wrong-token-log.js'
+import { WRONG_TOKEN_LOG_LINES, WrongTokenLog } from '../lib/access/wrong-token-log.js'
 import { createAccess } from '../lib/access/index.js'
 import { isLoopbackAddress, isLoopbackHost } from '../lib/access/local.js'
 import { createTokenMatcher, presentedSecret } from '../lib/access/token.js'
@@ -389,6 +389,31 @@ t.test('issue 26.13: wrong tokens from many addresses meet a global bound; the r
   // And the window is over: wrong tokens get 401 again, the first address included.
   t.equal(await status('127.9.200.1'), 401)
   t.equal(await status('203.0.113.9'), 401)
+})
+
+t.test('issue 26.13: WrongTokenLog: a few lines an interval, then one summary at its end or at close', async (t) => {
+  const clock = fakeClock(t)
+  const { lines, logger } = logLines()
+  const log = Fastify({ logger }).log
+  const summary = new WrongTokenLog(log, 1000, 2)
+  const fields = (key: string) => ({ client: key, peer: key, key, url: '/metrics' })
+  for (const key of ['a', 'b', 'c', 'c', 'd']) summary.wrong(log, fields(key), 'server-watch: wrong token')
+  summary.lockout(log, fields('c'), 'server-watch: too many wrong tokens from this address')
+  summary.refused('c')
+  summary.refused('e')
+  const entries = () => lines.map((line) => JSON.parse(line) as { msg: string, unlogged?: number, limited?: number, addresses?: number })
+  t.same(entries().map((entry) => entry.msg), ['server-watch: wrong token', 'server-watch: wrong token', 'server-watch: too many wrong tokens from this address'])
+  clock.tick(1000)
+  t.match(entries().at(-1), { unlogged: 3, limited: 2, addresses: 3, msg: 'server-watch: 5 more wrong tokens from 3 addresses in the last 1 s (2 refused with 429); only the first 2 of an interval are logged one by one' })
+  clock.tick(5000)
+  t.equal(entries().length, 4, 'a quiet interval logs nothing')
+  // A new interval: two lines again, and what is left is logged at close, without waiting for the timer.
+  for (const key of ['x', 'y', 'z']) summary.wrong(log, fields(key), 'server-watch: wrong token')
+  t.equal(entries().length, 6)
+  summary.close()
+  t.match(entries().at(-1), { unlogged: 1, limited: 0, addresses: 1 })
+  clock.tick(5000)
+  t.equal(entries().length, 7, 'the timer was cleared at close')
 })
 
 t.test('issue 26.13: IPv6 clients are counted per /64, IPv4-mapped ones as their IPv4 address', async (t) => {
