@@ -47,7 +47,7 @@ export interface ServerWatchOptions {
   checks?: Record<string, HealthCheck | (() => unknown)>
   /**
    * Who may read the detailed views. When given, it decides (a valid `token` still lets a caller in). Default: a
-   * valid token, or a request made directly on this host outside production.
+   * valid token; with neither a token nor `authorize`, a request made directly on this host outside production.
    */
   authorize?: Authorize
   /** An `authorize` that has not settled by then denies. Default 1000. */
@@ -57,6 +57,11 @@ export interface ServerWatchOptions {
    * password of HTTP Basic (any user name). Default: `SERVER_WATCH_TOKEN`, comma-separated.
    */
   token?: string | readonly string[]
+  /**
+   * Whether a request made directly on this host (outside production) opens the detailed views. Default: only when
+   * neither `token` (nor SERVER_WATCH_TOKEN) nor `authorize` is set; `true` keeps it beside them.
+   */
+  localAccess?: boolean
   /** Threshold rules on the snapshot's figures, their notifications and load shedding; `false` turns them off. */
   alerts?: AlertsOptions | false
   /** A name prefix and constant labels on every series of /metrics, and the opt-in `status_code` label. */
@@ -80,7 +85,7 @@ export interface ServerWatchOptions {
   metricsPath?: string | false
   /**
    * CPU profiles, heap snapshots and allocation profiles on demand (`POST {dashboardPath}/api/profile/*`).
-   * Default: on when `token` (or SERVER_WATCH_TOKEN) or `authorize` is set; `true` without either fails at register.
+   * Default false; `true` without `token` (or SERVER_WATCH_TOKEN) or `authorize` fails at register.
    */
   profiles?: boolean
   /**
@@ -103,6 +108,7 @@ export interface NormalizedOptions {
   authorize: Authorize | null
   authorizeTimeoutMs: number
   tokens: readonly string[] | null
+  localAccess: boolean
   alerts: NormalizedAlerts | null
   prometheus: NormalizedPrometheus
   maxCustomMetrics: number
@@ -131,6 +137,7 @@ const KNOWN_OPTIONS = {
   authorize: true,
   authorizeTimeoutMs: true,
   token: true,
+  localAccess: true,
   alerts: true,
   prometheus: true,
   maxCustomMetrics: true,
@@ -241,13 +248,14 @@ function tokens (options: Record<string, unknown>): readonly string[] | null {
 }
 
 /**
- * A heap snapshot holds every string in memory (secrets included) and a capture pauses or slows the process: never
- * open on the local rule alone, which trusts anything that runs on the host, so never without a way to say who.
+ * A heap snapshot holds every string in memory (secrets included) and a capture pauses or slows the process: off
+ * unless asked for (a token set for a Prometheus scrape must not open them), and never open on the local rule
+ * alone, which trusts anything that runs on the host, so never without a way to say who.
  */
 function profiles (options: Record<string, unknown>, { tokens, authorize }: Pick<NormalizedOptions, 'tokens' | 'authorize'>): boolean {
   const value = options.profiles
   const guarded = tokens !== null || authorize !== null
-  if (value === undefined) return guarded
+  if (value === undefined) return false
   if (typeof value !== 'boolean') throw new FST_SERVER_WATCH_INVALID_OPTION('profiles', 'a boolean', show(value))
   if (value && !guarded) {
     throw new FST_SERVER_WATCH_INVALID_OPTION('profiles',
@@ -268,6 +276,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     authorize,
     authorizeTimeoutMs: top.integer('authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
     tokens: tokens(options),
+    localAccess: false,
     alerts: null,
     prometheus: normalizePrometheus(options.prometheus, RESERVED_LABEL_NAMES),
     maxCustomMetrics: top.integer('maxCustomMetrics', DEFAULT_MAX_CUSTOM_METRICS, 1, 100_000),
@@ -288,6 +297,7 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
   normalized.profiles = profiles(options, normalized)
+  normalized.localAccess = top.boolean('localAccess', normalized.tokens === null && authorize === null)
   const paths = (['healthPath', 'dashboardPath', 'metricsPath'] as const).filter((name) => normalized[name] !== false)
   for (const [i, a] of paths.entries()) {
     for (const b of paths.slice(i + 1)) {

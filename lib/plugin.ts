@@ -120,6 +120,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   }
 
   const access = createAccess({ ...options, log: app.log })
+  app.addHook('onClose', (_instance, done) => { access.close(); done() })
   const warning = closedWarning(options)
   if (warning !== '') app.log.warn(warning)
 

@@ -535,7 +535,7 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
 
   t.test('Diagnostics: a 1 s CPU profile downloads a .cpuprofile and fills the top-functions table', async (t) => {
     const token = 'browser-test-token-0123456789'
-    const demo = await startDemo(t, { token })
+    const demo = await startDemo(t, { token, profiles: true })
     await demo.hit('GET', '/reports/daily')
     await demo.hit('GET', '/users/7')
     const watched = await openPage(session, { httpCredentials: { username: 'ops', password: token } })
