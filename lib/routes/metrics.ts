@@ -7,6 +7,7 @@ import type { RequestsView } from '../requests/store.js'
 import { dropFamilies, fleetFamilies, fleetRequests, PER_PROCESS_FAMILIES } from '../shared/prometheus.js'
 import { worstStatus } from '../shared/store.js'
 import type { Watch } from '../watch.js'
+import { documented } from './openapi.js'
 
 export interface MetricsOptions {
   /** The read model (lib/watch.ts); without heap spaces or GC figures, those families are left out. */
@@ -15,6 +16,12 @@ export interface MetricsOptions {
   access: Pick<Access, 'hook'>
   /** The `prometheus` option: a prefix and constant labels, or null. */
   relabeling?: Relabel | null
+}
+
+// For the app's OpenAPI document (lib/routes/openapi.ts). The body is a Buffer: no serializer ever runs on it.
+const METRICS_SCHEMA = {
+  ...documented('Prometheus metrics', 'The Prometheus text exposition (format 0.0.4), for callers that authorize allows.'),
+  response: { 200: { description: 'The exposition', content: { [PROMETHEUS_CONTENT_TYPE]: { schema: { type: 'string' } } } } }
 }
 
 /** `GET {metricsPath}` (and HEAD): the Prometheus text exposition, for callers that `authorize` allows. */
@@ -54,6 +61,7 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     url: metricsPath,
     exposeHeadRoute: true,
     config: { serverWatch: false },
+    schema: METRICS_SCHEMA,
     onRequest: access.hook,
     handler (_request, reply) {
       // A Buffer, so that it is encoded once rather than once per scrape.
