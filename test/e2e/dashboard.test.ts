@@ -418,6 +418,98 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.equal(await plain.page.locator('#mem-percent-label').textContent(), limit.source === 'host' ? 'Share of RAM' : `Share of ${limit.bytes / 1024 / 1024} MiB limit`)
   })
 
+  t.test('issue 30.9: the page as a person sees it: one sample in table and cards, keys that tell series apart, nothing cut, no empty half-cards', async (t) => {
+    const demo = await startDemo(t, {}, true)
+    const stopTraffic = startTraffic(demo, 40)
+    t.teardown(stopTraffic)
+    for (let i = 0; i < 14; i++) await demo.hit('GET', i % 2 === 0 ? '/fail' : `/xss/${i}`)
+    await until(() => demo.app.serverWatch.history('5m').timestamps.length >= 5, 'five samples')
+
+    const desktop = await openPage(session, { width: 1280, height: 800 })
+    t.teardown(() => desktop.context.close())
+    const { page } = desktop
+    await page.goto(demo.dashboard)
+    await page.waitForSelector('#connection[data-mode="live"]')
+    await page.waitForFunction(() => document.querySelectorAll('#endpoints-body tr').length > 3)
+
+    // Table and cards from one frame: under traffic, every live frame's table adds up to its cards.
+    const figures = () => page.evaluate(() => {
+      const number = (text: string | null | undefined) => Number((text ?? '').replace(/[^\d]/g, ''))
+      const rows = [...document.querySelectorAll('#endpoints-body tr')]
+      return {
+        table: rows.reduce((sum, row) => sum + number(row.children[1]?.textContent), 0),
+        tableErrors: rows.reduce((sum, row) => sum + number(row.children[2]?.textContent), 0),
+        total: number(document.getElementById('app-total')?.textContent),
+        errors: number(document.getElementById('app-errors')?.textContent?.split(' ')[0])
+      }
+    })
+    let updated = (await page.getAttribute('#updated', 'datetime')) ?? ''
+    const seen: Array<Awaited<ReturnType<typeof figures>>> = []
+    for (let i = 0; i < 8; i++) {
+      updated = await waitForUpdate(page, updated)
+      seen.push(await figures())
+    }
+    t.ok(seen.at(-1)!.total > seen[0]!.total, `requests came in meanwhile: ${seen[0]!.total} then ${seen.at(-1)!.total}`)
+    t.same(seen.map((frame) => frame.table), seen.map((frame) => frame.total), 'the endpoint counts add up to the Requests card, frame after frame')
+    t.same(seen.map((frame) => frame.tableErrors), seen.map((frame) => frame.errors), 'and their errors to the server errors')
+
+    // Every line chart's legend keys differ: by colour or by dash.
+    const legends = await page.evaluate(() => {
+      const Chart = (window as any).Chart
+      return [...document.querySelectorAll('canvas')].map((canvas) => Chart.getChart(canvas)).filter((chart) => chart?.config.type === 'line')
+        .map((chart) => ({ id: chart.canvas.id, keys: chart.legend.legendItems.map((item: any) => ({ text: item.text, key: `${item.strokeStyle} ${JSON.stringify(item.lineDash ?? [])} ${item.pointStyle}` })) }))
+    })
+    for (const { id, keys } of legends) {
+      t.equal(new Set(keys.map((key: { key: string }) => key.key)).size, keys.length, `${id}: no two legend keys alike ${JSON.stringify(keys)}`)
+    }
+    const latency = legends.find((legend) => legend.id === 'chart-latency')!.keys
+    t.not(latency[1].key.split(' ')[1], latency[2].key.split(' ')[1], 'p95 and p99 have different line patterns, so equal values still show two lines')
+
+    // The recent errors end on a whole item; the rest scrolls.
+    await page.waitForFunction(() => document.querySelectorAll('#errors-list li').length >= 10)
+    const errors = await page.evaluate(() => {
+      const list = document.getElementById('errors-list')!
+      const box = list.getBoundingClientRect()
+      const items = [...list.children].map((item) => item.getBoundingClientRect())
+      return {
+        scrolls: list.scrollHeight > list.clientHeight,
+        cut: items.filter((item) => item.top < box.bottom - 1 && item.bottom > box.bottom + 1).length,
+        shown: items.filter((item) => item.bottom <= box.bottom + 1).length
+      }
+    })
+    t.equal(errors.cut, 0, `no error cut mid-line (${errors.shown} shown whole${errors.scrolls ? ', the rest scrolls' : ''})`)
+    t.ok(errors.shown >= 3, 'several errors in view')
+
+    // No card beside much empty space: what a card holds reaches near its bottom.
+    const emptiness = await page.evaluate(() => [...document.querySelectorAll('main .card')].filter((card) => card.checkVisibility()).map((card) => {
+      const inner = card.getBoundingClientRect().bottom - parseFloat(getComputedStyle(card).paddingBottom)
+      const content = Math.max(...[...card.children].filter((child) => child.checkVisibility()).map((child) => child.getBoundingClientRect().bottom))
+      return { id: card.id || card.querySelector('h2')?.textContent, empty: Math.round(inner - content) }
+    }))
+    const roomy = emptiness.filter((card) => card.empty > 120)
+    t.same(roomy, [], `no card with more than 120 px empty below its content: ${JSON.stringify(emptiness)}`)
+    t.same(desktop.problems, [])
+
+    // On a phone (375 px), no text is cut by overflow: what ends in an ellipsis has its whole text in a title.
+    const phone = await openPage(session, { width: 375, height: 812, mobile: true, scale: 2 })
+    t.teardown(() => phone.context.close())
+    await phone.page.goto(demo.dashboard)
+    await phone.page.waitForSelector('#connection[data-mode="live"]')
+    await phone.page.waitForFunction(() => document.getElementById('app-rps-sub')?.textContent?.startsWith('peak'))
+    const cut = await phone.page.evaluate(() => [...document.querySelectorAll('body *')].filter((element) => {
+      if (!(element instanceof HTMLElement) || !element.checkVisibility() || element.closest('[title]') !== null) return false
+      if (element.closest('.table-wrap, .error-list, canvas') !== null) return false
+      const style = getComputedStyle(element)
+      const clips = style.textOverflow === 'ellipsis' || style.overflowX === 'hidden' || style.overflowX === 'clip'
+      return clips && element.textContent !== '' && element.scrollWidth > element.clientWidth + 1
+    }).map((element) => `${element.id || element.className}: "${element.textContent}" (${element.scrollWidth} > ${element.clientWidth})`))
+    t.same(cut, [], 'no caption cut at 375 px')
+    t.equal(await phone.page.evaluate(() => document.documentElement.scrollWidth), 375, 'no sideways scrolling')
+    const widths = await phone.page.evaluate(() => [...new Set([...document.querySelectorAll('main .card')].filter((card) => card.checkVisibility()).map((card) => Math.round(card.getBoundingClientRect().width)))])
+    t.same(widths, [375 - 2 * 12], 'one column: every card as wide as the page less its margins')
+    t.same(phone.problems, [])
+  })
+
   // The pictures themselves are taken by `npm run screenshots` (test/screenshots.ts): the suite writes no files.
   t.test('desktop and phone, light and dark: live, filled, no console problems', async (t) => {
     const demo = await startDemo(t, {}, true)
