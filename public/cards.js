@@ -109,8 +109,11 @@ function renderMemory ({ process, system }) {
     const fill = make('span', 'bar-fill')
     fill.style.width = `${space.size > 0 ? Math.min(100, space.used / space.size * 100).toFixed(1) : 0}%`
     track.append(fill)
+    const name = make('span', 'bar-name', space.name.replace(/_/g, ' '))
+    // Cut with an ellipsis where the column is narrow: the whole name is in its title.
+    name.title = name.textContent
     item.append(
-      make('span', 'bar-name', space.name.replace(/_/g, ' ')),
+      name,
       track,
       make('span', 'bar-value', `${formatBytes(space.used)} / ${formatBytes(space.size)}`)
     )
