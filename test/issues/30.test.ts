@@ -6,8 +6,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /** `tap <fixture>` as `npm test` runs it (the package.json "tap" config, no -R), on CI (no colours, no redraws). */
 function runTap (fixture: string): { status: number | null, lines: string[] } {
-  // Without the outer run's variables, which would make the inner tap a child of this one.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(TAP|_TAPJS|NODE_OPTIONS$)/.test(name)))
+  // Without the outer run's variables, which would make the inner tap a child of this one (or its coverage ours).
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(TAP|_TAPJS|NODE_OPTIONS$|NODE_V8_COVERAGE$)/.test(name)))
   const result = spawnSync(process.execPath, [
     'node_modules/.bin/tap', '--disable-coverage', '--include', 'test/fixtures/reporter/*.ts', `test/fixtures/reporter/${fixture}`
   ], { cwd: ROOT, env: { ...env, CI: 'true' }, encoding: 'utf8' })
