@@ -93,6 +93,11 @@ export interface ServerWatchOptions {
    * into `dir` on every sample and merges the others'. Default: SERVER_WATCH_DIR when set; `false` turns it off.
    */
   shared?: SharedOptions | false
+  /**
+   * The health and metrics routes are documented in the app's OpenAPI document (@fastify/swagger) under the tag
+   * `server-watch`, every other route of the plugin hidden. Default true; `false` hides them all.
+   */
+  openapi?: boolean
 }
 
 export interface NormalizedCheck {
@@ -127,6 +132,7 @@ export interface NormalizedOptions {
   metricsPath: string | false
   profiles: boolean
   shared: NormalizedShared | null
+  openapi: boolean
 }
 
 /** Every option's name, derived from the interface: a key added there and not here fails to compile. */
@@ -153,7 +159,8 @@ const KNOWN_OPTIONS = {
   dashboardPath: true,
   metricsPath: true,
   profiles: true,
-  shared: true
+  shared: true,
+  openapi: true
 } satisfies KnownKeys<ServerWatchOptions>
 /** Set by Fastify's register itself. */
 const REGISTER_OPTIONS = ['logLevel', 'logSerializers']
@@ -293,7 +300,8 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     dashboardPath: path(top, 'dashboardPath', '/dashboard'),
     metricsPath: path(top, 'metricsPath', '/metrics'),
     profiles: false,
-    shared: normalizeShared(options.shared)
+    shared: normalizeShared(options.shared),
+    openapi: top.boolean('openapi', true)
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
   normalized.profiles = profiles(options, normalized)

@@ -9,6 +9,7 @@ import { normalizeOptions, type ServerWatchOptions } from './options.js'
 import { registerDashboard } from './routes/dashboard.js'
 import { registerHealth } from './routes/health.js'
 import { registerMetrics } from './routes/metrics.js'
+import { hideUndocumented } from './routes/openapi.js'
 import type { AlertsView } from './schemas/alerts.js'
 import { registerProfiles } from './routes/profiles.js'
 import type { HealthSnapshot } from './schemas/health.js'
@@ -127,6 +128,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   // fastify-plugin puts this plugin in its parent's context, where Fastify ignores `prefix`: our routes get a
   // child context of their own that honours it (and keeps our hooks, if any, to our routes).
   await app.register(async function serverWatchRoutes (routes: FastifyInstance) {
+    routes.addHook('onRoute', hideUndocumented(options.openapi))
     if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, access })
     if (options.dashboardPath !== false) {
       registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, healthPath: options.healthPath, access, maxStreams: options.maxStreams, profiles: options.profiles })

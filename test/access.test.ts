@@ -10,6 +10,7 @@ import { normalizeOptions } from '../lib/options.js'
 import type { ServerWatchOptions } from '../lib/plugin.js'
 import { buildApp } from './helpers/app.js'
 import { fakeClock } from './helpers/time.js'
+import { withEnv } from './helpers/env.js'
 
 /** The detailed views: everything but /health and its probes. */
 const DETAILED = [
@@ -53,14 +54,7 @@ async function app (test: Test, options: ServerWatchOptions = {}, fastifyOptions
 
 /** Registers the plugin with NODE_ENV=production (read once, at register time), then puts NODE_ENV back. */
 async function productionApp (test: Test, options: ServerWatchOptions = {}, fastifyOptions: FastifyServerOptions = {}) {
-  const before = process.env.NODE_ENV
-  process.env.NODE_ENV = 'production'
-  try {
-    return await app(test, options, fastifyOptions)
-  } finally {
-    if (before === undefined) delete process.env.NODE_ENV
-    else process.env.NODE_ENV = before
-  }
+  return await withEnv({ NODE_ENV: 'production' }, () => app(test, options, fastifyOptions))
 }
 
 /** GET (or HEAD) `url`; a live stream is read until its headers and first bytes, then dropped. */
@@ -241,17 +235,11 @@ t.test('token: an array rotates, and SERVER_WATCH_TOKEN sets it without code (th
   for (const token of [TOKEN, OTHER_TOKEN]) {
     t.equal((await rotating.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
   }
-  const before = process.env.SERVER_WATCH_TOKEN
-  t.teardown(() => {
-    if (before === undefined) delete process.env.SERVER_WATCH_TOKEN
-    else process.env.SERVER_WATCH_TOKEN = before
-  })
-  process.env.SERVER_WATCH_TOKEN = ` ${TOKEN} , ${OTHER_TOKEN} `
-  const fromEnv = await app(t)
+  const fromEnv = await withEnv({ SERVER_WATCH_TOKEN: ` ${TOKEN} , ${OTHER_TOKEN} ` }, () => app(t))
   for (const token of [TOKEN, OTHER_TOKEN]) {
     t.equal((await fromEnv.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: basic('me', token) } })).statusCode, 200)
   }
-  const optionWins = await app(t, { token: 'option-token-wins-over-env' })
+  const optionWins = await withEnv({ SERVER_WATCH_TOKEN: TOKEN }, () => app(t, { token: 'option-token-wins-over-env' }))
   t.equal((await optionWins.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 401)
   t.equal((await optionWins.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: 'Bearer option-token-wins-over-env' } })).statusCode, 200)
 })
@@ -270,16 +258,10 @@ t.test('token: invalid values fail at register without showing the secret', asyn
     t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message }, JSON.stringify(token))
     if (typeof token === 'string') t.notOk(error?.message.includes(token), 'the value is not in the message')
   }
-  const before = process.env.SERVER_WATCH_TOKEN
-  t.teardown(() => {
-    if (before === undefined) delete process.env.SERVER_WATCH_TOKEN
-    else process.env.SERVER_WATCH_TOKEN = before
-  })
   const misspelt = await buildApp({ tokn: TOKEN } as ServerWatchOptions).then(() => null, (error: Error) => error)
   t.match(misspelt, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /"tokn" option .*did you mean "token".*got a string$/ })
   t.notOk(misspelt?.message.includes(TOKEN), 'a misspelt option does not show its value either')
-  process.env.SERVER_WATCH_TOKEN = 'tooshort'
-  const error = await buildApp().then(() => null, (error: Error) => error)
+  const error = await withEnv({ SERVER_WATCH_TOKEN: 'tooshort' }, () => buildApp().then(() => null, (error: Error) => error))
   t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /^"SERVER_WATCH_TOKEN" option must be/ })
   t.notOk(error?.message.includes('tooshort'))
 })

@@ -4,6 +4,7 @@ import { PROMETHEUS_CONTENT_TYPE, encodeMetrics } from '../prometheus/index.js'
 import type { MetricsRead } from '../prometheus/read.js'
 import { NO_RELABELING, type NormalizedPrometheus } from '../prometheus/relabel.js'
 import type { Watch } from '../watch.js'
+import { documented } from './openapi.js'
 
 export interface MetricsOptions {
   /** The read model (lib/watch.ts); without heap spaces, runtime figures or GC figures, those families are left out. */
@@ -14,6 +15,12 @@ export interface MetricsOptions {
   prometheus?: NormalizedPrometheus
   /** Shared mode is on: the fleet's merged counts have no durations by exact status code. */
   shared?: boolean
+}
+
+// For the app's OpenAPI document (lib/routes/openapi.ts). The body is a Buffer: no serializer ever runs on it.
+const METRICS_SCHEMA = {
+  ...documented('Prometheus metrics', 'The Prometheus text exposition (format 0.0.4), for callers that authorize allows.'),
+  response: { 200: { description: 'The exposition', content: { [PROMETHEUS_CONTENT_TYPE]: { schema: { type: 'string' } } } } }
 }
 
 /** `GET {metricsPath}` (and HEAD): the Prometheus text exposition, for callers that `authorize` allows. */
@@ -53,6 +60,7 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     url: metricsPath,
     exposeHeadRoute: true,
     config: { serverWatch: false },
+    schema: METRICS_SCHEMA,
     onRequest: access.hook,
     async handler (_request, reply) {
       // A Buffer, so that it is encoded once rather than once per scrape.
