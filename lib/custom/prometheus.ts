@@ -1,12 +1,11 @@
 import type { Histogram } from '../histogram.js'
-import { HTTP_BOUND_INDEXES, HTTP_DURATION_BOUNDS, msToSeconds } from '../prometheus/buckets.js'
+import { HTTP_BOUND_INDEXES, HTTP_DURATION_BOUNDS } from '../prometheus/buckets.js'
 import { formatValue, labelPairs, type Exposition } from '../prometheus/text.js'
 import { exposedNames, type CustomMetric, type CustomMetrics } from './registry.js'
 import type { Series } from './series.js'
 
 /** Series written between two turns of the event loop when encoding for a scrape (encodeCustomMetrics). */
 const SERIES_PER_TURN = 250
-const LE_VALUES = [...HTTP_DURATION_BOUNDS.map(formatValue), '+Inf']
 
 /**
  * The app's own metrics in the text exposition, through the one writer: a counter as `<name>_total`, a gauge under
@@ -90,23 +89,12 @@ function cache (out: Exposition, series: Series<unknown>): Rendered {
   return rendered
 }
 
-/** One histogram series in seconds: the cumulative count at each bound, read in one pass over the fine buckets. */
+/** One histogram series, written by the one writer and kept until its count changes. */
 function histogramBytes (out: Exposition, series: Series<Histogram>): Buffer {
   const histogram = series.value
   const rendered = cache(out, series)
   if (rendered.bytes !== null && rendered.state === histogram.count) return rendered.bytes
-  const labels = rendered.labels
-  const le = labels === '' ? 'le="' : `${labels},le="`
-  const counts = histogram.counts
-  let text = ''
-  let cumulative = 0
-  let index = 0
-  for (let i = 0; i < HTTP_BOUND_INDEXES.length; i++) {
-    for (const last = HTTP_BOUND_INDEXES[i]!; index <= last; index++) cumulative += counts[index]!
-    text += `${out.lineStart('_bucket', `${le}${LE_VALUES[i]}"`)}${cumulative}\n`
-  }
-  text += `${out.lineStart('_bucket', `${le}+Inf"`)}${histogram.count}\n`
-  text += `${out.lineStart('_sum', labels)}${formatValue(msToSeconds(histogram.sum))}\n${out.lineStart('_count', labels)}${histogram.count}\n`
+  const text = out.histogramLines(rendered.labels, histogram, HTTP_DURATION_BOUNDS, HTTP_BOUND_INDEXES)
   rendered.state = histogram.count
   rendered.bytes = Buffer.from(text)
   return rendered.bytes

@@ -88,17 +88,23 @@ export class Exposition {
    * bound an edge of the fine buckets, so exact), read in one pass up to the largest.
    */
   histogram (labelText: string, histogram: Histogram, bounds: readonly number[], indexes: readonly number[]): void {
+    this.append(this.histogramLines(labelText, histogram, bounds, indexes))
+  }
+
+  /** The lines `histogram` writes, returned instead: for a caller that keeps a series' lines (lib/custom/prometheus.ts). */
+  histogramLines (labelText: string, histogram: Histogram, bounds: readonly number[], indexes: readonly number[]): string {
     const counts = histogram.counts
     const le = labelText === '' ? 'le="' : `${labelText},le="`
+    let text = ''
     let cumulative = 0
     let index = 0
     for (let i = 0; i < bounds.length; i++) {
       for (const last = indexes[i]!; index <= last; index++) cumulative += counts[index]!
-      this.line('_bucket', `${le}${formatValue(bounds[i]!)}"`, String(cumulative))
+      text += `${this.lineStart('_bucket', `${le}${formatValue(bounds[i]!)}"`)}${cumulative}\n`
     }
-    this.line('_bucket', `${le}+Inf"`, String(histogram.count))
-    this.line('_sum', labelText, formatValue(msToSeconds(histogram.sum)))
-    this.line('_count', labelText, String(histogram.count))
+    text += `${this.lineStart('_bucket', `${le}+Inf"`)}${histogram.count}\n`
+    text += `${this.lineStart('_sum', labelText)}${formatValue(msToSeconds(histogram.sum))}\n`
+    return `${text}${this.lineStart('_count', labelText)}${histogram.count}\n`
   }
 
   /**
