@@ -2,6 +2,7 @@ import { errorCode, errorText } from '../error-text.js'
 import { OTHER_STATUS_KEY } from '../requests/figures.js'
 import { errorClass, fingerprint, groupId, readProperty as read, sampleStack, VALIDATION_CODE } from './fingerprint.js'
 import { MinuteSeries, minuteOf } from './series.js'
+import type { ErrorGroupSnapshot } from '../schemas/errors.js'
 import { ERROR_GROUPS_FORMAT, ERROR_GROUPS_FORMAT_VERSION, type StoredErrorGroup, type StoredErrorGroups } from './stored.js'
 
 export const DEFAULT_MAX_ERROR_GROUPS = 100
@@ -15,22 +16,8 @@ const FINGERPRINT_CACHE_SIZE = 200
 /** A longer stack is not remembered: the cache holds its key. */
 const MAX_CACHED_STACK_LENGTH = 8192
 
-/** One group as the snapshot shows it: `application.errorGroups[]` (lib/schemas/errors.ts). */
-export interface ErrorGroupView {
-  id: string
-  name: string
-  code: string | null
-  message: string
-  count: number
-  firstSeen: string
-  lastSeen: string
-  firstRelease: string | null
-  endpoints: Record<string, number>
-  statusCodes: Record<string, number>
-  stack: string | null
-  /** Occurrences per minute over the last hour, oldest first; the last is the current minute. */
-  perMinute: number[]
-}
+/** One group as the snapshot shows it: `application.errorGroups[]`. */
+export type ErrorGroupView = ErrorGroupSnapshot
 
 export class ErrorGroup {
   count = 0

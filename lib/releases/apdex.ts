@@ -1,5 +1,6 @@
 import { bucketIndex, type Histogram } from '../histogram.js'
 import { round } from '../format.js'
+import type { ApdexFigures, ApdexSnapshot } from '../schemas/errors.js'
 
 /**
  * Apdex (apdex.org): (satisfied + tolerating / 2) / all, where a response is satisfied within T, tolerating
@@ -10,21 +11,12 @@ import { round } from '../format.js'
  */
 export const DEFAULT_APDEX_THRESHOLD_MS = 500
 
-export interface ApdexFigures {
-  /** 0 to 1, two decimals; null without a response. */
-  score: number | null
-  satisfied: number
-  tolerating: number
-  frustrated: number
-}
+export type { ApdexFigures }
 
 /** The duration histograms of a route (or of every route) by status class: index 1 to 5 for 1xx to 5xx. */
 export interface ByClass { readonly byClass: ReadonlyArray<Histogram | undefined> }
 
-export interface Apdex extends ApdexFigures {
-  thresholdMs: number
-  endpoints: Record<string, ApdexFigures>
-}
+export type Apdex = ApdexSnapshot
 
 /** Counts of one set of classes, added into `into`. */
 function addInto (into: ApdexFigures, { byClass }: ByClass, satisfiedBelow: number, toleratedBelow: number): void {

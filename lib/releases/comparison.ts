@@ -1,5 +1,6 @@
 import { bucketIndex, bucketUpperBound, percentilesOf, type Histogram } from '../histogram.js'
 import { round } from '../format.js'
+import type { ReleaseComparison, ReleaseSide as ReleaseSideType } from '../schemas/errors.js'
 
 /**
  * Each route before and after a release, and whether it got better or worse (docs/errors-and-releases.md,
@@ -29,22 +30,8 @@ export interface EndpointTotals {
   readonly histogram: Histogram
 }
 
-export interface ReleaseSide {
-  requests: number
-  /** Percent, as the snapshot's errorRate. */
-  errorRate: number
-  p50Ms: number | null
-  p95Ms: number | null
-}
-
-export interface EndpointComparison {
-  endpoint: string
-  before: ReleaseSide
-  after: ReleaseSide
-  verdict: Verdict
-  /** The figures that changed, worse first: empty for `same` and `too_few`. */
-  changed: Array<{ figure: Judged, direction: 'better' | 'worse' }>
-}
+export type ReleaseSide = ReleaseSideType
+export type EndpointComparison = ReleaseComparison
 
 const QUANTILES = [0.5, 0.95]
 

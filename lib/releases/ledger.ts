@@ -1,7 +1,8 @@
 import { Histogram } from '../histogram.js'
 import type { RequestCounters } from '../requests/counts.js'
 import { decodeCounts, encodeHistogram, type EncodedHistogram } from '../shared/state.js'
-import { compareReleases, type EndpointComparison, type EndpointTotals } from './comparison.js'
+import type { ReleasesSnapshot } from '../schemas/errors.js'
+import { compareReleases, type EndpointTotals } from './comparison.js'
 
 /**
  * What each route did under the current release and under the one before, kept with the history so that a
@@ -32,11 +33,7 @@ export interface StoredReleases {
   previous: StoredEra | null
 }
 
-export interface ReleasesView {
-  current: { release: string | null, since: string }
-  previous: { release: string | null, since: string, until: string } | null
-  comparison: EndpointComparison[]
-}
+export type ReleasesView = ReleasesSnapshot
 
 class Totals implements EndpointTotals {
   count = 0
