@@ -1,6 +1,7 @@
 import { Histogram } from '../histogram.js'
 import type { RequestCounters } from '../requests/counts.js'
 import { decodeCounts, encodeHistogram, type EncodedHistogram } from '../shared/state.js'
+import { addHistogram } from '../shared/tally.js'
 import type { ReleasesSnapshot } from '../schemas/errors.js'
 import { compareReleases, type EndpointTotals } from './comparison.js'
 
@@ -10,7 +11,8 @@ import { compareReleases, type EndpointTotals } from './comparison.js'
  * per route per era (at maxRoutes routes, about 2 x 200 x 3 kB at worst, sparse in the file).
  *
  * The current era's figures are what was carried from before a restart on the same release plus what the live
- * request counters hold since this process started counting (its "baseline": zero for a fresh process).
+ * request counters gained since the ledger started: their routes then are its baseline, zero for one process's
+ * fresh store, the fleet's past in shared mode (whose counts outlive a restart).
  */
 export const RELEASES_FORMAT = 'fastify-server-watch/releases'
 export const RELEASES_FORMAT_VERSION = 1
@@ -89,6 +91,26 @@ export function parseStoredReleases (value: unknown): { current: Era, previous: 
 
 const iso = (time: number) => new Date(time).toISOString()
 
+function addTotals (into: Totals, from: EndpointTotals, sign: 1 | -1): Totals {
+  into.count += sign * from.count
+  into.errorCount += sign * from.errorCount
+  addHistogram(into.histogram, from.histogram, sign)
+  return into
+}
+
+/** Adds every route of the live counters into `totals`, all status classes in one histogram. */
+function addLive (totals: Map<string, Totals>, live: RequestCounters): Map<string, Totals> {
+  for (const endpoint of live.allEndpoints()) {
+    if (endpoint.count === 0) continue
+    let into = totals.get(endpoint.key)
+    if (into === undefined) totals.set(endpoint.key, into = new Totals())
+    into.count += endpoint.count
+    into.errorCount += endpoint.errorCount
+    for (const histogram of endpoint.byClass) if (histogram !== undefined) into.histogram.add(histogram)
+  }
+  return totals
+}
+
 export class ReleaseLedger {
   readonly current: Era
   readonly previous: Era | null
@@ -97,7 +119,11 @@ export class ReleaseLedger {
    * The eras after a start on `release` at `now`, given what was stored (null: nothing, or unusable): the same
    * release carries on; another one makes the stored current era the previous one, ended when it was last written.
    */
-  constructor (release: string | null, now: number, stored: { current: Era, previous: Era | null, writtenAt: number } | null = null) {
+  /** The live counters' routes when this ledger started: subtracted from them (a fleet's counts predate us). */
+  private readonly baseline: Map<string, Totals>
+
+  constructor (release: string | null, now: number, stored: { current: Era, previous: Era | null, writtenAt: number } | null = null, live: RequestCounters | null = null) {
+    this.baseline = live === null ? new Map() : addLive(new Map(), live)
     if (stored !== null && stored.current.release === release) {
       this.current = stored.current
       this.previous = stored.previous
@@ -111,23 +137,14 @@ export class ReleaseLedger {
     return this.current.release
   }
 
-  /** The current era's routes: what was carried plus the live counters. */
+  /** The current era's routes: what was carried plus what the live counters gained since the ledger started. */
   private currentTotals (live: RequestCounters): Map<string, Totals> {
     const totals = new Map<string, Totals>()
-    for (const [key, carried] of this.current.endpoints) {
-      const copy = new Totals()
-      copy.count = carried.count
-      copy.errorCount = carried.errorCount
-      copy.histogram.add(carried.histogram)
-      totals.set(key, copy)
-    }
-    for (const endpoint of live.allEndpoints()) {
-      if (endpoint.count === 0) continue
-      let into = totals.get(endpoint.key)
-      if (into === undefined) totals.set(endpoint.key, into = new Totals())
-      into.count += endpoint.count
-      into.errorCount += endpoint.errorCount
-      for (const histogram of endpoint.byClass) if (histogram !== undefined) into.histogram.add(histogram)
+    for (const [key, carried] of this.current.endpoints) totals.set(key, addTotals(new Totals(), carried, 1))
+    addLive(totals, live)
+    for (const [key, before] of this.baseline) {
+      const into = totals.get(key)
+      if (into !== undefined) addTotals(into, before, -1)
     }
     return totals
   }
@@ -147,7 +164,8 @@ export class ReleaseLedger {
       release: from.release,
       since: from.since,
       until: from.until,
-      endpoints: [...endpoints].map(([key, totals]) => [key, totals.count, totals.errorCount, encodeHistogram(totals.histogram)])
+      endpoints: [...endpoints].filter(([, totals]) => totals.count > 0)
+        .map(([key, totals]) => [key, totals.count, totals.errorCount, encodeHistogram(totals.histogram)])
     })
     return {
       format: RELEASES_FORMAT,

@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync, constants } from 'node:fs'
 import { dirname, join, parse, sep } from 'node:path'
+import { readSharedFile } from '../shared/directory.js'
 
 /**
  * Which release is running, decided once at register time (docs/errors-and-releases.md, "Which release"):
@@ -29,8 +29,6 @@ export const RELEASE_VARIABLES = [
 
 /** A release name is cut to this many characters: it is a label, a file field and a chart marker. */
 export const MAX_RELEASE_LENGTH = 100
-/** A package.json larger than this is not read (a release name is not worth reading a huge file at start). */
-const MAX_PACKAGE_JSON_BYTES = 1 << 20
 
 export type ReleaseSource = 'option' | (typeof RELEASE_VARIABLES)[number] | 'package.json' | null
 
@@ -90,28 +88,11 @@ export function packageVersion (start: string | undefined): string | null {
   }
 }
 
-/** A regular file's text, or null: missing, not a regular file (a FIFO would block), or over the budget. */
+/** A regular file's text, or null: missing, not a regular file (a FIFO would block) or too large (directory.ts). */
 function readSmallFile (path: string): string | null {
-  let fd: number
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
+    return readSharedFile(path).toString('utf8')
   } catch {
     return null
-  }
-  try {
-    const stat = fstatSync(fd)
-    if (!stat.isFile() || stat.size > MAX_PACKAGE_JSON_BYTES) return null
-    const buffer = Buffer.alloc(stat.size)
-    let read = 0
-    while (read < buffer.length) {
-      const n = readSync(fd, buffer, read, buffer.length - read, read)
-      if (n === 0) break
-      read += n
-    }
-    return buffer.toString('utf8', 0, read)
-  } catch {
-    return null
-  } finally {
-    closeSync(fd)
   }
 }

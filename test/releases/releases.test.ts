@@ -133,6 +133,12 @@ test('issue 28: a restart on a new release makes the stored one previous and com
   t.equal(restarted.previous, null)
   t.same(restarted.toJSON(first, T0 + 180_000).current.endpoints.map(([key, count]) => [key, count]), [['GET /slow', 200], ['GET /same', 200]])
 
+  // Counters that predate the ledger (a fleet's, in shared mode) are its baseline: only what they gain counts.
+  const late = new ReleaseLedger('v1', T0, null, first)
+  t.same(late.toJSON(first, T0).current.endpoints, [])
+  first.record(slow, 500, 20)
+  t.same(late.toJSON(first, T0).current.endpoints.map(([key, n, errors, histogram]) => [key, n, errors, histogram[0]]), [['GET /slow', 1, 1, 1]])
+
   const second = new RequestMetrics(10, 0, 200)
   for (let i = 0; i < 100; i++) {
     second.record(second.endpointFor('GET', '/slow'), 200, 80 + (i % 5))
