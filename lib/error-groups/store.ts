@@ -118,6 +118,8 @@ export class ErrorGroupStore {
   readonly release: string | null
   /** Groups evicted to stay within maxGroups (in a merged store: every process's evictions too). */
   evicted = 0
+  /** Bumped by every change: a writer of the groups can tell whether they changed since it last wrote. */
+  version = 0
   private readonly groups = new Map<string, ErrorGroup>()
   private readonly cache = new Map<string, CachedFingerprint>()
   private readonly maxMessageLength: number
@@ -149,6 +151,7 @@ export class ErrorGroupStore {
     group.addEndpoint(route, 1)
     group.addStatus(statusCode >= 100 && statusCode < 1000 && (statusCode | 0) === statusCode ? statusCode : 0, 1)
     group.perMinute.add(minuteOf(now))
+    this.version++
     if (group.alertedRelease !== this.release) {
       group.alertedRelease = this.release
       if (this.fresh.length < this.maxGroups) this.fresh.push(group)
@@ -156,11 +159,22 @@ export class ErrorGroupStore {
     return group
   }
 
-  /** The groups first seen in this release since the last call (what `error.new` alerts are raised for). */
-  takeNew (): ErrorGroup[] {
+  /** Forgets every group (their counts were handed over elsewhere: see lib/error-groups/shared.ts). */
+  clear (): void {
+    this.groups.clear()
+    this.fresh = []
+    this.evicted = 0
+    this.version++
+  }
+
+  /**
+   * The groups seen for the first time in this release since the last call: what `error.new` is raised for, but
+   * those `raisedElsewhere` says another process raised already.
+   */
+  takeNew (raisedElsewhere?: (group: ErrorGroup) => boolean): ErrorGroup[] {
     const fresh = this.fresh
     if (fresh.length > 0) this.fresh = []
-    return fresh
+    return raisedElsewhere === undefined ? fresh : fresh.filter((group) => !raisedElsewhere(group))
   }
 
   get (id: string): ErrorGroup | undefined {
@@ -214,6 +228,7 @@ export class ErrorGroupStore {
       for (const [code, n] of Object.entries(from.statusCodes)) group.addStatus(code === OTHER_STATUS_KEY ? 0 : Number(code), n)
       group.perMinute.addSeries(MinuteSeries.fromJSON(from.perMinute))
     }
+    this.version++
     // A merge may hold more than maxGroups for a moment: the least recently seen go, counted.
     while (this.groups.size > this.maxGroups) this.evictOldest()
     return this

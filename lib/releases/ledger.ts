@@ -1,5 +1,5 @@
 import { Histogram } from '../histogram.js'
-import type { RequestCounters } from '../requests/counts.js'
+import type { EndpointCounts } from '../requests/figures.js'
 import { decodeCounts, encodeHistogram, type EncodedHistogram } from '../shared/state.js'
 import { addHistogram } from '../shared/tally.js'
 import type { ReleasesSnapshot } from '../schemas/errors.js'
@@ -36,6 +36,11 @@ export interface StoredReleases {
 }
 
 export type ReleasesView = ReleasesSnapshot
+
+/** What the ledger reads of request counters (one process's store, or the fleet's routes): every route's counts. */
+export interface RouteCounts {
+  allEndpoints (): Iterable<EndpointCounts>
+}
 
 class Totals implements EndpointTotals {
   count = 0
@@ -77,7 +82,9 @@ function decodeEra (value: unknown, what: string): Era {
 }
 
 /** Parsed JSON as stored releases, or the reason it is not. Never throws. */
-export function parseStoredReleases (value: unknown): { current: Era, previous: Era | null, writtenAt: number } | string {
+export interface KeptReleases { current: Era, previous: Era | null, writtenAt: number }
+
+export function parseStoredReleases (value: unknown): KeptReleases | string {
   const stored = value as Partial<StoredReleases> | null
   if (typeof stored !== 'object' || stored === null || stored.format !== RELEASES_FORMAT) return 'not fastify-server-watch releases'
   if (stored.version !== RELEASES_FORMAT_VERSION) return `format version ${String(stored.version)}, this version reads ${RELEASES_FORMAT_VERSION}`
@@ -99,7 +106,7 @@ function addTotals (into: Totals, from: EndpointTotals, sign: 1 | -1): Totals {
 }
 
 /** Adds every route of the live counters into `totals`, all status classes in one histogram. */
-function addLive (totals: Map<string, Totals>, live: RequestCounters): Map<string, Totals> {
+function addLive (totals: Map<string, Totals>, live: RouteCounts): Map<string, Totals> {
   for (const endpoint of live.allEndpoints()) {
     if (endpoint.count === 0) continue
     let into = totals.get(endpoint.key)
@@ -122,7 +129,7 @@ export class ReleaseLedger {
   /** The live counters' routes when this ledger started: subtracted from them (a fleet's counts predate us). */
   private readonly baseline: Map<string, Totals>
 
-  constructor (release: string | null, now: number, stored: { current: Era, previous: Era | null, writtenAt: number } | null = null, live: RequestCounters | null = null) {
+  constructor (release: string | null, now: number, stored: KeptReleases | null = null, live: RouteCounts | null = null) {
     this.baseline = live === null ? new Map() : addLive(new Map(), live)
     if (stored !== null && stored.current.release === release) {
       this.current = stored.current
@@ -138,7 +145,7 @@ export class ReleaseLedger {
   }
 
   /** The current era's routes: what was carried plus what the live counters gained since the ledger started. */
-  private currentTotals (live: RequestCounters): Map<string, Totals> {
+  private currentTotals (live: RouteCounts): Map<string, Totals> {
     const totals = new Map<string, Totals>()
     for (const [key, carried] of this.current.endpoints) totals.set(key, addTotals(new Totals(), carried, 1))
     addLive(totals, live)
@@ -150,7 +157,7 @@ export class ReleaseLedger {
   }
 
   /** `releases` in the snapshot. */
-  view (live: RequestCounters): ReleasesView {
+  view (live: RouteCounts): ReleasesView {
     const previous = this.previous
     return {
       current: { release: this.current.release, since: iso(this.current.since) },
@@ -159,7 +166,7 @@ export class ReleaseLedger {
     }
   }
 
-  toJSON (live: RequestCounters, now: number): StoredReleases {
+  toJSON (live: RouteCounts, now: number): StoredReleases {
     const era = (from: Era, endpoints: Map<string, Totals>): StoredEra => ({
       release: from.release,
       since: from.since,
