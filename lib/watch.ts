@@ -28,9 +28,10 @@ import { fleetApplication } from './shared/application.js'
 import type { Gauges as SharedGauges } from './shared/state.js'
 import { worstStatus as worst } from './shared/store.js'
 import { createSharedWatch } from './shared/watch.js'
+import { createErrorsAndReleases } from './error-groups/wiring.js'
 
 export type HealthStatus = HealthSnapshot['status']
-export type SampledSnapshot = Omit<HealthSnapshot, 'application' | 'custom'>
+export type SampledSnapshot = Omit<HealthSnapshot, 'application' | 'custom' | 'releases' | 'apdex'>
 
 /**
  * unhealthy when a required check or a required database fails, or an alert of that severity fires; degraded when
@@ -116,6 +117,17 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       sampled,
       endpoint: (key) => requests.endpoints.get(key)
     }, log)
+  // Error groups, releases and Apdex (issue 28): new groups go out with the alerts.
+  const errorsAndReleases = createErrorsAndReleases(options, {
+    sharedId: shared?.store.id ?? null,
+    who: identity,
+    log: { warn: (msg: string) => log.warn(msg) },
+    notify: (event) => alerts?.dispatch(event),
+    own: requests
+  })
+  requests.errorGroups = errorsAndReleases.groups
+  /** The routes the releases and Apdex read: the fleet's in shared mode (parsed only when called), else this process's. */
+  const liveRoutes = () => shared?.view()?.routes() ?? requests
   /** When the last sample finished (null before the first): readiness, and the time of health+json's figures. */
   let sampledAt: number | null = null
 
@@ -186,6 +198,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
 
   function finishSample (now: number, point: HistoryPoint): void {
     alerts?.evaluate(now)
+    errorsAndReleases.sample(now, liveRoutes, shared?.isLeader() ?? false)
     customHistory.record(now)
     sampledAt = now
     for (const listener of listeners) {
@@ -239,7 +252,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
         nodeVersion: process.version,
         fastifyVersion,
         platform: `${process.platform} ${process.arch}`,
-        startedAt: new Date(startedAt).toISOString()
+        startedAt: new Date(startedAt).toISOString(),
+        release: errorsAndReleases.release
       },
       database: db,
       checks: checkResults,
@@ -278,8 +292,10 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     const requestsPerSecond = history.requestsPerSecond(now)
     const own = {
       ...sampled(now),
-      application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read() },
-      custom: custom.snapshot()
+      application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read(), errorGroups: errorsAndReleases.errorGroups(now) },
+      custom: custom.snapshot(),
+      releases: errorsAndReleases.releases(liveRoutes),
+      apdex: errorsAndReleases.apdex(liveRoutes)
     }
     const view = shared?.view()
     if (view == null) return own
@@ -348,6 +364,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
           log.warn({ err: loggableError(error) }, 'server-watch: the last write to the shared directory failed')
         }
       }
+      errorsAndReleases.close(Date.now(), liveRoutes, shared === null || shared.isLeader() || shared.view() === null)
       sampler.close()
       listeners.clear()
       for (const collector of collectors) collector.close()

@@ -7,6 +7,7 @@ import type { Endpoint } from '../requests/store.js'
 import { AlertEngine } from './engine.js'
 import { readPath } from './metric-path.js'
 import type { NormalizedRule } from './rules.js'
+import type { AnyAlertEvent } from '../schemas/errors.js'
 import { createWebhook } from './webhook.js'
 
 const EMPTY_HISTOGRAM = new Histogram()
@@ -59,20 +60,23 @@ export function createAlerting (
       const window = routeWindows.get(rule)!.read()
       return rule.path.field === 'errorRate' ? window.errorRate : window.responseTimeMs[rule.path.field]
     })
-    for (const event of events) {
-      log[event.type === 'fired' ? 'warn' : 'info']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
-      webhook?.send(event)
-      if (config.onAlert !== null) {
-        // A throw and an async onAlert's rejection alike are logged, never left unhandled.
-        const onAlert = config.onAlert
-        Promise.resolve().then(() => onAlert(event)).catch((error: unknown) => {
-          log.warn({ err: loggableError(error) }, 'server-watch: onAlert failed')
-        })
-      }
+    for (const event of events) dispatch(event)
+  }
+
+  /** To the log, the webhook and onAlert: a rule's transition, or a new error group (lib/error-groups/). */
+  function dispatch (event: AnyAlertEvent): void {
+    log[event.type === 'resolved' ? 'info' : 'warn']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
+    webhook?.send(event)
+    if (config.onAlert !== null) {
+      // A throw and an async onAlert's rejection alike are logged, never left unhandled.
+      const onAlert = config.onAlert
+      Promise.resolve().then(() => onAlert(event)).catch((error: unknown) => {
+        log.warn({ err: loggableError(error) }, 'server-watch: onAlert failed')
+      })
     }
   }
 
-  return { engine, evaluate, close: () => webhook?.close() }
+  return { engine, evaluate, dispatch, close: () => webhook?.close() }
 }
 
 export type Alerting = ReturnType<typeof createAlerting>

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { FST_SERVER_WATCH_INVALID_ALERT, FST_SERVER_WATCH_INVALID_OPTION } from '../errors.js'
-import type { Alert, AlertEvent } from '../schemas/alerts.js'
+import type { Alert } from '../schemas/alerts.js'
+import type { AnyAlertEvent } from '../schemas/errors.js'
 import { parseMetricPath, type MetricPath } from './metric-path.js'
 
 export interface AlertRule {
@@ -35,8 +36,11 @@ export interface AlertsOptions {
   defaults?: boolean
   /** POSTs each transition (fired, resolved): a URL, or `{ url, format?, timeoutMs?, retries? }`. */
   webhook?: string | WebhookOptions
-  /** Called with each transition, after the sample; a throw or a rejection is logged. */
-  onAlert?: (event: AlertEvent) => void | Promise<void>
+  /**
+   * Called with each transition, after the sample, and with each new error group (`type: 'error.new'`, once per
+   * group per release); a throw or a rejection is logged.
+   */
+  onAlert?: (event: AnyAlertEvent) => void | Promise<void>
   /** What shedding rules answer: Retry-After in seconds (default 10), or your own handler. */
   shedding?: {
     retryAfterSeconds?: number
@@ -59,7 +63,7 @@ export interface NormalizedRule {
 export interface NormalizedAlerts {
   rules: NormalizedRule[]
   webhook: Required<WebhookOptions> | null
-  onAlert: ((event: AlertEvent) => void | Promise<void>) | null
+  onAlert: ((event: AnyAlertEvent) => void | Promise<void>) | null
   retryAfterSeconds: number
   shedHandler: NonNullable<AlertsOptions['shedding']>['handler'] | null
 }
@@ -196,7 +200,8 @@ export function normalizeAlerts (value: unknown, checkNames: readonly string[], 
     throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.shedding.handler', 'a function (request, reply, alerts) => void', typeof shedding.handler)
   }
   const rules = [...defaults, ...own]
-  if (rules.length === 0) return null
+  // Without rules, a webhook or onAlert still receives error.new (lib/error-groups/).
+  if (rules.length === 0 && spec.webhook === undefined && spec.onAlert === undefined) return null
   return {
     rules,
     webhook: webhook(spec.webhook),

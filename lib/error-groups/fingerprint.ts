@@ -10,7 +10,8 @@ import { errorCode, safeGet } from '../error-text.js'
  *   each named by function and file (relative to the app's root); frames under node_modules and Node's internals
  *   are collapsed to their package (`fastify`) and `node:`; lines and columns are ignored, so that an edit
  *   elsewhere in the file keeps the group. An anonymous function (`Object.<anonymous>`, an arrow given straight
- *   to `app.get`) has nothing but its place to tell it apart: its frame keeps its line.
+ *   to `app.get`) has nothing but its place to tell it apart: as the throw site (the top app frame) it keeps its
+ *   line; as a caller it does not (a helper called from two handlers of one file is one problem).
  * - Any other error (no stack, or a stack only through libraries): its class, its `code`, the collapsed library
  *   frames, and its message with numbers, hex ids, UUIDs and quoted values replaced by placeholders
  *   (`user 17 not found` and `user 42 not found` are one group).
@@ -111,7 +112,8 @@ export function stackFrames (stack: string, root: string): { frames: string[], i
     lastLibrary = null
     const fn = frame.fn === '' || ANONYMOUS.test(frame.fn) ? '' : frame.fn
     const file = appFile(frame.file, root)
-    frames.push(fn === '' ? `<anonymous> ${file}:${frame.line}` : `${fn} ${file}`)
+    // Only the throw site keeps its line: a caller's line would split one problem by the place it was called from.
+    frames.push(fn !== '' ? `${fn} ${file}` : inApp === 0 ? `<anonymous> ${file}:${frame.line}` : `<anonymous> ${file}`)
     if (++inApp === TOP_FRAMES) break
   }
   return { frames, inApp }

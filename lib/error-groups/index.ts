@@ -53,7 +53,7 @@ export function createErrorGroups (options: ErrorGroupsOptions): ErrorGroups {
   let fleet: ErrorGroupStore = own
 
   function event (group: ErrorGroupSnapshot, now: number): ErrorNewEvent {
-    return { type: 'error.new', group, release: options.release, timestamp: new Date(now).toISOString(), ...options.who }
+    return { type: 'error.new', name: `error.new ${group.id}`, group, release: options.release, timestamp: new Date(now).toISOString(), ...options.who }
   }
 
   /** The directory may fail (removed, read-only): the groups then are this process's own until it is back. */

@@ -17,14 +17,16 @@ export interface ReleasesOptions {
   apdexThresholdMs: number
   /** Shared mode: where the eras are kept; null for one process (nothing outlives it). */
   shared: { dir: string, app: string } | null
+  /** This process's own request counters: in shared mode, what of the fleet's counts is surely this release's. */
+  own: RouteCounts
   log: { warn: (msg: string) => void }
   now?: () => number
 }
 
 export interface Releases {
   readonly release: string | null
-  /** The request counters the comparison and Apdex read (in shared mode the fleet's), first given at the first sample. */
-  sample (live: RouteCounts): void
+  /** Each sample; the first starts the ledger from the counters as they are (in shared mode the fleet's). */
+  sample (live: () => RouteCounts): void
   view (live: RouteCounts): ReleasesSnapshot
   apdex (routes: Iterable<EndpointCounts>): ApdexSnapshot
   /** By the history's writer, when it writes the history (every minute and on close). */
@@ -38,14 +40,15 @@ export function createReleases (options: ReleasesOptions): Releases {
   const startedAt = now()
   let ledger: ReleaseLedger | null = null
   // The fleet's counts outlive a restart: the ledger starts from them as they are at the first sample.
-  const ledgerFor = (live: RouteCounts) => (ledger ??= new ReleaseLedger(options.release, startedAt, stored, shared === null ? null : live))
+  const ledgerFor = (live: RouteCounts) => (ledger ??= new ReleaseLedger(options.release, startedAt, stored, shared === null ? null : live, options.own))
 
   return {
     release: options.release,
     sample (live) {
-      ledgerFor(live)
+      if (ledger === null) ledgerFor(live())
     },
-    view: (live) => ledgerFor(live).view(live),
+    // In shared mode, before the first sample: a ledger of the moment (the fleet's view is not read yet).
+    view: (live) => (ledger ?? (shared === null ? ledgerFor(live) : new ReleaseLedger(options.release, startedAt, stored, live))).view(live),
     apdex: (routes) => apdex(routes, options.apdexThresholdMs),
     persist (live, at) {
       if (shared === null) return

@@ -126,11 +126,21 @@ export class ReleaseLedger {
    * The eras after a start on `release` at `now`, given what was stored (null: nothing, or unusable): the same
    * release carries on; another one makes the stored current era the previous one, ended when it was last written.
    */
-  /** The live counters' routes when this ledger started: subtracted from them (a fleet's counts predate us). */
+  /**
+   * What the live counters held that is not this release's: subtracted from them. In shared mode the fleet's counts
+   * outlive a restart: the fleet's routes less this process's own (all of which are this release's) when the ledger
+   * started, whenever that is.
+   */
   private readonly baseline: Map<string, Totals>
 
-  constructor (release: string | null, now: number, stored: KeptReleases | null = null, live: RouteCounts | null = null) {
+  constructor (release: string | null, now: number, stored: KeptReleases | null = null, live: RouteCounts | null = null, own: RouteCounts | null = null) {
     this.baseline = live === null ? new Map() : addLive(new Map(), live)
+    if (own !== null) {
+      for (const [key, totals] of addLive(new Map(), own)) {
+        const into = this.baseline.get(key)
+        if (into !== undefined) addTotals(into, totals, -1)
+      }
+    }
     if (stored !== null && stored.current.release === release) {
       this.current = stored.current
       this.previous = stored.previous

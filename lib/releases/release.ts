@@ -30,6 +30,10 @@ export const RELEASE_VARIABLES = [
 /** A release name is cut to this many characters: it is a label, a file field and a chart marker. */
 export const MAX_RELEASE_LENGTH = 100
 
+/** What the `release` option accepts: one line of 1 to MAX_RELEASE_LENGTH characters, not all blank. */
+export const RELEASE_PATTERN = new RegExp(`^(?=.*\\S)[^\\r\\n]{1,${MAX_RELEASE_LENGTH}}$`)
+export const RELEASE_EXPECTED = `a string of 1 to ${MAX_RELEASE_LENGTH} characters on one line, not blank`
+
 export type ReleaseSource = 'option' | (typeof RELEASE_VARIABLES)[number] | 'package.json' | null
 
 export interface ResolvedRelease {
@@ -39,7 +43,7 @@ export interface ResolvedRelease {
 }
 
 export interface ReleaseInputs {
-  option?: string | undefined
+  option?: string | null | undefined
   env?: NodeJS.ProcessEnv
   /** The main script (`process.argv[1]`): the app's package.json is the nearest one above it. */
   main?: string | undefined
@@ -47,7 +51,7 @@ export interface ReleaseInputs {
   cwd?: string
 }
 
-const clean = (value: string | undefined): string | null => {
+const clean = (value: string | null | undefined): string | null => {
   const text = value?.trim()
   return text === undefined || text === '' ? null : text.slice(0, MAX_RELEASE_LENGTH)
 }

@@ -4,6 +4,7 @@ import { errorCode, errorText } from '../error-text.js'
 import { OTHER_STATUS_KEY, combined, requestFigures } from './figures.js'
 import type { ApplicationSnapshot, RecentError } from '../schemas/health.js'
 import { SlowestRequests } from '../collectors/slowest.js'
+import { NO_ERROR_GROUPS, type ErrorGroups } from '../error-groups/index.js'
 
 export const NOT_FOUND_KEY = '(not found)'
 export const OVERFLOW_KEY = '(other routes)'
@@ -91,6 +92,8 @@ export class RequestMetrics implements RequestsView {
   readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
   readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
   readonly slowest = new SlowestRequests()
+  /** Where errors are grouped (lib/error-groups/): set by the plugin; a do-nothing seam when the groups are off. */
+  errorGroups: ErrorGroups = NO_ERROR_GROUPS
   /** The p99 of all responses as of the last tick, and the response total it was computed at. */
   private p99: number | null = null
   private p99Total = -1
@@ -161,7 +164,7 @@ export class RequestMetrics implements RequestsView {
   }
 
   /** The application figures but the rate and the recent window, which the read model adds. */
-  snapshot (now: number): Omit<ApplicationSnapshot, 'recent' | 'requestsPerSecond'> {
+  snapshot (now: number): Omit<ApplicationSnapshot, 'recent' | 'requestsPerSecond' | 'errorGroups'> {
     return {
       ...requestFigures(this, this.inFlight, this.allEndpoints()),
       recentErrors: this.readRecentErrors(),

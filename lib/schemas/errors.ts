@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import type { AlertEvent } from './alerts.js'
 import { Count, Nullable, NullableNumber } from './common.js'
 
 /**
@@ -71,6 +72,7 @@ export const ApdexSchema = Type.Composite([
 /** The alert event raised the first time a group is seen in a release (to `onAlert` and the webhook). */
 export const ErrorNewEventSchema = Type.Object({
   type: Type.Literal('error.new'),
+  name: Type.String({ description: '`error.new <group id>`: what a webhook delivery is keyed by, as a rule\'s name is' }),
   group: ErrorGroupSchema,
   release: Nullable(Type.String()),
   timestamp: Type.String({ format: 'date-time' }),
@@ -85,3 +87,6 @@ export type ApdexFigures = Static<typeof ApdexFiguresSchema>
 export type ReleaseSide = Static<typeof ReleaseSideSchema>
 export type ReleaseComparison = Static<typeof ReleaseComparisonSchema>
 export type ErrorNewEvent = Static<typeof ErrorNewEventSchema>
+
+/** Everything `onAlert` and the webhook receive: a rule's transition, or a new error group. */
+export type AnyAlertEvent = AlertEvent | ErrorNewEvent

@@ -45,6 +45,10 @@ test('issue 28: two anonymous handlers in one file are told apart by their lines
   const { frames } = stackFrames(thrown('x', at(3)).stack!, ROOT)
   t.same(frames.slice(0, 1), ['<anonymous> server.js:3'])
   t.not(fingerprint(thrown('x', at(3)), 'GET /a', 'x', ROOT), fingerprint(thrown('x', at(4)), 'GET /b', 'x', ROOT))
+  // Called from two anonymous handlers: one group, whatever the callers' lines.
+  const via = (line: number) => ['loadUser (/srv/app/users.js:9:9)', `Object.<anonymous> (file:///srv/app/server.js:${line}:35)`, ...FASTIFY]
+  t.equal(fingerprint(thrown('x', via(3)), 'GET /a', 'x', ROOT), fingerprint(thrown('x', via(40)), 'GET /b', 'x', ROOT))
+  t.equal(fingerprint(thrown('x', via(3)), 'GET /a', 'x', ROOT), 'stack\nError\n\nloadUser users.js\n<anonymous> server.js\nfastify\nfind-my-way\nnode:')
 })
 
 test('issue 28: without a stack (or without app frames), the message normalised: ids, numbers and quoted values', async (t) => {
