@@ -12,6 +12,7 @@ import { OTHER_STATUS_KEY, type Endpoint, type RequestsView } from './requests/s
 import type { DatabaseSnapshot } from './schemas/database.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { SampledSnapshot } from './watch.js'
+import type { ErrorGroupStore } from './error-groups/store.js'
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
@@ -138,6 +139,8 @@ export interface MetricsSource {
   alerts?: () => Pick<AlertsView, 'rules' | 'active'>
   /** The app's own metrics, already written (lib/custom/prometheus.ts). */
   custom?: () => string
+  /** The error groups (lib/error-groups/): the fleet's in shared mode. */
+  errorGroups?: () => ErrorGroupStore
 }
 
 export function renderMetrics (source: MetricsSource): string {
@@ -150,8 +153,20 @@ export function renderMetrics (source: MetricsSource): string {
   writeProcess(out, snapshot, source.heapSpaces?.() ?? [], source.gc?.() ?? null)
   writeSystem(out, snapshot)
   writeMongo(out, snapshot.database)
+  if (source.errorGroups !== undefined) writeErrorGroups(out, source.errorGroups())
   if (source.custom !== undefined) out.text += source.custom()
   return out.text
+}
+
+/** Series of `server_watch_errors_total`: one per group, for the most counted only, so that ids cannot grow them. */
+export const ERROR_GROUP_SERIES = 20
+
+function writeErrorGroups (out: Exposition, groups: ErrorGroupStore): void {
+  if (groups.maxGroups === 0) return
+  out.single('server_watch_error_groups', 'gauge', 'Error groups kept (at most maxErrorGroups)', groups.size)
+  out.single('server_watch_error_groups_evicted_total', 'counter', 'Error groups evicted to stay within maxErrorGroups', groups.evicted)
+  out.labelled('server_watch_errors_total', 'counter', `Occurrences of the ${ERROR_GROUP_SERIES} most frequent error groups, by group id and class`,
+    groups.top(ERROR_GROUP_SERIES).map((group) => [labels(['group', group.id], ['name', group.name]), group.count]))
 }
 
 function writeInfo (out: Exposition, snapshot: SampledSnapshot): void {

@@ -326,6 +326,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     shared,
     /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
     custom,
+    /** The error groups as a store (the fleet's in shared mode): what /metrics reads. */
+    errorGroups: () => errorsAndReleases.groups.store(),
     /** The custom metrics' figures over the last five minutes, one point per sample. */
     customHistory: () => customHistory.query(),
     /** What the dashboard charts: the fleet's history in shared mode, else this process's. */

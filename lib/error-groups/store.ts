@@ -187,6 +187,11 @@ export class ErrorGroupStore {
     return [...this.groups.values()].sort((a, b) => b.lastSeen - a.lastSeen || b.count - a.count)
   }
 
+  /** The `n` most counted groups (the most recently seen among equals): what /metrics labels by id. */
+  top (n: number): ErrorGroup[] {
+    return [...this.groups.values()].sort((a, b) => b.count - a.count || b.lastSeen - a.lastSeen).slice(0, n)
+  }
+
   /** `application.errorGroups`: most recently seen first, each with its last hour up to `now`. */
   view (now = Date.now()): ErrorGroupView[] {
     const minute = minuteOf(now)

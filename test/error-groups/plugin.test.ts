@@ -12,6 +12,8 @@ import serverWatch, { HealthSnapshotSchema } from '../../lib/plugin.js'
 import type { AnyAlertEvent } from '../../lib/schemas/errors.js'
 import '../helpers/app.js'
 import { fakeClock, until } from '../helpers/time.js'
+import { PROMTOOL, promtool, samples } from '../helpers/prometheus.js'
+import { existsSync } from 'node:fs'
 
 function tempDir (t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'sw-errors-plugin-'))
@@ -53,6 +55,41 @@ test('issue 28: two throw sites and two messages differing only in ids make the 
   t.equal(snapshot.instance.release, 'v1.2.3')
   t.same(snapshot.releases, { current: { release: 'v1.2.3', since: snapshot.releases.current.since }, previous: null, comparison: [] })
   t.same([...Value.Errors(HealthSnapshotSchema, JSON.parse((await app.inject('/health')).body))].map((e) => `${e.path}: ${e.message}`), [])
+
+  const metrics = (await app.inject('/metrics')).body
+  t.same(samples(metrics, 'server_watch_error_groups'), new Map([['', 3]]))
+  t.same(samples(metrics, 'server_watch_error_groups_evicted_total'), new Map([['', 0]]))
+  t.same([...samples(metrics, 'server_watch_errors_total')].sort(), [
+    [`{group="${groups.find((g) => g.code === 'FST_ERR_VALIDATION')!.id}",name="Error"}`, 2],
+    [`{group="${groups.find((g) => g.name === 'Error' && g.code === null)!.id}",name="Error"}`, 4],
+    [`{group="${users.id}",name="NotFoundError"}`, 4]
+  ].sort())
+  if (existsSync(PROMTOOL)) t.equal(promtool(metrics).output, '')
+})
+
+test('issue 28: the options maxErrorGroups, release and apdexThresholdMs are checked at register', async (t) => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ maxErrorGroups: -1 }, /^"maxErrorGroups" option must be an integer from 0 to 10000, got -1$/],
+    [{ maxErrorGroups: 1.5 }, /^"maxErrorGroups" option must be/],
+    [{ release: '' }, /^"release" option must be a string of 1 to 100 characters on one line, not blank, got ""$/],
+    [{ release: 'a\nb' }, /^"release" option must be a string/],
+    [{ release: 7 }, /^"release" option must be a string/],
+    [{ apdexThresholdMs: 0 }, /^"apdexThresholdMs" option must be a number from 1 to 250000, got 0$/]
+  ]
+  for (const [options, message] of cases) {
+    const app = Fastify()
+    await t.rejects(app.register(serverWatch, options as never).ready(), { code: 'FST_SERVER_WATCH_INVALID_OPTION', message })
+    await app.close()
+  }
+  // Off: no groups recorded, no families.
+  const app = Fastify()
+  await app.register(serverWatch, { sampleIntervalMs: 3_600_000, maxErrorGroups: 0 })
+  app.get('/boom', async () => { throw new Error('boom') })
+  t.teardown(() => app.close())
+  await app.inject('/boom')
+  t.same(app.serverWatch.snapshot().application.errorGroups, [])
+  t.equal(app.serverWatch.snapshot().application.recentErrors.length, 1, 'recent errors are still kept')
+  t.same(samples((await app.inject('/metrics')).body, 'server_watch_error_groups'), new Map())
 })
 
 test('issue 28: error.new reaches onAlert and the webhook once per group', async (t) => {
