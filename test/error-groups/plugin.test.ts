@@ -78,7 +78,7 @@ test('issue 28: the options maxErrorGroups, release and apdexThresholdMs are che
   ]
   for (const [options, message] of cases) {
     const app = Fastify()
-    await t.rejects(app.register(serverWatch, options as never).ready(), { code: 'FST_SERVER_WATCH_INVALID_OPTION', message })
+    await t.rejects(async () => { await app.register(serverWatch, options as never) }, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message })
     await app.close()
   }
   // Off: no groups recorded, no families.
