@@ -1,10 +1,58 @@
-/* global document */
+/* global document, Chart */
 // The "Errors" card (application.errorGroups) and the "This release" card (releases, and the groups first seen in
 // the release running). Server text goes in as textContent only; the sparkline is an SVG built with createElementNS.
 import { byId, make, setText } from './dom.js'
 import { formatClock, formatCount, formatDuration, formatPercent, dateFormat } from './format.js'
 
 const SVG = 'http://www.w3.org/2000/svg'
+const TIME_CHARTS = ['chart-latency', 'chart-throughput', 'chart-memory', 'chart-cpu', 'chart-database']
+
+/** [{ time, label }]: when each known release started, drawn on every time chart by the plugin below. */
+let markers = []
+let markersKey = ''
+
+// A vertical line with the release's name where a release started, when that time lies inside the chart's range.
+Chart.register({
+  id: 'serverWatchReleases',
+  afterDatasetsDraw (chart) {
+    const list = chart.options.plugins.serverWatchReleases?.markers
+    const x = chart.scales.x
+    if (!list || !x || x.type !== 'linear') return
+    const { ctx, chartArea } = chart
+    for (const marker of list) {
+      const px = x.getPixelForValue(marker.time)
+      if (!(px >= chartArea.left && px <= chartArea.right)) continue
+      ctx.save()
+      ctx.strokeStyle = '#7c3aed'
+      ctx.fillStyle = ctx.strokeStyle
+      ctx.setLineDash([2, 3])
+      ctx.lineWidth = 1
+      ctx.beginPath()
+      ctx.moveTo(px, chartArea.top)
+      ctx.lineTo(px, chartArea.bottom)
+      ctx.stroke()
+      ctx.font = '11px system-ui, sans-serif'
+      ctx.textAlign = 'left'
+      ctx.fillText(marker.label, px + 3, chartArea.top + 10)
+      ctx.restore()
+    }
+  }
+})
+
+function setReleaseMarkers (releases) {
+  const next = [releases.current, releases.previous].filter(Boolean)
+    .map((release) => ({ time: Date.parse(release.since), label: release.release ?? 'unnamed release' }))
+  const key = JSON.stringify(next)
+  if (key === markersKey) return
+  markers = next
+  markersKey = key
+  for (const id of TIME_CHARTS) {
+    const chart = Chart.getChart(byId(id))
+    if (!chart) continue
+    chart.options.plugins.serverWatchReleases = { markers }
+    chart.update('none')
+  }
+}
 const SPARK_WIDTH = 120
 const SPARK_HEIGHT = 24
 
@@ -79,6 +127,7 @@ function side (s) {
 export function renderThisRelease (releases, groups = []) {
   if (!releases || !byId('release-current')) return
   const { current, previous, comparison } = releases
+  setReleaseMarkers(releases)
   setText('release-current', current.release ?? 'unnamed')
   setText('release-since', `since ${dateFormat.format(new Date(current.since))}`)
   setText('release-previous', previous === null ? 'no earlier release recorded' : `after ${previous.release ?? 'unnamed'} (${dateFormat.format(new Date(previous.since))} to ${dateFormat.format(new Date(previous.until))})`)

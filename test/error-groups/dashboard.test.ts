@@ -41,5 +41,9 @@ test('issue 28: the Errors card and the This release card in a browser', { skip:
   t.equal(await page.textContent('#release-current'), 'v9.1.0')
   t.same(await page.$$eval('#release-new-errors li', (items) => items.map((item) => item.textContent).sort()),
     [`Error: ${HOSTILE} (3)`, 'TypeError: order lost (1)'])
+  // The release's start is marked on the time charts.
+  const marked = await page.evaluate(() => (window as unknown as { Chart: { getChart (id: string): { options: { plugins: Record<string, { markers?: Array<{ label: string }> }> } } } })
+    .Chart.getChart('chart-latency').options.plugins.serverWatchReleases?.markers?.map((m) => m.label))
+  t.same(marked, ['v9.1.0'])
   t.same(watched.problems, [])
 })
