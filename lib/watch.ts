@@ -115,7 +115,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
         checks: () => checks.read()
       },
       sampled,
-      endpoint: (key) => requests.endpoints.get(key)
+      endpoint: (key) => requests.endpoints.get(key),
+      errorGroupPerMinute: (id, now) => errorsAndReleases.groups.store().perMinute(id, now)
     }, log)
   // Error groups, releases and Apdex (issue 28): new groups go out with the alerts.
   const errorsAndReleases = createErrorsAndReleases(options, {

@@ -20,6 +20,8 @@ export interface AlertSources {
   sampled (now: number): object
   /** The endpoint of a `METHOD /route` key, once it has had a request. */
   endpoint (key: string): Endpoint | undefined
+  /** An error group's occurrences over the last minute; null while it has not been seen. */
+  errorGroupPerMinute? (id: string, now: number): number | null
 }
 
 /**
@@ -57,6 +59,7 @@ export function createAlerting (
     for (const [part, read] of partReaders) figures[part] = read(now)
     const events = engine.evaluate(now, (rule) => {
       if (rule.path.kind === 'path') return readPath(figures, rule.path.segments)
+      if (rule.path.kind === 'errorGroup') return sources.errorGroupPerMinute?.(rule.path.id, now) ?? null
       const window = routeWindows.get(rule)!.read()
       return rule.path.field === 'errorRate' ? window.errorRate : window.responseTimeMs[rule.path.field]
     })

@@ -38,6 +38,17 @@ export class MinuteSeries {
     return out
   }
 
+  /**
+   * Occurrences over the 60 s up to `timeMs`, as a sliding window over two minutes: the current minute's count plus
+   * the previous minute's weighted by the part of it still inside the window (the rate limiters' estimate).
+   */
+  lastMinute (timeMs: number): number {
+    const minute = minuteOf(timeMs)
+    const at = (m: number) => m <= this.newest && m > this.newest - MINUTES ? this.counts[m % MINUTES]! : 0
+    const elapsed = (timeMs - minute * MINUTE_MS) / MINUTE_MS
+    return Math.round((at(minute) + at(minute - 1) * (1 - elapsed)) * 100) / 100
+  }
+
   /** Adds another series: the minutes of the last hour as of the later of the two. */
   addSeries (other: MinuteSeries): void {
     if (other.newest === -Infinity) return

@@ -177,6 +177,11 @@ export class ErrorGroupStore {
     return raisedElsewhere === undefined ? fresh : fresh.filter((group) => !raisedElsewhere(group))
   }
 
+  /** A group's occurrences over the last minute (what a rule on `application.errorGroups["<id>"].perMinute` reads). */
+  perMinute (id: string, now: number): number | null {
+    return this.get(id)?.perMinute.lastMinute(now) ?? null
+  }
+
   get (id: string): ErrorGroup | undefined {
     for (const group of this.groups.values()) if (group.id === id) return group
     return undefined

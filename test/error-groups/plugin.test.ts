@@ -171,3 +171,40 @@ test('issue 28: a restart with a new release on the same directory yields previo
   t.match(snapshot.apdex.endpoints['GET /slow'], { satisfied: 60, tolerating: 60, frustrated: 0, score: 0.75 })
   t.match(snapshot.apdex, { thresholdMs: 50, frustrated: 4 })
 })
+
+async function failingCheckout (): Promise<never> {
+  throw new Error('card declined')
+}
+
+test('issue 28: a rule watches one error group\'s rate (application.errorGroups["<id>"].perMinute)', async (t) => {
+  const first = Fastify()
+  await first.register(serverWatch, { sampleIntervalMs: 3_600_000, alerts: false })
+  first.post('/checkout', failingCheckout)
+  await first.inject({ method: 'POST', url: '/checkout' })
+  const { id } = first.serverWatch.snapshot().application.errorGroups[0]!
+  await first.close()
+
+  const clock = fakeClock(t)
+  const app = Fastify()
+  await app.register(serverWatch, {
+    sampleIntervalMs: 3_600_000,
+    alerts: { defaults: false, rules: [{ name: 'checkout-failing', metric: `application.errorGroups["${id}"].perMinute`, above: 2, forMs: 0, severity: 'degraded' }] }
+  })
+  app.post('/checkout', failingCheckout)
+  t.teardown(() => app.close())
+  await app.ready()
+  await app.inject({ method: 'POST', url: '/checkout' })
+  await app.serverWatch.refresh()
+  t.same(app.serverWatch.alerts().active, [], 'one a minute is not above 2')
+  for (let i = 0; i < 3; i++) await app.inject({ method: 'POST', url: '/checkout' })
+  clock.tick(1000)
+  await app.serverWatch.refresh()
+  t.match(app.serverWatch.alerts().active, [{ name: 'checkout-failing', value: 4 }])
+  t.equal(app.serverWatch.snapshot().status, 'degraded')
+
+  const bad = Fastify()
+  await t.rejects(async () => {
+    await bad.register(serverWatch, { alerts: { rules: [{ name: 'x', metric: 'application.errorGroups.count', above: 1 }] } })
+  }, { message: /name one error group by its id as application\.errorGroups\["<16 hex digits>"\]\.perMinute/ })
+  await bad.close()
+})

@@ -164,6 +164,12 @@ test('issue 28: a minute series keeps the last hour and adds aligned by minute',
   b.addSeries(a)
   t.same(b.read(161).filter((n) => n > 0), [1, 5], 'minute 100 fell out of the hour ending at 161')
   t.same(MinuteSeries.fromJSON(b.toJSON()).read(161), b.read(161))
+  // The last 60 s: this minute's count and the part of the previous minute still inside the window.
+  const c = new MinuteSeries()
+  c.add(10, 6)
+  c.add(11, 2)
+  t.equal(c.lastMinute(11 * MINUTE + MINUTE / 4), 2 + 6 * 0.75)
+  t.equal(c.lastMinute(13 * MINUTE), 0)
 })
 
 test('issue 28: the sample stack keeps app frames with lines and one line per library run', async (t) => {
