@@ -45,21 +45,29 @@ function control (pid, ...args) {
   execFileSync('callgrind_control', [...args, String(pid)], { stdio: 'ignore' })
 }
 
-/** Total Ir of the newest dump file written since `seen`. */
-function readDump (dir, seen) {
+/** Total Ir of the newest dump file written since `seen` (every event of the totals line with `events`). */
+function readDump (dir, seen, events = false) {
   const files = readdirSync(dir).filter((f) => /\.\d+$/.test(f) && !seen.has(f))
   if (files.length !== 1) throw new Error(`expected one new callgrind dump, found ${files.length}`)
   seen.add(files[0])
   const text = readFileSync(join(dir, files[0]), 'utf8')
   const match = /^(?:summary|totals): (\d+)/m.exec(text)
   if (!match) throw new Error(`no summary in ${files[0]}`)
-  return Number(match[1])
+  if (!events) return Number(match[1])
+  const names = /^events: (.+)$/m.exec(text)[1].trim().split(/\s+/)
+  const values = /^(?:summary|totals): (.+)$/m.exec(text)[1].trim().split(/\s+/).map(Number)
+  return Object.fromEntries(names.map((name, i) => [name, values[i] ?? 0]))
 }
 
-export async function countVariant (variant, route, cfg, script = SERVER_SCRIPT) {
+/**
+ * `simulate`: callgrind's cache and branch simulation (--cache-sim=yes --branch-sim=yes): the result then has
+ * `events`, each event per request (Ir, D1mr, DLmr, Bcm, ...), counted the same way as the instructions.
+ */
+export async function countVariant (variant, route, cfg, script = SERVER_SCRIPT, simulate = false) {
   const dir = mkdtempSync(join(tmpdir(), 'sw-callgrind-'))
   const child = spawn('valgrind', [
     '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'cg.out')}`,
+    ...(simulate ? ['--cache-sim=yes', '--branch-sim=yes'] : []),
     process.execPath, ...SERVER_NODE_ARGS, script, variant
   ], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env: { ...process.env, BENCH_SAMPLE_INTERVAL_MS: String(SAMPLE_INTERVAL_MS) } })
   try {
@@ -92,16 +100,20 @@ export async function countVariant (variant, route, cfg, script = SERVER_SCRIPT)
     let started = Date.now()
     const measured = await load(cfg.requests)
     control(child.pid, '-d')
-    const loadIr = readDump(dir, seen)
+    const loadEvents = readDump(dir, seen, true)
     const loadMs = Date.now() - started
     control(child.pid, '-z')
     started = Date.now()
     await sleep(cfg.idleS * 1000)
     control(child.pid, '-d')
-    const idleIr = readDump(dir, seen)
+    const idleEvents = readDump(dir, seen, true)
     const idleMs = Date.now() - started
-    const perRequest = (loadIr - idleIr / idleMs * loadMs) / measured.requests
-    return { perRequest, requests: measured.requests, loadIr, loadMs, idleIr, idleMs, warmupChunks: chunks.map(Math.round) }
+    const per = (name) => (loadEvents[name] - idleEvents[name] / idleMs * loadMs) / measured.requests
+    const loadIr = loadEvents.Ir
+    const idleIr = idleEvents.Ir
+    const result = { perRequest: per('Ir'), requests: measured.requests, loadIr, loadMs, idleIr, idleMs, warmupChunks: chunks.map(Math.round) }
+    if (simulate) result.events = Object.fromEntries(Object.keys(loadEvents).map((name) => [name, per(name)]))
+    return result
   } finally {
     child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })

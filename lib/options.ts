@@ -163,13 +163,13 @@ const REGISTER_OPTIONS = ['logLevel', 'logSerializers']
 const CHECK_KEYS = { check: true, required: true, timeoutMs: true } satisfies KnownKeys<HealthCheck>
 const MONGO_KEYS = { client: true, required: true, serverStatusIntervalMs: true } satisfies KnownKeys<MongoWatchOptions>
 
-function path (options: Record<string, unknown>, name: string, fallback: string): string | false {
-  const value = options[name]
+function path (options: OptionGroup, name: string, fallback: string): string | false {
+  const value = options.values[name]
   if (value === undefined) return fallback
   if (value === false) return false
   // Clients resolve "." and ".." segments before sending (RFC 3986 5.2.4): a route with one could never match.
   if (typeof value !== 'string' || !/^\/[\w\-./~]*$/.test(value) || value.includes('//') || /\/\.\.?(?:\/|$)/.test(value)) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION(name, 'false or a path starting with "/" (letters, digits, "-", "_", ".", "~", no "." or ".." segment)', show(value))
+    options.fail(name, 'false or a path starting with "/" (letters, digits, "-", "_", ".", "~", no "." or ".." segment)')
   }
   // The one place a trailing slash is taken off: the routes use the path as it is.
   return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
@@ -286,9 +286,9 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     maxRecentErrors: top.integer('maxRecentErrors', DEFAULT_MAX_RECENT_ERRORS, 0, 1000),
     maxErrorMessageLength: top.integer('maxErrorMessageLength', DEFAULT_MAX_ERROR_MESSAGE_LENGTH, 16, 10_000),
     maxStreams: top.integer('maxStreams', DEFAULT_MAX_STREAMS, 0, 10_000),
-    healthPath: path(top.values, 'healthPath', '/health'),
-    dashboardPath: path(top.values, 'dashboardPath', '/dashboard'),
-    metricsPath: path(top.values, 'metricsPath', '/metrics'),
+    healthPath: path(top, 'healthPath', '/health'),
+    dashboardPath: path(top, 'dashboardPath', '/dashboard'),
+    metricsPath: path(top, 'metricsPath', '/metrics'),
     profiles: false,
     shared: normalizeShared(options.shared),
     maxErrorGroups: top.integer('maxErrorGroups', DEFAULT_MAX_ERROR_GROUPS, 0, 10_000),

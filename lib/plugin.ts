@@ -13,7 +13,7 @@ import type { AlertsView } from './schemas/alerts.js'
 import { registerProfiles } from './routes/profiles.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
-import { exportOpenTelemetry } from './otel/export.js'
+import { exportOpenTelemetry, exportRequestDurations } from './otel/export.js'
 import type { CounterMetric } from './custom/counter.js'
 import type { GaugeMetric } from './custom/gauge.js'
 import type { HistogramMetric } from './custom/histogram.js'
@@ -79,7 +79,13 @@ function warnOfUnknownRoutes (app: FastifyInstance, rules: readonly NormalizedRu
 
 const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, rawOptions) => {
   const options = normalizeOptions(rawOptions)
-  const watch = createWatch(options, app.log, app.version)
+  // onTimeout fires only when the server has a connectionTimeout (Fastify's default is 0: never), and the hook
+  // costs every request an object and the socket a listener: without a timeout it would count nothing.
+  const countsTimeouts = app.initialConfig.connectionTimeout! > 0
+  const durations = options.openTelemetry === null ? null : exportRequestDurations(options.openTelemetry.meterProvider)
+  // Every figure comes from here: the collectors in lib/watch/sources.ts, the request store the hooks below feed
+  // (lib/requests/store.ts), the rest in lib/watch/compose.ts; docs/ARCHITECTURE.md maps each one to its file.
+  const watch = createWatch(options, { log: app.log, fastifyVersion: app.version, countsTimeouts, recordObserver: durations?.observer ?? null })
   const http2 = Boolean(app.initialConfig.http2)
   const shedding = watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed) ? createShedding(app, watch.alerts, options.alerts!) : null
   const hooks = createRequestHooks(watch.requests, { http2, shedding })
@@ -87,12 +93,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('onSend', hooks.onSend)
   app.addHook('onError', hooks.onError)
-  // onTimeout fires only when the server has a connectionTimeout (Fastify's default is 0: never), and the hook
-  // costs every request an object and the socket a listener: without a timeout it would count nothing.
-  if (app.initialConfig.connectionTimeout! > 0) {
-    app.addHook('onTimeout', hooks.onTimeout)
-    watch.requests.countsTimeouts = true
-  }
+  if (countsTimeouts) app.addHook('onTimeout', hooks.onTimeout)
 
   app.decorate('serverWatch', Object.freeze({
     snapshot: watch.snapshot,
@@ -111,7 +112,11 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onClose', (_instance, done) => { watch.close(); done() })
   if (options.openTelemetry !== null) {
     const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, { ...watch, mongoClient: options.mongo?.client ?? null })
-    app.addHook('onClose', (_instance, done) => { stopExport(); done() })
+    app.addHook('onClose', (_instance, done) => {
+      stopExport()
+      durations!.stop()
+      done()
+    })
   }
 
   const access = createAccess({ ...options, log: app.log })

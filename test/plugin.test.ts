@@ -18,6 +18,29 @@ test('exports: default and named plugin, error classes, schema', async (t) => {
   t.equal(typeof entry.HealthSnapshotSchema, 'object')
 })
 
+test('issue 27.6: the package exports the coded errors, not the internal sendRefusal', async (t) => {
+  const names = Object.keys(entry)
+  t.notOk(names.includes('sendRefusal'), 'sendRefusal lives in lib/refusal.ts, which the package does not export')
+  const errors = names.filter((name) => name.startsWith('FST_SERVER_WATCH_'))
+  const declared = Object.keys(await import('../lib/errors.js')).filter((name) => name.startsWith('FST_SERVER_WATCH_'))
+  t.same(errors.sort(), declared.sort(), 'every coded error of lib/errors.ts is exported')
+  t.ok(errors.length > 10)
+  for (const name of errors) t.equal(new (entry as unknown as Record<string, new (...args: unknown[]) => Error & { code: string }>)[name]!().code, name)
+})
+
+test('issue 27.5: a connectionTimeout adds the onTimeout hook and makes the store count timeouts from its construction', async (t) => {
+  for (const connectionTimeout of [0, 1000]) {
+    const app = Fastify({ connectionTimeout })
+    await app.register(serverWatch, { sampleIntervalMs: 3_600_000 })
+    app.get('/', () => 'ok')
+    await app.ready()
+    t.equal(app.printRoutes({ includeHooks: true }).includes('onTimeout'), connectionTimeout > 0, `connectionTimeout ${connectionTimeout}: onTimeout hook`)
+    const metrics = (await app.inject('/metrics')).body
+    t.equal(metrics.includes('http_requests_timed_out_total'), connectionTimeout > 0, `connectionTimeout ${connectionTimeout}: the timed-out series`)
+    await app.close()
+  }
+})
+
 test('the built package resolves for ESM and CommonJS consumers', async (t) => {
   const require = createRequire(import.meta.url)
   const cjs = require('fastify-server-watch')

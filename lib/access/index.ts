@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import {
-  FST_SERVER_WATCH_CROSS_SITE, FST_SERVER_WATCH_FORBIDDEN, FST_SERVER_WATCH_TOO_MANY_ATTEMPTS, FST_SERVER_WATCH_UNAUTHORIZED, sendRefusal
+  FST_SERVER_WATCH_CROSS_SITE, FST_SERVER_WATCH_FORBIDDEN, FST_SERVER_WATCH_TOO_MANY_ATTEMPTS, FST_SERVER_WATCH_UNAUTHORIZED
 } from '../errors.js'
+import { sendRefusal } from '../refusal.js'
 import type { Authorize } from '../options.js'
 import { loggableError } from '../error-text.js'
 import { FailedAttempts } from './attempts.js'

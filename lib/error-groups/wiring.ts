@@ -1,45 +1,55 @@
+import { hostname } from 'node:os'
 import type { NormalizedOptions } from '../options.js'
 import { createReleases } from '../releases/index.js'
 import type { RouteCounts } from '../releases/ledger.js'
 import type { AnyAlertEvent, ApdexSnapshot, ErrorGroupSnapshot, ReleasesSnapshot } from '../schemas/errors.js'
+import { formatId } from '../shared/directory.js'
 import { HISTORY_WRITE_EVERY_MS } from '../shared/history-file.js'
+import type { FleetView } from '../shared/store.js'
 import { createErrorGroups } from './index.js'
-
-/**
- * The request counters the releases and Apdex read: one process's store, or the fleet's routes in shared mode,
- * given as a function since the fleet's are parsed only when read.
- */
-export type LiveRoutes = () => RouteCounts
+import type { ErrorGroupStore } from './store.js'
 
 /**
  * Error groups, releases and Apdex as the watch uses them (issue 28): created once, stepped on each sample, read by
- * the snapshot, closed with the plugin. Everything the watch touches goes through here, so that its own code
+ * the read model, closed with the plugin. Everything the watch touches goes through here, so that its own code
  * gains one line per touch point.
  */
 export function createErrorsAndReleases (
   options: Pick<NormalizedOptions, 'maxErrorGroups' | 'release' | 'apdexThresholdMs' | 'maxErrorMessageLength' | 'shared'>,
   deps: {
-    /** This process's id in the shared directory (null without `shared`). */
-    sharedId: string | null
-    who: { hostname: string, pid: number }
+    /** This process's own request counters (lib/requests/store.ts). */
+    own: RouteCounts
+    /** The fleet (lib/watch/fleet.ts): its view in shared mode, null with one process. */
+    fleet: { view (): FleetView | null }
+    startedAt: number
     log: { warn: (msg: string) => void }
     /** Where `error.new` events go: the alerts' dispatch, or nowhere with `alerts: false`. */
     notify: (event: AnyAlertEvent) => void
-    /** This process's own request counters. */
-    own: RouteCounts
   }
 ) {
   const release = options.release.release
-  const shared = options.shared === null || deps.sharedId === null ? null : { dir: options.shared.dir, app: options.shared.name }
+  const who = { hostname: hostname(), pid: process.pid }
+  const shared = options.shared === null ? null : { dir: options.shared.dir, app: options.shared.name }
   const groups = createErrorGroups({
     maxGroups: options.maxErrorGroups,
     release,
     maxMessageLength: options.maxErrorMessageLength,
-    shared: shared === null ? null : { ...shared, id: deps.sharedId! },
-    who: deps.who,
+    // This incarnation's own file name: its host, pid and start (lib/shared/directory.ts's id format).
+    shared: shared === null ? null : { ...shared, id: formatId({ host: who.hostname, pid: who.pid, startedAt: deps.startedAt, generation: 0 }) },
+    who,
     log: deps.log
   })
   const releases = createReleases({ release, apdexThresholdMs: options.apdexThresholdMs, shared, own: deps.own, log: deps.log })
+  /** The routes the releases and Apdex read: the fleet's in shared mode (parsed only when called), else this process's. */
+  const live = (): RouteCounts => deps.fleet.view()?.routes() ?? deps.own
+  /**
+   * Whether this process keeps the files that outlive it: with one process, itself; in shared mode, the longest-running
+   * live one, as for the history (lib/shared/watch.ts), or any process while there is no fleet view.
+   */
+  const isWriter = (): boolean => {
+    const view = deps.fleet.view()
+    return shared === null || view === null || view.processes[0]?.self === true
+  }
   let persistedAt = -Infinity
 
   return {
@@ -47,22 +57,24 @@ export function createErrorsAndReleases (
     groups,
     release,
     /** Each sample: the groups stepped, `error.new` sent; in shared mode by the history's writer, the files kept. */
-    sample (now: number, live: LiveRoutes, isWriter: boolean): void {
+    sample (now: number): void {
       for (const event of groups.sample(now)) deps.notify(event)
       releases.sample(live)
-      if (isWriter && now - persistedAt >= HISTORY_WRITE_EVERY_MS) {
+      if (shared !== null && now - persistedAt >= HISTORY_WRITE_EVERY_MS && isWriter()) {
         persistedAt = now
         groups.persist(now)
         releases.persist(live(), now)
       }
     },
     errorGroups: (now: number): ErrorGroupSnapshot[] => groups.view(now),
-    releases: (live: LiveRoutes): ReleasesSnapshot => releases.view(live()),
-    apdex: (live: LiveRoutes): ApdexSnapshot => releases.apdex(live().allEndpoints()),
+    /** The groups as a store (the fleet's in shared mode): what /metrics and rules on a group read. */
+    store: (): ErrorGroupStore => groups.store(),
+    releases: (): ReleasesSnapshot => releases.view(live()),
+    apdex: (): ApdexSnapshot => releases.apdex(live().allEndpoints()),
     /** Closing: this process's groups into its file; the eras too when this process writes the history. */
-    close (now: number, live: LiveRoutes, isWriter: boolean): void {
+    close (now: number): void {
       groups.close(now)
-      if (isWriter) releases.persist(live(), now)
+      if (shared !== null && isWriter()) releases.persist(live(), now)
     }
   }
 }

@@ -67,21 +67,29 @@ export interface RequestsView {
   allEndpoints (): readonly Endpoint[]
 }
 
+/** Called with every response recorded, after the store has counted it (the OpenTelemetry export's duration). */
+export type RecordObserver = (endpoint: Endpoint, statusCode: number, durationMs: number) => void
+
+/** What the store is built with besides its bounds: both decided once, at start-up. */
+export interface RequestMetricsOptions {
+  /** Timeouts are counted: the server has a `connectionTimeout`, so the plugin adds its onTimeout hook. */
+  countsTimeouts?: boolean
+  /** Sees every recorded response. Chosen here so that a store without one runs the plain `record`. */
+  observer?: RecordObserver | null
+}
+
 /**
  * The request figures, fed by the hooks (./hooks.ts) and read by the read model: counters, histograms, endpoints,
  * status codes, recent errors. Fixed memory. It knows no sampling interval and keeps no rate: request rates are
- * computed in one place, the history (lib/history.ts).
+ * computed in one place, the history (lib/history.ts). Only its own methods change it: readers get getters.
  */
 export class RequestMetrics implements RequestsView {
   total = 0
   errorCount = 0
-  inFlight = 0
-  /** Requests refused by load shedding (lib/alerts/shedding.ts), counted nowhere else. */
-  shed = 0
-  aborted = 0
-  timedOut = 0
-  /** Set by the plugin when it adds its onTimeout hook. */
-  countsTimeouts = false
+  private active = 0
+  private abortedCount = 0
+  private shedCount = 0
+  private timedOutCount = 0
   /**
    * Indexed by status code, 100 to 999 (what Node lets a response write): one increment per response, no key
    * built. Slot 0 counts any other value (`OTHER_STATUS_KEY`), so that every counted response has a code.
@@ -99,14 +107,48 @@ export class RequestMetrics implements RequestsView {
   private p99Total = -1
   private readonly recentErrors: Array<StoredError | undefined>
   private nextError = 0
+  private readonly observer: RecordObserver | null
+  private readonly timeouts: boolean
 
   constructor (
     private readonly maxRoutes: number,
     private readonly maxRecentErrors: number,
-    private readonly maxMessageLength: number
+    private readonly maxMessageLength: number,
+    { countsTimeouts = false, observer = null }: RequestMetricsOptions = {}
   ) {
     this.recentErrors = new Array(maxRecentErrors).fill(undefined)
+    this.timeouts = countsTimeouts
+    this.observer = observer
+    // Chosen once: a store without an observer keeps the prototype's record, with no branch added to it.
+    if (observer !== null) this.record = this.recordObserved
   }
+
+  /** Whether timeouts are counted at all (see RequestsView): fixed at construction. */
+  get countsTimeouts (): boolean { return this.timeouts }
+  /** Requests being served now. */
+  get inFlight (): number { return this.active }
+  /** Requests whose client left before the response was written in full. */
+  get aborted (): number { return this.abortedCount }
+  /** Requests refused by load shedding (lib/alerts/shedding.ts), counted nowhere else. */
+  get shed (): number { return this.shedCount }
+  /** Requests whose socket hit Fastify's connectionTimeout (only counted with `countsTimeouts`). */
+  get timedOut (): number { return this.timedOutCount }
+
+  /** A request entered the hooks: in flight until it is recorded, handed over, aborted or shed. */
+  started (): void { this.active++ }
+  /** A request in flight left without being aborted (recorded, handed over, or shed: see `shedOne`). */
+  left (): void { this.active-- }
+  /** A request in flight whose client left before its response was written. */
+  abortedInFlight (): void {
+    this.active--
+    this.abortedCount++
+  }
+
+  /** A request whose connection had already gone when our first hook saw it: never in flight. */
+  abortedBeforeStart (): void { this.abortedCount++ }
+  /** A request refused by load shedding (the hook calls `left` too if it was in flight). */
+  shedOne (): void { this.shedCount++ }
+  timedOutOne (): void { this.timedOutCount++ }
 
   /** The shared stats object of `METHOD pattern`: a new one until `maxRoutes` keys exist, then the overflow. */
   endpointFor (method: string, url: string): Endpoint {
@@ -134,6 +176,12 @@ export class RequestMetrics implements RequestsView {
     endpoint.record(index, statusClass, durationMs)
     this.statusCodes[slot]!++
     if (statusClass === 5) this.errorCount++
+  }
+
+  /** `record` when an observer was given: counted first, then observed. */
+  private recordObserved (endpoint: Endpoint, statusCode: number, durationMs: number): void {
+    RequestMetrics.prototype.record.call(this, endpoint, statusCode, durationMs)
+    this.observer!(endpoint, statusCode, durationMs)
   }
 
   /** Anything can be thrown (null, a Proxy, a BigInt message): only strings are stored, so snapshots always serialise. */

@@ -5,12 +5,11 @@ import { PROMETHEUS_CONTENT_TYPE, renderMetrics, type MetricsSource } from '../p
 import { relabel, type Relabel } from '../prometheus-relabel.js'
 import type { RequestsView } from '../requests/store.js'
 import { dropFamilies, fleetFamilies, fleetRequests, PER_PROCESS_FAMILIES } from '../shared/prometheus.js'
-import { worstStatus } from '../shared/store.js'
 import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
   /** The read model (lib/watch.ts); without heap spaces or GC figures, those families are left out. */
-  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'shared' | 'errorGroups'>>
+  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'fleet' | 'errorGroups'>>
   metricsPath: string
   access: Pick<Access, 'hook'>
   /** The `prometheus` option: a prefix and constant labels, or null. */
@@ -24,7 +23,7 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     // The fleet's status in shared mode (the worst live process's).
     snapshot: () => {
       const sampled = watch.sampled()
-      return { ...sampled, status: worstStatus(sampled.status, watch.shared?.view()?.status ?? 'healthy') }
+      return { ...sampled, status: watch.fleet?.status(sampled.status) ?? sampled.status }
     },
     heapSpaces: watch.heapSpaces,
     gc: watch.gc,
@@ -43,7 +42,7 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
 
   /** Shared mode: the merged series, whichever process answers (lib/shared/prometheus.ts says why). */
   const render = (): string => {
-    const view = watch.shared?.view() ?? null
+    const view = watch.fleet?.view() ?? null
     if (view === null) return renderMetrics(source)
     // The same shape as the request store, with a Float64 status array and the fleet's endpoints.
     const text = renderMetrics({ ...source, requests: fleetRequests(view) as unknown as RequestsView })

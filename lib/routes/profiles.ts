@@ -5,7 +5,8 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Access } from '../access/index.js'
 import { createTokenMatcher, presentedSecret } from '../access/token.js'
-import { FST_SERVER_WATCH_HEAP_TOO_LARGE, FST_SERVER_WATCH_PROFILE_TOO_LARGE, sendRefusal } from '../errors.js'
+import { FST_SERVER_WATCH_HEAP_TOO_LARGE, FST_SERVER_WATCH_PROFILE_TOO_LARGE, type CodedError } from '../errors.js'
+import { sendRefusal } from '../refusal.js'
 import type { Authorize } from '../options.js'
 import { captureAllocationProfile } from '../profiles/allocations.js'
 import { captureCpuProfile } from '../profiles/cpu.js'
@@ -40,8 +41,7 @@ export function profileFileName (kind: CaptureKind, at: Date, host = hostname(),
   return `${safeHost}-${pid}-${stamp}.${EXTENSIONS[kind]}`
 }
 
-type CodedError = Error & { code: string, statusCode: number }
-const isCoded = (error: unknown): error is CodedError =>
+const isCoded = (error: unknown): error is CodedError & { statusCode: number } =>
   error instanceof Error && typeof (error as CodedError).code === 'string' &&
   (error as CodedError).code.startsWith('FST_SERVER_WATCH_') && typeof (error as CodedError).statusCode === 'number'
 
@@ -54,7 +54,8 @@ export function registerProfiles (app: FastifyInstance, opts: ProfilesOptions): 
   const { access, tokens, authorize } = opts
   const profiler = opts.profiler ?? new Profiler()
   const heapRoom = opts.heapRoom ?? HEAP_ROOM
-  const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath.replace(/\/$/, '')
+  // normalizeOptions took any trailing slash off (lib/options.ts).
+  const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath
   const matches = tokens === null ? null : createTokenMatcher(tokens)
   const config = { serverWatch: false }
 

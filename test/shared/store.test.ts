@@ -6,7 +6,7 @@ import { test, type Test } from 'tap'
 import { Histogram, bucketIndex } from '../../lib/histogram.js'
 import { claimFile, formatId, historyFile, MAX_SHARED_FILE_BYTES, parseName, processFile, renameIfPresent } from '../../lib/shared/directory.js'
 import { readHistory } from '../../lib/shared/history-file.js'
-import { normalizeShared, defaultAppName } from '../../lib/shared/config.js'
+import { checkWritable, normalizeShared, defaultAppName } from '../../lib/shared/config.js'
 import { addEndpoints, decodeState, encodeCounts, EndpointEncoder, FORMAT, stateText, type Gauges } from '../../lib/shared/state.js'
 import { SharedStore, type LocalSample } from '../../lib/shared/store.js'
 import { Tally } from '../../lib/shared/tally.js'
@@ -504,7 +504,7 @@ test('temporary files left by a writer that died mid-write are removed once old'
 test('options: the shared directory, its name, SERVER_WATCH_DIR, and the coded errors that name it', async (t) => {
   const dir = tempDir(t)
   t.equal(normalizeShared(undefined, {}), null, 'off by default')
-  t.same(normalizeShared(undefined, { SERVER_WATCH_DIR: dir }), { dir, name: defaultAppName(), workerId: null })
+  t.same(normalizeShared(undefined, { SERVER_WATCH_DIR: dir }), { dir, name: defaultAppName(), workerId: null, source: 'SERVER_WATCH_DIR' })
   const other = tempDir(t)
   t.equal(normalizeShared({ dir: other }, { SERVER_WATCH_DIR: dir })!.dir, other, 'the option wins')
   t.equal(normalizeShared({ name: 'web' }, { SERVER_WATCH_DIR: dir })!.dir, dir, 'a name alone takes the directory from the variable')
@@ -537,5 +537,7 @@ test('options: a read-only directory fails at register time', async (t) => {
     chmodSync(readOnly, 0o555)
     t.teardown(() => chmodSync(readOnly, 0o755))
   }
-  t.throws(() => normalizeShared({ dir: target }, {}), { code: 'FST_SERVER_WATCH_SHARED_DIR', message: /is not writable \((EACCES|EROFS|ENOENT|EPERM)\)/ })
+  // issue 27.4: parsing the option writes nothing; shared mode checks when it starts.
+  const shared = normalizeShared({ dir: target }, {})!
+  t.throws(() => checkWritable(shared), { code: 'FST_SERVER_WATCH_SHARED_DIR', message: /is not writable \((EACCES|EROFS|ENOENT|EPERM)\)/ })
 })

@@ -1,0 +1,52 @@
+// Simulated cache and branch misses per request (issue 31): callgrind with --cache-sim=yes --branch-sim=yes,
+// counted like benchmark/instructions.js (warm-up uninstrumented, chunks until stable, the idle rate subtracted).
+// Like instruction counts, these are what the program does, not what the machine's load does to it: repeatable
+// on a busy machine. The question they answer: is the plugin's gap above the timed-hooks floor cache misses?
+//
+//   node benchmark/cache-sim.js          (BENCH_INSTR_ROUNDS, BENCH_INSTR_REQUESTS as for instructions.js)
+import { fileURLToPath } from 'node:url'
+import { envNumber, isMain, log, median, SERVER_SCRIPT } from './common.js'
+import { countVariant } from './instructions.js'
+import { ROUTES } from './throughput.js'
+
+const HOOK_SCRIPT = fileURLToPath(new URL('./hook-server.js', import.meta.url))
+/** bare Fastify, the floor of any plugin that times requests through hooks, and the plugin. */
+const TARGETS = [
+  { name: 'bare', variant: 'bare', script: SERVER_SCRIPT },
+  { name: 'timed hooks (floor)', variant: 'timed onRequest and onSend', script: HOOK_SCRIPT },
+  { name: 'server-watch', variant: 'server-watch', script: SERVER_SCRIPT }
+]
+const EVENTS = ['Ir', 'Dr', 'Dw', 'I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw', 'Bc', 'Bcm', 'Bi', 'Bim']
+
+export async function runCacheSim () {
+  const cfg = {
+    rounds: envNumber('BENCH_INSTR_ROUNDS', 2),
+    requests: envNumber('BENCH_INSTR_REQUESTS', 4000),
+    warmup: envNumber('BENCH_INSTR_WARMUP', 10_000),
+    chunk: envNumber('BENCH_INSTR_CHUNK', 1000),
+    minChunks: 4,
+    maxChunks: envNumber('BENCH_INSTR_MAX_CHUNKS', 12),
+    idleS: envNumber('BENCH_INSTR_IDLE', 6)
+  }
+  const routes = ROUTES.filter((route) => route.name === 'static' || route.name === 'param')
+  const rows = {}
+  for (let r = 0; r < cfg.rounds; r++) {
+    for (const target of TARGETS) {
+      for (const route of routes) {
+        const { events } = await countVariant(target.variant, route, cfg, target.script, true)
+        const key = `${target.name} ${route.name}`
+        ;(rows[key] ??= []).push(events)
+        log(`cache-sim round ${r + 1}/${cfg.rounds} ${key.padEnd(28)} ` + EVENTS.map((e) => `${e} ${Math.round(events[e] ?? 0)}`).join(' '))
+      }
+    }
+  }
+  const summary = {}
+  for (const [key, list] of Object.entries(rows)) {
+    summary[key] = Object.fromEntries(EVENTS.map((e) => [e, Math.round(median(list.map((events) => events[e] ?? 0)))]))
+  }
+  return { config: cfg, summary }
+}
+
+if (isMain(import.meta.url)) {
+  console.log(JSON.stringify((await runCacheSim()).summary, null, 2))
+}
