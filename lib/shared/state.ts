@@ -58,6 +58,8 @@ export interface Identity {
   /** PM2's `pm_id` or `node:cluster`'s worker id, when there is one. */
   workerId: string | null
   startedAt: number
+  /** The release it runs (issue 28); absent in files of versions before it. */
+  release?: string | null
 }
 
 export interface ProcessState extends Identity {
@@ -319,7 +321,8 @@ export function decodeState (input: string | Buffer, app: string): DecodeResult 
   }
   try {
     if (typeof state.id !== 'string' || !Number.isInteger(state.pid) || typeof state.hostname !== 'string' ||
-      !isTime(state.startedAt) || !isTime(state.writtenAt) || (state.workerId !== null && typeof state.workerId !== 'string')) throw new StateError('bad identity')
+      !isTime(state.startedAt) || !isTime(state.writtenAt) || (state.workerId !== null && typeof state.workerId !== 'string') ||
+      (state.release !== undefined && state.release !== null && typeof state.release !== 'string')) throw new StateError('bad identity')
     if (state.status !== 'healthy' && state.status !== 'degraded' && state.status !== 'unhealthy') throw new StateError('bad status')
     if (typeof state.gauges !== 'object' || state.gauges === null) throw new StateError('no gauges')
     for (const name of GAUGE_NAMES) if (!isNumberOrNull(state.gauges[name])) throw new StateError(`bad gauge ${name}`)

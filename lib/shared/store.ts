@@ -27,6 +27,7 @@ export interface ProcessRow {
   pid: number
   hostname: string
   workerId: string | null
+  release: string | null
   startedAt: string
   uptimeSeconds: number
   status: Status
@@ -74,6 +75,8 @@ export interface SharedStoreOptions {
   maxRecentErrors: number
   log: { warn: (msg: string) => void }
   workerId?: string | null
+  /** The release this process runs: in its row, so that a rolling deploy shows both. */
+  release?: string | null
   now?: () => number
   hostname?: string
   pid?: number
@@ -312,6 +315,7 @@ export class SharedStore {
       pid: this.pid,
       hostname: this.hostname,
       workerId: this.workerId,
+      release: this.options.release ?? null,
       startedAt: this.startedAt,
       writtenAt: now,
       status: local.status,
@@ -337,7 +341,7 @@ export class SharedStore {
       if (entry.file.kind === 'process') for (const id of entry.state.absorbed) absorbed.add(id)
     }
     const self: ProcessRow = {
-      ...rowOf({ id: this.id, pid: this.pid, hostname: this.hostname, workerId: this.workerId, startedAt: this.startedAt, status: local.status, gauges: local.gauges }, now),
+      ...rowOf({ id: this.id, pid: this.pid, hostname: this.hostname, workerId: this.workerId, release: this.options.release ?? null, startedAt: this.startedAt, status: local.status, gauges: local.gauges }, now),
       totalRequests: local.counts.total,
       errorCount: local.counts.errorCount,
       p95Ms: local.p95Ms,
@@ -405,7 +409,7 @@ export class SharedStore {
   }
 }
 
-type RowSource = Pick<ProcessState, 'id' | 'pid' | 'hostname' | 'workerId' | 'startedAt' | 'status' | 'gauges'>
+type RowSource = Pick<ProcessState, 'id' | 'pid' | 'hostname' | 'workerId' | 'release' | 'startedAt' | 'status' | 'gauges'>
 
 function rowOf (state: RowSource, now: number): Omit<ProcessRow, 'totalRequests' | 'errorCount' | 'p95Ms' | 'seenAt' | 'self'> {
   return {
@@ -413,6 +417,7 @@ function rowOf (state: RowSource, now: number): Omit<ProcessRow, 'totalRequests'
     pid: state.pid,
     hostname: state.hostname,
     workerId: state.workerId ?? null,
+    release: state.release ?? null,
     startedAt: new Date(state.startedAt).toISOString(),
     uptimeSeconds: Math.max(0, Math.floor((now - state.startedAt) / 1000)),
     status: state.status,
