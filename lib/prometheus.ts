@@ -8,7 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import type { HeapSpaceInfo } from 'node:v8'
 import { BUCKET_COUNT, type Histogram, bucketUpperBound } from './histogram.js'
 import type { GcFigures } from './collectors/gc.js'
-import { OTHER_STATUS_KEY, type Endpoint, type RequestsView } from './requests/store.js'
+import type { EndpointCounters, RequestCounters } from './requests/counts.js'
+import { OTHER_STATUS_KEY } from './requests/figures.js'
 import type { DatabaseSnapshot } from './schemas/database.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { SampledSnapshot } from './watch.js'
@@ -129,7 +130,7 @@ const ratio = (percent: number | null): number | null => percent === null ? null
  * per-endpoint percentiles are not built per scrape.
  */
 export interface MetricsSource {
-  requests: RequestsView
+  requests: RequestCounters
   snapshot (): SampledSnapshot
   /** Every V8 heap space as last sampled (the snapshot keeps the five largest); no series without it. */
   heapSpaces?: () => readonly HeapSpaceInfo[]
@@ -197,7 +198,7 @@ function writeAlerts (out: Exposition, alerts: Pick<AlertsView, 'rules' | 'activ
     alerts.rules.map((rule) => [labels(['alertname', rule.name], ['severity', rule.severity]), firing.has(rule.name) ? 1 : 0]))
 }
 
-function writeHttp (out: Exposition, requests: RequestsView): void {
+function writeHttp (out: Exposition, requests: RequestCounters): void {
   const series: Array<[string, Histogram]> = []
   for (const endpoint of requests.allEndpoints()) collectSeries(endpoint, series)
   if (series.length > 0) {
@@ -223,7 +224,7 @@ function writeHttp (out: Exposition, requests: RequestsView): void {
 }
 
 /** One series per status class an endpoint has answered with: `[labels without braces, its histogram]`. */
-function collectSeries (endpoint: Endpoint, series: Array<[string, Histogram]>): void {
+function collectSeries (endpoint: EndpointCounters, series: Array<[string, Histogram]>): void {
   let base: string | null = null
   for (let statusClass = 1; statusClass <= 5; statusClass++) {
     const histogram = endpoint.byClass[statusClass]

@@ -3,7 +3,7 @@ import { RecentRequests } from '../collectors/recent.js'
 import { loggableError } from '../error-text.js'
 import { Histogram } from '../histogram.js'
 import type { NormalizedOptions } from '../options.js'
-import type { Endpoint } from '../requests/store.js'
+import type { Endpoint } from '../requests/endpoint.js'
 import type { AlertEngine } from './engine.js'
 import { readPath } from './metric-path.js'
 import type { NormalizedRule } from './rules.js'
@@ -45,7 +45,7 @@ export function createAlerting (
     routeWindows.set(rule, new RecentRequests({
       get total () { return endpoint()?.count ?? 0 },
       get errorCount () { return endpoint()?.errorCount ?? 0 },
-      histogram: () => endpoint()?.combined() ?? EMPTY_HISTOGRAM
+      get histogram () { return endpoint()?.combined() ?? EMPTY_HISTOGRAM }
     }))
   }
   // Only the parts of the snapshot that some rule reads are built on each sample (the default rules read the

@@ -1,6 +1,5 @@
-import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { exists, fileAge, readSharedFile, removeIfPresent, writeAtomic } from '../shared/directory.js'
+import { Directory, isMissing } from '../shared/directory.js'
 import { ErrorGroupStore } from './store.js'
 import { parseStoredGroups, type StoredErrorGroups } from './stored.js'
 
@@ -20,6 +19,8 @@ import { parseStoredGroups, type StoredErrorGroups } from './stored.js'
 export const WRITE_EVERY_MS = 5000
 export const TOUCH_EVERY_MS = 60_000
 export const RETIRE_AFTER_MS = 10 * 60_000
+/** A groups file is a few hundred kB at most (maxErrorGroups of bounded groups): a larger one is not read. */
+const MAX_GROUPS_FILE_BYTES = 8 * 1024 * 1024
 
 export const processErrorsFile = (app: string, id: string) => `${app}~e~${id}.json`
 export const retiredErrorsFile = (app: string) => `${app}~errors.json`
@@ -33,10 +34,12 @@ export interface SharedErrorGroupsOptions {
   log: { warn: (msg: string) => void }
 }
 
-interface Cached { size: number, mtimeMs: number, groups: StoredErrorGroups }
+interface Cached { ino: number, size: number, mtimeMs: number, groups: StoredErrorGroups }
 
 export class SharedErrorGroups {
   private readonly ownFile: string
+  /** The shared directory's one reader and writer (lib/shared/directory.ts): exclusive creates, no blocking reads. */
+  private readonly directory: Directory
   private writtenVersion = -1
   private writtenAt = -Infinity
   private readonly cache = new Map<string, Cached>()
@@ -48,18 +51,19 @@ export class SharedErrorGroups {
 
   constructor (private readonly options: SharedErrorGroupsOptions) {
     this.ownFile = processErrorsFile(options.app, options.id)
+    this.directory = new Directory(options.dir, options.app)
   }
 
   /** Each sample: this process's groups into its file when they changed (or to show it lives). */
   write (now: number, force = false): void {
-    const { dir, app, own } = this.options
+    const { own } = this.options
     const changed = own.version !== this.writtenVersion
     if (!force && !(changed && now - this.writtenAt >= WRITE_EVERY_MS) && now - this.writtenAt < TOUCH_EVERY_MS) return
-    if (this.writtenVersion !== -1 && !exists(dir, this.ownFile)) {
+    if (this.writtenVersion !== -1 && !this.directory.exists(this.ownFile)) {
       own.clear()
       this.options.log.warn(`server-watch: this process's error groups were folded by another process (stalled for over ${RETIRE_AFTER_MS} ms?); counting again`)
     }
-    writeAtomic(dir, app, this.ownFile, JSON.stringify(own.toJSON()))
+    this.directory.write(this.ownFile, JSON.stringify(own.toJSON()))
     this.writtenVersion = own.version
     this.writtenAt = now
   }
@@ -104,9 +108,8 @@ export class SharedErrorGroups {
 
   /** By the history's writer only: folds the files of processes gone into the retired file, then deletes them. */
   retire (now: number, maxGroups: number): void {
-    const { dir, app } = this.options
-    const retiredName = retiredErrorsFile(app)
-    const dead = this.names().filter((name) => name !== this.ownFile && name !== retiredName && (fileAge(dir, name, now) ?? 0) >= RETIRE_AFTER_MS)
+    const retiredName = retiredErrorsFile(this.options.app)
+    const dead = this.names().filter((name) => name !== this.ownFile && name !== retiredName && (this.directory.age(name, now) ?? 0) >= RETIRE_AFTER_MS)
     if (dead.length === 0) return
     const retired = new ErrorGroupStore({ maxGroups, release: this.options.own.release })
     const before = this.load(retiredName).groups
@@ -119,15 +122,15 @@ export class SharedErrorGroups {
       folded.push(name)
     }
     // Written before the deletes: a crash in between counts a file twice at worst until it is deleted, never loses it.
-    writeAtomic(dir, app, retiredName, JSON.stringify(retired.toJSON()))
-    for (const name of folded) removeIfPresent(dir, name)
+    this.directory.write(retiredName, JSON.stringify(retired.toJSON()))
+    for (const name of folded) this.directory.remove(name)
   }
 
   private names (): string[] {
-    const { dir, app } = this.options
+    const { app } = this.options
     const prefix = `${app}~e~`
     try {
-      return readdirSync(dir).filter((name) => (name.startsWith(prefix) && name.endsWith('.json')) || name === retiredErrorsFile(app))
+      return this.directory.list().filter((name) => (name.startsWith(prefix) && name.endsWith('.json')) || name === retiredErrorsFile(app))
     } catch {
       return []
     }
@@ -137,15 +140,17 @@ export class SharedErrorGroups {
   private load (name: string): { groups: StoredErrorGroups | null, fresh: boolean } {
     const path = join(this.options.dir, name)
     try {
-      const { size, mtimeMs } = statSync(path)
+      const stamp = this.directory.stamp(name)
+      if (stamp === null) return { groups: null, fresh: false }
+      const { ino, size, mtimeMs } = stamp
       const cached = this.cache.get(name)
-      if (cached !== undefined && cached.size === size && cached.mtimeMs === mtimeMs) return { groups: cached.groups, fresh: false }
-      const parsed = parseStoredGroups(JSON.parse(readSharedFile(path).toString('utf8')))
+      if (cached !== undefined && cached.ino === ino && cached.size === size && cached.mtimeMs === mtimeMs) return { groups: cached.groups, fresh: false }
+      const parsed = parseStoredGroups(JSON.parse(this.directory.read(name, MAX_GROUPS_FILE_BYTES).toString('utf8')))
       if (typeof parsed === 'string') throw new Error(parsed)
-      this.cache.set(name, { size, mtimeMs, groups: parsed })
+      this.cache.set(name, { ino, size, mtimeMs, groups: parsed })
       return { groups: parsed, fresh: true }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && !this.warned.has(name)) {
+      if (!isMissing(error) && !this.warned.has(name)) {
         if (this.warned.size > 100) this.warned.clear()
         this.warned.add(name)
         this.options.log.warn(`server-watch: ignoring the error groups in ${path}: ${(error as Error).message}`)

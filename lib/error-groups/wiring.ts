@@ -3,7 +3,7 @@ import type { NormalizedOptions } from '../options.js'
 import { createReleases } from '../releases/index.js'
 import type { RouteCounts } from '../releases/ledger.js'
 import type { AnyAlertEvent, ApdexSnapshot, ErrorGroupSnapshot, ReleasesSnapshot } from '../schemas/errors.js'
-import { formatId } from '../shared/directory.js'
+import { formatId } from '../shared/names.js'
 import { HISTORY_WRITE_EVERY_MS } from '../shared/history-file.js'
 import type { FleetView } from '../shared/store.js'
 import { createErrorGroups } from './index.js'
@@ -41,7 +41,7 @@ export function createErrorsAndReleases (
   })
   const releases = createReleases({ release, apdexThresholdMs: options.apdexThresholdMs, shared, own: deps.own, log: deps.log })
   /** The routes the releases and Apdex read: the fleet's in shared mode (parsed only when called), else this process's. */
-  const live = (): RouteCounts => deps.fleet.view()?.routes() ?? deps.own
+  const live = (): RouteCounts => deps.fleet.view()?.requests ?? deps.own
   /**
    * Whether this process keeps the files that outlive it: with one process, itself; in shared mode, the longest-running
    * live one, as for the history (lib/shared/watch.ts), or any process while there is no fleet view.

@@ -5,8 +5,9 @@
  */
 import { readFileSync } from 'node:fs'
 import { getHeapSpaceStatistics } from 'node:v8'
-import type { Endpoint, RecordObserver, RequestsView } from '../requests/store.js'
-import { NOT_FOUND_KEY } from '../requests/store.js'
+import { NOT_FOUND_KEY, type Endpoint } from '../requests/endpoint.js'
+import type { RecordObserver } from '../requests/store.js'
+import type { RequestCounters } from '../requests/counts.js'
 import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
 import type { CustomMetrics } from '../custom/registry.js'
 import type { SampledSnapshot } from '../watch.js'
@@ -22,7 +23,7 @@ const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'P
 export const MONGO_POOL_NAME = 'mongodb'
 
 export interface ExportSource {
-  requests: RequestsView
+  requests: RequestCounters
   sampled (): SampledSnapshot
   /** The app's own metrics: exported as they are registered. */
   custom?: CustomMetrics

@@ -1,7 +1,6 @@
-import { join } from 'node:path'
-import type { EndpointCounts } from '../requests/figures.js'
+import type { EndpointCounters } from '../requests/counts.js'
 import type { ApdexSnapshot, ReleasesSnapshot } from '../schemas/errors.js'
-import { readSharedFile, RefusedFile, writeAtomic } from '../shared/directory.js'
+import { Directory, isMissing, RefusedFile } from '../shared/directory.js'
 import { apdex } from './apdex.js'
 import { ReleaseLedger, parseStoredReleases, type KeptReleases, type RouteCounts } from './ledger.js'
 
@@ -28,7 +27,7 @@ export interface Releases {
   /** Each sample; the first starts the ledger from the counters as they are (in shared mode the fleet's). */
   sample (live: () => RouteCounts): void
   view (live: RouteCounts): ReleasesSnapshot
-  apdex (routes: Iterable<EndpointCounts>): ApdexSnapshot
+  apdex (routes: Iterable<EndpointCounters>): ApdexSnapshot
   /** By the history's writer, when it writes the history (every minute and on close). */
   persist (live: RouteCounts, now: number): void
 }
@@ -53,7 +52,7 @@ export function createReleases (options: ReleasesOptions): Releases {
     persist (live, at) {
       if (shared === null) return
       try {
-        writeAtomic(shared.dir, shared.app, releasesFile(shared.app), JSON.stringify(ledgerFor(live).toJSON(live, at)))
+        new Directory(shared.dir, shared.app).write(releasesFile(shared.app), JSON.stringify(ledgerFor(live).toJSON(live, at)))
       } catch (error) {
         log.warn(`server-watch: writing the releases in ${shared.dir} failed (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
       }
@@ -65,11 +64,11 @@ export function createReleases (options: ReleasesOptions): Releases {
 function readKept (shared: { dir: string, app: string }, log: { warn: (msg: string) => void }): KeptReleases | null {
   let problem: string
   try {
-    const kept = parseStoredReleases(JSON.parse(readSharedFile(join(shared.dir, releasesFile(shared.app))).toString('utf8')))
+    const kept = parseStoredReleases(JSON.parse(new Directory(shared.dir, shared.app).read(releasesFile(shared.app)).toString('utf8')))
     if (typeof kept !== 'string') return kept
     problem = kept
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    if (isMissing(error)) return null
     problem = error instanceof RefusedFile ? error.message : error instanceof SyntaxError ? 'not JSON (corrupt or truncated)' : `unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})`
   }
   log.warn(`server-watch: ignoring the releases kept in ${shared.dir}: ${problem}`)

@@ -1,7 +1,8 @@
 import { Histogram } from '../histogram.js'
-import type { EndpointCounts } from '../requests/figures.js'
-import { decodeCounts, encodeHistogram, type EncodedHistogram } from '../shared/state.js'
-import { addHistogram } from '../shared/tally.js'
+import type { EndpointCounters } from '../requests/counts.js'
+import { decodeCounts, type EncodedHistogram } from '../shared/state.js'
+import { encodeHistogram } from '../shared/encode.js'
+import { addHistogram } from '../requests/endpoint.js'
 import type { ReleasesSnapshot } from '../schemas/errors.js'
 import { compareReleases, type EndpointTotals } from './comparison.js'
 
@@ -39,7 +40,7 @@ export type ReleasesView = ReleasesSnapshot
 
 /** What the ledger reads of request counters (one process's store, or the fleet's routes): every route's counts. */
 export interface RouteCounts {
-  allEndpoints (): Iterable<EndpointCounts>
+  allEndpoints (): Iterable<EndpointCounters>
 }
 
 class Totals implements EndpointTotals {

@@ -1,5 +1,5 @@
-import { dirname, join, parse, sep } from 'node:path'
-import { readSharedFile } from '../shared/directory.js'
+import { basename, dirname, join, parse, sep } from 'node:path'
+import { Directory } from '../shared/directory.js'
 
 /**
  * Which release is running, decided once at register time (docs/errors-and-releases.md, "Which release"):
@@ -95,7 +95,7 @@ export function packageVersion (start: string | undefined): string | null {
 /** A regular file's text, or null: missing, not a regular file (a FIFO would block) or too large (directory.ts). */
 function readSmallFile (path: string): string | null {
   try {
-    return readSharedFile(path).toString('utf8')
+    return new Directory(dirname(path), '').read(basename(path)).toString('utf8')
   } catch {
     return null
   }

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Shedding } from '../alerts/shedding.js'
 import { routeConfigReader, type RouteConfig } from './fastify-internals.js'
-import { Endpoint, type RequestMetrics } from './store.js'
+import { Endpoint } from './endpoint.js'
+import type { RequestMetrics } from './store.js'
 
 /** The config of a route that is not counted (`config.serverWatch: false`, the plugin's own routes). */
 const SKIP = new Endpoint('*', '(not counted)')

@@ -1,13 +1,13 @@
 import type { FastifyRequest } from 'fastify'
 import { Histogram, bucketIndex } from '../histogram.js'
 import { errorCode, errorText } from '../error-text.js'
-import { OTHER_STATUS_KEY, combined, requestFigures } from './figures.js'
+import { OTHER_STATUS_KEY, requestFigures } from './figures.js'
 import type { ApplicationSnapshot, RecentError } from '../schemas/health.js'
 import { SlowestRequests } from '../collectors/slowest.js'
+import type { RequestCounters } from './counts.js'
+import { EndpointTable, type Endpoint } from './endpoint.js'
 import { NO_ERROR_GROUPS, type ErrorGroups } from '../error-groups/index.js'
 
-export const NOT_FOUND_KEY = '(not found)'
-export const OVERFLOW_KEY = '(other routes)'
 /** The `statusCodes` key of a status code that is not an integer from 100 to 999. */
 export { OTHER_STATUS_KEY }
 
@@ -18,28 +18,6 @@ export { OTHER_STATUS_KEY }
 export const statusSlot = (statusCode: number): number =>
   statusCode >= 100 && statusCode < 1000 && (statusCode | 0) === statusCode ? statusCode : 0
 
-export class Endpoint {
-  count = 0
-  errorCount = 0
-  /**
-   * Durations by status class (index 1 to 5 for 1xx to 5xx), each created on the first response of its class,
-   * so that Prometheus gets a duration histogram per method, route and status class.
-   */
-  readonly byClass: Array<Histogram | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined]
-  constructor (readonly method: string, readonly route: string, readonly key = `${method} ${route}`) {}
-
-  record (index: number, statusClass: number, durationMs: number): void {
-    this.count++
-    if (statusClass === 5) this.errorCount++
-    ;(this.byClass[statusClass] ??= new Histogram()).recordAt(index, durationMs)
-  }
-
-  /** Every class together: what the snapshot's percentiles read. */
-  combined (): Histogram {
-    return combined(this)
-  }
-}
-
 interface StoredError {
   time: number
   method: string
@@ -48,23 +26,6 @@ interface StoredError {
   statusCode: number
   message: string
   code: string | undefined
-}
-
-/** What readers other than the hooks see of the store (the read model's request part): nothing they can change. */
-export interface RequestsView {
-  readonly total: number
-  readonly errorCount: number
-  readonly inFlight: number
-  readonly shed: number
-  readonly aborted: number
-  readonly timedOut: number
-  /** Whether timeouts are counted at all: only with a `connectionTimeout` (else `timedOut` is always 0). */
-  readonly countsTimeouts: boolean
-  /** Indexed by status code, as in RequestMetrics. */
-  readonly statusCodes: Readonly<Uint32Array>
-  readonly histogram: Histogram
-  /** Every endpoint with its histograms by status class, the shared buckets last. */
-  allEndpoints (): readonly Endpoint[]
 }
 
 /** Called with every response recorded, after the store has counted it (the OpenTelemetry export's duration). */
@@ -83,7 +44,7 @@ export interface RequestMetricsOptions {
  * status codes, recent errors. Fixed memory. It knows no sampling interval and keeps no rate: request rates are
  * computed in one place, the history (lib/history.ts). Only its own methods change it: readers get getters.
  */
-export class RequestMetrics implements RequestsView {
+export class RequestMetrics implements RequestCounters {
   total = 0
   errorCount = 0
   private active = 0
@@ -96,9 +57,11 @@ export class RequestMetrics implements RequestsView {
    */
   readonly statusCodes = new Uint32Array(1000)
   readonly histogram = new Histogram()
-  readonly endpoints = new Map<string, Endpoint>()
-  readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
-  readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
+  private readonly table: EndpointTable
+  /** The routes' endpoints by key (the not-found and overflow endpoints are apart). */
+  readonly endpoints: ReadonlyMap<string, Endpoint>
+  readonly notFound: Endpoint
+  readonly overflow: Endpoint
   readonly slowest = new SlowestRequests()
   /** Where errors are grouped (lib/error-groups/): set by the plugin; a do-nothing seam when the groups are off. */
   errorGroups: ErrorGroups = NO_ERROR_GROUPS
@@ -111,7 +74,7 @@ export class RequestMetrics implements RequestsView {
   private readonly timeouts: boolean
 
   constructor (
-    private readonly maxRoutes: number,
+    maxRoutes: number,
     private readonly maxRecentErrors: number,
     private readonly maxMessageLength: number,
     { countsTimeouts = false, observer = null }: RequestMetricsOptions = {}
@@ -121,6 +84,10 @@ export class RequestMetrics implements RequestsView {
     this.observer = observer
     // Chosen once: a store without an observer keeps the prototype's record, with no branch added to it.
     if (observer !== null) this.record = this.recordObserved
+    this.table = new EndpointTable(maxRoutes)
+    this.endpoints = this.table.byKey
+    this.notFound = this.table.notFound
+    this.overflow = this.table.overflow
   }
 
   /** Whether timeouts are counted at all (see RequestsView): fixed at construction. */
@@ -152,19 +119,12 @@ export class RequestMetrics implements RequestsView {
 
   /** The shared stats object of `METHOD pattern`: a new one until `maxRoutes` keys exist, then the overflow. */
   endpointFor (method: string, url: string): Endpoint {
-    const key = `${method} ${url}`
-    let endpoint = this.endpoints.get(key)
-    if (endpoint === undefined) {
-      if (this.endpoints.size >= this.maxRoutes) return this.overflow
-      endpoint = new Endpoint(method, url, key)
-      this.endpoints.set(key, endpoint)
-    }
-    return endpoint
+    return this.table.endpointFor(method, url)
   }
 
   /** Every endpoint with its shared buckets, in the order they were first used. */
   allEndpoints (): Endpoint[] {
-    return [...this.endpoints.values(), this.notFound, this.overflow]
+    return this.table.all()
   }
 
   record (endpoint: Endpoint, statusCode: number, durationMs: number): void {
@@ -214,7 +174,7 @@ export class RequestMetrics implements RequestsView {
   /** The application figures but the rate and the recent window, which the read model adds. */
   snapshot (now: number): Omit<ApplicationSnapshot, 'recent' | 'requestsPerSecond' | 'errorGroups'> {
     return {
-      ...requestFigures(this, this.inFlight, this.allEndpoints()),
+      ...requestFigures(this),
       recentErrors: this.readRecentErrors(),
       slowestRequests: this.slowest.read(now)
     }

@@ -3,8 +3,7 @@ import type { Access } from '../access/index.js'
 import { renderCustomMetrics } from '../custom/prometheus.js'
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics, type MetricsSource } from '../prometheus.js'
 import { relabel, type Relabel } from '../prometheus-relabel.js'
-import type { RequestsView } from '../requests/store.js'
-import { dropFamilies, fleetFamilies, fleetRequests, PER_PROCESS_FAMILIES } from '../shared/prometheus.js'
+import { dropFamilies, fleetFamilies, PER_PROCESS_FAMILIES } from '../shared/prometheus.js'
 import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
@@ -44,8 +43,8 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
   const render = (): string => {
     const view = watch.fleet?.view() ?? null
     if (view === null) return renderMetrics(source)
-    // The same shape as the request store, with a Float64 status array and the fleet's endpoints.
-    const text = renderMetrics({ ...source, requests: fleetRequests(view) as unknown as RequestsView })
+    // The fleet's request counters, the same interface as the request store's.
+    const text = renderMetrics({ ...source, requests: view.requests })
     return dropFamilies(text, PER_PROCESS_FAMILIES) + fleetFamilies(view)
   }
 

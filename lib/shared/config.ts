@@ -4,6 +4,7 @@ import { closeSync, constants, openSync, rmSync, statSync } from 'node:fs'
 import { basename, extname, join, resolve } from 'node:path'
 import { FST_SERVER_WATCH_SHARED_DIR } from '../errors.js'
 import { OptionGroup, type KnownKeys } from '../options/validate.js'
+import { assertSafeDirectory } from './directory.js'
 
 export const SHARED_DIR_ENV = 'SERVER_WATCH_DIR'
 
@@ -60,6 +61,7 @@ export function normalizeShared (value: unknown, env: NodeJS.ProcessEnv = proces
     throw new FST_SERVER_WATCH_SHARED_DIR(source, absolute, `cannot be used (${(error as NodeJS.ErrnoException).code ?? 'error'}): create it first`)
   }
   if (!isDirectory) throw new FST_SERVER_WATCH_SHARED_DIR(source, absolute, 'is not a directory')
+  assertSafeDirectory(absolute, source)
   return { dir: absolute, name: name ?? defaultAppName(), workerId: defaultWorkerId(env), source }
 }
 

@@ -1,6 +1,5 @@
 import { escapeLabelValue, formatValue, msToSeconds } from '../prometheus.js'
-import type { FleetView } from './store.js'
-import type { Counts } from './tally.js'
+import type { FleetView } from './merge.js'
 
 /**
  * Shared mode's /metrics, the way Python's prometheus_client multiprocess mode and prom-client's AggregatorRegistry
@@ -19,22 +18,6 @@ export const PER_PROCESS_FAMILIES = new Set([
   'nodejs_heap_space_size_available_bytes', 'nodejs_eventloop_lag_p50_seconds', 'nodejs_eventloop_lag_p99_seconds',
   'nodejs_eventloop_lag_max_seconds', 'nodejs_eventloop_utilization_ratio', 'nodejs_gc_duration_seconds'
 ])
-
-/** The request counts as the exposition's HTTP writer reads them, with the live processes' in-flight sum. */
-export function fleetRequests (view: FleetView): Counts & { inFlight: number } {
-  const { counts } = view
-  return {
-    total: counts.total,
-    errorCount: counts.errorCount,
-    aborted: counts.aborted,
-    timedOut: counts.timedOut,
-    shed: counts.shed,
-    statusCodes: counts.statusCodes,
-    histogram: counts.histogram,
-    allEndpoints: () => view.routes().allEndpoints(),
-    inFlight: view.gauges.inFlight
-  }
-}
 
 /** Removes the families of `names` (HELP, TYPE and samples) from an exposition. */
 export function dropFamilies (text: string, names: ReadonlySet<string>): string {

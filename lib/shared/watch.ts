@@ -95,7 +95,7 @@ export function createSharedWatch (options: SharedWatchOptions) {
     /** Sampling step: write this process's file, fold the dead, merge the fleet. */
     sample (local: LocalSample): FleetView {
       const view = store.sample(local)
-      totals.fill(view.counts)
+      totals.fill(view.requests)
       track(view)
       // The longest-running live process keeps the history file: one writer, whatever the number of processes.
       leader = view.processes[0]?.self === true

@@ -41,11 +41,7 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
   const fleet: Fleet = options.shared === null
     ? singleProcess(history)
     : createSharedFleet({ ...options, shared: options.shared, log, startedAt })
-  const recent = new RecentRequests({
-    get total () { return requests.total },
-    get errorCount () { return requests.errorCount },
-    histogram: () => requests.histogram
-  })
+  const recent = new RecentRequests(requests)
   const custom = new CustomMetrics(log)
   const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
   const engine = options.alerts === null ? null : new AlertEngine(options.alerts.rules, { hostname: hostname(), pid: process.pid })

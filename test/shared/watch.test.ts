@@ -151,3 +151,16 @@ test('readiness is each process\'s own: a worker whose required check fails take
   t.equal((await healthy.inject('/health/ready')).statusCode, 200)
   t.equal((await failing.inject('/health/ready')).statusCode, 503, 'the failing one is not')
 })
+
+test('issue 27: shared mode\'s /metrics counts timeouts as a single process does (the fleet view is a RequestCounters, no cast)', async (t) => {
+  const dir = tempDir(t)
+  const app = await buildApp({ shared: { dir, name: 'shop' }, sampleIntervalMs: 3_600_000 }, { connectionTimeout: 1000 })
+  t.teardown(() => app.close())
+  await app.ready()
+  await app.inject('/')
+  await app.serverWatch.refresh()
+  await app.serverWatch.refresh()
+  const metrics = (await app.inject('/metrics')).body
+  t.equal(samples(metrics, 'server_watch_processes').get(''), 1, 'the fleet\'s exposition')
+  t.equal(samples(metrics, 'http_requests_timed_out_total').get(''), 0, 'the timeout counter is there, as in single-process mode')
+})

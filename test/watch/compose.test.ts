@@ -2,7 +2,8 @@
 // plugin builds it; every sample taken by the test).
 import { test } from 'tap'
 import { Value } from '@sinclair/typebox/value'
-import { RequestMetrics, type Endpoint } from '../../lib/requests/store.js'
+import type { Endpoint } from '../../lib/requests/endpoint.js'
+import { RequestMetrics } from '../../lib/requests/store.js'
 import { HealthSnapshotSchema } from '../../lib/schemas/health.js'
 import type { HistoryPoint } from '../../lib/schemas/history.js'
 import { buildWatch } from '../helpers/watch.js'
