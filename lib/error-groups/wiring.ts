@@ -9,6 +9,9 @@ import type { FleetView } from '../shared/store.js'
 import { createErrorGroups } from './index.js'
 import type { ErrorGroupStore } from './store.js'
 
+/** Plugins of issue 28 created by this process so far. */
+let incarnations = 0
+
 /**
  * Error groups, releases and Apdex as the watch uses them (issue 28): created once, stepped on each sample, read by
  * the read model, closed with the plugin. Everything the watch touches goes through here, so that its own code
@@ -34,8 +37,9 @@ export function createErrorsAndReleases (
     maxGroups: options.maxErrorGroups,
     release,
     maxMessageLength: options.maxErrorMessageLength,
-    // This incarnation's own file name: its host, pid and start (lib/shared/directory.ts's id format).
-    shared: shared === null ? null : { ...shared, id: formatId({ host: who.hostname, pid: who.pid, startedAt: deps.startedAt, generation: 0 }) },
+    // This incarnation's own file name: its host, pid, start and, for two plugins started in one millisecond by one
+    // process (tests do), a count (lib/shared/names.ts's id format).
+    shared: shared === null ? null : { ...shared, id: formatId({ host: who.hostname, pid: who.pid, startedAt: deps.startedAt, generation: incarnations++ }) },
     who,
     log: deps.log
   })
