@@ -62,10 +62,10 @@ export const FST_SERVER_WATCH_UNAUTHORIZED = createError(
   401
 )
 
-/** Too many wrong tokens from one address: refused until the window ends (Retry-After). */
+/** Too many wrong tokens from one address (an IPv6 /64) or from all together: refused until the window ends (Retry-After). */
 export const FST_SERVER_WATCH_TOO_MANY_ATTEMPTS = createError(
   'FST_SERVER_WATCH_TOO_MANY_ATTEMPTS',
-  'too many wrong tokens from this address; try again later',
+  'too many wrong tokens from this address, or from all addresses together; try again later',
   429
 )
 

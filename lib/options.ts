@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import type { MongoClientLike } from './collectors/mongo/client-types.js'
-import { normalizePrometheus, type PrometheusOptions, type Relabel } from './prometheus-relabel.js'
+import { normalizePrometheus, type NormalizedPrometheus, type PrometheusOptions } from './prometheus/relabel.js'
+import { RESERVED_LABEL_NAMES } from './prometheus/index.js'
+import { DEFAULT_MAX_CUSTOM_METRICS, DEFAULT_MAX_CUSTOM_SERIES } from './custom/registry.js'
 import { normalizeAlerts, type AlertsOptions, type NormalizedAlerts } from './alerts/rules.js'
 import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 import { normalizeShared, type NormalizedShared, type SharedOptions } from './shared/config.js'
@@ -48,7 +50,7 @@ export interface ServerWatchOptions {
   checks?: Record<string, HealthCheck | (() => unknown)>
   /**
    * Who may read the detailed views. When given, it decides (a valid `token` still lets a caller in). Default: a
-   * valid token, or a request made directly on this host outside production.
+   * valid token; with neither a token nor `authorize`, a request made directly on this host outside production.
    */
   authorize?: Authorize
   /** An `authorize` that has not settled by then denies. Default 1000. */
@@ -58,10 +60,19 @@ export interface ServerWatchOptions {
    * password of HTTP Basic (any user name). Default: `SERVER_WATCH_TOKEN`, comma-separated.
    */
   token?: string | readonly string[]
+  /**
+   * Whether a request made directly on this host (outside production) opens the detailed views. Default: only when
+   * neither `token` (nor SERVER_WATCH_TOKEN) nor `authorize` is set; `true` keeps it beside them.
+   */
+  localAccess?: boolean
   /** Threshold rules on the snapshot's figures, their notifications and load shedding; `false` turns them off. */
   alerts?: AlertsOptions | false
-  /** A name prefix and constant labels on every series of /metrics. */
+  /** A name prefix and constant labels on every series of /metrics, and the opt-in `status_code` label. */
   prometheus?: PrometheusOptions
+  /** Custom metrics the app may register (`app.serverWatch.counter(...)`...). Default 1000. */
+  maxCustomMetrics?: number
+  /** Series across every custom metric; past it, new label sets record into each metric's overflow series. Default 2000. */
+  maxCustomSeries?: number
   /** Hands the figures to an OpenTelemetry MeterProvider (`@opentelemetry/api`), under the semantic-convention names. */
   openTelemetry?: OpenTelemetryOptions
   sampleIntervalMs?: number
@@ -77,7 +88,7 @@ export interface ServerWatchOptions {
   metricsPath?: string | false
   /**
    * CPU profiles, heap snapshots and allocation profiles on demand (`POST {dashboardPath}/api/profile/*`).
-   * Default: on when `token` (or SERVER_WATCH_TOKEN) or `authorize` is set; `true` without either fails at register.
+   * Default false; `true` without `token` (or SERVER_WATCH_TOKEN) or `authorize` fails at register.
    */
   profiles?: boolean
   /**
@@ -94,6 +105,11 @@ export interface ServerWatchOptions {
   release?: string
   /** Apdex's T: a response within it is satisfied, within 4T tolerated. Default 500. */
   apdexThresholdMs?: number
+  /**
+   * The health and metrics routes are documented in the app's OpenAPI document (@fastify/swagger) under the tag
+   * `server-watch`, every other route of the plugin hidden. Default true; `false` hides them all.
+   */
+  openapi?: boolean
 }
 
 export interface NormalizedCheck {
@@ -109,8 +125,11 @@ export interface NormalizedOptions {
   authorize: Authorize | null
   authorizeTimeoutMs: number
   tokens: readonly string[] | null
+  localAccess: boolean
   alerts: NormalizedAlerts | null
-  prometheus: Relabel | null
+  prometheus: NormalizedPrometheus
+  maxCustomMetrics: number
+  maxCustomSeries: number
   openTelemetry: { meterProvider: OtelMeterProvider } | null
   /** `NODE_ENV === 'production'` when the plugin was registered. */
   production: boolean
@@ -128,6 +147,7 @@ export interface NormalizedOptions {
   maxErrorGroups: number
   release: { release: string | null, source: ReleaseSource }
   apdexThresholdMs: number
+  openapi: boolean
 }
 
 /** Every option's name, derived from the interface: a key added there and not here fails to compile. */
@@ -138,8 +158,11 @@ const KNOWN_OPTIONS = {
   authorize: true,
   authorizeTimeoutMs: true,
   token: true,
+  localAccess: true,
   alerts: true,
   prometheus: true,
+  maxCustomMetrics: true,
+  maxCustomSeries: true,
   openTelemetry: true,
   sampleIntervalMs: true,
   checkTimeoutMs: true,
@@ -154,7 +177,8 @@ const KNOWN_OPTIONS = {
   shared: true,
   maxErrorGroups: true,
   release: true,
-  apdexThresholdMs: true
+  apdexThresholdMs: true,
+  openapi: true
 } satisfies KnownKeys<ServerWatchOptions>
 /** Set by Fastify's register itself. */
 const REGISTER_OPTIONS = ['logLevel', 'logSerializers']
@@ -249,13 +273,14 @@ function tokens (options: Record<string, unknown>): readonly string[] | null {
 }
 
 /**
- * A heap snapshot holds every string in memory (secrets included) and a capture pauses or slows the process: never
- * open on the local rule alone, which trusts anything that runs on the host, so never without a way to say who.
+ * A heap snapshot holds every string in memory (secrets included) and a capture pauses or slows the process: off
+ * unless asked for (a token set for a Prometheus scrape must not open them), and never open on the local rule
+ * alone, which trusts anything that runs on the host, so never without a way to say who.
  */
 function profiles (options: Record<string, unknown>, { tokens, authorize }: Pick<NormalizedOptions, 'tokens' | 'authorize'>): boolean {
   const value = options.profiles
   const guarded = tokens !== null || authorize !== null
-  if (value === undefined) return guarded
+  if (value === undefined) return false
   if (typeof value !== 'boolean') throw new FST_SERVER_WATCH_INVALID_OPTION('profiles', 'a boolean', show(value))
   if (value && !guarded) {
     throw new FST_SERVER_WATCH_INVALID_OPTION('profiles',
@@ -276,8 +301,11 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     authorize,
     authorizeTimeoutMs: top.integer('authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
     tokens: tokens(options),
+    localAccess: false,
     alerts: null,
-    prometheus: normalizePrometheus(options.prometheus),
+    prometheus: normalizePrometheus(options.prometheus, RESERVED_LABEL_NAMES),
+    maxCustomMetrics: top.integer('maxCustomMetrics', DEFAULT_MAX_CUSTOM_METRICS, 1, 100_000),
+    maxCustomSeries: top.integer('maxCustomSeries', DEFAULT_MAX_CUSTOM_SERIES, 1, 1_000_000),
     openTelemetry: openTelemetry(top),
     production: process.env.NODE_ENV === 'production',
     sampleIntervalMs: top.integer('sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),
@@ -294,10 +322,12 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     maxErrorGroups: top.integer('maxErrorGroups', DEFAULT_MAX_ERROR_GROUPS, 0, 10_000),
     release: resolveRelease({ option: top.string('release', null, RELEASE_PATTERN, RELEASE_EXPECTED) }),
     // 4T stays within the latency histogram (1,000 s).
-    apdexThresholdMs: top.number('apdexThresholdMs', DEFAULT_APDEX_THRESHOLD_MS, 1, 250_000)
+    apdexThresholdMs: top.number('apdexThresholdMs', DEFAULT_APDEX_THRESHOLD_MS, 1, 250_000),
+    openapi: top.boolean('openapi', true)
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
   normalized.profiles = profiles(options, normalized)
+  normalized.localAccess = top.boolean('localAccess', normalized.tokens === null && authorize === null)
   const paths = (['healthPath', 'dashboardPath', 'metricsPath'] as const).filter((name) => normalized[name] !== false)
   for (const [i, a] of paths.entries()) {
     for (const b of paths.slice(i + 1)) {

@@ -9,6 +9,7 @@ import { normalizeOptions, type ServerWatchOptions } from './options.js'
 import { registerDashboard } from './routes/dashboard.js'
 import { registerHealth } from './routes/health.js'
 import { registerMetrics } from './routes/metrics.js'
+import { hideUndocumented } from './routes/openapi.js'
 import type { AlertsView } from './schemas/alerts.js'
 import { registerProfiles } from './routes/profiles.js'
 import type { HealthSnapshot } from './schemas/health.js'
@@ -120,18 +121,20 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   }
 
   const access = createAccess({ ...options, log: app.log })
+  app.addHook('onClose', (_instance, done) => { access.close(); done() })
   const warning = closedWarning(options)
   if (warning !== '') app.log.warn(warning)
 
   // fastify-plugin puts this plugin in its parent's context, where Fastify ignores `prefix`: our routes get a
   // child context of their own that honours it (and keeps our hooks, if any, to our routes).
   await app.register(async function serverWatchRoutes (routes: FastifyInstance) {
+    routes.addHook('onRoute', hideUndocumented(options.openapi))
     if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, access })
     if (options.dashboardPath !== false) {
       registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, healthPath: options.healthPath, access, maxStreams: options.maxStreams, profiles: options.profiles })
       if (options.profiles) registerProfiles(routes, { ...options, dashboardPath: options.dashboardPath, access })
     }
-    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access, relabeling: options.prometheus })
+    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access, prometheus: options.prometheus, shared: options.shared !== null })
   }, { prefix: rawOptions?.prefix })
 }
 
@@ -144,7 +147,7 @@ export default serverWatch
 
 export * from './errors.js'
 export type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
-export type { PrometheusOptions } from './prometheus-relabel.js'
+export type { PrometheusOptions } from './prometheus/relabel.js'
 export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
 export type { SharedOptions } from './shared/config.js'
 export type { ProcessRow } from './schemas/processes.js'

@@ -7,6 +7,7 @@
 import type { HeapSpaceInfo } from 'node:v8'
 import type { AlertEngine } from './alerts/engine.js'
 import type { GcFigures } from './collectors/gc.js'
+import type { RuntimeFigures } from './collectors/process.js'
 import type { CustomHistoryResponse } from './custom/history.js'
 import type { CustomMetrics } from './custom/registry.js'
 import type { History } from './history.js'
@@ -50,6 +51,8 @@ export interface Watch {
   sampledAt (): number | null
   /** Every V8 heap space as last sampled, for /metrics (the snapshot keeps the five largest). */
   heapSpaces (): readonly HeapSpaceInfo[]
+  /** CPU time, descriptors, active resources and the setImmediate lag, as last sampled: for /metrics. */
+  runtime (): RuntimeFigures
   /** Garbage collections by kind, or null when /metrics is off. */
   gc (): GcFigures | null
   /** The alert rules' engine, or null when `alerts: false`. */

@@ -6,6 +6,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import serverWatch, * as entry from '../lib/plugin.js'
 import { buildApp } from './helpers/app.js'
+import { withEnv } from './helpers/env.js'
 import { fakeClock, turn, until } from './helpers/time.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -52,7 +53,8 @@ test('the built package resolves for ESM and CommonJS consumers', async (t) => {
 
 test('the decorator is read-only and typed', async (t) => {
   const clock = fakeClock(t)
-  const app = await buildApp()
+  // The fake clock's loop, every 50 ms.
+  const app = await buildApp({ sampleIntervalMs: 50 })
   t.teardown(() => app.close())
   await app.ready()
   t.ok(Object.isFrozen(app.serverWatch))
@@ -90,13 +92,10 @@ test('app.close() leaves no timer, socket or handle behind', async (t) => {
 })
 
 test('registering in production without token or authorize logs a warning', async (t) => {
-  const previous = process.env.NODE_ENV
-  process.env.NODE_ENV = 'production'
-  t.teardown(() => { process.env.NODE_ENV = previous })
   const lines: string[] = []
   const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
   t.teardown(() => app.close())
-  await app.register(serverWatch)
+  await withEnv({ NODE_ENV: 'production' }, async () => { await app.register(serverWatch) })
   t.ok(lines.some((line) => line.includes('closed to everyone. Set SERVER_WATCH_TOKEN')), 'warned')
 })
 

@@ -15,12 +15,22 @@ export class Endpoint implements EndpointCounters {
    * so that Prometheus gets a duration histogram per method, route and status class.
    */
   readonly byClass: Array<Histogram | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined]
+  /**
+   * Only with `prometheus: { statusCode: true }`: durations by status slot, each created on the first response with
+   * that code (one Map lookup a request, 2.9 kB a code an endpoint answered with).
+   */
+  byCode: Map<number, Histogram> | undefined = undefined
   constructor (readonly method: string, readonly route: string, readonly key = `${method} ${route}`) {}
 
-  record (index: number, statusClass: number, durationMs: number): void {
+  record (index: number, statusClass: number, durationMs: number, slot: number): void {
     this.count++
     if (statusClass === 5) this.errorCount++
     ;(this.byClass[statusClass] ??= new Histogram()).recordAt(index, durationMs)
+    if (this.byCode !== undefined) {
+      let histogram = this.byCode.get(slot)
+      if (histogram === undefined) this.byCode.set(slot, histogram = new Histogram())
+      histogram.recordAt(index, durationMs)
+    }
   }
 
   /** Every class together: what the snapshot's percentiles read. */
@@ -51,7 +61,13 @@ export class EndpointTable {
   readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
   readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
 
-  constructor (private readonly maxRoutes: number) {}
+  /** `byStatusCode`: every endpoint also keeps its durations by exact status code (`prometheus: { statusCode: true }`). */
+  constructor (private readonly maxRoutes: number, private readonly byStatusCode = false) {
+    if (byStatusCode) {
+      this.notFound.byCode = new Map()
+      this.overflow.byCode = new Map()
+    }
+  }
 
   /** The endpoint of `key`: a new one until `maxRoutes` keys exist, then the overflow. */
   endpointFor (method: string, route: string, key = `${method} ${route}`): Endpoint {
@@ -60,6 +76,7 @@ export class EndpointTable {
       if (key === NOT_FOUND_KEY) return this.notFound
       if (key === OVERFLOW_KEY || this.byKey.size >= this.maxRoutes) return this.overflow
       endpoint = new Endpoint(method, route, key)
+      if (this.byStatusCode) endpoint.byCode = new Map()
       this.byKey.set(key, endpoint)
     }
     return endpoint

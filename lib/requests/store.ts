@@ -37,6 +37,8 @@ export interface RequestMetricsOptions {
   countsTimeouts?: boolean
   /** Sees every recorded response. Chosen here so that a store without one runs the plain `record`. */
   observer?: RecordObserver | null
+  /** `prometheus: { statusCode: true }`: each endpoint also keeps its durations by exact status code. */
+  byStatusCode?: boolean
 }
 
 /**
@@ -77,14 +79,14 @@ export class RequestMetrics implements RequestCounters {
     maxRoutes: number,
     private readonly maxRecentErrors: number,
     private readonly maxMessageLength: number,
-    { countsTimeouts = false, observer = null }: RequestMetricsOptions = {}
+    { countsTimeouts = false, observer = null, byStatusCode = false }: RequestMetricsOptions = {}
   ) {
     this.recentErrors = new Array(maxRecentErrors).fill(undefined)
     this.timeouts = countsTimeouts
     this.observer = observer
     // Chosen once: a store without an observer keeps the prototype's record, with no branch added to it.
     if (observer !== null) this.record = this.recordObserved
-    this.table = new EndpointTable(maxRoutes)
+    this.table = new EndpointTable(maxRoutes, byStatusCode)
     this.endpoints = this.table.byKey
     this.notFound = this.table.notFound
     this.overflow = this.table.overflow
@@ -133,7 +135,7 @@ export class RequestMetrics implements RequestCounters {
     this.histogram.recordAt(index, durationMs)
     const slot = statusSlot(statusCode)
     const statusClass = slot >= 100 && slot < 600 ? (slot / 100) | 0 : 5
-    endpoint.record(index, statusClass, durationMs)
+    endpoint.record(index, statusClass, durationMs, slot)
     this.statusCodes[slot]!++
     if (statusClass === 5) this.errorCount++
   }

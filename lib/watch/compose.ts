@@ -33,7 +33,7 @@ export interface WatchContext {
  */
 export function createWatch (options: NormalizedOptions, { log, fastifyVersion, countsTimeouts, recordObserver }: WatchContext): Watch {
   const startedAt = Date.now()
-  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength, { countsTimeouts, observer: recordObserver })
+  const requests = new RequestMetrics(options.maxRoutes, options.maxRecentErrors, options.maxErrorMessageLength, { countsTimeouts, observer: recordObserver, byStatusCode: options.prometheus.statusCode })
   const clock = new SamplerClock()
   const sources = createSources(options, log, clock)
   // This process's own history: its request rate (and, with one process, the dashboard's charts).
@@ -42,7 +42,7 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
     ? singleProcess(history)
     : createSharedFleet({ ...options, shared: options.shared, log, startedAt })
   const recent = new RecentRequests(requests)
-  const custom = new CustomMetrics(log)
+  const custom = new CustomMetrics(log, { maxMetrics: options.maxCustomMetrics, maxSeries: options.maxCustomSeries, constantLabels: options.prometheus.labelNames })
   const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
   const engine = options.alerts === null ? null : new AlertEngine(options.alerts.rules, { hostname: hostname(), pid: process.pid })
   // Error groups, releases and Apdex (issue 28): errors recorded beside the recent ones; new groups go out with the alerts.
@@ -79,6 +79,7 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
     ownStatus: read.ownStatus,
     sampledAt: () => step.sampledAt,
     heapSpaces: sources.processMemory.heapSpaces,
+    runtime: sources.processMemory.runtime,
     gc: () => sources.gc?.read() ?? null,
     alerts: engine,
     alertsView: () => engine?.view() ?? { active: [], rules: [], transitions: [] },

@@ -60,9 +60,9 @@ test('issue 28: two throw sites and two messages differing only in ids make the 
   t.same(samples(metrics, 'server_watch_error_groups'), new Map([['', 3]]))
   t.same(samples(metrics, 'server_watch_error_groups_evicted_total'), new Map([['', 0]]))
   t.same([...samples(metrics, 'server_watch_errors_total')].sort(), [
-    [`{group="${groups.find((g) => g.code === 'FST_ERR_VALIDATION')!.id}",name="Error"}`, 2],
-    [`{group="${groups.find((g) => g.name === 'Error' && g.code === null)!.id}",name="Error"}`, 4],
-    [`{group="${users.id}",name="NotFoundError"}`, 4]
+    [`{error_group="${groups.find((g) => g.code === 'FST_ERR_VALIDATION')!.id}",error_class="Error"}`, 2],
+    [`{error_group="${groups.find((g) => g.name === 'Error' && g.code === null)!.id}",error_class="Error"}`, 4],
+    [`{error_group="${users.id}",error_class="NotFoundError"}`, 4]
   ].sort())
   if (existsSync(PROMTOOL)) t.equal(promtool(metrics).output, '')
 })
