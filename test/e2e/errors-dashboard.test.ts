@@ -1,3 +1,4 @@
+// Issue 28 in Chromium (lib/error-groups/, public/errors.js).
 // The "Errors" and "This release" cards in a real browser (issue 28): the groups with counts, sparkline and a sample
 // stack behind a click, hostile text shown as text; the release and the groups first seen in it.
 import Fastify from 'fastify'
