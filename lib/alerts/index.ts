@@ -68,7 +68,8 @@ export function createAlerting (
 
   /** To the log, the webhook and onAlert: a rule's transition, or a new error group (lib/error-groups/). */
   function dispatch (event: AnyAlertEvent): void {
-    log[event.type === 'resolved' ? 'info' : 'warn']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
+    if (event.type === 'error.new') log.warn({ alert: event }, `server-watch: a new error group in this release: ${event.group.name}: ${event.group.message}`)
+    else log[event.type === 'fired' ? 'warn' : 'info']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
     webhook?.send(event)
     if (config.onAlert !== null) {
       // A throw and an async onAlert's rejection alike are logged, never left unhandled.
