@@ -1,6 +1,9 @@
 // Issue 28 in Chromium (lib/error-groups/, public/errors.js).
 // The "Errors" and "This release" cards in a real browser (issue 28): the groups with counts, sparkline and a sample
 // stack behind a click, hostile text shown as text; the release and the groups first seen in it.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify from 'fastify'
 import { test } from 'tap'
 import serverWatch from '../../lib/plugin.js'
@@ -46,5 +49,31 @@ test('issue 28: the Errors card and the This release card in a browser', { skip:
   const marked = await page.evaluate(() => (window as unknown as { Chart: { getChart (id: string): { options: { plugins: Record<string, { markers?: Array<{ label: string }> }> } } } })
     .Chart.getChart('chart-latency').options.plugins.serverWatchReleases?.markers?.map((m) => m.label))
   t.same(marked, ['v9.1.0'])
+  t.same(watched.problems, [])
+})
+
+test('issue 28: the processes card shows each process\'s release during a rolling deploy', { skip: missing ?? false }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sw-errors-e2e-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const old = Fastify()
+  await old.register(serverWatch, { sampleIntervalMs: 3_600_000, release: 'v1', shared: { dir, name: 'shop' }, alerts: false })
+  t.teardown(() => old.close())
+  await old.ready()
+  await old.serverWatch.refresh()
+  const next = Fastify()
+  await next.register(serverWatch, { sampleIntervalMs: 3_600_000, release: 'v2', shared: { dir, name: 'shop' }, alerts: false })
+  t.teardown(() => next.close())
+  await next.listen({ port: 0, host: '127.0.0.1' })
+  await next.serverWatch.refresh()
+  await next.serverWatch.refresh()
+  const session = await launchBrowser()
+  t.teardown(() => session.close())
+  const watched = await openPage(session)
+  t.teardown(() => watched.context.close())
+  const { page } = watched
+  await page.goto(`http://127.0.0.1:${(next.server.address() as { port: number }).port}/dashboard`)
+  await page.waitForFunction(() => document.querySelectorAll('#processes-body tr').length === 2)
+  const releases = await page.$$eval('#processes-body tr', (rows) => rows.map((row) => row.children[2]!.textContent).sort())
+  t.same(releases, ['v1', 'v2'])
   t.same(watched.problems, [])
 })
