@@ -33,11 +33,16 @@ interface FleetLog {
 }
 
 /** One live process's recent figures for the dashboard when it shows that process alone: the 5 minute range. */
+const PROCESS_SERIES = ['requestsPerSecond', 'rss', 'heapUsed', 'cpuProcessPercent', 'eventLoopUtilization', 'eventLoopDelayP99Ms'] as const
+type ProcessSeriesName = typeof PROCESS_SERIES[number]
+
 export interface ProcessSeries {
   timestamps: number[]
-  series: Record<'requestsPerSecond' | 'rss' | 'heapUsed' | 'cpuProcessPercent' | 'eventLoopUtilization' | 'eventLoopDelayP99Ms', Array<number | null>>
+  series: Record<ProcessSeriesName, Array<number | null>>
 }
-const PROCESS_SERIES = ['requestsPerSecond', 'rss', 'heapUsed', 'cpuProcessPercent', 'eventLoopUtilization', 'eventLoopDelayP99Ms'] as const
+
+const emptySeries = (): ProcessSeries['series'] =>
+  ({ requestsPerSecond: [], rss: [], heapUsed: [], cpuProcessPercent: [], eventLoopUtilization: [], eventLoopDelayP99Ms: [] })
 const PROCESS_SPAN_MS = 5 * 60_000
 
 /**
@@ -72,7 +77,7 @@ export function createSharedWatch (options: SharedWatchOptions) {
       live.add(row.id)
       let ring = perProcess.get(row.id)
       if (ring === undefined) {
-        ring = { timestamps: [], series: Object.fromEntries(PROCESS_SERIES.map((name) => [name, []])) as unknown as ProcessSeries['series'] }
+        ring = { timestamps: [], series: emptySeries() }
         perProcess.set(row.id, ring)
       }
       ring.timestamps.push(view.at)
