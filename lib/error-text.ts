@@ -21,7 +21,7 @@ function safeString (value: unknown): string | undefined {
 }
 
 /** A property read that a getter or a Proxy trap cannot turn into a throw. */
-function safeGet (value: object, key: string): unknown {
+export function safeGet (value: object, key: string): unknown {
   try {
     return (value as Record<string, unknown>)[key]
   } catch {

@@ -8,6 +8,9 @@ import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 import { normalizeShared, type NormalizedShared, type SharedOptions } from './shared/config.js'
 import { FST_SERVER_WATCH_INVALID_CHECK, FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_PATH_CONFLICT } from './errors.js'
 import { OptionGroup, isPlainObject, show, type KnownKeys } from './options/validate.js'
+import { DEFAULT_MAX_ERROR_GROUPS } from './error-groups/store.js'
+import { DEFAULT_APDEX_THRESHOLD_MS } from './releases/apdex.js'
+import { RELEASE_EXPECTED, RELEASE_PATTERN, resolveRelease, type ReleaseSource } from './releases/release.js'
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
 export const DEFAULT_CHECK_TIMEOUT_MS = 2000
@@ -93,6 +96,15 @@ export interface ServerWatchOptions {
    * into `dir` on every sample and merges the others'. Default: SERVER_WATCH_DIR when set; `false` turns it off.
    */
   shared?: SharedOptions | false
+  /** Error groups kept (`application.errorGroups`), the least recently seen evicted past it; 0 turns them off. Default 100. */
+  maxErrorGroups?: number
+  /**
+   * The release running, for `instance.release` and the release comparison. Default: SERVER_WATCH_RELEASE, a
+   * platform's variable, the app's package.json version (docs/errors-and-releases.md).
+   */
+  release?: string
+  /** Apdex's T: a response within it is satisfied, within 4T tolerated. Default 500. */
+  apdexThresholdMs?: number
   /**
    * The health and metrics routes are documented in the app's OpenAPI document (@fastify/swagger) under the tag
    * `server-watch`, every other route of the plugin hidden. Default true; `false` hides them all.
@@ -132,6 +144,9 @@ export interface NormalizedOptions {
   metricsPath: string | false
   profiles: boolean
   shared: NormalizedShared | null
+  maxErrorGroups: number
+  release: { release: string | null, source: ReleaseSource }
+  apdexThresholdMs: number
   openapi: boolean
 }
 
@@ -160,6 +175,9 @@ const KNOWN_OPTIONS = {
   metricsPath: true,
   profiles: true,
   shared: true,
+  maxErrorGroups: true,
+  release: true,
+  apdexThresholdMs: true,
   openapi: true
 } satisfies KnownKeys<ServerWatchOptions>
 /** Set by Fastify's register itself. */
@@ -301,6 +319,10 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     metricsPath: path(top, 'metricsPath', '/metrics'),
     profiles: false,
     shared: normalizeShared(options.shared),
+    maxErrorGroups: top.integer('maxErrorGroups', DEFAULT_MAX_ERROR_GROUPS, 0, 10_000),
+    release: resolveRelease({ option: top.string('release', null, RELEASE_PATTERN, RELEASE_EXPECTED) }),
+    // 4T stays within the latency histogram (1,000 s).
+    apdexThresholdMs: top.number('apdexThresholdMs', DEFAULT_APDEX_THRESHOLD_MS, 1, 250_000),
     openapi: top.boolean('openapi', true)
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)

@@ -13,6 +13,7 @@ import type { CustomMetrics } from './custom/registry.js'
 import type { History } from './history.js'
 import type { RequestMetrics } from './requests/store.js'
 import type { AlertsView } from './schemas/alerts.js'
+import type { ErrorGroupStore } from './error-groups/store.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import type { HistoryPoint } from './schemas/history.js'
 import type { HealthStatus } from './status.js'
@@ -22,7 +23,7 @@ export { createWatch, type WatchContext } from './watch/compose.js'
 export type { HealthStatus } from './status.js'
 
 /** The snapshot without the request figures and custom metrics: what the sampling loop measured. */
-export type SampledSnapshot = Omit<HealthSnapshot, 'application' | 'custom'>
+export type SampledSnapshot = Omit<HealthSnapshot, 'application' | 'custom' | 'releases' | 'apdex'>
 
 export interface Watch {
   /** The request store: the hooks (lib/requests/hooks.ts) write it through its methods; the rest only read it. */
@@ -57,6 +58,8 @@ export interface Watch {
   /** The alert rules' engine, or null when `alerts: false`. */
   readonly alerts: AlertEngine | null
   alertsView (): AlertsView
+  /** The error groups as a store (the fleet's in shared mode): what /metrics reads. */
+  errorGroups (): ErrorGroupStore
   /** A sample that starts after the call (the next one if one is in flight); the loop goes on as before. */
   sample (): Promise<void>
   /** Called after every sample with its history point; returns the function that unsubscribes. */

@@ -5,6 +5,7 @@ import { renderActiveAlerts, renderAlertsView } from './alerts.js'
 import { renderEndpoints, renderPeak, renderSnapshot } from './cards.js'
 import { createCharts, renderHistoryCharts, retheme, setChartDefaults } from './charts.js'
 import { renderCustomMetrics } from './custom.js'
+import { renderErrorGroups, renderThisRelease } from './errors.js'
 import { byId, setText } from './dom.js'
 import { renderProcesses, watchProcessSelection } from './processes.js'
 import { DEFAULT_RANGE, LIVE_RANGE, RANGES } from './ranges.js'
@@ -39,6 +40,8 @@ function showSnapshot (snapshot) {
   state.snapshot = snapshot
   renderSnapshot(snapshot, state)
   renderCustomMetrics(snapshot.custom)
+  renderErrorGroups(snapshot.application.errorGroups)
+  renderThisRelease(snapshot.releases, snapshot.application.errorGroups)
   const process = renderProcesses(snapshot, state.process)
   // The selected process is gone: back to the fleet.
   if (process !== state.process) selectProcess(process)

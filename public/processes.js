@@ -54,6 +54,7 @@ export function renderProcesses (snapshot, selected) {
     tr.append(
       pidCell,
       make('td', '', row.workerId ?? DASH),
+      make('td', 'hide-narrow', row.release ?? DASH),
       make('td', 'num', uptime(row.uptimeSeconds)),
       make('td', 'num', formatRate(row.requestsPerSecond)),
       make('td', 'num hide-narrow', formatCount(row.totalRequests)),

@@ -7,6 +7,7 @@ import type { Endpoint } from '../requests/endpoint.js'
 import type { AlertEngine } from './engine.js'
 import { readPath } from './metric-path.js'
 import type { NormalizedRule } from './rules.js'
+import type { AnyAlertEvent } from '../schemas/errors.js'
 import { createWebhook } from './webhook.js'
 
 const EMPTY_HISTOGRAM = new Histogram()
@@ -19,6 +20,8 @@ export interface AlertSources {
   sampled (now: number): object
   /** The endpoint of a `METHOD /route` key, once it has had a request. */
   endpoint (key: string): Endpoint | undefined
+  /** An error group's occurrences over the last minute; null while it has not been seen. */
+  errorGroupPerMinute? (id: string, now: number): number | null
 }
 
 /**
@@ -56,23 +59,28 @@ export function createAlerting (
     for (const [part, read] of partReaders) figures[part] = read(now)
     const events = engine.evaluate(now, (rule) => {
       if (rule.path.kind === 'path') return readPath(figures, rule.path.segments)
+      if (rule.path.kind === 'errorGroup') return sources.errorGroupPerMinute?.(rule.path.id, now) ?? null
       const window = routeWindows.get(rule)!.read()
       return rule.path.field === 'errorRate' ? window.errorRate : window.responseTimeMs[rule.path.field]
     })
-    for (const event of events) {
-      log[event.type === 'fired' ? 'warn' : 'info']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
-      webhook?.send(event)
-      if (config.onAlert !== null) {
-        // A throw and an async onAlert's rejection alike are logged, never left unhandled.
-        const onAlert = config.onAlert
-        Promise.resolve().then(() => onAlert(event)).catch((error: unknown) => {
-          log.warn({ err: loggableError(error) }, 'server-watch: onAlert failed')
-        })
-      }
+    for (const event of events) dispatch(event)
+  }
+
+  /** To the log, the webhook and onAlert: a rule's transition, or a new error group (lib/error-groups/). */
+  function dispatch (event: AnyAlertEvent): void {
+    if (event.type === 'error.new') log.warn({ alert: event }, `server-watch: a new error group in this release: ${event.group.name}: ${event.group.message}`)
+    else log[event.type === 'fired' ? 'warn' : 'info']({ alert: event }, `server-watch: alert ${event.name} ${event.type}`)
+    webhook?.send(event)
+    if (config.onAlert !== null) {
+      // A throw and an async onAlert's rejection alike are logged, never left unhandled.
+      const onAlert = config.onAlert
+      Promise.resolve().then(() => onAlert(event)).catch((error: unknown) => {
+        log.warn({ err: loggableError(error) }, 'server-watch: onAlert failed')
+      })
     }
   }
 
-  return { evaluate, close: () => webhook?.close() }
+  return { evaluate, dispatch, close: () => webhook?.close() }
 }
 
 export type Alerting = ReturnType<typeof createAlerting>

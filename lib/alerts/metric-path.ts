@@ -5,11 +5,14 @@ import { HealthSnapshotSchema } from '../schemas/health.js'
 export type MetricPath =
   | { kind: 'path', segments: string[] }
   | { kind: 'endpoint', key: string, field: EndpointField }
+  | { kind: 'errorGroup', id: string }
 
 const ENDPOINT_FIELDS = ['p50', 'p95', 'p99', 'errorRate'] as const
 type EndpointField = typeof ENDPOINT_FIELDS[number]
 const ENDPOINT_PATH = /^application\.endpoints\["([^"]+)"\]\.(\w+)$/
 const SEGMENT = /^[A-Za-z_][\w-]*$/
+/** One error group's occurrences over the last minute, by its id (lib/error-groups/). */
+const ERROR_GROUP_PATH = /^application\.errorGroups\["([0-9a-f]{16})"\]\.perMinute$/
 
 /** Numbers, and booleans read as 1 and 0 (`memory.process.heapTrend.rising` above 0). */
 function isNumeric (schema: TSchema): boolean {
@@ -42,9 +45,14 @@ export function parseMetricPath (metric: unknown, checkNames: readonly string[])
     if (!ENDPOINT_FIELDS.includes(field)) return `names no endpoint figure (one of ${ENDPOINT_FIELDS.join(', ')})`
     return { kind: 'endpoint', key: endpoint[1]!, field }
   }
+  const group = ERROR_GROUP_PATH.exec(metric)
+  if (group !== null) return { kind: 'errorGroup', id: group[1]! }
   const segments = metric.split('.')
   if (!segments.every((segment) => SEGMENT.test(segment))) return 'is not a dotted path'
   // Tables keyed by route or code are not read by rules (they are since start): one route is named in brackets.
+  if (segments[0] === 'application' && segments[1] === 'errorGroups') {
+    return `"${metric}": name one error group by its id as application.errorGroups["<16 hex digits>"].perMinute`
+  }
   if (segments[0] === 'application' && ['endpoints', 'statusCodes', 'recentErrors'].includes(segments[1]!)) {
     return 'reads a table: name one route as application.endpoints["GET /route"].p95 (p50, p95, p99 or errorRate, over the last minute)'
   }

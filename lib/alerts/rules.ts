@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { fail, OptionGroup, show, type KnownKeys } from '../options/validate.js'
-import type { Alert, AlertEvent } from '../schemas/alerts.js'
+import type { Alert } from '../schemas/alerts.js'
+import type { AnyAlertEvent } from '../schemas/errors.js'
 import { parseMetricPath, type MetricPath } from './metric-path.js'
 
 export interface AlertRule {
@@ -35,8 +36,11 @@ export interface AlertsOptions {
   defaults?: boolean
   /** POSTs each transition (fired, resolved): a URL, or `{ url, format?, timeoutMs?, retries? }`. */
   webhook?: string | WebhookOptions
-  /** Called with each transition, after the sample; a throw or a rejection is logged. */
-  onAlert?: (event: AlertEvent) => void | Promise<void>
+  /**
+   * Called with each transition, after the sample, and with each new error group (`type: 'error.new'`, once per
+   * group per release); a throw or a rejection is logged.
+   */
+  onAlert?: (event: AnyAlertEvent) => void | Promise<void>
   /** What shedding rules answer: Retry-After in seconds (default 10), or your own handler. */
   shedding?: {
     retryAfterSeconds?: number
@@ -59,7 +63,7 @@ export interface NormalizedRule {
 export interface NormalizedAlerts {
   rules: NormalizedRule[]
   webhook: Required<WebhookOptions> | null
-  onAlert: ((event: AlertEvent) => void | Promise<void>) | null
+  onAlert: ((event: AnyAlertEvent) => void | Promise<void>) | null
   retryAfterSeconds: number
   shedHandler: NonNullable<AlertsOptions['shedding']>['handler'] | null
 }
@@ -162,6 +166,7 @@ export function normalizeAlerts (value: unknown, checkNames: readonly string[], 
   const retryAfterSeconds = shedding.integer('retryAfterSeconds', DEFAULT_RETRY_AFTER_SECONDS, 0, 86_400)
   const shedHandler = shedding.func<NonNullable<NormalizedAlerts['shedHandler']>>('handler', 'a function (request, reply, alerts) => void')
   const all = [...defaults, ...own]
-  if (all.length === 0) return null
+  // Without rules, a webhook or onAlert still receives error.new (lib/error-groups/).
+  if (all.length === 0 && group.values.webhook === undefined && onAlert === null) return null
   return { rules: all, webhook: webhook(group.values.webhook), onAlert, retryAfterSeconds, shedHandler }
 }

@@ -1,12 +1,17 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { errorText } from '../error-text.js'
-import type { AlertEvent } from '../schemas/alerts.js'
+import type { AnyAlertEvent as AlertEvent } from '../schemas/errors.js'
 import type { WebhookOptions } from './rules.js'
 
 const FIRST_RETRY_MS = 1000
 
 /** One line a person reads in a chat: what, where, the value and the threshold. */
 export function alertText (event: AlertEvent): string {
+  if (event.type === 'error.new') {
+    const { group } = event
+    return `[server-watch] NEW ERROR ${group.name}${group.code === null ? '' : ` (${group.code})`} on ${event.hostname} (pid ${event.pid})` +
+      `${event.release === null ? '' : ` in ${event.release}`}: ${group.message} (${Object.keys(group.endpoints).join(', ')}) at ${event.timestamp}`
+  }
   const mark = event.type === 'resolved' ? 'RESOLVED' : event.severity === 'unhealthy' ? 'FIRING (unhealthy)' : 'FIRING (degraded)'
   return `[server-watch] ${mark} ${event.name} on ${event.hostname} (pid ${event.pid}): ${event.metric} = ${event.value ?? 'n/a'}` +
     ` (${event.direction} ${event.threshold}) at ${event.timestamp}`

@@ -13,11 +13,12 @@ import { INFO_FAMILIES } from './families/info.js'
 import { MONGO_FAMILIES } from './families/mongo.js'
 import { PROCESS_FAMILIES } from './families/process.js'
 import { SYSTEM_FAMILIES } from './families/system.js'
+import { ERROR_GROUP_FAMILIES } from '../error-groups/prometheus.js'
 import type { MetricsRead } from './read.js'
 import { Exposition, PLAIN_STYLE, type ExpositionStyle } from './text.js'
 
 export const FAMILIES: ReadonlyArray<Family<MetricsRead>> = [
-  ...INFO_FAMILIES, ...HTTP_FAMILIES, ...PROCESS_FAMILIES, ...FLEET_FAMILIES, ...SYSTEM_FAMILIES, ...MONGO_FAMILIES
+  ...INFO_FAMILIES, ...HTTP_FAMILIES, ...PROCESS_FAMILIES, ...FLEET_FAMILIES, ...SYSTEM_FAMILIES, ...MONGO_FAMILIES, ...ERROR_GROUP_FAMILIES
 ]
 
 /**

@@ -5,6 +5,7 @@ import type { RequestCounters } from '../requests/counts.js'
 import type { AlertsView } from '../schemas/alerts.js'
 import type { FleetView } from '../shared/store.js'
 import type { SampledSnapshot } from '../watch.js'
+import type { ErrorGroupStore } from '../error-groups/store.js'
 
 /**
  * Everything one rendering reads, taken from the watch's read model once per rendering: the families compute
@@ -22,4 +23,6 @@ export interface MetricsRead {
   alerts: Pick<AlertsView, 'rules' | 'active'> | null
   /** Shared mode's view of the fleet, or null. */
   fleet: FleetView | null
+  /** The error groups (the fleet's in shared mode), or null when they are off (`maxErrorGroups: 0`). */
+  errorGroups?: ErrorGroupStore | null
 }

@@ -242,7 +242,10 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false, sh
     // One comparison for every response; only an outlier builds anything.
     if (durationMs > metrics.slowest.threshold) metrics.slowest.capture(request, endpoint.route, reply.statusCode, durationMs)
     const error = request[kError]
-    if (error !== undefined) metrics.recordError(request, endpoint.route, reply.statusCode, error)
+    if (error !== undefined) {
+      metrics.recordError(request, endpoint.route, reply.statusCode, error)
+      metrics.errorGroups.record(error, endpoint.key, reply.statusCode)
+    }
   }
 
   /** onError is for observing: the error is kept until onSend, which knows the final status code. */

@@ -6,6 +6,7 @@ import type { ApplicationSnapshot, RecentError } from '../schemas/health.js'
 import { SlowestRequests } from '../collectors/slowest.js'
 import type { RequestCounters } from './counts.js'
 import { EndpointTable, type Endpoint } from './endpoint.js'
+import { NO_ERROR_GROUPS, type ErrorGroups } from '../error-groups/index.js'
 
 /** The `statusCodes` key of a status code that is not an integer from 100 to 999. */
 export { OTHER_STATUS_KEY }
@@ -64,6 +65,8 @@ export class RequestMetrics implements RequestCounters {
   readonly notFound: Endpoint
   readonly overflow: Endpoint
   readonly slowest = new SlowestRequests()
+  /** Where errors are grouped (lib/error-groups/): set by the plugin; a do-nothing seam when the groups are off. */
+  errorGroups: ErrorGroups = NO_ERROR_GROUPS
   /** The p99 of all responses as of the last tick, and the response total it was computed at. */
   private p99: number | null = null
   private p99Total = -1
@@ -171,7 +174,7 @@ export class RequestMetrics implements RequestCounters {
   }
 
   /** The application figures but the rate and the recent window, which the read model adds. */
-  snapshot (now: number): Omit<ApplicationSnapshot, 'recent' | 'requestsPerSecond'> {
+  snapshot (now: number): Omit<ApplicationSnapshot, 'recent' | 'requestsPerSecond' | 'errorGroups'> {
     return {
       ...requestFigures(this),
       recentErrors: this.readRecentErrors(),

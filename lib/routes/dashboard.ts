@@ -44,6 +44,7 @@ const STATIC_FILES: Array<[string, string]> = [
   ['charts.js', PUBLIC_DIR],
   ['custom.js', PUBLIC_DIR],
   ['dom.js', PUBLIC_DIR],
+  ['errors.js', PUBLIC_DIR],
   ['diagnostics.js', PUBLIC_DIR],
   ['profiles.js', PUBLIC_DIR],
   ['processes.js', PUBLIC_DIR],

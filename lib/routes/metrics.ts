@@ -8,7 +8,7 @@ import { documented } from './openapi.js'
 
 export interface MetricsOptions {
   /** The read model (lib/watch.ts); without heap spaces, runtime figures or GC figures, those families are left out. */
-  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'fleet' | 'runtime'>>
+  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'fleet' | 'runtime' | 'errorGroups'>>
   metricsPath: string
   access: Pick<Access, 'hook'>
   /** The `prometheus` option: a prefix, constant labels, the status_code label. */
@@ -22,6 +22,9 @@ const METRICS_SCHEMA = {
   ...documented('Prometheus metrics', 'The Prometheus text exposition (format 0.0.4), for callers that authorize allows.'),
   response: { 200: { description: 'The exposition', content: { [PROMETHEUS_CONTENT_TYPE]: { schema: { type: 'string' } } } } }
 }
+
+/** The groups, unless they are off (`maxErrorGroups: 0`): then their families are left out. */
+const errorGroupsOrNull = (store: ReturnType<Watch['errorGroups']>) => store.maxGroups === 0 ? null : store
 
 /** `GET {metricsPath}` (and HEAD): the Prometheus text exposition, for callers that `authorize` allows. */
 export function registerMetrics (app: FastifyInstance, { watch, metricsPath, access, prometheus = NO_RELABELING, shared = false }: MetricsOptions): void {
@@ -38,7 +41,8 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
       heapSpaces: watch.heapSpaces?.() ?? [],
       gc: watch.gc?.() ?? null,
       alerts: watch.alertsView(),
-      fleet
+      fleet,
+      errorGroups: watch.errorGroups === undefined ? null : errorGroupsOrNull(watch.errorGroups())
     }
   }
   if (prometheus.statusCode && shared) {

@@ -4,6 +4,7 @@ import { AlertSchema } from './alerts.js'
 import { CustomMetricsSchema } from './custom.js'
 import { DatabaseSchema } from './database.js'
 import { FleetSchema, ProcessRowSchema } from './processes.js'
+import { ApdexSchema, ErrorGroupsSchema, ReleasesSchema } from './errors.js'
 
 const Bytes = Type.Integer({ minimum: 0, description: 'bytes' })
 const NullableBytes = Nullable(Bytes)
@@ -75,7 +76,9 @@ export const ApplicationSchema = Type.Object({
   endpoints: Type.Record(Type.String(), EndpointSchema),
   recentErrors: Type.Array(RecentErrorSchema),
   recent: RecentRequestsSchema,
-  slowestRequests: Type.Array(SlowRequestSchema, { description: 'the slowest requests of the last 5 minutes, slowest first' })
+  slowestRequests: Type.Array(SlowRequestSchema, { description: 'the slowest requests of the last 5 minutes, slowest first' }),
+  /** Errors grouped into problems (lib/error-groups/), most recently seen first. */
+  errorGroups: ErrorGroupsSchema
 })
 
 export const HeapSpaceSchema = Type.Object({
@@ -163,7 +166,9 @@ export const HealthSnapshotSchema = Type.Object({
     nodeVersion: Type.String(),
     fastifyVersion: Type.String(),
     platform: Type.String(),
-    startedAt: Type.String()
+    startedAt: Type.String(),
+    /** The release running (the `release` option, a platform's variable, the app's version), or null. */
+    release: Nullable(Type.String())
   }),
   database: DatabaseSchema,
   checks: Type.Record(Type.String(), CheckResultSchema),
@@ -180,7 +185,11 @@ export const HealthSnapshotSchema = Type.Object({
   custom: CustomMetricsSchema,
   /** With `shared`: every live process of the app; `application` is then the fleet's. */
   processes: Type.Optional(Type.Array(ProcessRowSchema)),
-  fleet: Type.Optional(FleetSchema)
+  fleet: Type.Optional(FleetSchema),
+  /** This release and the one before, each route compared (lib/releases/). */
+  releases: ReleasesSchema,
+  /** Apdex overall and per route (`apdexThresholdMs`). */
+  apdex: ApdexSchema
 }, { $id: 'ServerWatchHealthSnapshot' })
 
 export type HealthSnapshot = Static<typeof HealthSnapshotSchema>

@@ -9,6 +9,7 @@ export const ProcessRowSchema = Type.Object({
   pid: Type.Integer(),
   hostname: Type.String(),
   workerId: Nullable(Type.String({ description: 'PM2\'s pm_id or node:cluster\'s worker id' })),
+  release: Type.Optional(Nullable(Type.String({ description: 'the release it runs (a rolling deploy shows two)' }))),
   startedAt: Type.String({ format: 'date-time' }),
   uptimeSeconds: Type.Integer({ minimum: 0 }),
   status: HealthStatusSchema,

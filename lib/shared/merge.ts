@@ -82,9 +82,9 @@ export class Merger {
     for (const entry of scan.entries) {
       if (entry.file.kind === 'process') for (const id of entry.state.absorbed) absorbed.add(id)
     }
-    const { hostname, pid, workerId, startedAt } = this.identity
+    const { hostname, pid, workerId, release, startedAt } = this.identity
     const self: ProcessRow = {
-      ...rowOf({ id: selfId, pid, hostname, workerId, startedAt, status: local.status, gauges: local.gauges }, now),
+      ...rowOf({ id: selfId, pid, hostname, workerId, release, startedAt, status: local.status, gauges: local.gauges }, now),
       totalRequests: local.counts.total,
       errorCount: local.counts.errorCount,
       p95Ms: local.p95Ms,
@@ -152,7 +152,7 @@ export class Merger {
   }
 }
 
-type RowSource = Pick<ProcessState, 'id' | 'pid' | 'hostname' | 'workerId' | 'startedAt' | 'status' | 'gauges'>
+type RowSource = Pick<ProcessState, 'id' | 'pid' | 'hostname' | 'workerId' | 'release' | 'startedAt' | 'status' | 'gauges'>
 
 function rowOf (state: RowSource, now: number): Omit<ProcessRow, 'totalRequests' | 'errorCount' | 'p95Ms' | 'seenAt' | 'self'> {
   return {
@@ -160,6 +160,7 @@ function rowOf (state: RowSource, now: number): Omit<ProcessRow, 'totalRequests'
     pid: state.pid,
     hostname: state.hostname,
     workerId: state.workerId ?? null,
+    release: state.release ?? null,
     startedAt: new Date(state.startedAt).toISOString(),
     uptimeSeconds: Math.max(0, Math.floor((now - state.startedAt) / 1000)),
     status: state.status,

@@ -57,6 +57,8 @@ export interface Identity {
   /** PM2's `pm_id` or `node:cluster`'s worker id, when there is one. */
   workerId: string | null
   startedAt: number
+  /** The release it runs (issue 28); absent in files of versions before it. */
+  release?: string | null
 }
 
 export interface ProcessState extends Identity {
@@ -219,7 +221,8 @@ export function decodeState (input: string | Buffer, app: string): DecodeResult 
   }
   try {
     if (typeof state.id !== 'string' || !Number.isInteger(state.pid) || typeof state.hostname !== 'string' ||
-      !isTime(state.startedAt) || !isTime(state.writtenAt) || (state.workerId !== null && typeof state.workerId !== 'string')) throw new StateError('bad identity')
+      !isTime(state.startedAt) || !isTime(state.writtenAt) || (state.workerId !== null && typeof state.workerId !== 'string') ||
+      (state.release !== undefined && state.release !== null && typeof state.release !== 'string')) throw new StateError('bad identity')
     if (!isHealthStatus(state.status)) throw new StateError('bad status')
     if (state.main !== undefined && state.main !== null && typeof state.main !== 'string') throw new StateError('bad main script')
     if (state.countsTimeouts !== undefined && typeof state.countsTimeouts !== 'boolean') throw new StateError('bad countsTimeouts')

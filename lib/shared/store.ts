@@ -23,6 +23,8 @@ export interface SharedStoreOptions {
   maxRecentErrors: number
   log: { warn: (msg: string) => void }
   workerId?: string | null
+  /** The release this process runs: in its row, so that a rolling deploy shows both. */
+  release?: string | null
   now?: () => number
   hostname?: string
   pid?: number
@@ -75,7 +77,7 @@ export class SharedStore {
     this.workerId = options.workerId ?? null
     this.readBudgetBytes = options.readBudgetBytes ?? SAMPLE_READ_BUDGET_BYTES
     const main = options.main === undefined ? mainScript() : options.main
-    const identity = { hostname: this.hostname, pid: this.pid, startedAt: this.startedAt, workerId: this.workerId, main }
+    const identity = { hostname: this.hostname, pid: this.pid, startedAt: this.startedAt, workerId: this.workerId, release: options.release ?? null, main }
     this.warnings = new LogOnce(options.log)
     this.directory = new Directory(options.dir, options.app, options.fs)
     this.liveness = new Liveness({

@@ -20,6 +20,8 @@ export interface SharedWatchOptions {
   sampleIntervalMs: number
   maxRoutes: number
   maxRecentErrors: number
+  /** The release this process runs (lib/releases/release.ts), shown in its row. */
+  release?: { release: string | null }
   log: { warn: (msg: string) => void }
   now?: () => number
 }
@@ -54,6 +56,7 @@ export function createSharedWatch (options: SharedWatchOptions) {
     dir: options.shared.dir,
     app: options.shared.name,
     workerId: options.shared.workerId,
+    release: options.release?.release ?? null,
     sampleIntervalMs: options.sampleIntervalMs,
     maxRoutes: options.maxRoutes,
     maxRecentErrors: options.maxRecentErrors,

@@ -24,6 +24,8 @@ export interface WriterIdentity {
   pid: number
   startedAt: number
   workerId: string | null
+  /** The release this process runs (issue 28). */
+  release: string | null
   /** The main script's full path (lib/shared/merge.ts tells two apps of one name apart by it). */
   main: string | null
 }
@@ -78,7 +80,7 @@ export class StateWriter {
       : new Tally().addTotals(local.counts).addTotals(retired).addTotals(this.baseline, -1)
     // Both only grow: their sum changes whenever either does.
     const routes = this.encoder.encode(local.counts, retired, this.baseline, this.folder.version + this.baselineVersion)
-    const { hostname, pid, startedAt, workerId, main } = this.identity
+    const { hostname, pid, startedAt, workerId, release, main } = this.identity
     const state: ProcessState = {
       format: FORMAT,
       version: FORMAT_VERSION,
@@ -87,6 +89,7 @@ export class StateWriter {
       pid,
       hostname,
       workerId,
+      release,
       startedAt,
       writtenAt: now,
       status: local.status,

@@ -15,6 +15,7 @@ import { singleProcess, type Fleet } from './fleet.js'
 import { ReadModel } from './read-model.js'
 import { SampleStep } from './sample.js'
 import { createSources } from './sources.js'
+import { createErrorsAndReleases } from '../error-groups/wiring.js'
 
 export interface WatchContext {
   log: FastifyBaseLogger
@@ -44,7 +45,10 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
   const custom = new CustomMetrics(log, { maxMetrics: options.maxCustomMetrics, maxSeries: options.maxCustomSeries, constantLabels: options.prometheus.labelNames })
   const customHistory = new CustomHistory(custom, options.sampleIntervalMs)
   const engine = options.alerts === null ? null : new AlertEngine(options.alerts.rules, { hostname: hostname(), pid: process.pid })
-  const read = new ReadModel({ sources, requests, history, recent, custom, engine, fleet, startedAt, fastifyVersion })
+  // Error groups, releases and Apdex (issue 28): errors recorded beside the recent ones; new groups go out with the alerts.
+  const errors = createErrorsAndReleases(options, { own: requests, fleet, startedAt, log, notify: (event) => alerting?.dispatch(event) })
+  requests.errorGroups = errors.groups
+  const read = new ReadModel({ sources, requests, history, recent, custom, engine, fleet, startedAt, fastifyVersion, errors })
   const alerting = engine === null
     ? null
     : createAlerting(options.alerts!, engine, {
@@ -57,9 +61,10 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
         checks: () => sources.checks.read()
       },
       sampled: read.sampled,
-      endpoint: (key) => requests.endpoints.get(key)
+      endpoint: (key) => requests.endpoints.get(key),
+      errorGroupPerMinute: (id, now) => errors.store().perMinute(id, now)
     }, log)
-  const step = new SampleStep({ sources, requests, recent, custom, customHistory, history, fleet, alerting, ownStatus: read.ownStatus, log })
+  const step = new SampleStep({ sources, requests, recent, custom, customHistory, history, fleet, alerting, errors, ownStatus: read.ownStatus, log })
   const sampler = new Sampler(options.sampleIntervalMs, step.run, log, clock)
 
   return {
@@ -78,11 +83,13 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
     gc: () => sources.gc?.read() ?? null,
     alerts: engine,
     alertsView: () => engine?.view() ?? { active: [], rules: [], transitions: [] },
+    errorGroups: errors.store,
     sample: () => sampler.fresh(),
     onSample: (listener) => step.onSample(listener),
     start: () => sampler.start(),
     close () {
       fleet.close(() => step.local(Date.now()))
+      errors.close(Date.now())
       sampler.close()
       step.close()
       for (const collector of sources.all) collector.close()

@@ -10,6 +10,7 @@ import { healthStatus, type HealthStatus } from '../status.js'
 import type { SampledSnapshot } from '../watch.js'
 import type { Fleet } from './fleet.js'
 import type { Sources } from './sources.js'
+import type { ErrorsAndReleases } from '../error-groups/wiring.js'
 
 export interface ReadModelParts {
   sources: Sources
@@ -22,6 +23,8 @@ export interface ReadModelParts {
   fleet: Fleet
   startedAt: number
   fastifyVersion: string
+  /** Error groups, releases and Apdex (lib/error-groups/wiring.ts). */
+  errors: ErrorsAndReleases
 }
 
 /**
@@ -53,7 +56,8 @@ export class ReadModel {
         nodeVersion: process.version,
         fastifyVersion,
         platform: `${process.platform} ${process.arch}`,
-        startedAt: new Date(startedAt).toISOString()
+        startedAt: new Date(startedAt).toISOString(),
+        release: this.parts.errors.release
       },
       database,
       checks,
@@ -90,14 +94,16 @@ export class ReadModel {
 
   /** Exactly what GET /health serves: with several processes, their requests and the worst status. */
   readonly snapshot = (): HealthSnapshot => {
-    const { requests, history, recent, custom, fleet } = this.parts
+    const { requests, history, recent, custom, fleet, errors } = this.parts
     const now = Date.now()
     const { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, ...rest } = requests.snapshot(now)
     const requestsPerSecond = history.requestsPerSecond(now)
     return fleet.snapshot({
       ...this.sampled(now),
-      application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read() },
-      custom: custom.snapshot()
+      application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read(), errorGroups: errors.errorGroups(now) },
+      custom: custom.snapshot(),
+      releases: errors.releases(),
+      apdex: errors.apdex()
     })
   }
 

@@ -11,6 +11,7 @@ import type { LocalSample } from '../shared/store.js'
 import type { HealthStatus } from '../status.js'
 import type { Fleet } from './fleet.js'
 import type { Sources } from './sources.js'
+import type { ErrorsAndReleases } from '../error-groups/wiring.js'
 
 /** What the sample step reads and feeds. */
 export interface SampleParts {
@@ -23,6 +24,8 @@ export interface SampleParts {
   history: History
   fleet: Fleet
   alerting: Alerting | null
+  /** Error groups and releases (lib/error-groups/wiring.ts): stepped after the alerts. */
+  errors: ErrorsAndReleases
   /** This process's status, from the collectors just sampled (the read model's rule). */
   ownStatus (): HealthStatus
   log: FastifyBaseLogger
@@ -82,6 +85,7 @@ export class SampleStep {
     const own = history.record(now, gauges)
     const point = fleet.record(now, { gauges, point: own, local: () => this.local(now, gauges) })
     this.parts.alerting?.evaluate(now)
+    this.parts.errors.sample(now)
     this.parts.customHistory.record(now)
     this.sampledAt = now
     for (const listener of this.listeners) {
