@@ -1,5 +1,8 @@
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { Directory, isMissing } from '../shared/directory.js'
+import { pidAlive } from '../shared/liveness.js'
+import { parseId, sanitize } from '../shared/names.js'
 import { ErrorGroupStore } from './store.js'
 import { parseStoredGroups, type StoredErrorGroups } from './stored.js'
 
@@ -9,7 +12,8 @@ import { parseStoredGroups, type StoredErrorGroups } from './stored.js'
  * - `<app>~e~<id>.json`: one process's own groups (what it recorded since it started), rewritten when they changed,
  *   at most every WRITE_EVERY_MS, touched at least every TOUCH_EVERY_MS, and on close.
  * - `<app>~errors.json`: the groups of processes gone, folded by the history's writer (the longest-running process)
- *   from the files not written for RETIRE_AFTER_MS, which it then deletes.
+ *   from the files of processes gone (a pid of this host that no longer runs, as lib/shared/liveness.ts tells), or
+ *   not written for RETIRE_AFTER_MS (another host's, or a stalled one), which it then deletes.
  *
  * The fleet's groups are those files absorbed into one store (lib/error-groups/store.ts: an exact merge), so they
  * survive a restart of every process with their ids and counts. A process finds its own file gone after a stall
@@ -32,6 +36,8 @@ export interface SharedErrorGroupsOptions {
   id: string
   own: ErrorGroupStore
   log: { warn: (msg: string) => void }
+  /** Whether a pid of this host runs (lib/shared/liveness.ts's `pidAlive`; a test gives its own). */
+  pidAlive?: (pid: number) => boolean
 }
 
 interface Cached { ino: number, size: number, mtimeMs: number, groups: StoredErrorGroups }
@@ -109,7 +115,8 @@ export class SharedErrorGroups {
   /** By the history's writer only: folds the files of processes gone into the retired file, then deletes them. */
   retire (now: number, maxGroups: number): void {
     const retiredName = retiredErrorsFile(this.options.app)
-    const dead = this.names().filter((name) => name !== this.ownFile && name !== retiredName && (this.directory.age(name, now) ?? 0) >= RETIRE_AFTER_MS)
+    const dead = this.names().filter((name) => name !== this.ownFile && name !== retiredName &&
+      (this.processGone(name) || (this.directory.age(name, now) ?? 0) >= RETIRE_AFTER_MS))
     if (dead.length === 0) return
     const retired = new ErrorGroupStore({ maxGroups, release: this.options.own.release })
     const before = this.load(retiredName).groups
@@ -124,6 +131,15 @@ export class SharedErrorGroups {
     // Written before the deletes: a crash in between counts a file twice at worst until it is deleted, never loses it.
     this.directory.write(retiredName, JSON.stringify(retired.toJSON()))
     for (const name of folded) this.directory.remove(name)
+  }
+
+  /** A file of a process of this host whose pid no longer runs: folded at once, as the shared store folds its state. */
+  private processGone (name: string): boolean {
+    const prefix = `${this.options.app}~e~`
+    if (!name.startsWith(prefix)) return false
+    const parsed = parseId(name.slice(prefix.length, -'.json'.length))
+    if (parsed === null || parsed.host !== sanitize(hostname())) return false
+    return !(this.options.pidAlive ?? pidAlive)(parsed.pid)
   }
 
   private names (): string[] {

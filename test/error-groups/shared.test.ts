@@ -1,12 +1,14 @@
 // Error groups in a shared directory (lib/error-groups/shared.ts, index.ts): several processes' groups merged
 // exactly, kept across a restart with their ids, folded when a process is gone; error.new once per group per
 // release across the fleet. Each "process" is a createErrorGroups() with its own id on one directory; times are given.
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, utimesSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'tap'
 import { createErrorGroups, NO_ERROR_GROUPS } from '../../lib/error-groups/index.js'
 import { RETIRE_AFTER_MS } from '../../lib/error-groups/shared.js'
+import { sanitize } from '../../lib/shared/names.js'
 
 const T0 = Date.UTC(2026, 11, 6, 12)
 
@@ -91,6 +93,24 @@ test('issue 28: the files of processes gone are folded into one, counts unchange
   leader.sample(T0 + 1000)
   t.same(leader.view(T0 + 1000).map((g) => g.count), [1 + 2 + 3 + 1])
   t.equal(processOn(dir, 'h_5_0_0').sample(T0 + 2000).length, 0)
+})
+
+test('the file of a process of this host that no longer runs is folded at once, a running one\'s is kept', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sw-errors-'))
+  const host = sanitize(hostname())
+  const deadPid = spawnSync(process.execPath, ['-e', '']).pid!
+  for (const pid of [deadPid, process.pid]) {
+    const p = processOn(dir, `${host}_${pid}_0_0`)
+    p.record(thrownIn('getUser', 'x'), 'GET /u', 500)
+    p.close(T0)
+  }
+  const leader = processOn(dir, 'h_4_0_0')
+  leader.sample(T0)
+  leader.persist(Date.now())
+  t.same(readdirSync(dir).filter((name) => !name.startsWith('.')).sort(),
+    ['shop~errors.json', `shop~e~${host}_${process.pid}_0_0.json`, 'shop~e~h_4_0_0.json'].sort(), 'the dead pid\'s file folded, not ten minutes later')
+  leader.sample(T0 + 1000)
+  t.same(leader.view(T0 + 1000).map((g) => g.count), [2], 'its count kept')
 })
 
 test('issue 28: maxErrorGroups 0 turns the groups off: nothing recorded, nothing written', async (t) => {
