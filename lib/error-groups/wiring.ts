@@ -64,9 +64,12 @@ export function createErrorsAndReleases (
     sample (now: number): void {
       for (const event of groups.sample(now)) deps.notify(event)
       releases.sample(live)
-      if (shared !== null && now - persistedAt >= HISTORY_WRITE_EVERY_MS && isWriter()) {
+      if (shared === null || !isWriter()) return
+      // The groups of processes gone are folded on every sample (a listing, and work only when one went); the
+      // releases' eras, larger, on the history's cadence.
+      groups.persist(now)
+      if (now - persistedAt >= HISTORY_WRITE_EVERY_MS) {
         persistedAt = now
-        groups.persist(now)
         releases.persist(live(), now)
       }
     },

@@ -97,7 +97,7 @@ t.test('node:cluster, 3 workers, one port: one merged truth across kills and a w
     return !pidsOf(answer).has(victim) && answer.processes.length === WORKERS && totals.length >= 20 ? answer : undefined
   })
   t.equal(lowest, sent, `the fleet's total never went down while a worker died (${totals.length} answers)`)
-  t.notOk(readdirSync(dir).some((name) => name.includes(`_${victim}_`)), 'the dead worker\'s file is gone')
+  t.notOk(readdirSync(dir).some((name) => name.includes(`_${victim}_`)), `the dead worker's file is gone (${readdirSync(dir).join(' ')})`)
   t.equal(readdirSync(dir).filter((name) => name.includes('~p~')).length, WORKERS, 'one file per live worker, no more')
 
   const statuses2 = await load(port, workPaths(300, 90))
