@@ -1,0 +1,76 @@
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { routeConfigReader, type RouteConfig } from '../requests/fastify-internals.js'
+import { NOT_FOUND_KEY } from '../requests/store.js'
+import { RequestContext, type RequestStorage } from './context.js'
+import { RouteBreakdown, type RouteTable } from './routes.js'
+
+export interface BreakdownHooks {
+  onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+  preValidation (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+  onResponse (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+}
+
+/**
+ * The three hooks that give each request its context; added only when `breakdown` is on, so that with it off the
+ * request path is what it was (no AsyncLocalStorage, no branch).
+ *
+ * - onRequest creates the request's context and runs the rest of the chain in it (`storage.run(context, done)`,
+ *   as @fastify/otel's onRequest does with `context.with`): what the chain calls synchronously, and every promise,
+ *   timer or callback created there, carries it. Not `enterWith`, which would leave it on the connection's async
+ *   resource after the response, where the next request's hooks before ours would find it.
+ * - preValidation enters it again: a request with a body reaches validation and the handler from the body's `end`
+ *   event, which runs in the connection's context, not the hook's (@fastify/otel wraps every handler for the same
+ *   reason; a hook does it without touching the routes). HTTP/2 streams and pipelined requests share a connection,
+ *   so re-entering from the request, not from the connection, is what keeps them apart.
+ * - onResponse (the response has been written, including a streamed one) seals the context and folds it into its
+ *   route. An aborted request never gets there: it is left out, as it is of the route's response times.
+ */
+export function createBreakdownHooks ({ storage, routes, now, onSealed }: {
+  storage: RequestStorage
+  routes: RouteTable
+  now: () => number
+  onSealed: (context: RequestContext, durationMs: number) => void
+}): BreakdownHooks {
+  const kContext = Symbol('serverWatch.breakdown.context')
+  const kRoute = Symbol('serverWatch.breakdown.route')
+  type Tracked = FastifyRequest & { [kContext]?: RequestContext }
+  const configOf = routeConfigReader()
+
+  /** The route's breakdown, cached on its config (per method for a route of several), or null when not counted. */
+  function routeOf (request: FastifyRequest): RouteBreakdown | null {
+    const config = configOf(request)
+    if (config == null) return null
+    const cached = config[kRoute]
+    if (cached === null || cached instanceof RouteBreakdown) return cached
+    return (cached as Record<string, RouteBreakdown> | undefined)?.[request.method] ?? resolve(config, request)
+  }
+
+  function resolve (config: RouteConfig, request: FastifyRequest): RouteBreakdown | null {
+    // The not-found context has no url, and its config may be the user's object: not written.
+    if (config.url === undefined) return routes.routeFor(NOT_FOUND_KEY)
+    if (config.serverWatch === false) return (config[kRoute] = null)
+    if (typeof config.method === 'string') return (config[kRoute] = routes.routeFor(`${config.method} ${config.url}`))
+    const byMethod = (config[kRoute] ??= Object.create(null)) as Record<string, RouteBreakdown | null>
+    return (byMethod[request.method] = routes.routeFor(`${request.method} ${config.url}`))
+  }
+
+  return {
+    onRequest (request: Tracked, _reply, done) {
+      const route = routeOf(request)
+      if (route === null || request[kContext] !== undefined) return done()
+      const context = new RequestContext(route, now())
+      request[kContext] = context
+      storage.run(context, done)
+    },
+    preValidation (request: Tracked, _reply, done) {
+      const context = request[kContext]
+      if (context === undefined) return done()
+      storage.run(context, done)
+    },
+    onResponse (request: Tracked, _reply, done) {
+      const context = request[kContext]
+      if (context !== undefined && !context.sealed) onSealed(context, context.seal(now()))
+      done()
+    }
+  }
+}
