@@ -6,23 +6,21 @@ import { RouteBreakdown, type RouteTable } from './routes.js'
 
 export interface BreakdownHooks {
   onRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
-  preValidation (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
   onResponse (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
 }
 
 /**
- * The three hooks that give each request its context; added only when `breakdown` is on, so that with it off the
+ * The two hooks that give each request its context; added only when `breakdown` is on, so that with it off the
  * request path is what it was (no AsyncLocalStorage, no branch).
  *
  * - onRequest creates the request's context and runs the rest of the chain in it (`storage.run(context, done)`,
  *   as @fastify/otel's onRequest does with `context.with`): what the chain calls synchronously, and every promise,
- *   timer or callback created there, carries it. Not `enterWith`, which would leave it on the connection's async
- *   resource after the response, where the next request's hooks before ours would find it.
- * - preValidation enters it again: a request with a body reaches validation and the handler from the body's `end`
- *   event, which runs in the connection's context, not the hook's (@fastify/otel wraps every handler for the same
- *   reason; a hook does it without touching the routes). HTTP/2 streams and pipelined requests share a connection,
- *   so re-entering from the request, not from the connection, is what keeps them apart.
- * - onResponse (the response has been written, including a streamed one) seals the context and folds it into its
+ *   timer or callback created there, carries it. A body that arrives after the headers is read from the
+ *   connection's events, but Fastify parses it in an AsyncResource created in the chain (lib/content-type-parser.js),
+ *   so the handler still runs in the request's context (test: "a body read after the hooks ran"). Not `enterWith`,
+ *   which would leave the context on the connection's async resource after the response, where the hooks before
+ *   ours of the next request on the connection would find it.
+ * - onResponse (the response has been written, a streamed one included) seals the context and folds it into its
  *   route. An aborted request never gets there: it is left out, as it is of the route's response times.
  */
 export function createBreakdownHooks ({ storage, routes, now, onSealed }: {
@@ -60,11 +58,6 @@ export function createBreakdownHooks ({ storage, routes, now, onSealed }: {
       if (route === null || request[kContext] !== undefined) return done()
       const context = new RequestContext(route, now())
       request[kContext] = context
-      storage.run(context, done)
-    },
-    preValidation (request: Tracked, _reply, done) {
-      const context = request[kContext]
-      if (context === undefined) return done()
       storage.run(context, done)
     },
     onResponse (request: Tracked, _reply, done) {

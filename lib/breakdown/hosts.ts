@@ -1,14 +1,8 @@
 import { Histogram } from '../histogram.js'
+import type { HostFigures } from '../schemas/breakdown.js'
 
 export const MAX_HOSTS = 50
 export const OTHER_HOSTS = '(other hosts)'
-
-export interface HostFigures {
-  calls: number
-  errors: number
-  p50Ms: number | null
-  p95Ms: number | null
-}
 
 export class HostStats {
   calls = 0

@@ -9,12 +9,12 @@ import { OVERFLOW_KEY } from '../requests/store.js'
 import { createRequestStorage, type RequestContext } from './context.js'
 import { attributesCorrectly, createDatabaseBreakdown, type DatabaseBreakdown } from './database.js'
 import { createBreakdownHooks, type BreakdownHooks } from './hooks.js'
-import type { HostFigures } from './hosts.js'
 import type { NormalizedBreakdown } from './options.js'
 import { createOutboundBreakdown, type OutboundBreakdown } from './outbound.js'
 import type { OutsideCalls } from './outside.js'
-import { NPlusOneTable, ShapeRegistry, SlowQueries, type NPlusOnePattern, type SlowQuery } from './queries.js'
-import { RouteTable, type CallFigures, type RouteBreakdown } from './routes.js'
+import { NPlusOneTable, ShapeRegistry, SlowQueries } from './queries.js'
+import { RouteTable, type RouteBreakdown } from './routes.js'
+import type { CallFigures, NPlusOnePattern, OutboundSnapshot, OutsideCalls as OutsideFigures, SlowQuery } from '../schemas/breakdown.js'
 
 export { OUTSIDE_REQUESTS } from './outside.js'
 
@@ -25,16 +25,9 @@ export interface EndpointBreakdown {
   nPlusOne?: number
 }
 
-export interface OutsideFigures { calls: number, timeMs: number }
-
 export interface DatabaseBreakdownFigures {
   slowQueries: SlowQuery[]
   nPlusOne: NPlusOnePattern[]
-  outsideRequests: OutsideFigures
-}
-
-export interface OutboundBreakdownFigures {
-  hosts: Record<string, HostFigures>
   outsideRequests: OutsideFigures
 }
 
@@ -47,7 +40,7 @@ export interface Breakdown {
   endpoint (key: string): EndpointBreakdown | null
   /** null when database attribution is off (no `mongo`, `breakdown.database: false`, or a driver before 6.4). */
   database (): DatabaseBreakdownFigures | null
-  outbound (): OutboundBreakdownFigures | null
+  outbound (): OutboundSnapshot | null
   /** Every route's aggregates (for /metrics), and the calls outside requests. */
   routes (): IterableIterator<RouteBreakdown>
   readonly outside: { database: OutsideCalls | null, outbound: OutsideCalls | null }
@@ -93,6 +86,8 @@ export function createBreakdown (options: NormalizedBreakdown, { mongo, maxRoute
     stop () {
       database?.stop()
       outbound?.stop()
+      // The last storage disabled turns Node's async hooks off again.
+      storage.disable()
     },
     endpoint (key) {
       const route = routes.get(key)

@@ -1,26 +1,10 @@
 import { round } from '../format.js'
+import type { NPlusOnePattern, SlowQuery } from '../schemas/breakdown.js'
 
 export const SLOW_QUERIES_SIZE = 10
 export const SLOW_QUERIES_WINDOW_MS = 5 * 60_000
 export const MAX_SHAPES = 500
 export const MAX_N_PLUS_ONE = 20
-
-export interface SlowQuery {
-  command: string
-  collection: string | null
-  shape: string
-  durationMs: number
-  endpoint: string
-  at: string
-}
-
-export interface NPlusOnePattern {
-  endpoint: string
-  shape: string
-  /** The average number of times the shape ran in the requests that ran it `nPlusOneCalls` times or more. */
-  callsPerRequest: number
-  requests: number
-}
 
 interface StoredQuery {
   time: number

@@ -1,5 +1,6 @@
 import { Histogram } from '../histogram.js'
 import { round } from '../format.js'
+import type { CallFigures } from '../schemas/breakdown.js'
 import type { RequestContext } from './context.js'
 
 /** One kind of call (database or outbound) on one route, over the requests answered so far. */
@@ -18,13 +19,6 @@ export class CallAggregate {
     this.shareMs += shareMs
     this.perRequest.record(timeMs)
   }
-}
-
-export interface CallFigures {
-  callsPerRequest: number
-  timeMsPerRequest: { avg: number, p95: number | null }
-  /** The fraction (0 to 1) of the route's response time spent in this kind of call, overlaps counted once. */
-  share: number
 }
 
 /** Reported for each request in which one query shape ran `nPlusOneCalls` times or more. */

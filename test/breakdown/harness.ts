@@ -37,7 +37,6 @@ export function breakdownApp (t: Test, { mongo = null, options = true, maxRoutes
   const app = Fastify()
   const breakdown = createBreakdown(normalizeBreakdown(options)!, { mongo, maxRoutes, log })
   app.addHook('onRequest', breakdown.hooks.onRequest)
-  app.addHook('preValidation', breakdown.hooks.preValidation)
   app.addHook('onResponse', breakdown.hooks.onResponse)
   breakdown.start()
   t.teardown(async () => {
