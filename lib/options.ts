@@ -6,6 +6,7 @@ import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 import { normalizeShared, type NormalizedShared, type SharedOptions } from './shared/config.js'
 import { FST_SERVER_WATCH_INVALID_CHECK, FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_PATH_CONFLICT } from './errors.js'
 import { OptionGroup, isPlainObject, show, type KnownKeys } from './options/validate.js'
+import { normalizeBreakdown, type BreakdownOptions, type NormalizedBreakdown } from './breakdown/options.js'
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
 export const DEFAULT_CHECK_TIMEOUT_MS = 2000
@@ -82,6 +83,11 @@ export interface ServerWatchOptions {
    * into `dir` on every sample and merges the others'. Default: SERVER_WATCH_DIR when set; `false` turns it off.
    */
   shared?: SharedOptions | false
+  /**
+   * Where the time goes: each request's MongoDB commands (of `mongo`) and outbound HTTP calls, charged to its route
+   * (docs/breakdown.md). `true`, or `{ database?, outbound?, nPlusOneCalls? }`. Default false.
+   */
+  breakdown?: boolean | BreakdownOptions
 }
 
 export interface NormalizedCheck {
@@ -113,6 +119,7 @@ export interface NormalizedOptions {
   metricsPath: string | false
   profiles: boolean
   shared: NormalizedShared | null
+  breakdown: NormalizedBreakdown | null
 }
 
 /** Every option's name, derived from the interface: a key added there and not here fails to compile. */
@@ -136,7 +143,8 @@ const KNOWN_OPTIONS = {
   dashboardPath: true,
   metricsPath: true,
   profiles: true,
-  shared: true
+  shared: true,
+  breakdown: true
 } satisfies KnownKeys<ServerWatchOptions>
 /** Set by Fastify's register itself. */
 const REGISTER_OPTIONS = ['logLevel', 'logSerializers']
@@ -272,7 +280,8 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     dashboardPath: path(top.values, 'dashboardPath', '/dashboard'),
     metricsPath: path(top.values, 'metricsPath', '/metrics'),
     profiles: false,
-    shared: normalizeShared(options.shared)
+    shared: normalizeShared(options.shared),
+    breakdown: normalizeBreakdown(options.breakdown)
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
   normalized.profiles = profiles(options, normalized)

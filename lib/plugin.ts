@@ -14,6 +14,7 @@ import { registerProfiles } from './routes/profiles.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
 import { exportOpenTelemetry } from './otel/export.js'
+import { createBreakdown } from './breakdown/index.js'
 import type { CounterMetric } from './custom/counter.js'
 import type { GaugeMetric } from './custom/gauge.js'
 import type { HistogramMetric } from './custom/histogram.js'
@@ -92,6 +93,14 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   if (app.initialConfig.connectionTimeout! > 0) {
     app.addHook('onTimeout', hooks.onTimeout)
     watch.requests.countsTimeouts = true
+  }
+  // Off by default, and then nothing of it exists: no hook, no AsyncLocalStorage, no listener (docs/breakdown.md).
+  const breakdown = options.breakdown === null ? null : createBreakdown(options.breakdown, { mongo: options.mongo?.client ?? null, maxRoutes: options.maxRoutes, log: app.log })
+  if (breakdown !== null) {
+    app.addHook('onRequest', breakdown.hooks.onRequest)
+    app.addHook('onResponse', breakdown.hooks.onResponse)
+    breakdown.start()
+    app.addHook('onClose', (_instance, done) => { breakdown.stop(); done() })
   }
 
   app.decorate('serverWatch', Object.freeze({
