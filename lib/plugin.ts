@@ -119,7 +119,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onReady', (done) => { watch.start(); done() })
   app.addHook('onClose', (_instance, done) => { watch.close(); done() })
   if (options.openTelemetry !== null) {
-    const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, { ...watch, mongoClient: options.mongo?.client ?? null })
+    const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, { ...watch, mongoClient: options.mongo?.client ?? null, outbound: breakdown?.outboundCalls ?? null })
     app.addHook('onClose', (_instance, done) => { stopExport(); done() })
   }
 

@@ -5,9 +5,13 @@ export const MAX_HOSTS = 50
 export const OTHER_HOSTS = '(other hosts)'
 
 export class HostStats {
+  /** OpenTelemetry attributes by method and status, built once each (lib/breakdown/otel.ts). */
+  attributes: Map<string, Record<string, string | number>> | null = null
   calls = 0
   errors = 0
   readonly durations = new Histogram()
+
+  constructor (readonly host: string) {}
 
   record (durationMs: number, failed: boolean): void {
     this.calls++
@@ -31,7 +35,7 @@ export class HostTable {
     let stats = this.hosts.get(host)
     if (stats === undefined) {
       if (this.hosts.size >= this.max) host = OTHER_HOSTS
-      stats = this.hosts.get(host) ?? new HostStats()
+      stats = this.hosts.get(host) ?? new HostStats(host)
       this.hosts.set(host, stats)
     }
     return stats

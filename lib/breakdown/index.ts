@@ -44,6 +44,8 @@ export interface Breakdown {
   /** Every route's aggregates (for /metrics), and the calls outside requests. */
   routes (): IterableIterator<RouteBreakdown>
   readonly outside: { database: OutsideCalls | null, outbound: OutsideCalls | null }
+  /** The outbound calls' source, for OpenTelemetry (lib/breakdown/otel.ts); null when outbound is off. */
+  readonly outboundCalls: OutboundBreakdown | null
 }
 
 const outsideFigures = (outside: OutsideCalls): OutsideFigures => ({ calls: outside.calls, timeMs: Math.round(outside.timeMs * 1000) / 1000 })
@@ -109,6 +111,7 @@ export function createBreakdown (options: NormalizedBreakdown, { mongo, maxRoute
       return { hosts: outbound.hosts.read(), outsideRequests: outsideFigures(outbound.outside) }
     },
     routes: () => routes.all(),
-    outside: { database: database?.outside ?? null, outbound: outbound?.outside ?? null }
+    outside: { database: database?.outside ?? null, outbound: outbound?.outside ?? null },
+    outboundCalls: outbound
   }
 }

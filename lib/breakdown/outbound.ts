@@ -25,71 +25,80 @@ interface PendingCall {
   readonly context: RequestContext | null
   readonly startedAt: number
   readonly host: HostStats
+  readonly method: string
 }
+
+/** Told of every call that ends (OpenTelemetry's `http.client.request.duration`): its status, or 0 for a failure. */
+export type CallObserver = (host: HostStats, method: string, statusCode: number, durationMs: number) => void
 
 const kCall = Symbol('serverWatch.breakdown.call')
 type Tracked = { [kCall]?: PendingCall | null }
 
-interface UndiciRequest extends Tracked { readonly origin?: string | { readonly origin?: string } }
+interface UndiciRequest extends Tracked { readonly origin?: string | { readonly origin?: string }, readonly method?: string }
 interface ResponseLike { readonly statusCode?: number }
 
 export interface OutboundBreakdown {
   readonly hosts: HostTable
   readonly outside: OutsideCalls
+  /** Set once, when OpenTelemetry is configured; null otherwise (a call then pays one comparison). */
+  observer: CallObserver | null
   start (): void
   stop (): void
 }
 
 /** A response of 500 or more counts as an error of its host, as a call that failed outright does. */
-const isError = (response: ResponseLike | undefined): boolean => (response?.statusCode ?? 0) >= 500
+const statusOf = (response: ResponseLike | undefined): number => response?.statusCode ?? 0
 
 export function createOutboundBreakdown ({ storage, now }: { storage: RequestStorage, now: () => number }): OutboundBreakdown {
   const hosts = new HostTable()
   const outside = new OutsideCalls()
 
-  function started (request: Tracked, host: string): void {
+  function started (request: Tracked, host: string, method: string | undefined): void {
     const context = currentRequest(storage)
     const at = now()
     context?.outboundStarted(at)
-    request[kCall] = { context, startedAt: at, host: hosts.statsFor(host) }
+    request[kCall] = { context, startedAt: at, host: hosts.statsFor(host), method: method ?? 'GET' }
   }
 
-  function ended (request: Tracked, failed: boolean): void {
+  /** `statusCode` 0: the call failed without a response. */
+  function ended (request: Tracked, statusCode: number): void {
     const call = request[kCall]
     if (call == null) return
     request[kCall] = null
     const at = now()
     const durationMs = at - call.startedAt
-    call.host.record(durationMs, failed)
+    call.host.record(durationMs, statusCode === 0 || statusCode >= 500)
     if (call.context === null) outside.record(durationMs)
     else call.context.outboundEnded(at)
+    if (breakdown.observer !== null) breakdown.observer(call.host, call.method, statusCode, durationMs)
   }
 
   const handlers: Record<string, (message: unknown) => void> = {
     [CHANNELS.undiciCreate]: (message) => {
       const request = (message as { request: UndiciRequest }).request
       const origin = request.origin
-      started(request, hostOfOrigin(typeof origin === 'string' ? origin : origin?.origin ?? 'unknown'))
+      started(request, hostOfOrigin(typeof origin === 'string' ? origin : origin?.origin ?? 'unknown'), request.method)
     },
     [CHANNELS.undiciHeaders]: (message) => {
       const { request, response } = message as { request: UndiciRequest, response?: ResponseLike }
-      ended(request, isError(response))
+      ended(request, statusOf(response))
     },
-    [CHANNELS.undiciError]: (message) => { ended((message as { request: UndiciRequest }).request, true) },
+    [CHANNELS.undiciError]: (message) => { ended((message as { request: UndiciRequest }).request, 0) },
     [CHANNELS.httpStart]: (message) => {
-      const request = (message as { request: ClientRequestLike & Tracked }).request
-      started(request, hostOfClientRequest(request))
+      const request = (message as { request: ClientRequestLike & Tracked & { method?: string } }).request
+      started(request, hostOfClientRequest(request), request.method)
     },
     [CHANNELS.httpResponse]: (message) => {
       const { request, response } = message as { request: Tracked, response?: ResponseLike }
-      ended(request, isError(response))
+      ended(request, statusOf(response))
     },
-    [CHANNELS.httpError]: (message) => { ended((message as { request: Tracked }).request, true) }
+    [CHANNELS.httpError]: (message) => { ended((message as { request: Tracked }).request, 0) }
   }
 
-  return {
+  const breakdown: OutboundBreakdown = {
     hosts,
     outside,
+    observer: null,
     start () {
       for (const [name, handler] of Object.entries(handlers)) diagnostics.subscribe(name, handler)
     },
@@ -97,4 +106,5 @@ export function createOutboundBreakdown ({ storage, now }: { storage: RequestSto
       for (const [name, handler] of Object.entries(handlers)) diagnostics.unsubscribe(name, handler)
     }
   }
+  return breakdown
 }

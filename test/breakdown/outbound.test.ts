@@ -2,6 +2,9 @@ import http from 'node:http'
 import net from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
+import Fastify from 'fastify'
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type Histogram } from '@opentelemetry/sdk-metrics'
+import serverWatch from '../../lib/plugin.js'
 import { breakdownApp, mongoClient, mongoServer } from './harness.js'
 
 /** A local HTTP server: `/status/N` answers N, `/slow/MS` after MS milliseconds, anything else 200. */
@@ -112,4 +115,34 @@ t.test('issue 29: database and outbound calls at the same time: the shares add u
   t.ok(database!.timeMsPerRequest.avg >= 45 && outbound!.timeMsPerRequest.avg >= 45, 'each took its 50 ms')
   t.ok(database!.share > 0 && outbound!.share > 0)
   t.ok(database!.share + outbound!.share <= 1, `${database!.share} + ${outbound!.share} <= 1: the time both ran counts once, half to each`)
+})
+
+t.test('issue 29: http.client.request.duration for outbound calls, through the real OpenTelemetry SDK', async (t) => {
+  const remote = await target(t)
+  const refused = await closedPort()
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })
+  const meterProvider = new MeterProvider({ readers: [reader] })
+  t.teardown(() => meterProvider.shutdown())
+  const app = Fastify()
+  await app.register(serverWatch, { breakdown: { database: false }, openTelemetry: { meterProvider } })
+  app.get('/calls', async () => {
+    await (await fetch(`http://127.0.0.1:${remote.port}/a`)).text()
+    await get(`http://127.0.0.1:${remote.port}/status/502`)
+    await fetch(`http://127.0.0.1:${refused}/`).catch(() => {})
+    return 'ok'
+  })
+  t.teardown(() => app.close())
+  t.equal((await app.inject('/calls')).statusCode, 200)
+  t.equal((await app.inject('/calls')).statusCode, 200)
+  await reader.forceFlush()
+  const metric = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((scope) => scope.metrics)
+    .find((m) => m.descriptor.name === 'http.client.request.duration')!
+  t.equal(metric.descriptor.unit, 's')
+  const points = metric.dataPoints.map((point) => ({ attributes: point.attributes, count: (point.value as Histogram).count }))
+  t.same(points.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+    { attributes: { 'http.request.method': 'GET', 'server.address': '127.0.0.1', 'server.port': remote.port, 'http.response.status_code': 200 }, count: 2 },
+    { attributes: { 'http.request.method': 'GET', 'server.address': '127.0.0.1', 'server.port': remote.port, 'http.response.status_code': 502, 'error.type': '502' }, count: 2 },
+    { attributes: { 'http.request.method': 'GET', 'server.address': '127.0.0.1', 'server.port': refused, 'error.type': '_OTHER' }, count: 2 }
+  ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))))
 })
