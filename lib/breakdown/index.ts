@@ -14,17 +14,15 @@ import { createOutboundBreakdown, type OutboundBreakdown } from './outbound.js'
 import type { OutsideCalls } from './outside.js'
 import { NPlusOneTable, ShapeRegistry, SlowQueries } from './queries.js'
 import { RouteTable, type RouteBreakdown } from './routes.js'
-import type { CallFigures, NPlusOnePattern, OutboundSnapshot, OutsideCalls as OutsideFigures, SlowQuery } from '../schemas/breakdown.js'
+import type { NPlusOnePattern, OutboundSnapshot, OutsideCalls as OutsideFigures, SlowQuery } from '../schemas/breakdown.js'
+import type { EndpointSnapshot } from '../schemas/health.js'
 
 export { OUTSIDE_REQUESTS } from './outside.js'
 
-export interface EndpointBreakdown {
-  database?: CallFigures
-  outbound?: CallFigures
-  /** Requests in which one query shape ran `nPlusOneCalls` times or more (with `database` only). */
-  nPlusOne?: number
-}
+/** What `breakdown` adds to one endpoint of the snapshot. */
+export type EndpointBreakdown = Pick<EndpointSnapshot, 'database' | 'outbound' | 'nPlusOne'>
 
+/** What `breakdown` adds to the watched database of the snapshot. */
 export interface DatabaseBreakdownFigures {
   slowQueries: SlowQuery[]
   nPlusOne: NPlusOnePattern[]

@@ -3,6 +3,7 @@ import { Count, Nullable, NullableNumber, Percentiles } from './common.js'
 import { AlertSchema } from './alerts.js'
 import { CustomMetricsSchema } from './custom.js'
 import { DatabaseSchema } from './database.js'
+import { EndpointBreakdownFields, OutboundSchema } from './breakdown.js'
 import { FleetSchema, ProcessRowSchema } from './processes.js'
 
 const Bytes = Type.Integer({ minimum: 0, description: 'bytes' })
@@ -27,7 +28,9 @@ export const EndpointSchema = Type.Object({
   p50: NullableNumber,
   p95: NullableNumber,
   p99: NullableNumber,
-  max: NullableNumber
+  max: NullableNumber,
+  /** With `breakdown` (lib/schemas/breakdown.ts). */
+  ...EndpointBreakdownFields
 })
 
 export const RecentErrorSchema = Type.Object({
@@ -179,7 +182,9 @@ export const HealthSnapshotSchema = Type.Object({
   custom: CustomMetricsSchema,
   /** With `shared`: every live process of the app; `application` is then the fleet's. */
   processes: Type.Optional(Type.Array(ProcessRowSchema)),
-  fleet: Type.Optional(FleetSchema)
+  fleet: Type.Optional(FleetSchema),
+  /** With `breakdown.outbound`: outbound HTTP calls by host. */
+  outbound: Type.Optional(OutboundSchema)
 }, { $id: 'ServerWatchHealthSnapshot' })
 
 export type HealthSnapshot = Static<typeof HealthSnapshotSchema>
