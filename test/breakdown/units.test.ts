@@ -118,7 +118,8 @@ t.test('issue 29: the slowest recent commands, a fixed number, the oldest leavin
 })
 
 t.test('issue 29: routes and hosts are bounded', async (t) => {
-  const routes = new RouteTable(2, '(other routes)', true, true)
+  const routes = new RouteTable(2, { overflow: '(other routes)', notFound: '(not found)' }, true, true)
+  t.equal(routes.routeFor('(not found)').key, '(not found)', 'the shared keys do not count')
   t.equal(routes.routeFor('GET /a').key, 'GET /a')
   t.equal(routes.routeFor('GET /b').key, 'GET /b')
   t.equal(routes.routeFor('GET /c').key, '(other routes)')
@@ -169,4 +170,28 @@ t.test('issue 29: database attribution needs a driver that awaits its pool check
   t.equal(attributesCorrectly(client({ driver: { version: '6.10.0|my-odm' } })), true)
   t.equal(attributesCorrectly(client(Promise.resolve({}))), true, 'driver 7 builds its metadata asynchronously')
   t.equal(attributesCorrectly(client(undefined)), false)
+})
+
+t.test('issue 29: a route\'s per-request histogram exists only once a request made such a call', async (t) => {
+  const route = new RouteBreakdown('GET /x', true, true)
+  const fold = (databaseCalls: number, databaseMs: number) => {
+    const context = new RequestContext(route, 0)
+    if (databaseCalls > 0) {
+      for (let i = 0; i < databaseCalls; i++) context.databaseStarted(0, -1)
+      for (let i = 0; i < databaseCalls; i++) context.databaseEnded(databaseMs)
+    }
+    route.fold(context, context.seal(100), 5, () => {})
+  }
+  t.equal(route.figures(route.database!).timeMsPerRequest.p95, null, 'no request yet')
+  for (let i = 0; i < 19; i++) fold(0, 0)
+  t.equal(route.database!.perRequest, null)
+  t.equal(route.outbound!.perRequest, null)
+  t.equal(route.figures(route.database!).timeMsPerRequest.p95, 0)
+  fold(1, 40)
+  t.equal(route.database!.perRequest!.count, 20, 'the idle requests kept their place')
+  // The 19th of 20 values is a 0: reported as the lowest bucket's middle (under 0.01 ms), as record(0) would.
+  t.same(route.figures(route.database!), { callsPerRequest: 0.05, timeMsPerRequest: { avg: 2, p95: 0.005 }, share: 0.02 })
+  fold(1, 40)
+  t.equal(route.figures(route.database!).timeMsPerRequest.p95, 40, 'the 95th of 21 requests: the one with 40 ms')
+  t.equal(route.outbound!.perRequest, null, 'outbound never called: no histogram')
 })
