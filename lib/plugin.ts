@@ -14,7 +14,6 @@ import { registerProfiles } from './routes/profiles.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
 import { exportOpenTelemetry } from './otel/export.js'
-import { createBreakdown } from './breakdown/index.js'
 import type { CounterMetric } from './custom/counter.js'
 import type { GaugeMetric } from './custom/gauge.js'
 import type { HistogramMetric } from './custom/histogram.js'
@@ -95,12 +94,11 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
     watch.requests.countsTimeouts = true
   }
   // Off by default, and then nothing of it exists: no hook, no AsyncLocalStorage, no listener (docs/breakdown.md).
-  const breakdown = options.breakdown === null ? null : createBreakdown(options.breakdown, { mongo: options.mongo?.client ?? null, maxRoutes: options.maxRoutes, log: app.log })
+  const breakdown = watch.breakdown
   if (breakdown !== null) {
     app.addHook('onRequest', breakdown.hooks.onRequest)
     app.addHook('onResponse', breakdown.hooks.onResponse)
     breakdown.start()
-    app.addHook('onClose', (_instance, done) => { breakdown.stop(); done() })
   }
 
   app.decorate('serverWatch', Object.freeze({
@@ -119,7 +117,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onReady', (done) => { watch.start(); done() })
   app.addHook('onClose', (_instance, done) => { watch.close(); done() })
   if (options.openTelemetry !== null) {
-    const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, { ...watch, mongoClient: options.mongo?.client ?? null, outbound: breakdown?.outboundCalls ?? null })
+    const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, { ...watch, mongoClient: options.mongo?.client ?? null, outbound: watch.breakdown?.outboundCalls ?? null })
     app.addHook('onClose', (_instance, done) => { stopExport(); done() })
   }
 

@@ -19,6 +19,8 @@ import { formatUptime } from './format.js'
 import { History } from './history.js'
 import { HISTORY_RANGES, SERIES, type HistoryPoint, type HistoryRange } from './schemas/history.js'
 import type { NormalizedOptions } from './options.js'
+import { createBreakdown } from './breakdown/index.js'
+import { addBreakdown } from './breakdown/snapshot.js'
 import { RequestMetrics } from './requests/store.js'
 import { Sampler } from './sampler.js'
 import type { AlertsView } from './schemas/alerts.js'
@@ -82,6 +84,10 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     })
   // Only /metrics reads garbage collections: without it, no observer.
   const gc = options.metricsPath === false ? null : createGcCollector()
+  // Where the time goes (docs/breakdown.md): null when off, and then nothing of it exists.
+  const breakdown = options.breakdown === null
+    ? null
+    : createBreakdown(options.breakdown, { mongo: options.mongo?.client ?? null, maxRoutes: options.maxRoutes, log })
   const collectors: Array<Collector<unknown>> = [processMemory, cpu, eventLoop, system, heapTrend, checks, database]
   if (gc !== null) collectors.push(gc)
   // This process's own history: its request rate (and, without `shared`, the dashboard's charts).
@@ -276,11 +282,13 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     const now = Date.now()
     const { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, ...rest } = requests.snapshot(now)
     const requestsPerSecond = history.requestsPerSecond(now)
-    const own = {
+    const own: HealthSnapshot = {
       ...sampled(now),
       application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read() },
       custom: custom.snapshot()
     }
+    // This process's calls; in shared mode the endpoints below are the fleet's, which carry no breakdown.
+    if (breakdown !== null) addBreakdown(own, breakdown)
     const view = shared?.view()
     if (view == null) return own
     // Shared mode: the requests are the fleet's, and so is the status (the worst live process's).
@@ -310,6 +318,8 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
     shared,
     /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
     custom,
+    /** With `breakdown`: its hooks, figures and OpenTelemetry source; null when off. */
+    breakdown,
     /** The custom metrics' figures over the last five minutes, one point per sample. */
     customHistory: () => customHistory.query(),
     /** What the dashboard charts: the fleet's history in shared mode, else this process's. */
@@ -352,6 +362,7 @@ export function createWatch (options: NormalizedOptions, log: FastifyBaseLogger,
       listeners.clear()
       for (const collector of collectors) collector.close()
       alerts?.close()
+      breakdown?.stop()
     }
   }
 }

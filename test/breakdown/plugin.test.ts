@@ -1,8 +1,13 @@
 import diagnostics from 'node:diagnostics_channel'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Value } from '@sinclair/typebox/value'
 import Fastify from 'fastify'
 import t from 'tap'
 import type { MongoClient } from 'mongodb'
 import serverWatch, { type ServerWatchOptions } from '../../lib/plugin.js'
+import { HealthSnapshotSchema } from '../../lib/schemas/health.js'
+import { buildApp } from '../helpers/app.js'
 import { mongoClient, mongoServer } from './harness.js'
 
 const CHANNELS = ['undici:request:create', 'undici:request:headers', 'undici:request:error', 'http.client.request.start', 'http.client.response.finish', 'http.client.request.error']
@@ -52,4 +57,45 @@ t.test('issue 29: an invalid breakdown option fails at register, naming its full
     await t.rejects(async () => { await app.register(serverWatch, { breakdown: breakdown as never }) }, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message })
     await app.close()
   }
+})
+
+t.test('issue 29: the snapshot carries the breakdown per endpoint, in the database and in outbound; valid against its schema; no value in it', async (t) => {
+  const SECRET = 'bob.secret@example.com'
+  const server = await mongoServer(t)
+  const client = await mongoClient(t, server.uri)
+  const target = http.createServer((_request, response) => response.end('ok'))
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => target.close(() => resolve())))
+  const { port } = target.address() as AddressInfo
+  const app = await buildApp({ mongo: client, breakdown: true, sampleIntervalMs: 3_600_000 })
+  t.teardown(() => app.close())
+  const people = client.db('shop').collection('people')
+  app.get('/orders/:id', async () => {
+    for (let i = 0; i < 5; i++) await people.findOne({ email: SECRET, i })
+    return (await fetch(`http://127.0.0.1:${port}/`)).text()
+  })
+  await app.ready()
+  for (let i = 0; i < 2; i++) t.equal((await app.inject('/orders/1')).statusCode, 200)
+  t.equal((await app.inject('/')).statusCode, 200)
+  await app.serverWatch.refresh()
+
+  const snapshot = app.serverWatch.snapshot()
+  t.ok(Value.Check(HealthSnapshotSchema, snapshot), [...Value.Errors(HealthSnapshotSchema, snapshot)].map((e) => `${e.path}: ${e.message}`).join('; '))
+  const orders = snapshot.application.endpoints['GET /orders/:id']!
+  t.equal(orders.count, 2)
+  t.equal(orders.database!.callsPerRequest, 5)
+  t.equal(orders.outbound!.callsPerRequest, 1)
+  t.equal(orders.nPlusOne, 2)
+  t.ok(orders.database!.share + orders.outbound!.share <= 1)
+  t.same(snapshot.application.endpoints['GET /']!.database, { callsPerRequest: 0, timeMsPerRequest: { avg: 0, p95: 0 }, share: 0 })
+  if (snapshot.database.status === 'not_configured') throw new Error('watched')
+  t.same(snapshot.database.nPlusOne, [{ endpoint: 'GET /orders/:id', shape: '{"find":"people","filter":{"email":"?","i":"?"},"limit":"?","singleBatch":"?"}', callsPerRequest: 5, requests: 2 }])
+  t.ok(snapshot.database.slowQueries!.length > 0)
+  t.equal(snapshot.outbound!.hosts[`127.0.0.1:${port}`]!.calls, 2)
+  t.same(snapshot.database.outsideRequests, { calls: 0, timeMs: 0 }, 'the plugin\'s own ping is not counted')
+
+  const health = await app.inject('/health')
+  t.equal(health.statusCode, 200)
+  t.notOk(health.body.includes(SECRET), 'no value of a filter in /health')
+  t.match(health.json().application.endpoints['GET /orders/:id'], { database: { callsPerRequest: 5 }, nPlusOne: 2 })
 })
