@@ -12,6 +12,8 @@ import { OTHER_STATUS_KEY, type Endpoint, type RequestsView } from './requests/s
 import type { DatabaseSnapshot } from './schemas/database.js'
 import type { AlertsView } from './schemas/alerts.js'
 import type { SampledSnapshot } from './watch.js'
+import type { Breakdown } from './breakdown/index.js'
+import { writeBreakdown } from './breakdown/prometheus.js'
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
@@ -138,6 +140,8 @@ export interface MetricsSource {
   alerts?: () => Pick<AlertsView, 'rules' | 'active'>
   /** The app's own metrics, already written (lib/custom/prometheus.ts). */
   custom?: () => string
+  /** With `breakdown`: its per-route families (lib/breakdown/prometheus.ts). */
+  breakdown?: Breakdown | null
 }
 
 export function renderMetrics (source: MetricsSource): string {
@@ -150,6 +154,7 @@ export function renderMetrics (source: MetricsSource): string {
   writeProcess(out, snapshot, source.heapSpaces?.() ?? [], source.gc?.() ?? null)
   writeSystem(out, snapshot)
   writeMongo(out, snapshot.database)
+  if (source.breakdown != null) writeBreakdown(out, source.breakdown)
   if (source.custom !== undefined) out.text += source.custom()
   return out.text
 }

@@ -45,11 +45,11 @@ export function createBreakdownHooks ({ storage, routes, now, onSealed }: {
 
   function resolve (config: RouteConfig, request: FastifyRequest): RouteBreakdown | null {
     // The not-found context has no url, and its config may be the user's object: not written.
-    if (config.url === undefined) return routes.routeFor(NOT_FOUND_KEY)
+    if (config.url === undefined) return routes.routeFor('*', NOT_FOUND_KEY)
     if (config.serverWatch === false) return (config[kRoute] = null)
-    if (typeof config.method === 'string') return (config[kRoute] = routes.routeFor(`${config.method} ${config.url}`))
+    if (typeof config.method === 'string') return (config[kRoute] = routes.routeFor(config.method, config.url))
     const byMethod = (config[kRoute] ??= Object.create(null)) as Record<string, RouteBreakdown | null>
-    return (byMethod[request.method] = routes.routeFor(`${request.method} ${config.url}`))
+    return (byMethod[request.method] = routes.routeFor(request.method, config.url))
   }
 
   return {

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyBaseLogger } from 'fastify'
 import type { MongoClientLike } from '../collectors/mongo/client-types.js'
-import { NOT_FOUND_KEY, OVERFLOW_KEY } from '../requests/store.js'
+import { OVERFLOW_KEY } from '../requests/store.js'
 import { createRequestStorage, type RequestContext } from './context.js'
 import { attributesCorrectly, createDatabaseBreakdown, type DatabaseBreakdown } from './database.js'
 import { createBreakdownHooks, type BreakdownHooks } from './hooks.js'
@@ -67,7 +67,7 @@ export function createBreakdown (options: NormalizedBreakdown, { mongo, maxRoute
     }
   }
   const outbound: OutboundBreakdown | null = options.outbound ? createOutboundBreakdown({ storage, now }) : null
-  const routes = new RouteTable(maxRoutes, { overflow: OVERFLOW_KEY, notFound: NOT_FOUND_KEY }, database !== null, outbound !== null)
+  const routes = new RouteTable(maxRoutes, { overflow: OVERFLOW_KEY }, database !== null, outbound !== null)
   const nPlusOneCalls = options.nPlusOneCalls
 
   function onNPlusOne (route: RouteBreakdown, shapeId: number, calls: number): void {

@@ -55,7 +55,11 @@ export class RouteBreakdown {
   readonly database: CallAggregate | null
   readonly outbound: CallAggregate | null
 
-  constructor (readonly key: string, database: boolean, outbound: boolean) {
+  /** The endpoint key of the snapshot: `METHOD route`, or the route alone for the shared buckets. */
+  readonly key: string
+
+  constructor (readonly method: string, readonly route: string, database: boolean, outbound: boolean) {
+    this.key = method === '*' ? route : `${method} ${route}`
     this.database = database ? new CallAggregate() : null
     this.outbound = outbound ? new CallAggregate() : null
   }
@@ -104,21 +108,24 @@ export class RouteTable {
 
   constructor (
     private readonly maxRoutes: number,
-    private readonly sharedKeys: { overflow: string, notFound: string },
+    private readonly sharedKeys: { overflow: string },
     private readonly database: boolean,
     private readonly outbound: boolean
   ) {}
 
-  /** Called once per route (and method), on its first request: the result is cached on the route's config. */
-  routeFor (key: string): RouteBreakdown {
+  /**
+   * Called once per route (and method), on its first request: the result is cached on the route's config. The
+   * shared buckets (not found, overflow) have the method `*`, as in the request store.
+   */
+  routeFor (method: string, pattern: string): RouteBreakdown {
+    const key = method === '*' ? pattern : `${method} ${pattern}`
     let route = this.routes.get(key)
     if (route === undefined) {
-      const shared = key === this.sharedKeys.overflow || key === this.sharedKeys.notFound
-      if (!shared) {
-        if (this.counted >= this.maxRoutes) return this.routeFor(this.sharedKeys.overflow)
+      if (method !== '*') {
+        if (this.counted >= this.maxRoutes) return this.routeFor('*', this.sharedKeys.overflow)
         this.counted++
       }
-      route = new RouteBreakdown(key, this.database, this.outbound)
+      route = new RouteBreakdown(method, pattern, this.database, this.outbound)
       this.routes.set(key, route)
     }
     return route

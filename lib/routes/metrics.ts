@@ -10,7 +10,7 @@ import type { Watch } from '../watch.js'
 
 export interface MetricsOptions {
   /** The read model (lib/watch.ts); without heap spaces or GC figures, those families are left out. */
-  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'shared'>>
+  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'shared' | 'breakdown'>>
   metricsPath: string
   access: Pick<Access, 'hook'>
   /** The `prometheus` option: a prefix and constant labels, or null. */
@@ -29,7 +29,9 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
     heapSpaces: watch.heapSpaces,
     gc: watch.gc,
     alerts: watch.alertsView,
-    custom: () => renderCustomMetrics(watch.custom)
+    custom: () => renderCustomMetrics(watch.custom),
+    // This process's calls: left out in shared mode, whose series are the fleet's whichever process answers.
+    breakdown: watch.shared == null ? watch.breakdown : null
   }
   // Rendered on the first scrape after a sample and served to every scrape until the next sample: ten scrapers
   // must not cost ten renderings (benchmark/README.md, "Ten concurrent scrapes cost about one").

@@ -8,6 +8,7 @@ import type { MongoClient } from 'mongodb'
 import serverWatch, { type ServerWatchOptions } from '../../lib/plugin.js'
 import { HealthSnapshotSchema } from '../../lib/schemas/health.js'
 import { buildApp } from '../helpers/app.js'
+import { promtool } from '../helpers/prometheus.js'
 import { mongoClient, mongoServer } from './harness.js'
 
 const CHANNELS = ['undici:request:create', 'undici:request:headers', 'undici:request:error', 'http.client.request.start', 'http.client.response.finish', 'http.client.request.error']
@@ -98,4 +99,23 @@ t.test('issue 29: the snapshot carries the breakdown per endpoint, in the databa
   t.equal(health.statusCode, 200)
   t.notOk(health.body.includes(SECRET), 'no value of a filter in /health')
   t.match(health.json().application.endpoints['GET /orders/:id'], { database: { callsPerRequest: 5 }, nPlusOne: 2 })
+
+  const metrics = (await app.inject('/metrics')).body
+  const sample = (name: string, labelText: string) => {
+    const line = metrics.split('\n').find((l) => l.startsWith(`${name}${labelText} `))
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  const orderLabels = '{method="GET",route="/orders/:id"}'
+  t.equal(sample('server_watch_route_database_calls_total', orderLabels), 10)
+  t.equal(sample('server_watch_route_outbound_calls_total', orderLabels), 2)
+  t.equal(sample('server_watch_route_database_calls_total', '{method="GET",route="/"}'), 0)
+  t.equal(sample('server_watch_route_database_calls_total', '{method="*",route="(outside requests)"}'), 0)
+  t.equal(sample('server_watch_route_n_plus_one_requests_total', orderLabels), 2)
+  t.ok(sample('server_watch_route_database_seconds_total', orderLabels)! > 0)
+  t.equal(sample('server_watch_outbound_requests_total', `{host="127.0.0.1:${port}"}`), 2)
+  t.equal(sample('server_watch_outbound_errors_total', `{host="127.0.0.1:${port}"}`), 0)
+  t.match(metrics, /# TYPE server_watch_route_database_seconds_total counter\n/)
+  t.notOk(metrics.includes(SECRET))
+  const lint = promtool(metrics)
+  t.equal(lint.output, '', 'promtool accepts it')
 })

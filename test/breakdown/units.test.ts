@@ -51,7 +51,7 @@ t.test('issue 29: a query shape keeps field names and operators and replaces eve
 })
 
 t.test('issue 29: a request\'s time is split into database, outbound, both and the application, adding up exactly', async (t) => {
-  const route = new RouteBreakdown('GET /x', true, true)
+  const route = new RouteBreakdown('GET', '/x', true, true)
   const context = new RequestContext(route, 1000)
   // 0-10 app, 10-30 db (two overlapping queries 10-25 and 15-30), 30-40 app, 40-60 outbound, 50-70 db (50-60 both)
   context.databaseStarted(1010, 0)
@@ -79,7 +79,7 @@ t.test('issue 29: a request\'s time is split into database, outbound, both and t
 })
 
 t.test('issue 29: a call still running at the response counts up to it; one starting later is not the request\'s', async (t) => {
-  const route = new RouteBreakdown('GET /x', true, false)
+  const route = new RouteBreakdown('GET', '/x', true, false)
   const context = new RequestContext(route, 0)
   context.databaseStarted(50, 0)
   const duration = context.seal(80)
@@ -92,7 +92,7 @@ t.test('issue 29: a call still running at the response counts up to it; one star
 t.test('issue 29: N+1 is one shape run nPlusOneCalls times in one request: 5 is, 4 is not', async (t) => {
   const shapes = new ShapeRegistry()
   const table = new NPlusOneTable(shapes)
-  const route = new RouteBreakdown('GET /orders', true, false)
+  const route = new RouteBreakdown('GET', '/orders', true, false)
   const byId = shapes.idOf('{"find":"items","filter":{"_id":"?"}}')
   const other = shapes.idOf('{"find":"users"}')
   for (const calls of [4, 5, 7]) {
@@ -118,13 +118,13 @@ t.test('issue 29: the slowest recent commands, a fixed number, the oldest leavin
 })
 
 t.test('issue 29: routes and hosts are bounded', async (t) => {
-  const routes = new RouteTable(2, { overflow: '(other routes)', notFound: '(not found)' }, true, true)
-  t.equal(routes.routeFor('(not found)').key, '(not found)', 'the shared keys do not count')
-  t.equal(routes.routeFor('GET /a').key, 'GET /a')
-  t.equal(routes.routeFor('GET /b').key, 'GET /b')
-  t.equal(routes.routeFor('GET /c').key, '(other routes)')
-  t.equal(routes.routeFor('GET /d'), routes.routeFor('GET /c'))
-  t.equal(routes.routeFor('GET /a').key, 'GET /a')
+  const routes = new RouteTable(2, { overflow: '(other routes)' }, true, true)
+  t.equal(routes.routeFor('*', '(not found)').key, '(not found)', 'the shared keys do not count')
+  t.equal(routes.routeFor('GET', '/a').key, 'GET /a')
+  t.equal(routes.routeFor('GET', '/b').key, 'GET /b')
+  t.equal(routes.routeFor('GET', '/c').key, '(other routes)')
+  t.equal(routes.routeFor('GET', '/d'), routes.routeFor('GET', '/c'))
+  t.equal(routes.routeFor('GET', '/a').key, 'GET /a')
 
   const hosts = new HostTable(2)
   hosts.statsFor('a:80').record(10, false)
@@ -173,7 +173,7 @@ t.test('issue 29: database attribution needs a driver that awaits its pool check
 })
 
 t.test('issue 29: a route\'s per-request histogram exists only once a request made such a call', async (t) => {
-  const route = new RouteBreakdown('GET /x', true, true)
+  const route = new RouteBreakdown('GET', '/x', true, true)
   const fold = (databaseCalls: number, databaseMs: number) => {
     const context = new RequestContext(route, 0)
     if (databaseCalls > 0) {
