@@ -4,6 +4,7 @@
 import { renderActiveAlerts, renderAlertsView } from './alerts.js'
 import { renderEndpoints, renderPeak, renderSnapshot } from './cards.js'
 import { createCharts, renderHistoryCharts, retheme, setChartDefaults } from './charts.js'
+import { renderBreakdown } from './breakdown.js'
 import { renderCustomMetrics } from './custom.js'
 import { byId, setText } from './dom.js'
 import { renderProcesses, watchProcessSelection } from './processes.js'
@@ -39,6 +40,7 @@ function showSnapshot (snapshot) {
   state.snapshot = snapshot
   renderSnapshot(snapshot, state)
   renderCustomMetrics(snapshot.custom)
+  renderBreakdown(snapshot)
   const process = renderProcesses(snapshot, state.process)
   // The selected process is gone: back to the fleet.
   if (process !== state.process) selectProcess(process)

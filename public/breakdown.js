@@ -31,11 +31,11 @@ function shares (endpoint) {
 
 function stackedBar (endpoint) {
   const parts = shares(endpoint)
-  const bar = make('span', 'stack')
+  const bar = make('span', 'time-bar')
   bar.setAttribute('role', 'img')
   bar.setAttribute('aria-label', PARTS.map(([key, name]) => `${name} ${percent(parts[key])}`).join(', '))
   for (const [key, name] of PARTS) {
-    const segment = make('span', `stack-seg seg-${key}`)
+    const segment = make('span', `time-seg seg-${key}`)
     segment.style.width = `${(parts[key] * 100).toFixed(2)}%`
     segment.title = `${name}: ${percent(parts[key])}`
     bar.append(segment)
@@ -56,7 +56,7 @@ function renderRoutes (routes) {
     const row = make('tr')
     const name = make('td')
     name.append(make('span', 'route', key))
-    const bar = make('td', 'stack-cell')
+    const bar = make('td', 'time-bar-cell')
     bar.append(stackedBar(endpoint))
     const nPlusOne = make('td', 'num', isNumber(endpoint.nPlusOne) ? formatCount(endpoint.nPlusOne) : DASH)
     if (endpoint.nPlusOne > 0) nPlusOne.dataset.level = 'bad'
