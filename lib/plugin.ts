@@ -82,7 +82,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   const watch = createWatch(options, app.log, app.version)
   const http2 = Boolean(app.initialConfig.http2)
   const shedding = watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed) ? createShedding(app, watch.alerts, options.alerts!) : null
-  const hooks = createRequestHooks(watch.requests, { http2, shedding })
+  const hooks = createRequestHooks(watch.requests, { http2, shedding, settled: watch.breakdown?.hooks.settle ?? null })
 
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('onSend', hooks.onSend)
@@ -97,7 +97,6 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   const breakdown = watch.breakdown
   if (breakdown !== null) {
     app.addHook('onRequest', breakdown.hooks.onRequest)
-    app.addHook('onResponse', breakdown.hooks.onResponse)
     breakdown.start()
   }
 

@@ -44,7 +44,12 @@ export interface RequestHooks {
  * - A reply you `hijack()` leaves Fastify's lifecycle before onSend: it is not counted or timed, and leaves
  *   `inFlight` when its connection (HTTP/2: its stream) closes or carries the next request.
  */
-export function createRequestHooks (metrics: RequestMetrics, { http2 = false, shedding = null }: { http2?: boolean, shedding?: Shedding | null } = {}): RequestHooks {
+export function createRequestHooks (metrics: RequestMetrics, { http2 = false, shedding = null, settled = null }: {
+  http2?: boolean
+  shedding?: Shedding | null
+  /** Told of each request whose response was recorded (the breakdown seals its context there); null: nothing is. */
+  settled?: ((request: FastifyRequest) => void) | null
+} = {}): RequestHooks {
   /*
    * What the hooks keep on a request, on a route's config and on a socket, under symbols of this instance: a
    * plugin at the root and one in a child context both see a child route's requests, and a shared key let one
@@ -233,7 +238,15 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false, sh
     }
   }
 
-  function finish (request: Tracked, reply: FastifyReply, endpoint: Endpoint, start: number): void {
+  /** Chosen at start-up: without `settled`, recording is all (no branch per request). */
+  const finish = settled === null
+    ? record
+    : (request: Tracked, reply: FastifyReply, endpoint: Endpoint, start: number): void => {
+        record(request, reply, endpoint, start)
+        settled(request)
+      }
+
+  function record (request: Tracked, reply: FastifyReply, endpoint: Endpoint, start: number): void {
     request[kStart] = SETTLED
     let durationMs = 0
     if (start > 0) {

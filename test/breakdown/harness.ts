@@ -37,7 +37,8 @@ export function breakdownApp (t: Test, { mongo = null, options = true, maxRoutes
   const app = Fastify()
   const breakdown = createBreakdown(normalizeBreakdown(options)!, { mongo, maxRoutes, log })
   app.addHook('onRequest', breakdown.hooks.onRequest)
-  app.addHook('onResponse', breakdown.hooks.onResponse)
+  // The plugin's request hooks call settle when they record a response; here, its nearest hook.
+  app.addHook('onResponse', (request, _reply, done) => { breakdown.hooks.settle(request); done() })
   breakdown.start()
   t.teardown(async () => {
     breakdown.stop()

@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import { Value } from '@sinclair/typebox/value'
 import Fastify from 'fastify'
 import t from 'tap'
@@ -9,6 +10,7 @@ import serverWatch, { type ServerWatchOptions } from '../../lib/plugin.js'
 import { HealthSnapshotSchema } from '../../lib/schemas/health.js'
 import { buildApp } from '../helpers/app.js'
 import { promtool } from '../helpers/prometheus.js'
+import { gate, until } from '../helpers/time.js'
 import { mongoClient, mongoServer } from './harness.js'
 
 const CHANNELS = ['undici:request:create', 'undici:request:headers', 'undici:request:error', 'http.client.request.start', 'http.client.response.finish', 'http.client.request.error']
@@ -38,10 +40,8 @@ t.test('issue 29: with breakdown off the request path is what it was: the same h
   }
 
   const on = await hooksOf({ mongo: client, breakdown: true }, client)
-  const expected = reference.hooks
-    .replaceAll('• (onRequest) ["onRequest()"]', '• (onRequest) ["onRequest()","onRequest()"]')
-    .replace(/(• \(onSend\) .*\n)/g, '$1    • (onResponse) ["onResponse()"]\n')
-  t.equal(on.hooks, expected, 'on: one more onRequest hook and an onResponse hook, nothing else')
+  const expected = reference.hooks.replaceAll('• (onRequest) ["onRequest()"]', '• (onRequest) ["onRequest()","onRequest()"]')
+  t.equal(on.hooks, expected, 'on: one more onRequest hook, nothing else (no onResponse hook: it costs every response)')
   t.same(on.listeners, reference.listeners.map((count) => count + 1), 'on: one listener per command event')
   t.same(on.channels, CHANNELS.map(() => true))
   t.same(listeners(client), [0, 0, 0], 'closed: every listener is gone')
@@ -118,4 +118,46 @@ t.test('issue 29: the snapshot carries the breakdown per endpoint, in the databa
   t.notOk(metrics.includes(SECRET))
   const lint = promtool(metrics)
   t.equal(lint.output, '', 'promtool accepts it')
+})
+
+t.test('issue 29: a streamed response counts the queries made while it streams; an aborted request is not folded', async (t) => {
+  const server = await mongoServer(t)
+  const client = await mongoClient(t, server.uri)
+  const app = await buildApp({ mongo: client, breakdown: true, sampleIntervalMs: 3_600_000 })
+  t.teardown(() => app.close())
+  const items = client.db('shop').collection('items')
+  app.get('/stream', async (_request, reply) => {
+    let sent = 0
+    // Each chunk is read from the database after onSend ran: the response is recorded at its end.
+    const body = new Readable({
+      read () {
+        if (sent++ === 3) return this.push(null)
+        items.findOne({ n: sent }).then(() => this.push('chunk\n'), (error: Error) => this.destroy(error))
+      }
+    })
+    return reply.type('text/plain').send(body)
+  })
+  const entered = gate()
+  app.get('/abort', async () => {
+    server.setDelay(200)
+    const query = items.findOne({ slow: true })
+    entered.open()
+    await query
+    return 'late'
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const response = await fetch(`http://127.0.0.1:${port}/stream`)
+  t.equal(await response.text(), 'chunk\n'.repeat(3))
+  await until(() => app.serverWatch.snapshot().application.endpoints['GET /stream']?.count === 1, 'the stream to be recorded')
+  t.equal(app.serverWatch.snapshot().application.endpoints['GET /stream']!.database!.callsPerRequest, 3)
+
+  const aborted = http.get({ host: '127.0.0.1', port, path: '/abort' })
+  aborted.on('error', () => {})
+  await entered.promise
+  aborted.destroy()
+  await until(() => app.serverWatch.snapshot().application.aborted === 1, 'the abort to be counted')
+  server.setDelay(0)
+  t.equal(app.serverWatch.snapshot().application.endpoints['GET /abort'], undefined, 'neither in the route\'s response times nor in its breakdown')
+  await until(() => (app.serverWatch.snapshot().database as { slowQueries?: Array<{ endpoint: string }> }).slowQueries!.some((query) => query.endpoint === 'GET /abort'), 'the aborted request\'s query in the slow queries')
 })
