@@ -4,6 +4,7 @@
 //
 //   npm run build && node benchmark/breakdown.js           (about 3 minutes)
 //   BENCH_BREAKDOWN_ROUNDS=10 BENCH_BREAKDOWN_DB_RATE=100 node benchmark/breakdown.js   (rates: req/s per server)
+//   BENCH_BREAKDOWN_ROUNDS=0 node benchmark/breakdown.js                              (the memory part alone)
 //
 // Side by side as paired.js measures: the three servers run at the same time on CPU 0, each at the same fixed rate
 // from its own load generator (benchmark/load.js), so whatever slows the machine slows all three; the figure is each
@@ -36,10 +37,14 @@ const CONFIG = {
   memoryRoutes: envNumber('BENCH_BREAKDOWN_MEMORY_ROUTES', 200)
 }
 
-/** `node args...` with an IPC channel, pinned to `cpu` with taskset. */
+const children = new Set()
+process.on('exit', () => { for (const child of children) child.kill('SIGKILL') })
+
+/** `node args...` with an IPC channel, pinned to `cpu` with taskset; killed if this process exits first. */
 function spawnNode (args, cpu) {
   const child = spawn('taskset', ['-c', String(cpu), process.execPath, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  process.on('exit', () => child.kill('SIGKILL'))
+  children.add(child)
+  child.once('exit', () => children.delete(child))
   return child
 }
 
@@ -121,9 +126,11 @@ async function serve (variant, mongoUri, targetUrl, extraRoutes) {
       const children = (Number(fields[13]) + Number(fields[14])) * CLOCK_TICK_US
       return { user, system, children, wallNs: Number(process.hrtime.bigint()), gcMs: 0, gcCount: 0 }
     },
+    // The heap and the typed arrays' backing stores, which live outside it (a route's histograms are typed arrays).
     gc () {
       for (let i = 0; i < 4; i++) globalThis.gc()
-      return process.memoryUsage().heapUsed
+      const { heapUsed, arrayBuffers } = process.memoryUsage()
+      return heapUsed + arrayBuffers
     },
     async close () {
       await app.close()
@@ -169,7 +176,10 @@ async function cpuRound (round, services) {
   }
 }
 
-/** Heap after forced GC with the plugin as it is and with breakdown on, after one request to each of N extra routes. */
+/**
+ * Heap plus array buffers after forced GC, with the plugin as it is and with breakdown on, after one request to each
+ * of N extra routes (each runs a query and a fetch): the difference over N is the breakdown's memory per route.
+ */
 async function memory (services) {
   const heaps = {}
   for (const variant of ['watch', 'breakdown']) {
@@ -184,7 +194,7 @@ async function memory (services) {
       await server.stop()
     }
   }
-  return { routes: CONFIG.memoryRoutes, heapUsed: heaps, bytesPerRoute: Math.round((heaps.breakdown - heaps.watch) / CONFIG.memoryRoutes) }
+  return { routes: CONFIG.memoryRoutes, heapAndArrayBuffers: heaps, bytesPerRoute: Math.round((heaps.breakdown - heaps.watch) / CONFIG.memoryRoutes) }
 }
 
 async function main () {
@@ -197,7 +207,7 @@ async function main () {
       log(`round ${round + 1}/${CONFIG.rounds}: ` + ROUTES.map((route) => `${route.name} ` + VARIANTS.map((v) => figures[v][route.name].cpuPerReqUs.toFixed(1)).join(' / ') + ' µs').join(', '))
     }
     const result = { config: { ...CONFIG, routes: ROUTES }, cpu: {} }
-    for (const route of ROUTES) {
+    for (const route of rounds.length === 0 ? [] : ROUTES) {
       const ratio = (variant, base) => rounds.map((f) => f[variant][route.name].cpuPerReqUs / f[base][route.name].cpuPerReqUs)
       result.cpu[route.name] = {
         bareCpuPerReqUs: median(rounds.map((f) => f.bare[route.name].cpuPerReqUs)),
