@@ -1,7 +1,8 @@
 // The demo app that `npm start` runs: a small shop API watched by fastify-server-watch.
-//   PORT (3000), HOST (localhost), MONGODB_URI (optional: watch a real MongoDB), DEMO_TRAFFIC=0 (no background
-//   load), LOG_LEVEL (fatal: the demo's errors are on purpose), SERVER_WATCH_TOKEN (opens the board with a token and
-//   turns on its Diagnostics: CPU, allocation and heap captures), DEMO_LEAK=1 (leaks on purpose: see Leak signs)
+//   PORT (3000; 0 picks a free one), HOST (localhost), MONGODB_URI (optional: watch a real MongoDB),
+//   DEMO_TRAFFIC=0 (no background load), LOG_LEVEL (fatal: the demo's errors are on purpose), SERVER_WATCH_TOKEN
+//   (then the token, and only it, opens the board, and the demo sets profiles: true for its Diagnostics: CPU,
+//   allocation and heap captures), DEMO_LEAK=1 (leaks on purpose: see Leak signs)
 import Fastify from 'fastify'
 import serverWatch from 'fastify-server-watch'
 import { startTraffic } from './traffic.js'
@@ -10,7 +11,11 @@ const port = Number(process.env.PORT ?? 3000)
 const host = process.env.HOST ?? 'localhost'
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'fatal' } }) // LOG_LEVEL=info shows request logs
+const app = Fastify({
+  logger: { level: process.env.LOG_LEVEL ?? 'fatal' }, // LOG_LEVEL=info shows request logs
+  // On close, connections with no request in flight are closed at once (a browser's keep-alive ones included).
+  forceCloseConnections: 'idle'
+})
 
 let mongo = null
 if (process.env.MONGODB_URI) {
@@ -24,6 +29,8 @@ if (process.env.MONGODB_URI) {
 
 await app.register(serverWatch, {
   mongo: mongo ?? undefined,
+  // Captures (CPU, allocations, heap) are never on by default; the demo turns them on with a token.
+  profiles: process.env.SERVER_WATCH_TOKEN !== undefined,
   checks: {
     // A custom check the way an app would write one: is a dependency reachable, within checkTimeoutMs?
     'payment-provider': { check: async () => { await sleep(5 + Math.random() * 20) }, required: false }
@@ -90,7 +97,8 @@ if (process.env.DEMO_LEAK === '1') {
 }
 
 await app.listen({ port, host })
-const base = `http://${host}:${port}`
+// The port actually bound (PORT=0 picks a free one).
+const base = `http://${host.includes(':') ? `[${host}]` : host}:${app.server.address().port}`
 console.log(`Demo app on ${base}
   dashboard  ${base}/dashboard
   health     ${base}/health
@@ -98,7 +106,8 @@ console.log(`Demo app on ${base}
   api        ${base}/api/users/1  ${base}/api/reports/slow  ${base}/api/checkout  POST ${base}/api/orders${mongo === null ? '' : `  ${base}/api/db/items`}
   alert      for i in $(seq 40); do curl -s ${base}/api/demo/block-loop; done   (slow-loop fires after 20 s)
   database   ${mongo === null ? 'none (set MONGODB_URI to watch one)' : 'MongoDB from MONGODB_URI'}
-  profiles   ${process.env.SERVER_WATCH_TOKEN ? 'on (the token opens them)' : 'off (set SERVER_WATCH_TOKEN to turn them on)'}`)
+  access     ${process.env.SERVER_WATCH_TOKEN ? 'the token (Bearer, or the Basic password with any user name)' : 'requests from this host (set SERVER_WATCH_TOKEN to require a token)'}
+  profiles   ${process.env.SERVER_WATCH_TOKEN ? 'on (profiles: true, for the token\'s holders)' : 'off (set SERVER_WATCH_TOKEN to turn them on)'}`)
 
 let traffic = null
 if (process.env.DEMO_TRAFFIC !== '0') {
@@ -106,6 +115,28 @@ if (process.env.DEMO_TRAFFIC !== '0') {
   console.log('  traffic    light background requests, so the numbers move (DEMO_TRAFFIC=0 turns them off)')
 }
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => { traffic?.stop(); app.close().then(() => process.exit(0), () => process.exit(1)) })
+// Stopping well within PM2's default kill_timeout (1.6 s): the demo's own traffic first (its connections are
+// closed with it), then app.close(), which waits for requests in flight (the slowest demo route takes 400 ms) and
+// ends the dashboards' live streams. A keep-alive connection whose request ends during the close is closed as soon
+// as it is idle (server.close() closes only those idle when it starts); connections still open after
+// CLOSE_GRACE_MS are closed hard, and the process leaves by EXIT_DEADLINE_MS whatever happens, with exit code 1.
+const CLOSE_GRACE_MS = 800
+const EXIT_DEADLINE_MS = 1200
+function shutdown (signal) {
+  const started = performance.now()
+  traffic?.stop()
+  setInterval(() => app.server.closeIdleConnections(), 20).unref()
+  setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref()
+  setTimeout(() => {
+    console.error(`Demo app: not closed after ${EXIT_DEADLINE_MS} ms (${signal}); exiting anyway`)
+    process.exit(1)
+  }, EXIT_DEADLINE_MS).unref()
+  app.close().then(() => {
+    console.log(`Demo app closed in ${Math.round(performance.now() - started)} ms (${signal})`)
+    process.exit(0)
+  }, (error) => {
+    console.error('Demo app: close failed', error)
+    process.exit(1)
+  })
 }
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, shutdown)

@@ -1,23 +1,7 @@
-import { STATUS_CODES } from 'node:http'
 import createError from '@fastify/error'
-import type { FastifyReply } from 'fastify'
 
-/** One of the errors below, as it is thrown. */
+/** One of the errors below, as it is thrown (lib/refusal.ts sends one as a response). */
 export type CodedError = Error & { code: string, statusCode?: number }
-
-/**
- * The one way a route or hook of the plugin refuses a request: the body is read from the coded error, and it is
- * sent here rather than thrown to the app's error handler, since a refusal is expected and carries its own headers.
- */
-export function sendRefusal (reply: FastifyReply, error: CodedError): FastifyReply {
-  const statusCode = error.statusCode ?? 500
-  return reply.code(statusCode).header('cache-control', 'no-store').send({
-    statusCode,
-    code: error.code,
-    error: STATUS_CODES[statusCode],
-    message: error.message
-  })
-}
 
 /** An option has the wrong type or value: `"sampleIntervalMs" option must be an integer >= 10, got "fast"`. */
 export const FST_SERVER_WATCH_INVALID_OPTION = createError(
@@ -39,14 +23,6 @@ export const FST_SERVER_WATCH_INVALID_CHECK = createError(
 export const FST_SERVER_WATCH_PATH_CONFLICT = createError(
   'FST_SERVER_WATCH_PATH_CONFLICT',
   '"%s" and "%s" options are both "%s"',
-  500,
-  TypeError
-)
-
-/** An alert rule is malformed; the message names the rule (or its index) and what is wrong. */
-export const FST_SERVER_WATCH_INVALID_ALERT = createError(
-  'FST_SERVER_WATCH_INVALID_ALERT',
-  'alert rule "%s" %s',
   500,
   TypeError
 )
@@ -86,10 +62,10 @@ export const FST_SERVER_WATCH_UNAUTHORIZED = createError(
   401
 )
 
-/** Too many wrong tokens from one address: refused until the window ends (Retry-After). */
+/** Too many wrong tokens from one address (an IPv6 /64) or from all together: refused until the window ends (Retry-After). */
 export const FST_SERVER_WATCH_TOO_MANY_ATTEMPTS = createError(
   'FST_SERVER_WATCH_TOO_MANY_ATTEMPTS',
-  'too many wrong tokens from this address; try again later',
+  'too many wrong tokens from this address, or from all addresses together; try again later',
   429
 )
 

@@ -15,6 +15,3 @@ export const round = (value: number, digits = 3): number => {
   const scale = 10 ** digits
   return Math.round(value * scale) / scale
 }
-
-/** The text of anything thrown, under its former name: the one total function of lib/error-text.ts. */
-export { errorText as errorMessage } from './error-text.js'

@@ -1,4 +1,5 @@
-import { HistogramWindow, type Histogram } from './histogram.js'
+import { HistogramWindow } from './histogram.js'
+import type { RequestCounters } from './requests/counts.js'
 import { round } from './format.js'
 import { GAUGE_SERIES as GAUGES, HISTORY_RANGES, SERIES, type Gauges, type HistoryPoint, type HistoryRange, type HistoryResponse, type HistoryValues, type SeriesName } from './schemas/history.js'
 
@@ -9,9 +10,6 @@ import { GAUGE_SERIES as GAUGES, HISTORY_RANGES, SERIES, type Gauges, type Histo
  */
 // The shapes live in lib/schemas/history.ts; re-exported for the modules that import them from here.
 export type { HistoryPoint, HistoryRange, HistoryResponse, SeriesName } from './schemas/history.js'
-
-/** The request counters the history derives its rates and latency percentiles from. */
-export interface RequestTotals { readonly total: number, readonly errorCount: number, readonly histogram: Histogram }
 
 /** The snapshot's requestsPerSecond is the rate over about this recent window. */
 export const RATE_WINDOW_MS = 10_000
@@ -40,7 +38,7 @@ class Tier {
   constructor (
     readonly stepMs: number,
     points: number,
-    private readonly requests: RequestTotals,
+    private readonly requests: Pick<RequestCounters, 'total' | 'errorCount' | 'histogram'>,
     now: number,
     private readonly closeAfterMs: number
   ) {
@@ -140,7 +138,7 @@ export class History {
   /** How many samples back the snapshot's rate reaches: RATE_WINDOW_MS at the sampling interval. */
   private readonly rateBack: number
 
-  constructor (requests: RequestTotals, sampleIntervalMs: number, now = Date.now()) {
+  constructor (requests: Pick<RequestCounters, 'total' | 'errorCount' | 'histogram'>, sampleIntervalMs: number, now = Date.now()) {
     this.rateBack = Math.max(1, Math.ceil(RATE_WINDOW_MS / sampleIntervalMs))
     this.tiers = {} as Record<HistoryRange, Tier>
     for (const [range, { spanMs, stepMs }] of Object.entries(HISTORY_RANGES) as Array<[HistoryRange, { spanMs: number, stepMs: number }]>) {

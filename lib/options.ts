@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import type { MongoClientLike } from './collectors/mongo/client-types.js'
-import { normalizePrometheus, type PrometheusOptions, type Relabel } from './prometheus-relabel.js'
+import { normalizePrometheus, type NormalizedPrometheus, type PrometheusOptions } from './prometheus/relabel.js'
+import { RESERVED_LABEL_NAMES } from './prometheus/index.js'
+import { DEFAULT_MAX_CUSTOM_METRICS, DEFAULT_MAX_CUSTOM_SERIES } from './custom/registry.js'
 import { normalizeAlerts, type AlertsOptions, type NormalizedAlerts } from './alerts/rules.js'
 import type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 import { normalizeShared, type NormalizedShared, type SharedOptions } from './shared/config.js'
@@ -46,7 +48,7 @@ export interface ServerWatchOptions {
   checks?: Record<string, HealthCheck | (() => unknown)>
   /**
    * Who may read the detailed views. When given, it decides (a valid `token` still lets a caller in). Default: a
-   * valid token, or a request made directly on this host outside production.
+   * valid token; with neither a token nor `authorize`, a request made directly on this host outside production.
    */
   authorize?: Authorize
   /** An `authorize` that has not settled by then denies. Default 1000. */
@@ -56,10 +58,19 @@ export interface ServerWatchOptions {
    * password of HTTP Basic (any user name). Default: `SERVER_WATCH_TOKEN`, comma-separated.
    */
   token?: string | readonly string[]
+  /**
+   * Whether a request made directly on this host (outside production) opens the detailed views. Default: only when
+   * neither `token` (nor SERVER_WATCH_TOKEN) nor `authorize` is set; `true` keeps it beside them.
+   */
+  localAccess?: boolean
   /** Threshold rules on the snapshot's figures, their notifications and load shedding; `false` turns them off. */
   alerts?: AlertsOptions | false
-  /** A name prefix and constant labels on every series of /metrics. */
+  /** A name prefix and constant labels on every series of /metrics, and the opt-in `status_code` label. */
   prometheus?: PrometheusOptions
+  /** Custom metrics the app may register (`app.serverWatch.counter(...)`...). Default 1000. */
+  maxCustomMetrics?: number
+  /** Series across every custom metric; past it, new label sets record into each metric's overflow series. Default 2000. */
+  maxCustomSeries?: number
   /** Hands the figures to an OpenTelemetry MeterProvider (`@opentelemetry/api`), under the semantic-convention names. */
   openTelemetry?: OpenTelemetryOptions
   sampleIntervalMs?: number
@@ -75,7 +86,7 @@ export interface ServerWatchOptions {
   metricsPath?: string | false
   /**
    * CPU profiles, heap snapshots and allocation profiles on demand (`POST {dashboardPath}/api/profile/*`).
-   * Default: on when `token` (or SERVER_WATCH_TOKEN) or `authorize` is set; `true` without either fails at register.
+   * Default false; `true` without `token` (or SERVER_WATCH_TOKEN) or `authorize` fails at register.
    */
   profiles?: boolean
   /**
@@ -83,6 +94,11 @@ export interface ServerWatchOptions {
    * into `dir` on every sample and merges the others'. Default: SERVER_WATCH_DIR when set; `false` turns it off.
    */
   shared?: SharedOptions | false
+  /**
+   * The health and metrics routes are documented in the app's OpenAPI document (@fastify/swagger) under the tag
+   * `server-watch`, every other route of the plugin hidden. Default true; `false` hides them all.
+   */
+  openapi?: boolean
   /**
    * Where the time goes: each request's MongoDB commands (of `mongo`) and outbound HTTP calls, charged to its route
    * (docs/breakdown.md). `true`, or `{ database?, outbound?, nPlusOneCalls? }`. Default false.
@@ -103,8 +119,11 @@ export interface NormalizedOptions {
   authorize: Authorize | null
   authorizeTimeoutMs: number
   tokens: readonly string[] | null
+  localAccess: boolean
   alerts: NormalizedAlerts | null
-  prometheus: Relabel | null
+  prometheus: NormalizedPrometheus
+  maxCustomMetrics: number
+  maxCustomSeries: number
   openTelemetry: { meterProvider: OtelMeterProvider } | null
   /** `NODE_ENV === 'production'` when the plugin was registered. */
   production: boolean
@@ -119,6 +138,7 @@ export interface NormalizedOptions {
   metricsPath: string | false
   profiles: boolean
   shared: NormalizedShared | null
+  openapi: boolean
   breakdown: NormalizedBreakdown | null
 }
 
@@ -130,8 +150,11 @@ const KNOWN_OPTIONS = {
   authorize: true,
   authorizeTimeoutMs: true,
   token: true,
+  localAccess: true,
   alerts: true,
   prometheus: true,
+  maxCustomMetrics: true,
+  maxCustomSeries: true,
   openTelemetry: true,
   sampleIntervalMs: true,
   checkTimeoutMs: true,
@@ -144,6 +167,7 @@ const KNOWN_OPTIONS = {
   metricsPath: true,
   profiles: true,
   shared: true,
+  openapi: true,
   breakdown: true
 } satisfies KnownKeys<ServerWatchOptions>
 /** Set by Fastify's register itself. */
@@ -153,13 +177,13 @@ const REGISTER_OPTIONS = ['logLevel', 'logSerializers']
 const CHECK_KEYS = { check: true, required: true, timeoutMs: true } satisfies KnownKeys<HealthCheck>
 const MONGO_KEYS = { client: true, required: true, serverStatusIntervalMs: true } satisfies KnownKeys<MongoWatchOptions>
 
-function path (options: Record<string, unknown>, name: string, fallback: string): string | false {
-  const value = options[name]
+function path (options: OptionGroup, name: string, fallback: string): string | false {
+  const value = options.values[name]
   if (value === undefined) return fallback
   if (value === false) return false
   // Clients resolve "." and ".." segments before sending (RFC 3986 5.2.4): a route with one could never match.
   if (typeof value !== 'string' || !/^\/[\w\-./~]*$/.test(value) || value.includes('//') || /\/\.\.?(?:\/|$)/.test(value)) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION(name, 'false or a path starting with "/" (letters, digits, "-", "_", ".", "~", no "." or ".." segment)', show(value))
+    options.fail(name, 'false or a path starting with "/" (letters, digits, "-", "_", ".", "~", no "." or ".." segment)')
   }
   // The one place a trailing slash is taken off: the routes use the path as it is.
   return value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value
@@ -239,13 +263,14 @@ function tokens (options: Record<string, unknown>): readonly string[] | null {
 }
 
 /**
- * A heap snapshot holds every string in memory (secrets included) and a capture pauses or slows the process: never
- * open on the local rule alone, which trusts anything that runs on the host, so never without a way to say who.
+ * A heap snapshot holds every string in memory (secrets included) and a capture pauses or slows the process: off
+ * unless asked for (a token set for a Prometheus scrape must not open them), and never open on the local rule
+ * alone, which trusts anything that runs on the host, so never without a way to say who.
  */
 function profiles (options: Record<string, unknown>, { tokens, authorize }: Pick<NormalizedOptions, 'tokens' | 'authorize'>): boolean {
   const value = options.profiles
   const guarded = tokens !== null || authorize !== null
-  if (value === undefined) return guarded
+  if (value === undefined) return false
   if (typeof value !== 'boolean') throw new FST_SERVER_WATCH_INVALID_OPTION('profiles', 'a boolean', show(value))
   if (value && !guarded) {
     throw new FST_SERVER_WATCH_INVALID_OPTION('profiles',
@@ -266,8 +291,11 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     authorize,
     authorizeTimeoutMs: top.integer('authorizeTimeoutMs', DEFAULT_AUTHORIZE_TIMEOUT_MS, 1, 60_000),
     tokens: tokens(options),
+    localAccess: false,
     alerts: null,
-    prometheus: normalizePrometheus(options.prometheus),
+    prometheus: normalizePrometheus(options.prometheus, RESERVED_LABEL_NAMES),
+    maxCustomMetrics: top.integer('maxCustomMetrics', DEFAULT_MAX_CUSTOM_METRICS, 1, 100_000),
+    maxCustomSeries: top.integer('maxCustomSeries', DEFAULT_MAX_CUSTOM_SERIES, 1, 1_000_000),
     openTelemetry: openTelemetry(top),
     production: process.env.NODE_ENV === 'production',
     sampleIntervalMs: top.integer('sampleIntervalMs', DEFAULT_SAMPLE_INTERVAL_MS, 10, 3_600_000),
@@ -276,15 +304,17 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     maxRecentErrors: top.integer('maxRecentErrors', DEFAULT_MAX_RECENT_ERRORS, 0, 1000),
     maxErrorMessageLength: top.integer('maxErrorMessageLength', DEFAULT_MAX_ERROR_MESSAGE_LENGTH, 16, 10_000),
     maxStreams: top.integer('maxStreams', DEFAULT_MAX_STREAMS, 0, 10_000),
-    healthPath: path(top.values, 'healthPath', '/health'),
-    dashboardPath: path(top.values, 'dashboardPath', '/dashboard'),
-    metricsPath: path(top.values, 'metricsPath', '/metrics'),
+    healthPath: path(top, 'healthPath', '/health'),
+    dashboardPath: path(top, 'dashboardPath', '/dashboard'),
+    metricsPath: path(top, 'metricsPath', '/metrics'),
     profiles: false,
     shared: normalizeShared(options.shared),
+    openapi: top.boolean('openapi', true),
     breakdown: normalizeBreakdown(options.breakdown)
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
   normalized.profiles = profiles(options, normalized)
+  normalized.localAccess = top.boolean('localAccess', normalized.tokens === null && authorize === null)
   const paths = (['healthPath', 'dashboardPath', 'metricsPath'] as const).filter((name) => normalized[name] !== false)
   for (const [i, a] of paths.entries()) {
     for (const b of paths.slice(i + 1)) {

@@ -9,11 +9,12 @@ import { normalizeOptions, type ServerWatchOptions } from './options.js'
 import { registerDashboard } from './routes/dashboard.js'
 import { registerHealth } from './routes/health.js'
 import { registerMetrics } from './routes/metrics.js'
+import { hideUndocumented } from './routes/openapi.js'
 import type { AlertsView } from './schemas/alerts.js'
 import { registerProfiles } from './routes/profiles.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import { createWatch } from './watch.js'
-import { exportOpenTelemetry } from './otel/export.js'
+import { exportOpenTelemetry, exportRequestDurations } from './otel/export.js'
 import type { CounterMetric } from './custom/counter.js'
 import type { GaugeMetric } from './custom/gauge.js'
 import type { HistogramMetric } from './custom/histogram.js'
@@ -79,7 +80,13 @@ function warnOfUnknownRoutes (app: FastifyInstance, rules: readonly NormalizedRu
 
 const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, rawOptions) => {
   const options = normalizeOptions(rawOptions)
-  const watch = createWatch(options, app.log, app.version)
+  // onTimeout fires only when the server has a connectionTimeout (Fastify's default is 0: never), and the hook
+  // costs every request an object and the socket a listener: without a timeout it would count nothing.
+  const countsTimeouts = app.initialConfig.connectionTimeout! > 0
+  const durations = options.openTelemetry === null ? null : exportRequestDurations(options.openTelemetry.meterProvider)
+  // Every figure comes from here: the collectors in lib/watch/sources.ts, the request store the hooks below feed
+  // (lib/requests/store.ts), the rest in lib/watch/compose.ts; docs/ARCHITECTURE.md maps each one to its file.
+  const watch = createWatch(options, { log: app.log, fastifyVersion: app.version, countsTimeouts, recordObserver: durations?.observer ?? null })
   const http2 = Boolean(app.initialConfig.http2)
   const shedding = watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed) ? createShedding(app, watch.alerts, options.alerts!) : null
   const hooks = createRequestHooks(watch.requests, { http2, shedding, settled: watch.breakdown?.hooks.settle ?? null })
@@ -87,12 +94,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('onSend', hooks.onSend)
   app.addHook('onError', hooks.onError)
-  // onTimeout fires only when the server has a connectionTimeout (Fastify's default is 0: never), and the hook
-  // costs every request an object and the socket a listener: without a timeout it would count nothing.
-  if (app.initialConfig.connectionTimeout! > 0) {
-    app.addHook('onTimeout', hooks.onTimeout)
-    watch.requests.countsTimeouts = true
-  }
+  if (countsTimeouts) app.addHook('onTimeout', hooks.onTimeout)
   // Off by default, and then nothing of it exists: no hook, no AsyncLocalStorage, no listener (docs/breakdown.md).
   const breakdown = watch.breakdown
   if (breakdown !== null) {
@@ -117,22 +119,28 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onClose', (_instance, done) => { watch.close(); done() })
   if (options.openTelemetry !== null) {
     const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, { ...watch, mongoClient: options.mongo?.client ?? null, outbound: watch.breakdown?.outboundCalls ?? null })
-    app.addHook('onClose', (_instance, done) => { stopExport(); done() })
+    app.addHook('onClose', (_instance, done) => {
+      stopExport()
+      durations!.stop()
+      done()
+    })
   }
 
   const access = createAccess({ ...options, log: app.log })
+  app.addHook('onClose', (_instance, done) => { access.close(); done() })
   const warning = closedWarning(options)
   if (warning !== '') app.log.warn(warning)
 
   // fastify-plugin puts this plugin in its parent's context, where Fastify ignores `prefix`: our routes get a
   // child context of their own that honours it (and keeps our hooks, if any, to our routes).
   await app.register(async function serverWatchRoutes (routes: FastifyInstance) {
+    routes.addHook('onRoute', hideUndocumented(options.openapi))
     if (options.healthPath !== false) registerHealth(routes, { watch, healthPath: options.healthPath, access })
     if (options.dashboardPath !== false) {
       registerDashboard(routes, { watch, dashboardPath: options.dashboardPath, healthPath: options.healthPath, access, maxStreams: options.maxStreams, profiles: options.profiles })
       if (options.profiles) registerProfiles(routes, { ...options, dashboardPath: options.dashboardPath, access })
     }
-    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access, relabeling: options.prometheus })
+    if (options.metricsPath !== false) registerMetrics(routes, { watch, metricsPath: options.metricsPath, access, prometheus: options.prometheus, shared: options.shared !== null })
   }, { prefix: rawOptions?.prefix })
 }
 
@@ -145,7 +153,7 @@ export default serverWatch
 
 export * from './errors.js'
 export type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
-export type { PrometheusOptions } from './prometheus-relabel.js'
+export type { PrometheusOptions } from './prometheus/relabel.js'
 export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
 export type { SharedOptions } from './shared/config.js'
 export type { ProcessRow } from './schemas/processes.js'

@@ -3,6 +3,16 @@ import { failureLogger } from './collectors/types.js'
 const noop = (): void => {}
 
 /**
+ * When the sampling loop's timer is next due (performance.now()), or was while its sample runs; Infinity before
+ * start and after close. The Sampler writes it; the event-loop collector reads it, to time the loop's delay from
+ * a wake-up that comes anyway. Its own object, so that the collectors exist before the step that samples them.
+ */
+export class SamplerClock {
+  dueAt = Number.POSITIVE_INFINITY
+  readonly nextDueAt = (): number => this.dueAt
+}
+
+/**
  * The one loop that runs everything that is not per request. A single unref()'d setTimeout, re-armed with
  * refresh() after each sample has finished: unlike setInterval, samples never pile up when one is slow or the
  * loop is busy (under-pressure's "setTimeout vs setInterval"), and the timer never keeps the process alive.
@@ -14,8 +24,6 @@ export class Sampler {
   private next: Promise<void> | null = null
   private started = false
   private closed = false
-  /** When the timer is next due (performance.now()): the event-loop collector times the loop's delay from it too. */
-  private dueAt = Number.POSITIVE_INFINITY
 
   private readonly failures: ReturnType<typeof failureLogger>
 
@@ -23,7 +31,8 @@ export class Sampler {
   constructor (
     private readonly intervalMs: number,
     private readonly sampleOnce: () => Promise<void>,
-    log: { warn: (obj: object, msg: string) => void }
+    log: { warn: (obj: object, msg: string) => void },
+    private readonly clock = new SamplerClock()
   ) {
     this.failures = failureLogger(log, 'the sampling loop')
   }
@@ -34,7 +43,7 @@ export class Sampler {
     this.started = true
     this.timer = setTimeout(() => { this.tick() }, this.intervalMs)
     this.timer.unref()
-    this.dueAt = performance.now() + this.intervalMs
+    this.clock.dueAt = performance.now() + this.intervalMs
     this.tick()
   }
 
@@ -60,11 +69,12 @@ export class Sampler {
 
   /** When the loop's timer is next due, or was due if its sample is running now; Infinity before start(). */
   nextDueAt (): number {
-    return this.closed ? Number.POSITIVE_INFINITY : this.dueAt
+    return this.clock.dueAt
   }
 
   close (): void {
     this.closed = true
+    this.clock.dueAt = Number.POSITIVE_INFINITY
     if (this.timer !== null) clearTimeout(this.timer)
   }
 
@@ -74,7 +84,7 @@ export class Sampler {
       // refresh() restarts the same timer from now, whether it already fired or is still pending.
       if (!this.closed && this.timer !== null) {
         this.timer.refresh()
-        this.dueAt = performance.now() + this.intervalMs
+        this.clock.dueAt = performance.now() + this.intervalMs
       }
     })
   }

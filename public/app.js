@@ -170,9 +170,10 @@ function openStream () {
     showMode()
   })
   source.addEventListener('sample', (event) => {
-    const { snapshot, point } = JSON.parse(event.data)
-    // The server sends the endpoint table only when it changed (and always in a stream's first frame).
-    snapshot.application.endpoints ??= state.snapshot?.application.endpoints ?? {}
+    const { snapshot, point, endpointChanges } = JSON.parse(event.data)
+    // The whole endpoint table comes in a stream's first frame; later frames bring the routes that moved since the
+    // previous sample, so that the table and the cards show the same sample.
+    snapshot.application.endpoints ??= { ...state.snapshot?.application.endpoints, ...endpointChanges }
     showSnapshot(snapshot)
     appendPoint(point)
     reachable(true)

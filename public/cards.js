@@ -109,8 +109,11 @@ function renderMemory ({ process, system }) {
     const fill = make('span', 'bar-fill')
     fill.style.width = `${space.size > 0 ? Math.min(100, space.used / space.size * 100).toFixed(1) : 0}%`
     track.append(fill)
+    const name = make('span', 'bar-name', space.name.replace(/_/g, ' '))
+    // Cut with an ellipsis where the column is narrow: the whole name is in its title.
+    name.title = name.textContent
     item.append(
-      make('span', 'bar-name', space.name.replace(/_/g, ' ')),
+      name,
       track,
       make('span', 'bar-value', `${formatBytes(space.used)} / ${formatBytes(space.size)}`)
     )
@@ -269,7 +272,9 @@ function renderChecks (checks) {
 function renderErrors (recentErrors) {
   byId('errors-empty').hidden = recentErrors.length > 0
   setText('errors-count', recentErrors.length > 0 ? `last ${recentErrors.length}, newest first` : '')
-  byId('errors-list').replaceChildren(...recentErrors.map((error) => {
+  const list = byId('errors-list')
+  list.hidden = recentErrors.length === 0
+  list.replaceChildren(...recentErrors.map((error) => {
     const item = make('li')
     item.dataset.class = String(error.statusCode)[0]
     const where = make('span', 'error-where')
@@ -281,6 +286,25 @@ function renderErrors (recentErrors) {
     if (meta) item.append(make('span', 'error-meta', meta))
     return item
   }))
+  endOnWholeItem(list)
+}
+
+/**
+ * A scrolling list that ends on a whole item: its height is cut back to the bottom of the last item that fits the
+ * height the layout gives it, so that no item shows cut mid-line (the rest scrolls into view).
+ */
+function endOnWholeItem (list) {
+  list.style.maxHeight = ''
+  const available = list.clientHeight
+  if (list.scrollHeight <= available) return
+  const top = list.getBoundingClientRect().top + list.clientTop - list.scrollTop
+  let fits = 0
+  for (const item of list.children) {
+    const bottom = item.getBoundingClientRect().bottom - top
+    if (bottom > available) break
+    fits = bottom
+  }
+  if (fits > 0) list.style.maxHeight = `${Math.ceil(fits)}px`
 }
 
 /** The peak rate of the range, under the current rate. */

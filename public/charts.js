@@ -24,10 +24,14 @@ export function setChartDefaults () {
   Chart.defaults.plugins.legend.labels.pointStyle = 'circle'
   Chart.defaults.plugins.legend.labels.boxWidth = 7
   Chart.defaults.plugins.legend.labels.boxHeight = 7
-  // Legend markers in the line colour, also for the series drawn as a filled area.
+  // Legend markers in the line colour, also for the series drawn as a filled area; a line's key a little bolder
+  // than the line, so that its dashes read at legend size.
   const generateLabels = Chart.defaults.plugins.legend.labels.generateLabels
   Chart.defaults.plugins.legend.labels.generateLabels = (chart) =>
-    generateLabels(chart).map((label) => ({ ...label, fillStyle: label.strokeStyle }))
+    generateLabels(chart).map((label) => chart.config.type === 'line'
+      // With point styles the labels take the (undashed) points' style: the line's dashes are the dataset's.
+      ? { ...label, fillStyle: label.strokeStyle, lineWidth: 2.5, lineDash: chart.data.datasets[label.datasetIndex].borderDash ?? [] }
+      : { ...label, fillStyle: label.strokeStyle })
   Chart.defaults.plugins.tooltip.padding = 8
   Chart.defaults.plugins.tooltip.cornerRadius = 6
   Chart.defaults.plugins.tooltip.boxPadding = 4
@@ -55,7 +59,8 @@ function createLineChart (canvasId, { series, y, y1 }) {
     transform: item.transform,
     colourToken: item.colour,
     fillArea: item.fill === true,
-    borderDash: item.dash ? [4, 3] : undefined,
+    borderDash: DASHES[item.dash ?? 'solid'],
+    borderWidth: item.dash === 'dotted' ? 2.25 : 1.75,
     yAxisID: item.axis ?? 'y',
     stepped: item.stepped ?? false,
     format: item.axis === 'y1' ? y1.format : y.format
@@ -89,8 +94,9 @@ function createLineChart (canvasId, { series, y, y1 }) {
       elements: { point: { radius: 0, hoverRadius: 3, hitRadius: 4 }, line: { borderWidth: 1.75, tension: 0.2 } },
       scales,
       plugins: {
-        // Legend and tooltip keep the listed order, not the drawing order.
-        legend: { position: 'top', align: 'end', labels: { sort: byDatasetIndex } },
+        // Legend and tooltip keep the listed order, not the drawing order. Each legend key is a short stretch of
+        // its line, dashes and all, so that two series of one colour family or one value still tell apart.
+        legend: { position: 'top', align: 'end', labels: { sort: byDatasetIndex, pointStyle: 'line', pointStyleWidth: 18 } },
         tooltip: {
           itemSort: byDatasetIndex,
           callbacks: {
@@ -107,6 +113,9 @@ function createLineChart (canvasId, { series, y, y1 }) {
 }
 
 const byDatasetIndex = (a, b) => a.datasetIndex - b.datasetIndex
+
+/** The line patterns: a series listed with `dash` is drawn (and keyed in the legend) with it. */
+const DASHES = { solid: undefined, dashed: [6, 4], dotted: [2, 3] }
 
 /** A round step for a bytes axis: 1, 2 or 5 (times 10, 100) KiB, MiB or GiB, about four steps to the top. */
 function byteStep (max) {
@@ -133,9 +142,9 @@ export function createCharts () {
   charts.latency = createLineChart('chart-latency', {
     series: [
       { name: 'p50Ms', label: 'p50', colour: 'c1' },
-      { name: 'p95Ms', label: 'p95', colour: 'c2' },
-      // Dashed, so that p95 shows through where the two are equal.
-      { name: 'p99Ms', label: 'p99', colour: 'c7', dash: true }
+      { name: 'p95Ms', label: 'p95', colour: 'c2', dash: 'dashed' },
+      // Dotted and drawn over p95, so that where the two are equal both show: dots of one on the dashes of the other.
+      { name: 'p99Ms', label: 'p99', colour: 'c7', dash: 'dotted' }
     ],
     y: MS_AXIS
   })
@@ -149,7 +158,7 @@ export function createCharts () {
   charts.memory = createLineChart('chart-memory', {
     series: [
       { name: 'rss', label: 'RSS', colour: 'c5', fill: true },
-      { name: 'heapTotal', label: 'Heap total', colour: 'c6', dash: true },
+      { name: 'heapTotal', label: 'Heap total', colour: 'c2', dash: 'dashed' },
       { name: 'heapUsed', label: 'Heap used', colour: 'c6' },
       { name: 'external', label: 'External', colour: 'c12' }
     ],

@@ -1,12 +1,16 @@
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { FailedAttempts, FAILED_ATTEMPTS_LIMIT } from '../lib/access/attempts.js'
+import { FailedAttempts, FAILED_ATTEMPTS_LIMIT, GLOBAL_FAILED_ATTEMPTS_LIMIT, attemptKey } from '../lib/access/attempts.js'
+import { WRONG_TOKEN_LOG_LINES, WrongTokenLog } from '../lib/access/wrong-token-log.js'
 import { createAccess } from '../lib/access/index.js'
 import { isLoopbackAddress, isLoopbackHost } from '../lib/access/local.js'
 import { createTokenMatcher, presentedSecret } from '../lib/access/token.js'
+import { normalizeOptions } from '../lib/options.js'
 import type { ServerWatchOptions } from '../lib/plugin.js'
 import { buildApp } from './helpers/app.js'
+import { fakeClock } from './helpers/time.js'
+import { withEnv } from './helpers/env.js'
 
 /** The detailed views: everything but /health and its probes. */
 const DETAILED = [
@@ -50,14 +54,7 @@ async function app (test: Test, options: ServerWatchOptions = {}, fastifyOptions
 
 /** Registers the plugin with NODE_ENV=production (read once, at register time), then puts NODE_ENV back. */
 async function productionApp (test: Test, options: ServerWatchOptions = {}, fastifyOptions: FastifyServerOptions = {}) {
-  const before = process.env.NODE_ENV
-  process.env.NODE_ENV = 'production'
-  try {
-    return await app(test, options, fastifyOptions)
-  } finally {
-    if (before === undefined) delete process.env.NODE_ENV
-    else process.env.NODE_ENV = before
-  }
+  return await withEnv({ NODE_ENV: 'production' }, () => app(test, options, fastifyOptions))
 }
 
 /** GET (or HEAD) `url`; a live stream is read until its headers and first bytes, then dropped. */
@@ -200,8 +197,37 @@ t.test('token: wrong, empty or malformed credentials get the challenge again', a
     t.equal(response.statusCode, 401, authorization)
     t.equal(response.headers['www-authenticate'], 'Basic realm="server-watch", charset="UTF-8"')
   }
-  // Outside production, a request made on this host still needs nothing.
-  await checkMatrix(t, instance, '127.0.0.1', 'allowed')
+  // Issue 30.4: outside production too, once a token is set, a request made on this host needs it.
+  await checkMatrix(t, instance, '127.0.0.1', 'challenge')
+})
+
+t.test('issue 30.4: a token or authorize closes the local rule; localAccess: true keeps it beside them', async (t) => {
+  const withToken = await app(t, { token: TOKEN })
+  for (const address of LOOPBACK) await checkMatrix(t, withToken, address, 'challenge')
+  await checkMatrix(t, withToken, '127.0.0.1', 'allowed', { authorization: `Bearer ${TOKEN}` })
+  const withAuthorize = await app(t, { authorize: () => false })
+  await checkMatrix(t, withAuthorize, '127.0.0.1', 'denied')
+
+  const both = await app(t, { token: TOKEN, localAccess: true })
+  await checkMatrix(t, both, '127.0.0.1', 'allowed')
+  await checkMatrix(t, both, '203.0.113.9', 'challenge')
+  await checkMatrix(t, both, '127.0.0.1', 'challenge', { 'x-forwarded-for': '203.0.113.9' })
+  const authorizeAndLocal = await app(t, { authorize: () => false, localAccess: true })
+  await checkMatrix(t, authorizeAndLocal, '::1', 'allowed')
+  await checkMatrix(t, authorizeAndLocal, '203.0.113.9', 'denied')
+  // The local rule never applies in production, whatever localAccess says.
+  await checkMatrix(t, await productionApp(t, { token: TOKEN, localAccess: true }), '127.0.0.1', 'challenge')
+
+  // localAccess: false with no other way in: closed, and the refusal says why.
+  const none = await app(t, { localAccess: false })
+  const refused = await none.inject({ url: '/metrics', remoteAddress: '127.0.0.1' })
+  t.equal(refused.statusCode, 403)
+  t.match(refused.json(), { code: 'FST_SERVER_WATCH_FORBIDDEN', message: /"localAccess" is false and neither the "token" option/ })
+  t.throws(() => normalizeOptions({ localAccess: 'yes' as never }), { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /^"localAccess" option must be a boolean, got "yes"$/ })
+  t.equal(normalizeOptions({}).localAccess, true)
+  t.equal(normalizeOptions({ token: TOKEN }).localAccess, false)
+  t.equal(normalizeOptions({ authorize: () => true }).localAccess, false)
+  t.equal(normalizeOptions({ token: TOKEN, localAccess: true }).localAccess, true)
 })
 
 t.test('token: an array rotates, and SERVER_WATCH_TOKEN sets it without code (the option wins)', async (t) => {
@@ -209,17 +235,11 @@ t.test('token: an array rotates, and SERVER_WATCH_TOKEN sets it without code (th
   for (const token of [TOKEN, OTHER_TOKEN]) {
     t.equal((await rotating.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: `Bearer ${token}` } })).statusCode, 200)
   }
-  const before = process.env.SERVER_WATCH_TOKEN
-  t.teardown(() => {
-    if (before === undefined) delete process.env.SERVER_WATCH_TOKEN
-    else process.env.SERVER_WATCH_TOKEN = before
-  })
-  process.env.SERVER_WATCH_TOKEN = ` ${TOKEN} , ${OTHER_TOKEN} `
-  const fromEnv = await app(t)
+  const fromEnv = await withEnv({ SERVER_WATCH_TOKEN: ` ${TOKEN} , ${OTHER_TOKEN} ` }, () => app(t))
   for (const token of [TOKEN, OTHER_TOKEN]) {
     t.equal((await fromEnv.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: basic('me', token) } })).statusCode, 200)
   }
-  const optionWins = await app(t, { token: 'option-token-wins-over-env' })
+  const optionWins = await withEnv({ SERVER_WATCH_TOKEN: TOKEN }, () => app(t, { token: 'option-token-wins-over-env' }))
   t.equal((await optionWins.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 401)
   t.equal((await optionWins.inject({ url: '/metrics', remoteAddress: '203.0.113.9', headers: { authorization: 'Bearer option-token-wins-over-env' } })).statusCode, 200)
 })
@@ -238,16 +258,10 @@ t.test('token: invalid values fail at register without showing the secret', asyn
     t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message }, JSON.stringify(token))
     if (typeof token === 'string') t.notOk(error?.message.includes(token), 'the value is not in the message')
   }
-  const before = process.env.SERVER_WATCH_TOKEN
-  t.teardown(() => {
-    if (before === undefined) delete process.env.SERVER_WATCH_TOKEN
-    else process.env.SERVER_WATCH_TOKEN = before
-  })
   const misspelt = await buildApp({ tokn: TOKEN } as ServerWatchOptions).then(() => null, (error: Error) => error)
   t.match(misspelt, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /"tokn" option .*did you mean "token".*got a string$/ })
   t.notOk(misspelt?.message.includes(TOKEN), 'a misspelt option does not show its value either')
-  process.env.SERVER_WATCH_TOKEN = 'tooshort'
-  const error = await buildApp().then(() => null, (error: Error) => error)
+  const error = await withEnv({ SERVER_WATCH_TOKEN: 'tooshort' }, () => buildApp().then(() => null, (error: Error) => error))
   t.match(error, { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /^"SERVER_WATCH_TOKEN" option must be/ })
   t.notOk(error?.message.includes('tooshort'))
 })
@@ -293,19 +307,120 @@ t.test('token: the limit counts the socket peer, so a forged X-Forwarded-For nei
 
 t.test('FailedAttempts: a window per address that ends on time, and a bounded number of addresses', async (t) => {
   let now = 0
-  const attempts = new FailedAttempts(() => now, 3, 1000)
-  t.equal(attempts.fail('a'), false)
-  t.equal(attempts.fail('a'), false)
+  const attempts = new FailedAttempts(() => now, 3, 1000, 1_000_000)
+  t.same(attempts.fail('a'), { lockedOut: false, globalLockout: false })
+  t.same(attempts.fail('a'), { lockedOut: false, globalLockout: false })
   t.equal(attempts.retryAfterMs('a'), 0, 'below the limit')
-  t.equal(attempts.fail('a'), true, 'the failure that reaches the limit')
+  t.same(attempts.fail('a'), { lockedOut: true, globalLockout: false }, 'the failure that reaches the limit')
   now = 400
   t.equal(attempts.retryAfterMs('a'), 600)
   t.equal(attempts.retryAfterMs('b'), 0)
   now = 1000
   t.equal(attempts.retryAfterMs('a'), 0, 'free again when the window ends')
-  t.equal(attempts.fail('a'), false, 'a new window')
+  t.same(attempts.fail('a'), { lockedOut: false, globalLockout: false }, 'a new window')
   for (let i = 0; i < 20_000; i++) attempts.fail(`addr-${i}`)
-  t.ok((attempts as unknown as { windows: Map<string, unknown> }).windows.size <= 10_000, 'memory is bounded')
+  t.equal(attempts.size, 10_000, 'memory is bounded')
+})
+
+t.test('issue 26.13: wrong tokens from many addresses meet a global bound; the right token still opens; the log stays short', async (t) => {
+  const clock = fakeClock(t)
+  const { lines, logger } = logLines()
+  const instance = await app(t, { token: TOKEN }, { logger })
+  const wrong = { authorization: 'Bearer wrong-guess-0123456789abcdef' }
+  const status = async (remoteAddress: string, headers: Record<string, string> = wrong) =>
+    (await instance.inject({ url: '/metrics', remoteAddress, headers })).statusCode
+  // One address locked out first, then a flood from 10,050 distinct addresses (the issue's 127.9.x.y).
+  for (let i = 0; i < FAILED_ATTEMPTS_LIMIT; i++) t.equal(await status('203.0.113.9'), 401)
+  const counts = new Map<number, number>()
+  for (let i = 0; i < 10_050; i++) {
+    const code = await status(`127.9.${i >> 8}.${i & 255}`)
+    counts.set(code, (counts.get(code) ?? 0) + 1)
+  }
+  const open = GLOBAL_FAILED_ATTEMPTS_LIMIT - FAILED_ATTEMPTS_LIMIT
+  t.same([...counts], [[401, open], [429, 10_050 - open]], 'past the global limit, every wrong token gets 429')
+  t.equal(await status('203.0.113.9'), 429, 'the first address\'s lockout is not forgotten')
+  const limited = await instance.inject({ url: '/metrics', remoteAddress: '198.51.100.1', headers: wrong })
+  t.match(limited.json(), { code: 'FST_SERVER_WATCH_TOO_MANY_ATTEMPTS' })
+  t.equal(limited.headers['retry-after'], '60')
+  // The right token opens during the global lockout, from anywhere; no credentials still gets the challenge.
+  t.equal(await status('198.51.100.2', { authorization: `Bearer ${TOKEN}` }), 200)
+  t.equal(await status('203.0.113.9', { authorization: `Bearer ${TOKEN}` }), 200)
+  t.equal(await status('198.51.100.3', {}), 401)
+
+  const warnings = () => lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40)
+  const during = warnings()
+  t.equal(during.length, WRONG_TOKEN_LOG_LINES + 2, 'the first wrong tokens one by one, then the two lockouts, nothing more')
+  t.equal(during.filter((entry) => entry.msg === 'server-watch: wrong token').length, WRONG_TOKEN_LOG_LINES)
+  t.match(during.filter((entry) => /too many/.test(entry.msg)), [
+    { msg: /too many wrong tokens from this address/, peer: '203.0.113.9' },
+    { msg: /too many wrong tokens from all addresses together/, peer: `127.9.0.${open - 1}` }
+  ])
+  // Once the interval ends, one summary of the rest.
+  clock.tick(60_000)
+  const after = warnings()
+  t.equal(after.length, during.length + 1)
+  const unlogged = GLOBAL_FAILED_ATTEMPTS_LIMIT - WRONG_TOKEN_LOG_LINES - 2
+  const refused = 10_050 - open + 2
+  // 10,040 distinct addresses in the summary: its count of them is bounded too.
+  t.match(after.at(-1), {
+    unlogged,
+    limited: refused,
+    addresses: 10_000,
+    msg: `server-watch: ${unlogged + refused} more wrong tokens from at least 10000 addresses in the last 60 s (${refused} refused with 429); only the first ${WRONG_TOKEN_LOG_LINES} of an interval are logged one by one`
+  })
+  // And the window is over: wrong tokens get 401 again, the first address included.
+  t.equal(await status('127.9.200.1'), 401)
+  t.equal(await status('203.0.113.9'), 401)
+})
+
+t.test('issue 26.13: WrongTokenLog: a few lines an interval, then one summary at its end or at close', async (t) => {
+  const clock = fakeClock(t)
+  const { lines, logger } = logLines()
+  const log = Fastify({ logger }).log
+  const summary = new WrongTokenLog(log, 1000, 2)
+  const fields = (key: string) => ({ client: key, peer: key, key, url: '/metrics' })
+  for (const key of ['a', 'b', 'c', 'c', 'd']) summary.wrong(log, fields(key), 'server-watch: wrong token')
+  summary.lockout(log, fields('c'), 'server-watch: too many wrong tokens from this address')
+  summary.refused('c')
+  summary.refused('e')
+  const entries = () => lines.map((line) => JSON.parse(line) as { msg: string, unlogged?: number, limited?: number, addresses?: number })
+  t.same(entries().map((entry) => entry.msg), ['server-watch: wrong token', 'server-watch: wrong token', 'server-watch: too many wrong tokens from this address'])
+  clock.tick(1000)
+  t.match(entries().at(-1), { unlogged: 3, limited: 2, addresses: 3, msg: 'server-watch: 5 more wrong tokens from 3 addresses in the last 1 s (2 refused with 429); only the first 2 of an interval are logged one by one' })
+  clock.tick(5000)
+  t.equal(entries().length, 4, 'a quiet interval logs nothing')
+  // A new interval: two lines again, and what is left is logged at close, without waiting for the timer.
+  for (const key of ['x', 'y', 'z']) summary.wrong(log, fields(key), 'server-watch: wrong token')
+  t.equal(entries().length, 6)
+  summary.close()
+  t.match(entries().at(-1), { unlogged: 1, limited: 0, addresses: 1 })
+  clock.tick(5000)
+  t.equal(entries().length, 7, 'the timer was cleared at close')
+})
+
+t.test('issue 26.13: IPv6 clients are counted per /64, IPv4-mapped ones as their IPv4 address', async (t) => {
+  t.equal(attemptKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64')
+  t.equal(attemptKey('2001:db8:1:2::1'), '2001:db8:1:2::/64')
+  t.equal(attemptKey('2001:DB8:0001:0002::ffff'), '2001:db8:1:2::/64')
+  t.equal(attemptKey('2001:db8::1'), '2001:db8:0:0::/64')
+  t.equal(attemptKey('::1'), '0:0:0:0::/64')
+  t.equal(attemptKey('fe80::1%eth0'), 'fe80:0:0:0::/64')
+  t.equal(attemptKey('64:ff9b::203.0.113.9'), '64:ff9b:0:0::/64')
+  t.equal(attemptKey('::ffff:203.0.113.9'), '203.0.113.9')
+  t.equal(attemptKey('::ffff:cb00:7109'), '203.0.113.9')
+  t.equal(attemptKey('203.0.113.9'), '203.0.113.9')
+  t.equal(attemptKey(undefined), 'unknown')
+  t.equal(attemptKey('not:an::address::x'), 'not:an::address::x', 'anything else is its own key (cut to 64 characters)')
+
+  {
+    const instance = await app(t, { token: TOKEN })
+    const wrong = { authorization: 'Bearer wrong-guess-0123456789abcdef' }
+    const status = async (remoteAddress: string) => (await instance.inject({ url: '/metrics', remoteAddress, headers: wrong })).statusCode
+    for (let i = 0; i < FAILED_ATTEMPTS_LIMIT; i++) t.equal(await status(`2001:db8:1:2::${(i + 1).toString(16)}`), 401)
+    t.equal(await status('2001:db8:1:2:ffff:ffff:ffff:ffff'), 429, 'a new address in the same /64 is limited too')
+    t.equal(await status('2001:db8:1:3::1'), 401, 'the next /64 is not')
+    t.equal((await instance.inject({ url: '/metrics', remoteAddress: '2001:db8:1:2::99', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 200)
+  }
 })
 
 t.test('presentedSecret and the token matcher', async (t) => {

@@ -108,10 +108,10 @@ t.test('label sets past maxSeries share one "(other)" series: memory stays bound
     { labels: { cache: 'users', tenant: 't0' }, value: 1 },
     { labels: { cache: 'users', tenant: 't1' }, value: 6 },
     { labels: { cache: 'users', tenant: 't2' }, value: 1 },
-    { labels: { cache: '(other)', tenant: '(other)' }, value: 997 }
+    { labels: { cache: '(other)', tenant: '(other)', series_overflow: 'true' }, value: 997 }
   ])
   t.same((histogram!.values as Array<{ labels: object, count: number }>).map((value) => [value.labels, value.count]), [
-    [{ tenant: '0' }, 1], [{ tenant: '1' }, 1], [{ tenant: '(other)' }, 998]
+    [{ tenant: '0' }, 1], [{ tenant: '1' }, 1], [{ tenant: '(other)', series_overflow: 'true' }, 998]
   ], 'numbers as label values are strings')
 })
 

@@ -2,6 +2,7 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
 import serverWatch from '../lib/plugin.js'
+import { normalizeOptions } from '../lib/options.js'
 import { buildApp } from './helpers/app.js'
 
 const fakeMongoClient = { db () {}, on () {}, off () {} }
@@ -109,7 +110,7 @@ test('issue 15.6: paths that can never match and a null timeoutMs are rejected',
     [{ dashboardPath: '/.' }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"dashboardPath" option must be false or a path/],
     [{ metricsPath: '/a/./b' }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"metricsPath" option/],
     [{ metricsPath: '/a/..' }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"metricsPath" option/],
-    [{ checks: { a: { check: () => true, timeoutMs: null } } }, 'FST_SERVER_WATCH_INVALID_CHECK', /^check "a" "timeoutMs" must be an integer from 1 to 600000, got null$/]
+    [{ checks: { a: { check: () => true, timeoutMs: null } } }, 'FST_SERVER_WATCH_INVALID_OPTION', /^"checks\.a\.timeoutMs" option must be an integer from 1 to 600000, got null$/]
   ]
   for (const [options, code, message] of cases) {
     const app = Fastify()
@@ -121,4 +122,28 @@ test('issue 15.6: paths that can never match and a null timeoutMs are rejected',
   t.teardown(() => app.close())
   t.equal((await app.inject('/.well-known/health')).statusCode, 200)
   t.equal((await app.inject('/metrics..v1')).statusCode, 200)
+})
+
+test('issue 27.4: parsing the options writes nothing; shared mode checks that its directory takes a file when it starts', async (t) => {
+  // /proc exists and is a directory, and takes no file, whoever runs the test (root included).
+  const options = normalizeOptions({ shared: { dir: '/proc' } })
+  t.same(options.shared, { dir: '/proc', name: options.shared!.name, workerId: null, source: '"shared.dir" option' }, 'parsed without a probe file')
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(async () => { await app.register(serverWatch, { shared: { dir: '/proc' } }) }, {
+    code: 'FST_SERVER_WATCH_SHARED_DIR',
+    message: /^"shared\.dir" option names "\/proc", which is not writable \((EACCES|EROFS|ENOENT|EPERM)\)$/
+  })
+})
+
+test('issue 27.4: the shared group is checked like every other: one plain-object rule, did-you-mean, full paths', async (t) => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ dri: '/tmp' }, /^"shared\.dri" option must be one of dir, name \(unknown option; did you mean "dir"\?\), got a string$/],
+    [new Map(), /^"shared" option must be false or \{ dir\?, name\? \}, got a Map$/],
+    [{ dir: '' }, /^"shared\.dir" option must be a directory path \(or set SERVER_WATCH_DIR\), got ""$/],
+    [{ dir: '/tmp', name: '../x' }, /^"shared\.name" option must be 1 to 64 letters, .*, got "\.\.\/x"$/]
+  ]
+  for (const [shared, message] of cases) {
+    t.throws(() => normalizeOptions({ shared } as never), { code: 'FST_SERVER_WATCH_INVALID_OPTION', message }, String(message))
+  }
 })

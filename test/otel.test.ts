@@ -7,8 +7,8 @@ import {
 } from '@opentelemetry/sdk-metrics'
 import { MongoClient } from 'mongodb'
 import { RequestMetrics } from '../lib/requests/store.js'
-import { exportOpenTelemetry, METER_NAME } from '../lib/otel/export.js'
-import { HTTP_DURATION_BOUNDS } from '../lib/prometheus.js'
+import { exportOpenTelemetry, exportRequestDurations, METER_NAME } from '../lib/otel/export.js'
+import { HTTP_DURATION_BOUNDS } from '../lib/prometheus/buckets.js'
 import { buildApp } from './helpers/app.js'
 import { startMongoServer } from './helpers/mongo-server.js'
 
@@ -42,8 +42,9 @@ const histogramPoint = (metric: MetricData | undefined, attributes: Record<strin
 t.test('http.server.request.duration: exact counts, sums and bucket counts on the plugin\'s bounds, through the real SDK', async (t) => {
   const otel = sdk()
   t.teardown(otel.shutdown)
-  const requests = new RequestMetrics(10, 10, 100)
-  const stop = exportOpenTelemetry(otel.meterProvider, {
+  const durations = exportRequestDurations(otel.meterProvider)
+  const requests = new RequestMetrics(10, 10, 100, { observer: durations.observer })
+  const stopObservables = exportOpenTelemetry(otel.meterProvider, {
     requests,
     sampled: () => ({ eventLoop: { delayMs: { p50: 2, p99: 12.5, max: 40 }, utilization: 0.25 }, cpu: { processPercent: 12.5 }, memory: { process: { rss: 1000, vms: 2000, numThreads: 7 } }, database: { status: 'not_configured' } }) as never
   })
@@ -52,7 +53,7 @@ t.test('http.server.request.duration: exact counts, sums and bucket counts on th
   requests.record(users, 503, 30)
   requests.record(requests.notFound, 404, 1.5)
   requests.record(requests.endpointFor('PURGE', '/cache'), 204, 2)
-  requests.inFlight = 3
+  for (let i = 0; i < 3; i++) requests.started()
 
   const metrics = await otel.collect()
   const duration = metrics.get('http.server.request.duration') as HistogramMetricData
@@ -85,10 +86,11 @@ t.test('http.server.request.duration: exact counts, sums and bucket counts on th
   t.equal(point(metrics.get('process.thread.count'))?.value, 7)
   t.notOk(metrics.has('db.client.connection.count'), 'no database configured: no pool figures')
 
-  stop()
-  requests.inFlight = 5
+  stopObservables()
+  durations.stop()
+  for (let i = 0; i < 2; i++) requests.started()
   requests.record(users, 200, 1)
-  t.equal(Object.hasOwn(requests, 'record'), false, 'stopping restores the plain record')
+  t.equal(requests.total, 10, 'the store still counts after the export stopped')
   const after = await otel.collect()
   t.equal(histogramPoint(after.get('http.server.request.duration'), { 'http.request.method': 'GET', 'http.route': '/users/:id', 'http.response.status_code': 200 })?.value.count, 6,
     'nothing recorded after the export stopped')
@@ -210,7 +212,7 @@ t.test('custom metrics go to OpenTelemetry too: counters and gauges observed, hi
   const counter = metrics.get('orders_total')!
   t.equal(counter.descriptor.description, 'Orders placed')
   t.same(counter.dataPoints.map((data) => [data.attributes, data.value]), [
-    [{}, 1], [{ method: 'card' }, 1], [{ method: 'invoice' }, 2], [{ method: '(other)' }, 4]
+    [{}, 1], [{ method: 'card' }, 1], [{ method: 'invoice' }, 2], [{ method: '(other)', series_overflow: 'true' }, 4]
   ], 'the capped series, as in /metrics')
   t.equal(point(metrics.get('queue_length'))?.value, 12)
   t.equal(metrics.get('never_set')?.dataPoints.length ?? 0, 0, 'a gauge without a value is not observed')
@@ -220,7 +222,7 @@ t.test('custom metrics go to OpenTelemetry too: counters and gauges observed, hi
   const stripe = histogramPoint(histogram, { provider: 'stripe' })!
   t.same(stripe.value.buckets.counts, [0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0])
   t.ok(Math.abs(stripe.value.sum! - 0.13) < 1e-12)
-  t.same(histogramPoint(histogram, { provider: '(other)' })?.value.buckets.counts, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 'past maxSeries: (other)')
+  t.same(histogramPoint(histogram, { provider: '(other)', series_overflow: 'true' })?.value.buckets.counts, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 'past maxSeries: (other)')
   t.same(app.serverWatch.snapshot().custom.payment_duration_seconds!.values.map((value) => (value as { count: number }).count), [3, 1],
     'the plugin\'s own figures are recorded as before')
   await app.close()

@@ -118,3 +118,46 @@ test('the link checker sees a missing file, a missing heading and GitHub\'s anch
   writeFileSync(join(dir, 'docs', 'a.md'), '# A\n[back](../README.md#top) `[not](a-link.md)`\n')
   t.same(brokenLinks(dir), ['README.md: docs/a.md#usage', 'README.md: docs/b.md', 'README.md: #nowhere', 'README.md: docs/x.png'])
 })
+
+test('issue 26.14 and 30.3: npm pack of a clean checkout builds dist/, and the tarball installs, imports, requires and registers', async (t) => {
+  const run = promisify(execFile)
+  const work = mkdtempSync(join(tmpdir(), 'server-watch-pack-'))
+  t.teardown(() => rmSync(work, { recursive: true, force: true }))
+  // A clean checkout of HEAD (what a clone holds: no dist/), with the repository's node_modules for the build.
+  const checkout = join(work, 'checkout')
+  mkdirSync(checkout)
+  await run('sh', ['-c', `git archive --format=tar HEAD | tar -x -C '${checkout}'`], { cwd: root })
+  t.notOk(existsSync(join(checkout, 'dist')), 'the checkout has no dist/')
+  symlinkSync(modules, join(checkout, 'node_modules'), 'dir')
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: checkout, maxBuffer: 64 * 1024 * 1024 })
+  const packed = (JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ filename: string, files: Array<{ path: string }> }>)[0]!
+  const files = packed.files.map((file) => file.path)
+  t.ok(files.includes('dist/plugin.js') && files.includes('dist/plugin.d.ts'), 'prepack built dist/ into the tarball')
+  t.ok(files.length > 50, `${files.length} files, not the 18 of a tarball without dist/`)
+
+  // An empty project: the tarball unpacked as npm would, its runtime dependencies and fastify (the peer) beside it.
+  const app = join(work, 'app')
+  const own = join(app, 'node_modules', 'fastify-server-watch')
+  mkdirSync(own, { recursive: true })
+  await run('tar', ['-xzf', join(work, packed.filename), '-C', own, '--strip-components=1'])
+  const manifest = JSON.parse(readFileSync(join(own, 'package.json'), 'utf8')) as { dependencies: Record<string, string>, peerDependencies: Record<string, string> }
+  t.equal(manifest.peerDependencies.fastify, '^5.0.0', 'fastify is a peer dependency')
+  for (const name of ['fastify', ...Object.keys(manifest.dependencies)]) {
+    mkdirSync(dirname(join(app, 'node_modules', name)), { recursive: true })
+    symlinkSync(join(modules, name), join(app, 'node_modules', name), 'dir')
+  }
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }))
+  const use = (load: string) => `${load}
+const app = Fastify()
+await app.register(serverWatch)
+const response = await app.inject({ url: '/health' })
+console.log(response.statusCode, response.json().status, typeof app.serverWatch.snapshot)
+await app.close()
+`
+  writeFileSync(join(app, 'esm.mjs'), use("import Fastify from 'fastify'\nimport serverWatch from 'fastify-server-watch'"))
+  writeFileSync(join(app, 'cjs.cjs'), `(async () => {\n${use("const Fastify = require('fastify')\nconst { serverWatch } = require('fastify-server-watch')")}})()`)
+  for (const file of ['esm.mjs', 'cjs.cjs']) {
+    const result = await run(process.execPath, [file], { cwd: app })
+    t.equal(result.stdout, '200 healthy function\n', `${file}: loads, registers and answers /health`)
+  }
+})

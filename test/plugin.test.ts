@@ -6,6 +6,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import serverWatch, * as entry from '../lib/plugin.js'
 import { buildApp } from './helpers/app.js'
+import { withEnv } from './helpers/env.js'
 import { fakeClock, turn, until } from './helpers/time.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -16,6 +17,29 @@ test('exports: default and named plugin, error classes, schema', async (t) => {
   t.equal((serverWatch as unknown as Record<symbol, unknown>)[Symbol.for('fastify.display-name')], 'fastify-server-watch')
   t.equal(new entry.FST_SERVER_WATCH_INVALID_OPTION('x', 'y', 'z').code, 'FST_SERVER_WATCH_INVALID_OPTION')
   t.equal(typeof entry.HealthSnapshotSchema, 'object')
+})
+
+test('issue 27.6: the package exports the coded errors, not the internal sendRefusal', async (t) => {
+  const names = Object.keys(entry)
+  t.notOk(names.includes('sendRefusal'), 'sendRefusal lives in lib/refusal.ts, which the package does not export')
+  const errors = names.filter((name) => name.startsWith('FST_SERVER_WATCH_'))
+  const declared = Object.keys(await import('../lib/errors.js')).filter((name) => name.startsWith('FST_SERVER_WATCH_'))
+  t.same(errors.sort(), declared.sort(), 'every coded error of lib/errors.ts is exported')
+  t.ok(errors.length > 10)
+  for (const name of errors) t.equal(new (entry as unknown as Record<string, new (...args: unknown[]) => Error & { code: string }>)[name]!().code, name)
+})
+
+test('issue 27.5: a connectionTimeout adds the onTimeout hook and makes the store count timeouts from its construction', async (t) => {
+  for (const connectionTimeout of [0, 1000]) {
+    const app = Fastify({ connectionTimeout })
+    await app.register(serverWatch, { sampleIntervalMs: 3_600_000 })
+    app.get('/', () => 'ok')
+    await app.ready()
+    t.equal(app.printRoutes({ includeHooks: true }).includes('onTimeout'), connectionTimeout > 0, `connectionTimeout ${connectionTimeout}: onTimeout hook`)
+    const metrics = (await app.inject('/metrics')).body
+    t.equal(metrics.includes('http_requests_timed_out_total'), connectionTimeout > 0, `connectionTimeout ${connectionTimeout}: the timed-out series`)
+    await app.close()
+  }
 })
 
 test('the built package resolves for ESM and CommonJS consumers', async (t) => {
@@ -29,7 +53,8 @@ test('the built package resolves for ESM and CommonJS consumers', async (t) => {
 
 test('the decorator is read-only and typed', async (t) => {
   const clock = fakeClock(t)
-  const app = await buildApp()
+  // The fake clock's loop, every 50 ms.
+  const app = await buildApp({ sampleIntervalMs: 50 })
   t.teardown(() => app.close())
   await app.ready()
   t.ok(Object.isFrozen(app.serverWatch))
@@ -67,13 +92,10 @@ test('app.close() leaves no timer, socket or handle behind', async (t) => {
 })
 
 test('registering in production without token or authorize logs a warning', async (t) => {
-  const previous = process.env.NODE_ENV
-  process.env.NODE_ENV = 'production'
-  t.teardown(() => { process.env.NODE_ENV = previous })
   const lines: string[] = []
   const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
   t.teardown(() => app.close())
-  await app.register(serverWatch)
+  await withEnv({ NODE_ENV: 'production' }, async () => { await app.register(serverWatch) })
   t.ok(lines.some((line) => line.includes('closed to everyone. Set SERVER_WATCH_TOKEN')), 'warned')
 })
 

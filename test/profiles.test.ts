@@ -8,7 +8,8 @@ import Fastify from 'fastify'
 import { createAccess } from '../lib/access/index.js'
 import { normalizeOptions } from '../lib/options.js'
 import type { ServerWatchOptions } from '../lib/plugin.js'
-import { HEAP_ROOM } from '../lib/profiles/heap.js'
+import { readCgroupLimits } from '../lib/collectors/cgroup.js'
+import { HEAP_ROOM, HEAP_SNAPSHOT_MEMORY_FACTOR, type HeapRoom } from '../lib/profiles/heap.js'
 import { Profiler, runningCapture } from '../lib/profiles/profiler.js'
 import { openSessions } from '../lib/profiles/session.js'
 import { summarizeAllocationProfile, summarizeCpuProfile } from '../lib/profiles/summary.js'
@@ -26,7 +27,7 @@ function logLines () {
   return { lines, logger: { level: 'info', stream } }
 }
 
-async function app (test: Test, options: ServerWatchOptions = { token: TOKEN }, logger?: object) {
+async function app (test: Test, options: ServerWatchOptions = { token: TOKEN, profiles: true }, logger?: object) {
   const instance = await buildApp(options, logger === undefined ? {} : { logger })
   test.teardown(() => instance.close())
   await instance.ready()
@@ -37,7 +38,7 @@ async function app (test: Test, options: ServerWatchOptions = { token: TOKEN }, 
 async function bareApp (test: Test, profiler = new Profiler(0), heapRoom?: Parameters<typeof registerProfiles>[1]['heapRoom']) {
   const instance = Fastify()
   const access = createAccess({ tokens: [TOKEN], authorize: null, authorizeTimeoutMs: 1000, production: true, log: instance.log })
-  registerProfiles(instance, { dashboardPath: '/dashboard', access, tokens: [TOKEN], authorize: null, profiler, ...(heapRoom === undefined ? {} : { heapRoom }) })
+  registerProfiles(instance, { dashboardPath: '/dashboard', access, profiler, ...(heapRoom === undefined ? {} : { heapRoom }) })
   test.teardown(() => instance.close())
   await instance.ready()
   return instance
@@ -76,16 +77,24 @@ async function spinInTheCapture (ms: number) {
   spinForTheProfile()
 }
 
-t.test('profiles option: on with a token or authorize, off otherwise, never on the local rule alone', async (t) => {
+t.test('issue 26.11: profiles are on only when asked for (profiles: true), and never on the local rule alone', async (t) => {
   t.equal(normalizeOptions({}).profiles, false)
-  t.equal(normalizeOptions({ token: TOKEN }).profiles, true)
-  t.equal(normalizeOptions({ authorize: () => true }).profiles, true)
+  t.equal(normalizeOptions({ token: TOKEN }).profiles, false, 'a token (for a Prometheus scrape, say) does not open them')
+  t.equal(normalizeOptions({ authorize: () => true }).profiles, false)
+  t.equal(normalizeOptions({ token: TOKEN, profiles: true }).profiles, true)
+  t.equal(normalizeOptions({ authorize: () => true, profiles: true }).profiles, true)
   t.equal(normalizeOptions({ token: TOKEN, profiles: false }).profiles, false)
   t.throws(() => normalizeOptions({ profiles: true }), {
     code: 'FST_SERVER_WATCH_INVALID_OPTION',
     message: /^"profiles" option must be false unless "token" \(or SERVER_WATCH_TOKEN\) or "authorize" is set: profiles are never open on the local rule alone, got true$/
   })
   t.throws(() => normalizeOptions({ token: TOKEN, profiles: 'yes' as never }), { code: 'FST_SERVER_WATCH_INVALID_OPTION', message: /"profiles" option must be a boolean/ })
+
+  const tokenOnly = await app(t, { token: TOKEN })
+  for (const url of ['/dashboard/api/profile/cpu?seconds=1', '/dashboard/api/profile/heap', '/dashboard/api/profile/allocations']) {
+    t.equal((await tokenOnly.inject({ method: 'POST', url, headers: auth })).statusCode, 404, `a token alone: ${url}`)
+  }
+  t.equal((await tokenOnly.inject({ url: '/dashboard/api/profile/last', headers: auth })).statusCode, 404)
 
   // Off adds no route: the local rule would let this caller in, the route is simply not there.
   const off = await app(t, {})
@@ -99,7 +108,7 @@ t.test('profiles option: on with a token or authorize, off otherwise, never on t
 
 t.test('a CPU profile: a .cpuprofile that DevTools reads, its summary, the log line, then the cool-down', async (t) => {
   const { lines, logger } = logLines()
-  const instance = await app(t, { token: TOKEN }, logger)
+  const instance = await app(t, { token: TOKEN, profiles: true }, logger)
   t.same((await instance.inject({ url: '/dashboard/api/profile/last', headers: auth })).json(), { last: null })
 
   const capturing = instance.inject({ method: 'POST', url: '/dashboard/api/profile/cpu?seconds=1', headers: auth, remoteAddress: '203.0.113.9' })
@@ -150,6 +159,24 @@ t.test('seconds is validated: 1 to 60, an integer', async (t) => {
   t.equal(runningCapture(), null)
 })
 
+t.test('issue 26.12: seconds that are not finite (1e309, Infinity) are a 400 from the schema, with no TimeoutOverflowWarning', async (t) => {
+  const instance = await bareApp(t)
+  const warnings: string[] = []
+  const onWarning = (warning: Error) => { warnings.push(warning.name) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  for (const seconds of ['1e309', '-1e309', 'Infinity', '-Infinity', '1e308', 'NaN', '60.000001']) {
+    for (const kind of ['cpu', 'allocations']) {
+      const response = await instance.inject({ method: 'POST', url: `/dashboard/api/profile/${kind}?seconds=${seconds}`, headers: auth })
+      t.equal(response.statusCode, 400, `${kind} seconds=${seconds}`)
+      t.match(response.json(), { code: 'FST_ERR_VALIDATION', message: /^querystring\/seconds must/ })
+    }
+  }
+  await turn()
+  t.same(warnings, [], 'no TimeoutOverflowWarning')
+  t.equal(runningCapture(), null)
+})
+
 t.test('an allocation profile: a .heapprofile with its top allocation sites', async (t) => {
   const instance = await bareApp(t)
   const kept: unknown[] = []
@@ -189,8 +216,8 @@ t.test('a heap snapshot: streamed from a file that leaves nothing behind', async
 })
 
 t.test('unauthorised callers and cross-site requests are refused before anything is captured', async (t) => {
-  const instance = await app(t, { token: TOKEN })
-  const denied = await app(t, { authorize: () => false })
+  const instance = await app(t, { token: TOKEN, profiles: true })
+  const denied = await app(t, { authorize: () => false, profiles: true })
   for (const url of ['/dashboard/api/profile/cpu?seconds=1', '/dashboard/api/profile/heap', '/dashboard/api/profile/allocations?seconds=1']) {
     const remote = await instance.inject({ method: 'POST', url, remoteAddress: '203.0.113.9' })
     t.equal(remote.statusCode, 401, `no token: ${url}`)
@@ -277,9 +304,15 @@ t.test('a client that leaves during a CPU capture ends it: no session, no slot h
   t.same((await instance.inject({ url: '/dashboard/api/profile/last', headers: auth })).json(), { last: null }, 'nothing kept')
 })
 
-t.test('a heap snapshot is refused when the heap used exceeds the free memory, and says so', async (t) => {
-  const GB = 1024 ** 3
-  const instance = await bareApp(t, new Profiler(10_000), { heapUsed: () => 2 * GB, freeMemory: () => GB, freeDisk: () => 100 * GB })
+t.test('issue 26.10: a heap snapshot is refused unless 9 times the heap is free, under the cgroup limit too, with the figures', async (t) => {
+  const MB = 1024 ** 2
+  const GB = 1024 * MB
+  const room = (figures: Partial<HeapRoom>): HeapRoom => ({
+    heapUsed: () => 200 * MB, rss: () => 300 * MB, freeMemory: () => 100 * GB, memoryLimit: () => null, freeDisk: () => 100 * GB, ...figures
+  })
+  t.equal(HEAP_SNAPSHOT_MEMORY_FACTOR, 9, 'the measured factor (benchmark/README.md), rounded up')
+  // The old guard let this through: 200 MB of heap, 1 GB free. A snapshot takes about 1.6 GB.
+  const instance = await bareApp(t, new Profiler(10_000), room({ freeMemory: () => GB }))
   for (let i = 0; i < 2; i++) {
     const response = await instance.inject({ method: 'POST', url: '/dashboard/api/profile/heap', headers: auth })
     t.equal(response.statusCode, 503, 'refused again: a refusal starts no cool-down')
@@ -287,16 +320,22 @@ t.test('a heap snapshot is refused when the heap used exceeds the free memory, a
       statusCode: 503,
       code: 'FST_SERVER_WATCH_HEAP_TOO_LARGE',
       error: 'Service Unavailable',
-      message: 'heap snapshot refused: the heap uses 2048 MB and only 1024 MB of memory is free; a snapshot can need as much memory again as the heap'
+      message: 'heap snapshot refused: the heap uses 200 MB, and a snapshot needs about 1800 MB more memory (9 times the heap); only 1024 MB of memory is free on the host'
     })
   }
-  const free = HEAP_ROOM.freeMemory()
-  t.ok(free > 0 && free <= freemem(), 'the real check reads the free memory (a container\'s limit when lower)')
-  t.ok(HEAP_ROOM.heapUsed() > 0)
-  const disk = await bareApp(t, new Profiler(0), { heapUsed: () => 2 * GB, freeMemory: () => 100 * GB, freeDisk: () => GB })
+  // A container: plenty free on the host, but the cgroup limit less the process's resident memory is short.
+  const container = await bareApp(t, new Profiler(0), room({ memoryLimit: () => 2 * GB, rss: () => 600 * MB }))
+  t.same((await container.inject({ method: 'POST', url: '/dashboard/api/profile/heap', headers: auth })).json().message,
+    'heap snapshot refused: the heap uses 200 MB, and a snapshot needs about 1800 MB more memory (9 times the heap); the cgroup memory limit is 2048 MB and the process already holds 600 MB, which leaves 1448 MB')
+  const disk = await bareApp(t, new Profiler(0), room({ freeDisk: () => 300 * MB }))
   t.match((await disk.inject({ method: 'POST', url: '/dashboard/api/profile/heap', headers: auth })).json(), {
-    code: 'FST_SERVER_WATCH_HEAP_TOO_LARGE', message: /only 1024 MB of disk is free in /
+    code: 'FST_SERVER_WATCH_HEAP_TOO_LARGE', message: /^heap snapshot refused: the heap uses 200 MB, the snapshot file takes about 400 MB and only 300 MB of disk is free in /
   })
+
+  // The real figures: the host's free memory, this process's RSS, the cgroup's limit as lib/collectors/cgroup.ts reads it.
+  t.equal(HEAP_ROOM.freeMemory() <= freemem() + 64 * MB, true)
+  t.ok(HEAP_ROOM.heapUsed() > 0 && HEAP_ROOM.rss() >= HEAP_ROOM.heapUsed())
+  t.equal(HEAP_ROOM.memoryLimit(), readCgroupLimits().memory?.bytes ?? null)
 })
 
 t.test('a capture over the size limit is not sent, and leaves nothing behind', async (t) => {

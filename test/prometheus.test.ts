@@ -2,9 +2,9 @@
 import t from 'tap'
 import { RequestMetrics } from '../lib/requests/store.js'
 import { Histogram } from '../lib/histogram.js'
-import { GC_DURATION_BOUNDS, HTTP_DURATION_BOUNDS, boundIndexes, escapeHelp, escapeLabelValue, labels, renderMetrics } from '../lib/prometheus.js'
+import { GC_DURATION_BOUNDS, HTTP_DURATION_BOUNDS, boundIndexes, escapeHelp, escapeLabelValue, labels, renderMetrics } from '../lib/prometheus/index.js'
 import { buildApp } from './helpers/app.js'
-import { samples } from './helpers/prometheus.js'
+import { readOf, samples } from './helpers/prometheus.js'
 
 t.test('label values and help text are escaped per the text format', async (t) => {
   t.equal(escapeLabelValue('plain /users/:id'), 'plain /users/:id')
@@ -31,7 +31,7 @@ t.test('the duration histogram counts each request in the right buckets, by meth
   // 0.5 ms, 3 ms, 4.99 ms, 7 ms, 120 ms, 20 s as 200s; one 500 of 30 ms.
   for (const ms of [0.5, 3, 4.99, 7, 120, 20_000]) requests.record(users, 200, ms)
   requests.record(users, 503, 30)
-  const text = renderMetrics({ requests, snapshot: app.serverWatch.snapshot })
+  const text = renderMetrics(readOf({ requests, snapshot: app.serverWatch.snapshot() }))
   const ok = 'method="GET",route="/users/:id",status_class="2xx"'
   const buckets = samples(text, 'http_request_duration_seconds_bucket')
   const expected: Record<string, number> = {
@@ -48,7 +48,7 @@ t.test('the duration histogram counts each request in the right buckets, by meth
 })
 
 t.test('issue 15.9: sample values are printed without float noise, and still round-trip', async (t) => {
-  const { formatValue } = await import('../lib/prometheus.js')
+  const { formatValue } = await import('../lib/prometheus/index.js')
   t.equal(formatValue(0.024321000000000002), '0.024321')
   t.equal(formatValue(24.321 / 1000), '0.024321')
   t.equal(formatValue(0.1 + 0.2), '0.3')
@@ -58,7 +58,7 @@ t.test('issue 15.9: sample values are printed without float noise, and still rou
   t.equal(formatValue(Number.POSITIVE_INFINITY), '+Inf')
   t.equal(formatValue(Number.NEGATIVE_INFINITY), '-Inf')
   t.equal(formatValue(Number.NaN), 'NaN')
-  const { msToSeconds } = await import('../lib/prometheus.js')
+  const { msToSeconds } = await import('../lib/prometheus/index.js')
   t.equal(formatValue(msToSeconds(4.09683199999927)), '0.004096832', 'a float sum of durations, at nanosecond resolution')
   for (const value of [0.001234567890123, 1234.5678, 1e-9, 123456789.123]) t.equal(Number(formatValue(value)), value, `${value} round-trips`)
 
@@ -80,15 +80,14 @@ t.test('the renderer only renders: heap spaces and GC pauses come from the read 
   const minor = new Histogram()
   minor.record(0.5)
   minor.record(3)
-  const text = renderMetrics({
-    requests: new RequestMetrics(10, 10, 100),
-    snapshot: app.serverWatch.snapshot,
-    heapSpaces: () => [space],
-    gc: () => new Map([['minor', minor]])
-  })
+  const text = renderMetrics(readOf({
+    snapshot: app.serverWatch.snapshot(),
+    heapSpaces: [space],
+    gc: new Map([['minor', minor]])
+  }))
   t.same([...samples(text, 'nodejs_heap_space_size_used_bytes')], [['{space="old"}', 1024]], 'the sampled spaces, and only those')
   t.equal(samples(text, 'nodejs_gc_duration_seconds_count').get('{kind="minor"}'), 2)
   t.equal(samples(text, 'nodejs_gc_duration_seconds_bucket').get('{kind="minor",le="0.001"}'), 1)
-  const bare = renderMetrics({ requests: new RequestMetrics(10, 10, 100), snapshot: app.serverWatch.snapshot })
+  const bare = renderMetrics(readOf({ snapshot: app.serverWatch.snapshot() }))
   t.notMatch(bare, /^nodejs_heap_space_|^nodejs_gc_/m, 'without them in the model, no such series')
 })

@@ -1,4 +1,5 @@
 import type { Alert, AlertEvent, AlertRuleView, AlertsView } from '../schemas/alerts.js'
+import { worstStatus, type HealthStatus } from '../status.js'
 import type { NormalizedRule } from './rules.js'
 
 /** Transitions kept for the dashboard's timeline. */
@@ -7,7 +8,6 @@ export const MAX_TRANSITIONS = 50
 type State = 'ok' | 'pending' | 'firing' | 'clearing'
 interface RuleState { rule: NormalizedRule, state: State, since: number, firedAt: number, value: number | null }
 
-const SEVERITY_RANK = { healthy: 0, degraded: 1, unhealthy: 2 } as const
 /** A clearing rule still fires until it has been back for `clearForMs`. */
 const fires = (state: State) => state === 'firing' || state === 'clearing'
 
@@ -93,10 +93,10 @@ export class AlertEngine {
   }
 
   /** The worst severity among the firing rules, as a health status. */
-  status (): 'healthy' | 'degraded' | 'unhealthy' {
-    let status: 'healthy' | 'degraded' | 'unhealthy' = 'healthy'
+  status (): HealthStatus {
+    let status: HealthStatus = 'healthy'
     for (const { rule, state } of this.states) {
-      if (fires(state) && SEVERITY_RANK[rule.severity] > SEVERITY_RANK[status]) status = rule.severity
+      if (fires(state)) status = worstStatus(status, rule.severity)
     }
     return status
   }

@@ -3,8 +3,8 @@ import { RecentRequests } from '../collectors/recent.js'
 import { loggableError } from '../error-text.js'
 import { Histogram } from '../histogram.js'
 import type { NormalizedOptions } from '../options.js'
-import type { Endpoint } from '../requests/store.js'
-import { AlertEngine } from './engine.js'
+import type { Endpoint } from '../requests/endpoint.js'
+import type { AlertEngine } from './engine.js'
 import { readPath } from './metric-path.js'
 import type { NormalizedRule } from './rules.js'
 import { createWebhook } from './webhook.js'
@@ -22,16 +22,16 @@ export interface AlertSources {
 }
 
 /**
- * The alert rules, their per-route windows, and where their transitions go (log, webhook, onAlert): evaluated
- * once per sample, after the history point, so that rules read the same figures as the snapshot.
+ * The alert rules' inputs (their per-route windows) and where their transitions go (log, webhook, onAlert),
+ * around an engine built on `config.rules`: evaluated once per sample, after the history point, so that rules
+ * read the same figures as the snapshot. The engine is made first, since the read model reads its status.
  */
 export function createAlerting (
   config: NonNullable<NormalizedOptions['alerts']>,
-  who: { hostname: string, pid: number },
+  engine: AlertEngine,
   sources: AlertSources,
   log: FastifyBaseLogger
 ) {
-  const engine = new AlertEngine(config.rules, who)
   const webhook = config.webhook === null ? null : createWebhook(config.webhook, log)
   // A rule on one route reads that route over the last minute, like application.recent.
   const routeWindows = new Map<NormalizedRule, RecentRequests>()
@@ -42,7 +42,7 @@ export function createAlerting (
     routeWindows.set(rule, new RecentRequests({
       get total () { return endpoint()?.count ?? 0 },
       get errorCount () { return endpoint()?.errorCount ?? 0 },
-      histogram: () => endpoint()?.combined() ?? EMPTY_HISTOGRAM
+      get histogram () { return endpoint()?.combined() ?? EMPTY_HISTOGRAM }
     }))
   }
   // Only the parts of the snapshot that some rule reads are built on each sample (the default rules read the
@@ -72,7 +72,7 @@ export function createAlerting (
     }
   }
 
-  return { engine, evaluate, close: () => webhook?.close() }
+  return { evaluate, close: () => webhook?.close() }
 }
 
 export type Alerting = ReturnType<typeof createAlerting>

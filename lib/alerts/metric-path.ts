@@ -32,27 +32,27 @@ function numericAt (schema: TSchema, segments: readonly string[]): boolean {
 /**
  * Parses and checks a rule's `metric` at register time: a dotted path to a number of the snapshot
  * (`eventLoop.delayMs.p99`, `checks.cache.durationMs`), or `application.endpoints["GET /users/:id"].p95`. Returns
- * the reason it is not one, as a string, so that the caller can name the rule.
+ * the reason it is not one, as a string that follows "which" (`is not a number in the /health snapshot`).
  */
 export function parseMetricPath (metric: unknown, checkNames: readonly string[]): MetricPath | string {
-  if (typeof metric !== 'string' || metric === '') return 'must be a path in the snapshot, such as "eventLoop.delayMs.p99"'
+  if (typeof metric !== 'string' || metric === '') return 'is not a path'
   const endpoint = ENDPOINT_PATH.exec(metric)
   if (endpoint !== null) {
     const field = endpoint[2] as EndpointField
-    if (!ENDPOINT_FIELDS.includes(field)) return `"${metric}": an endpoint's figure is one of ${ENDPOINT_FIELDS.join(', ')}`
+    if (!ENDPOINT_FIELDS.includes(field)) return `names no endpoint figure (one of ${ENDPOINT_FIELDS.join(', ')})`
     return { kind: 'endpoint', key: endpoint[1]!, field }
   }
   const segments = metric.split('.')
-  if (!segments.every((segment) => SEGMENT.test(segment))) return `"${metric}" is not a dotted path`
+  if (!segments.every((segment) => SEGMENT.test(segment))) return 'is not a dotted path'
   // Tables keyed by route or code are not read by rules (they are since start): one route is named in brackets.
   if (segments[0] === 'application' && ['endpoints', 'statusCodes', 'recentErrors'].includes(segments[1]!)) {
-    return `"${metric}": name one route as application.endpoints["GET /route"].p95 (p50, p95, p99 or errorRate, over the last minute)`
+    return 'reads a table: name one route as application.endpoints["GET /route"].p95 (p50, p95, p99 or errorRate, over the last minute)'
   }
   if (segments[0] === 'checks' && segments.length > 1 && !checkNames.includes(segments[1]!)) {
-    return `"${metric}" names no configured check (${checkNames.length === 0 ? 'none are configured' : checkNames.join(', ')})`
+    return `names no configured check (${checkNames.length === 0 ? 'none are configured' : checkNames.join(', ')})`
   }
   if (segments[0] === 'alerts' || !numericAt(HealthSnapshotSchema, segments)) {
-    return `"${metric}" is not a number in the /health snapshot`
+    return 'is not a number in the /health snapshot'
   }
   return { kind: 'path', segments }
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { FST_SERVER_WATCH_INVALID_ALERT, FST_SERVER_WATCH_INVALID_OPTION } from '../errors.js'
+import { fail, OptionGroup, show, type KnownKeys } from '../options/validate.js'
 import type { Alert, AlertEvent } from '../schemas/alerts.js'
 import { parseMetricPath, type MetricPath } from './metric-path.js'
 
@@ -75,56 +75,41 @@ export const DEFAULT_RULES: readonly AlertRule[] = Object.freeze([
   { name: 'heap-nearly-full', metric: 'memory.process.heapUsedPercent', above: 90, forMs: 60_000, severity: 'degraded' }
 ])
 
-const RULE_KEYS = new Set(['name', 'metric', 'above', 'below', 'forMs', 'clearForMs', 'severity', 'shed'])
-const ALERTS_KEYS = new Set(['rules', 'defaults', 'webhook', 'onAlert', 'shedding'])
+const RULE_KEYS = { name: true, metric: true, above: true, below: true, forMs: true, clearForMs: true, severity: true, shed: true } satisfies KnownKeys<AlertRule>
+const ALERTS_KEYS = { rules: true, defaults: true, webhook: true, onAlert: true, shedding: true } satisfies KnownKeys<AlertsOptions>
+const WEBHOOK_KEYS = { url: true, format: true, timeoutMs: true, retries: true } satisfies KnownKeys<WebhookOptions>
+const SHEDDING_KEYS = { retryAfterSeconds: true, handler: true } satisfies KnownKeys<NonNullable<AlertsOptions['shedding']>>
+const WEBHOOK_FORMATS = ['slack', 'discord', 'teams', 'json'] as const
 const NAME = /^[\w.-]{1,64}$/
+const MAX_DURATION_MS = 86_400_000
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype
-
-function duration (rule: Record<string, unknown>, name: string, key: string, fallback: number): number {
-  const value = rule[key] ?? fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 86_400_000) {
-    throw new FST_SERVER_WATCH_INVALID_ALERT(name, `"${key}" must be an integer of milliseconds from 0 to 86400000`)
+/** One rule, at `path` (`alerts.rules.0`): every error names the rule's option by its full path. */
+function rule (raw: unknown, path: string, checkNames: readonly string[], sampleIntervalMs: number): NormalizedRule {
+  const group: OptionGroup = OptionGroup.of(raw, path, RULE_KEYS, 'a rule { name, metric, above | below, forMs?, clearForMs?, severity?, shed? }')
+  const nameExpected = '1 to 64 letters, digits, ".", "_" or "-"'
+  const name = group.string('name', null, NAME, nameExpected) ?? group.fail('name', nameExpected)
+  const metric = group.values.metric
+  const parsed = parseMetricPath(metric, checkNames)
+  if (typeof parsed === 'string') group.fail('metric', 'a path to a number of the /health snapshot, such as "eventLoop.delayMs.p99"', `${show(metric)}, which ${parsed}`)
+  if (group.has('above') === group.has('below')) {
+    fail(path, 'a rule with exactly one of "above" and "below"', group.has('above') ? 'both' : 'neither')
   }
-  return value
-}
-
-function rule (raw: unknown, index: number, checkNames: readonly string[], sampleIntervalMs: number): NormalizedRule {
-  if (!isPlainObject(raw)) throw new FST_SERVER_WATCH_INVALID_ALERT(`#${index}`, 'must be an object { name, metric, above | below, forMs?, severity? }')
-  const name = typeof raw.name === 'string' && NAME.test(raw.name) ? raw.name : null
-  if (name === null) throw new FST_SERVER_WATCH_INVALID_ALERT(`#${index}`, '"name" must be 1 to 64 letters, digits, ".", "_" or "-"')
-  for (const key of Object.keys(raw)) {
-    if (!RULE_KEYS.has(key)) throw new FST_SERVER_WATCH_INVALID_ALERT(name, `has an unknown key "${key}" (known: ${[...RULE_KEYS].join(', ')})`)
-  }
-  const path = parseMetricPath(raw.metric, checkNames)
-  if (typeof path === 'string') throw new FST_SERVER_WATCH_INVALID_ALERT(name, `"metric" ${path}`)
-  if ((raw.above === undefined) === (raw.below === undefined)) {
-    throw new FST_SERVER_WATCH_INVALID_ALERT(name, 'needs exactly one of "above" and "below"')
-  }
-  const direction = raw.above !== undefined ? 'above' : 'below'
-  const threshold = raw[direction]
-  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {
-    throw new FST_SERVER_WATCH_INVALID_ALERT(name, `"${direction}" must be a finite number`)
-  }
-  const severity = raw.severity ?? 'degraded'
-  if (severity !== 'degraded' && severity !== 'unhealthy') {
-    throw new FST_SERVER_WATCH_INVALID_ALERT(name, '"severity" must be "degraded" or "unhealthy"')
-  }
-  if (raw.shed !== undefined && typeof raw.shed !== 'boolean') throw new FST_SERVER_WATCH_INVALID_ALERT(name, '"shed" must be a boolean')
-  const forMs = duration(raw, name, 'forMs', DEFAULT_FOR_MS)
+  const direction = group.has('above') ? 'above' : 'below'
+  const threshold = group.values[direction]
+  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) group.fail(direction, 'a finite number')
+  const forMs = group.integer('forMs', DEFAULT_FOR_MS, 0, MAX_DURATION_MS)
   return {
     name,
-    metric: raw.metric as string,
-    path,
+    metric: metric as string,
+    path: parsed,
     direction,
     threshold,
     forMs,
     // Three samples at least by default, so that a figure flapping around its threshold does not fire and resolve
     // on every other sample even with forMs: 0.
-    clearForMs: duration(raw, name, 'clearForMs', Math.max(forMs, 3 * sampleIntervalMs)),
-    severity,
-    shed: raw.shed === true
+    clearForMs: group.integer('clearForMs', Math.max(forMs, 3 * sampleIntervalMs), 0, MAX_DURATION_MS),
+    severity: group.oneOf('severity', ['degraded', 'unhealthy'], 'degraded'),
+    shed: group.boolean('shed', false)
   }
 }
 
@@ -139,69 +124,44 @@ export function webhookFormat (url: URL): Required<WebhookOptions>['format'] {
 
 function webhook (value: unknown): Required<WebhookOptions> | null {
   if (value === undefined) return null
-  const spec = typeof value === 'string' ? { url: value } : value
   // The URL carries its own secret: an error describes it, never shows it.
-  const expected = 'an http(s) URL or { url, format?, timeoutMs?, retries? }'
-  if (!isPlainObject(spec)) throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.webhook', expected, typeof spec)
-  for (const key of Object.keys(spec)) {
-    if (!['url', 'format', 'timeoutMs', 'retries'].includes(key)) throw new FST_SERVER_WATCH_INVALID_OPTION(`alerts.webhook.${key}`, 'not set (unknown key)', 'a value')
-  }
+  const group = OptionGroup.of(typeof value === 'string' ? { url: value } : value, 'alerts.webhook', WEBHOOK_KEYS, 'an http(s) URL or { url, format?, timeoutMs?, retries? }')
+  const urlName = typeof value === 'string' ? 'alerts.webhook' : 'alerts.webhook.url'
   let url: URL
   try {
-    url = new URL(spec.url as string)
+    url = new URL(group.values.url as string)
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol')
   } catch {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.webhook', expected, 'a value that is not an http(s) URL')
+    return fail(urlName, 'an http(s) URL', 'a value that is not an http(s) URL')
   }
-  const format = spec.format ?? webhookFormat(url)
-  if (!['slack', 'discord', 'teams', 'json'].includes(format as string)) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.webhook.format', '"slack", "discord", "teams" or "json"', JSON.stringify(format))
+  return {
+    url: url.href,
+    format: group.oneOf('format', WEBHOOK_FORMATS, webhookFormat(url)),
+    timeoutMs: group.integer('timeoutMs', DEFAULT_WEBHOOK_TIMEOUT_MS, 1, 60_000),
+    retries: group.integer('retries', DEFAULT_WEBHOOK_RETRIES, 0, 10)
   }
-  const timeoutMs = spec.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS
-  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.webhook.timeoutMs', 'an integer from 1 to 60000', String(timeoutMs))
-  }
-  const retries = spec.retries ?? DEFAULT_WEBHOOK_RETRIES
-  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > 10) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.webhook.retries', 'an integer from 0 to 10', String(retries))
-  }
-  return { url: url.href, format: format as Required<WebhookOptions>['format'], timeoutMs, retries }
 }
 
 /** The `alerts` option, checked at register: `false` turns every rule off, the defaults included. */
 export function normalizeAlerts (value: unknown, checkNames: readonly string[], sampleIntervalMs: number): NormalizedAlerts | null {
   if (value === false) return null
-  const spec = value ?? {}
-  if (!isPlainObject(spec)) throw new FST_SERVER_WATCH_INVALID_OPTION('alerts', 'false or { rules?, defaults?, webhook?, onAlert?, shedding? }', typeof spec)
-  for (const key of Object.keys(spec)) {
-    if (!ALERTS_KEYS.has(key)) throw new FST_SERVER_WATCH_INVALID_OPTION(`alerts.${key}`, `not set (unknown key; known: ${[...ALERTS_KEYS].join(', ')})`, 'a value')
-  }
-  if (spec.rules !== undefined && !Array.isArray(spec.rules)) throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.rules', 'an array of rules', typeof spec.rules)
-  if (spec.defaults !== undefined && typeof spec.defaults !== 'boolean') throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.defaults', 'a boolean', String(spec.defaults))
-  if (spec.onAlert !== undefined && typeof spec.onAlert !== 'function') throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.onAlert', 'a function (event) => void', typeof spec.onAlert)
-  const own = ((spec.rules ?? []) as unknown[]).map((raw, index) => rule(raw, index, checkNames, sampleIntervalMs))
+  const group = OptionGroup.of(value === undefined ? {} : value, 'alerts', ALERTS_KEYS, 'false or { rules?, defaults?, webhook?, onAlert?, shedding? }')
+  const rules = group.values.rules ?? []
+  if (!Array.isArray(rules)) return group.fail('rules', 'an array of rules')
+  const own = rules.map((raw: unknown, index) => rule(raw, `alerts.rules.${index}`, checkNames, sampleIntervalMs))
   const names = new Set<string>()
-  for (const { name } of own) {
-    if (names.has(name)) throw new FST_SERVER_WATCH_INVALID_ALERT(name, 'is defined twice')
+  for (const [index, { name }] of own.entries()) {
+    if (names.has(name)) fail(`alerts.rules.${index}.name`, 'a name no other rule has', show(name))
     names.add(name)
   }
-  const defaults = spec.defaults === false ? [] : DEFAULT_RULES.filter((r) => !names.has(r.name)).map((raw, index) => rule(raw, index, checkNames, sampleIntervalMs))
-  const shedding = spec.shedding ?? {}
-  if (!isPlainObject(shedding)) throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.shedding', '{ retryAfterSeconds?, handler? }', typeof shedding)
-  const retryAfterSeconds = shedding.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS
-  if (typeof retryAfterSeconds !== 'number' || !Number.isInteger(retryAfterSeconds) || retryAfterSeconds < 0 || retryAfterSeconds > 86_400) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.shedding.retryAfterSeconds', 'an integer from 0 to 86400', String(retryAfterSeconds))
-  }
-  if (shedding.handler !== undefined && typeof shedding.handler !== 'function') {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('alerts.shedding.handler', 'a function (request, reply, alerts) => void', typeof shedding.handler)
-  }
-  const rules = [...defaults, ...own]
-  if (rules.length === 0) return null
-  return {
-    rules,
-    webhook: webhook(spec.webhook),
-    onAlert: (spec.onAlert as NormalizedAlerts['onAlert']) ?? null,
-    retryAfterSeconds,
-    shedHandler: (shedding.handler as NormalizedAlerts['shedHandler']) ?? null
-  }
+  const defaults = group.boolean('defaults', true)
+    ? DEFAULT_RULES.filter((r) => !names.has(r.name)).map((raw, index) => rule(raw, `DEFAULT_RULES.${index}`, checkNames, sampleIntervalMs))
+    : []
+  const onAlert = group.func<NonNullable<NormalizedAlerts['onAlert']>>('onAlert', 'a function (event) => void')
+  const shedding = OptionGroup.of(group.values.shedding ?? {}, 'alerts.shedding', SHEDDING_KEYS, '{ retryAfterSeconds?, handler? }')
+  const retryAfterSeconds = shedding.integer('retryAfterSeconds', DEFAULT_RETRY_AFTER_SECONDS, 0, 86_400)
+  const shedHandler = shedding.func<NonNullable<NormalizedAlerts['shedHandler']>>('handler', 'a function (request, reply, alerts) => void')
+  const all = [...defaults, ...own]
+  if (all.length === 0) return null
+  return { rules: all, webhook: webhook(group.values.webhook), onAlert, retryAfterSeconds, shedHandler }
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
-import { FST_SERVER_WATCH_SHEDDING, sendRefusal } from '../errors.js'
+import { FST_SERVER_WATCH_SHEDDING } from '../errors.js'
+import { sendRefusal } from '../refusal.js'
 import type { RouteConfig } from '../requests/fastify-internals.js'
 import type { AlertEngine } from './engine.js'
 import type { NormalizedAlerts } from './rules.js'

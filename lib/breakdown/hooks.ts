@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { routeConfigReader, type RouteConfig } from '../requests/fastify-internals.js'
-import { NOT_FOUND_KEY } from '../requests/store.js'
+import { NOT_FOUND_KEY } from '../requests/endpoint.js'
 import { RequestContext, type RequestStorage } from './context.js'
 import { RouteBreakdown, type RouteTable } from './routes.js'
 

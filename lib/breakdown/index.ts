@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyBaseLogger } from 'fastify'
 import type { MongoClientLike } from '../collectors/mongo/client-types.js'
-import { OVERFLOW_KEY } from '../requests/store.js'
+import { OVERFLOW_KEY } from '../requests/endpoint.js'
 import { createRequestStorage, type RequestContext } from './context.js'
 import { attributesCorrectly, createDatabaseBreakdown, type DatabaseBreakdown } from './database.js'
 import { createBreakdownHooks, type BreakdownHooks } from './hooks.js'

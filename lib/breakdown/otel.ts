@@ -4,7 +4,7 @@
  * conventions ask: `http.request.method`, `server.address`, `server.port`, `http.response.status_code`, and
  * `error.type` for a failure or a 5xx; built once per host, method and status, never per call.
  */
-import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
+import { HTTP_DURATION_BOUNDS } from '../prometheus/buckets.js'
 import type { OtelMeter } from '../otel/types.js'
 import { OTHER_HOSTS, type HostStats } from './hosts.js'
 import type { OutboundBreakdown } from './outbound.js'

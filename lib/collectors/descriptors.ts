@@ -1,7 +1,12 @@
 import { opendirSync, readlinkSync } from 'node:fs'
 import { setImmediate as loopTurn } from 'node:timers/promises'
 
-export interface DescriptorCounts { openFiles: number | null, connections: number | null }
+export interface DescriptorCounts {
+  openFiles: number | null
+  connections: number | null
+  /** Every open descriptor, less the one the walk's own listing holds (as prom-client's process_open_fds counts). */
+  descriptors: number | null
+}
 
 export interface DescriptorWalkerOptions {
   /** /proc/self/fd; a fixture folder in tests. */
@@ -17,7 +22,7 @@ export interface DescriptorWalkerOptions {
  */
 const WALK_SHARE = 0.01
 const LINKS_PER_BATCH = 64
-const NONE: DescriptorCounts = { openFiles: null, connections: null }
+const NONE: DescriptorCounts = { openFiles: null, connections: null, descriptors: null }
 
 /**
  * Sockets and open regular files, from the links in /proc/self/fd, counted in small batches between which the
@@ -29,6 +34,8 @@ export function createDescriptorWalker ({ dir = '/proc/self/fd', now = () => per
   let walking: Promise<void> | null = null
   let nextWalkAt = -Infinity
   let closed = false
+  // The listing's own descriptor is one of /proc/self/fd's entries while it is read.
+  const ownListing = dir === '/proc/self/fd' ? 1 : 0
 
   async function walk (): Promise<void> {
     const started = now()
@@ -37,6 +44,7 @@ export function createDescriptorWalker ({ dir = '/proc/self/fd', now = () => per
     if (closed) return
     let connections = 0
     let openFiles = 0
+    let descriptors = 0
     // Listed and read synchronously, in batches of 64 between which the loop is free: each batch holds it for well
     // under a millisecond (a few µs a link, one getdents for the listing). Not through the thread pool: every
     // round trip there woke the idle loop (and a pool thread) once more, four times a walk for a small app
@@ -48,6 +56,7 @@ export function createDescriptorWalker ({ dir = '/proc/self/fd', now = () => per
           await loopTurn()
           if (closed) return
         }
+        descriptors++
         let target: string
         try {
           target = readlinkSync(`${dir}/${entry.name}`)
@@ -61,7 +70,7 @@ export function createDescriptorWalker ({ dir = '/proc/self/fd', now = () => per
       listing.closeSync()
     }
     if (closed) return
-    counts = { openFiles, connections }
+    counts = { openFiles, connections, descriptors: Math.max(0, descriptors - ownListing) }
     nextWalkAt = now() + (now() - started) * (1 / WALK_SHARE - 1)
   }
 

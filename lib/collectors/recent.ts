@@ -1,14 +1,15 @@
-import { BUCKET_COUNT, quantilesOf, type Histogram } from '../histogram.js'
+import { BUCKET_COUNT, quantilesOf } from '../histogram.js'
 import type { Static } from '@sinclair/typebox'
 import { round } from '../format.js'
+import type { RequestCounters } from '../requests/counts.js'
 import type { RecentRequestsSchema } from '../schemas/health.js'
 
 /** The window that alert rules on request figures read: long enough to smooth one slow request, short enough to clear. */
 export const RECENT_WINDOW_MS = 60_000
 const CHECKPOINT_MS = 10_000
 
-/** The counters a window is taken of: the application's, or one endpoint's. */
-export interface RequestCounters { readonly total: number, readonly errorCount: number, histogram (): Histogram }
+/** The counters a window is taken of: the application's, or one endpoint's (its `histogram` read once a tick). */
+export type WindowSource = Pick<RequestCounters, 'total' | 'errorCount' | 'histogram'>
 
 /**
  * The snapshot's `application.recent`: `windowSeconds` reaches up to 70 once the ring is full (checkpoints are 10 s
@@ -31,11 +32,11 @@ export class RecentRequests {
   private latestOldest: Checkpoint | null = null
   private latestTotal = 0
 
-  constructor (private readonly source: RequestCounters, private readonly windowMs = RECENT_WINDOW_MS) {}
+  constructor (private readonly source: WindowSource, private readonly windowMs = RECENT_WINDOW_MS) {}
 
   /** Called once per sample: takes a checkpoint when the last is 10 s old, then computes the window. */
   tick (now: number): RecentFigures {
-    const histogram = this.source.histogram()
+    const histogram = this.source.histogram
     const newest = this.ring.at(-1)
     if (newest === undefined || now - newest.time >= CHECKPOINT_MS) {
       const reuse = this.ring.length > this.windowMs / CHECKPOINT_MS ? this.ring.shift()! : null

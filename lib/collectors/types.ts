@@ -7,7 +7,7 @@ import { loggableError } from '../error-text.js'
  *   once through `failureLogger` (again only after it has recovered) and reports as null until the next sample
  *   that succeeds; the figures it could read stay. A failure that is the figure itself (a check's `fail`, the
  *   database's `unhealthy`) is recorded as that figure, not logged as a fault.
- * - The sample step (lib/watch.ts) does not guard the collectors again. The sampling loop (lib/sampler.ts) has
+ * - The sample step (lib/watch/sample.ts) does not guard the collectors again. The sampling loop (lib/sampler.ts) has
  *   the one backstop: should a sample still reject (a bug), it logs once and re-arms, so the loop never stops.
  */
 

@@ -1,5 +1,5 @@
 import { FST_SERVER_WATCH_INVALID_METRIC } from '../errors.js'
-import { LabelledSeries, type Labels, type Series } from './series.js'
+import { LabelledSeries, type Labels, type Series, type SeriesOptions } from './series.js'
 
 export interface CounterMetric {
   /** Adds `value` (default 1, never negative) to the series of `labels` (none: the metric's unlabelled series). */
@@ -14,8 +14,8 @@ export class Counter implements CounterMetric {
   private readonly unlabelled: Cell = { value: 0 }
   private readonly series: LabelledSeries<Cell>
 
-  constructor (readonly name: string, readonly help: string, readonly labelNames: readonly string[], readonly maxSeries: number) {
-    this.series = new LabelledSeries(name, labelNames, maxSeries, () => ({ value: 0 }), this.unlabelled)
+  constructor (readonly name: string, readonly help: string, readonly labelNames: readonly string[], readonly maxSeries: number, options?: SeriesOptions) {
+    this.series = new LabelledSeries(name, labelNames, maxSeries, () => ({ value: 0 }), this.unlabelled, options)
   }
 
   inc (value = 1, labels?: Labels): void {
@@ -27,8 +27,10 @@ export class Counter implements CounterMetric {
 
   /** Every series with a value, the unlabelled one first (a labelled counter's only once it counted). */
   values (): Array<Series<Cell>> {
-    if (this.labelNames.length === 0) return this.series.all()
-    const all = this.series.all()
-    return this.unlabelled.value > 0 ? [{ labels: {}, value: this.unlabelled }, ...all] : all
+    return this.series.all(this.labelNames.length === 0 || this.unlabelled.value > 0)
+  }
+
+  get seriesCount (): number {
+    return this.series.size
   }
 }

@@ -1,5 +1,5 @@
 import { FST_SERVER_WATCH_INVALID_METRIC } from '../errors.js'
-import { LabelledSeries, type Labels, type Series } from './series.js'
+import { LabelledSeries, type Labels, type Series, type SeriesOptions } from './series.js'
 
 export interface GaugeMetric {
   /** Sets the series of `labels` (none: the unlabelled series) to `value`. */
@@ -26,9 +26,10 @@ export class Gauge implements GaugeMetric {
     readonly help: string,
     readonly labelNames: readonly string[],
     readonly maxSeries: number,
-    readonly collect: (() => number | null) | null
+    readonly collect: (() => number | null) | null,
+    options?: SeriesOptions
   ) {
-    this.series = new LabelledSeries(name, labelNames, maxSeries, () => ({ value: null }), this.unlabelled)
+    this.series = new LabelledSeries(name, labelNames, maxSeries, () => ({ value: null }), this.unlabelled, options)
   }
 
   set (value: number, labels?: Labels): void {
@@ -62,8 +63,10 @@ export class Gauge implements GaugeMetric {
 
   /** Every series, the unlabelled one first (a labelled gauge's only once it was set). */
   values (): Array<Series<Cell>> {
-    if (this.labelNames.length === 0) return this.series.all()
-    const all = this.series.all()
-    return this.unlabelled.value !== null ? [{ labels: {}, value: this.unlabelled }, ...all] : all
+    return this.series.all(this.labelNames.length === 0 || this.unlabelled.value !== null)
+  }
+
+  get seriesCount (): number {
+    return this.series.size
   }
 }

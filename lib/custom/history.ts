@@ -1,4 +1,4 @@
-import { Histogram, HistogramWindow } from '../histogram.js'
+import { HistogramWindow } from '../histogram.js'
 import { Counter } from './counter.js'
 import { CustomHistogram } from './histogram.js'
 import type { CustomMetric, CustomMetrics } from './registry.js'
@@ -20,8 +20,7 @@ interface Ring {
   readonly values: Float64Array
   /** A counter's total at the last sample. */
   lastTotal: number
-  /** A histogram's series added together, and the window that reads what was recorded since the last sample. */
-  readonly combined: Histogram | null
+  /** The window on a histogram's series together (its running total), which reads what was recorded since the last sample. */
   readonly window: HistogramWindow | null
 }
 
@@ -69,13 +68,11 @@ export class CustomHistory {
   }
 
   private add (metric: CustomMetric): Ring {
-    const combined = metric instanceof CustomHistogram ? combine(metric, new Histogram()) : null
     const ring: Ring = {
       metric,
       values: new Float64Array(this.timestamps.length).fill(Number.NaN),
       lastTotal: metric instanceof Counter ? total(metric) : 0,
-      combined,
-      window: combined === null ? null : new HistogramWindow(combined)
+      window: metric instanceof CustomHistogram ? new HistogramWindow(metric.total) : null
     }
     this.rings.set(metric.name, ring)
     return ring
@@ -96,8 +93,6 @@ function figureOf (ring: Ring, elapsedSeconds: number): number | null {
     return rate
   }
   if (metric instanceof CustomHistogram) {
-    ring.combined!.reset()
-    combine(metric, ring.combined!)
     const since = ring.window!.advance()
     return since.count === 0 ? null : since.quantiles([0.95])[0]!
   }
@@ -110,9 +105,4 @@ function total (counter: Counter): number {
   let sum = 0
   for (const { value } of counter.values()) sum += value.value
   return sum
-}
-
-function combine (metric: CustomHistogram, into: Histogram): Histogram {
-  for (const { value } of metric.values()) into.add(value)
-  return into
 }

@@ -4,14 +4,17 @@ import type { CustomMetricSnapshot, CustomMetricsSnapshot } from '../schemas/cus
 import { Counter, type CounterMetric } from './counter.js'
 import { Gauge, type GaugeMetric } from './gauge.js'
 import { CustomHistogram, type HistogramMetric } from './histogram.js'
-import { DEFAULT_MAX_SERIES } from './series.js'
+import { DEFAULT_MAX_SERIES, OVERFLOW_MARK, type SeriesBudget, type SeriesOptions } from './series.js'
 
 export interface MetricOptions {
   /** The HELP text in /metrics and the `help` field in /health. */
   help?: string
   /** The labels a record may name; every label set is one series, at most `maxSeries` of them. */
   labelNames?: readonly string[]
-  /** Distinct label sets kept; the rest share one series whose labels read "(other)". Default 100. */
+  /**
+   * Distinct label sets kept; the rest share one series whose labels read "(other)", marked `series_overflow="true"`.
+   * Default 100.
+   */
   maxSeries?: number
 }
 
@@ -22,8 +25,23 @@ export interface GaugeOptions extends MetricOptions {
 
 export type CustomMetric = Counter | Gauge | CustomHistogram
 
+/** Custom metrics a process may register (`maxCustomMetrics`): each one costs memory and a family in every scrape. */
+export const DEFAULT_MAX_CUSTOM_METRICS = 1000
+/**
+ * Series across every custom metric (`maxCustomSeries`): a histogram series holds 722 counters (2.9 kB) and writes
+ * 16 lines in /metrics. At 10,000 histogram series a scrape is 7.5 MB and GC pauses grow (benchmark/README.md).
+ */
+export const DEFAULT_MAX_CUSTOM_SERIES = 2000
+
+export interface CustomMetricsOptions {
+  maxMetrics?: number
+  maxSeries?: number
+  /** The `prometheus.labels` names: a metric's label of the same name would make its series carry it twice. */
+  constantLabels?: readonly string[]
+}
+
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
-/** The plugin's own families start with these (lib/prometheus.ts); a custom metric may not take them. */
+/** The plugin's own families start with these (lib/prometheus/families/); a custom metric may not take them. */
 export const RESERVED_PREFIXES = ['server_watch_', 'http_', 'process_', 'nodejs_', 'system_', 'mongodb_']
 const OPTION_NAMES: Record<CustomMetric['type'], string[]> = {
   counter: ['help', 'labelNames', 'maxSeries'],
@@ -50,17 +68,39 @@ export class CustomMetrics {
   private readonly exposed = new Set<string>()
   private readonly collectors: Array<{ gauge: Gauge, failures: ReturnType<typeof failureLogger> }> = []
   private readonly listeners = new Set<(metric: CustomMetric) => void>()
+  readonly maxMetrics: number
+  private readonly constantLabels: readonly string[]
+  private readonly budget: SeriesBudget
+  private budgetLogged = false
 
-  constructor (private readonly log: { warn: (obj: object, msg: string) => void }) {}
+  constructor (private readonly log: { warn: (obj: object, msg: string) => void }, options: CustomMetricsOptions = {}) {
+    this.maxMetrics = options.maxMetrics ?? DEFAULT_MAX_CUSTOM_METRICS
+    this.constantLabels = options.constantLabels ?? []
+    this.budget = {
+      used: 0,
+      max: options.maxSeries ?? DEFAULT_MAX_CUSTOM_SERIES,
+      exhausted: (metric) => {
+        if (this.budgetLogged) return
+        this.budgetLogged = true
+        this.log.warn({ metric, maxCustomSeries: this.budget.max },
+          `server-watch: custom metrics hold ${this.budget.max} series (maxCustomSeries): new label sets now record into each metric's overflow series (series_overflow="true")`)
+      }
+    }
+  }
 
-  readonly counter = (name: string, options?: MetricOptions): CounterMetric => this.register('counter', name, options, (o) =>
-    new Counter(name, o.help, o.labelNames, o.maxSeries))
+  readonly counter = (name: string, options?: MetricOptions): CounterMetric => this.register('counter', name, options, (o, series) =>
+    new Counter(name, o.help, o.labelNames, o.maxSeries, series))
 
-  readonly gauge = (name: string, options?: GaugeOptions): GaugeMetric => this.register('gauge', name, options, (o) =>
-    new Gauge(name, o.help, o.labelNames, o.maxSeries, o.collect))
+  readonly gauge = (name: string, options?: GaugeOptions): GaugeMetric => this.register('gauge', name, options, (o, series) =>
+    new Gauge(name, o.help, o.labelNames, o.maxSeries, o.collect, series))
 
-  readonly histogram = (name: string, options?: MetricOptions): HistogramMetric => this.register('histogram', name, options, (o) =>
-    new CustomHistogram(name, o.help, o.labelNames, o.maxSeries))
+  readonly histogram = (name: string, options?: MetricOptions): HistogramMetric => this.register('histogram', name, options, (o, series) =>
+    new CustomHistogram(name, o.help, o.labelNames, o.maxSeries, series))
+
+  /** Series held by every custom metric together (each metric's unlabelled one aside): at most `maxCustomSeries`. */
+  get seriesCount (): number {
+    return this.budget.used
+  }
 
   /** Every metric, in the order registered. */
   all (): CustomMetric[] {
@@ -101,7 +141,7 @@ export class CustomMetrics {
     return snapshot
   }
 
-  private register<T extends CustomMetric> (type: T['type'], name: string, raw: unknown, create: (options: Normalized) => T): T {
+  private register<T extends CustomMetric> (type: T['type'], name: string, raw: unknown, create: (options: Normalized, series: SeriesOptions) => T): T {
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new FST_SERVER_WATCH_INVALID_METRIC(String(name), `is not a valid name (letters, digits and "_", not starting with a digit): ${type}`)
     }
@@ -113,12 +153,28 @@ export class CustomMetrics {
         ? `is already registered as a ${type} with other options`
         : `is already registered as a ${existing.type}`)
     }
+    if (this.metrics.size >= this.maxMetrics) {
+      throw new FST_SERVER_WATCH_INVALID_METRIC(name, `would be custom metric number ${this.maxMetrics + 1}: at most ${this.maxMetrics} may be registered (the maxCustomMetrics option)`)
+    }
+    const constant = options.labelNames.find((label) => this.constantLabels.includes(label))
+    if (constant !== undefined) {
+      throw new FST_SERVER_WATCH_INVALID_METRIC(name, `has a label "${constant}", which prometheus.labels already adds to every series: a series would carry it twice`)
+    }
     const reserved = RESERVED_PREFIXES.find((prefix) => name.startsWith(prefix))
     if (reserved !== undefined) throw new FST_SERVER_WATCH_INVALID_METRIC(name, `may not start with "${reserved}": the plugin's own metrics do`)
     const names = exposedNames(type, name)
     const clash = names.find((exposed) => this.exposed.has(exposed))
     if (clash !== undefined) throw new FST_SERVER_WATCH_INVALID_METRIC(name, `would write "${clash}" in /metrics, which another custom metric writes`)
-    const metric = create(options)
+    let overflowLogged = false
+    const metric = create(options, {
+      budget: this.budget,
+      onOverflow: () => {
+        if (overflowLogged) return
+        overflowLogged = true
+        this.log.warn({ metric: name, maxSeries: options.maxSeries },
+          `server-watch: custom metric "${name}" has ${options.maxSeries} series (its maxSeries): new label sets now record into its overflow series (series_overflow="true")`)
+      }
+    })
     for (const exposed of names) this.exposed.add(exposed)
     this.metrics.set(name, metric)
     if (metric instanceof Gauge && metric.collect !== null) {
@@ -148,6 +204,7 @@ function normalize (type: CustomMetric['type'], name: string, raw: unknown): Nor
       throw new FST_SERVER_WATCH_INVALID_METRIC(name, `has an invalid label name ${JSON.stringify(label)} (letters, digits and "_", not starting with a digit or "__")`)
     }
     if (type === 'histogram' && label === 'le') throw new FST_SERVER_WATCH_INVALID_METRIC(name, 'may not have a label "le": Prometheus histograms use it')
+    if (label === OVERFLOW_MARK) throw new FST_SERVER_WATCH_INVALID_METRIC(name, `may not have a label "${OVERFLOW_MARK}": it marks the overflow series`)
     if (labelNames.indexOf(label) !== i) throw new FST_SERVER_WATCH_INVALID_METRIC(name, `names the label "${label}" twice`)
   }
   if (typeof maxSeries !== 'number' || !Number.isInteger(maxSeries) || maxSeries < 1 || maxSeries > 10_000) {
@@ -178,9 +235,14 @@ function metricSnapshot (metric: CustomMetric): CustomMetricSnapshot {
     return {
       type: 'histogram',
       help: metric.help,
-      values: metric.values().map(({ labels, value }) => {
+      // A series' figures are kept with the count they were read at: an unchanged series is not read again.
+      values: metric.values().map((series) => {
+        const { labels, value } = series
+        if (series.summary?.count === value.count) return series.summary.figures
         const { mean: _mean, ...percentiles } = value.summary()
-        return { labels, count: value.count, sum: Math.round(value.sum * 1e3) / 1e3, ...percentiles }
+        const figures = { labels, count: value.count, sum: Math.round(value.sum * 1e3) / 1e3, ...percentiles }
+        series.summary = { count: value.count, figures }
+        return figures
       })
     }
   }

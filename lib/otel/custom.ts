@@ -3,7 +3,7 @@ import { Gauge } from '../custom/gauge.js'
 import { CustomHistogram } from '../custom/histogram.js'
 import type { CustomMetric, CustomMetrics } from '../custom/registry.js'
 import type { Labels } from '../custom/series.js'
-import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
+import { HTTP_DURATION_BOUNDS } from '../prometheus/buckets.js'
 import type { OtelBatchCallback, OtelMeter, OtelObservable } from './types.js'
 
 /**

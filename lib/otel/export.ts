@@ -5,16 +5,17 @@
  */
 import { readFileSync } from 'node:fs'
 import { getHeapSpaceStatistics } from 'node:v8'
-import type { Endpoint, RequestMetrics } from '../requests/store.js'
-import { NOT_FOUND_KEY } from '../requests/store.js'
-import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
+import { NOT_FOUND_KEY, type Endpoint } from '../requests/endpoint.js'
+import type { RecordObserver } from '../requests/store.js'
+import type { RequestCounters } from '../requests/counts.js'
+import { HTTP_DURATION_BOUNDS } from '../prometheus/buckets.js'
 import type { CustomMetrics } from '../custom/registry.js'
 import type { SampledSnapshot } from '../watch.js'
 import { exportCustomMetrics } from './custom.js'
 import { exportMongoOperations, type CommandEvents } from './mongo.js'
 import { exportOutboundCalls } from '../breakdown/otel.js'
 import type { OutboundBreakdown } from '../breakdown/outbound.js'
-import type { OtelAttributes, OtelBatchCallback, OtelMeterProvider, OtelObservable } from './types.js'
+import type { OtelAttributes, OtelBatchCallback, OtelHistogram, OtelMeterProvider, OtelObservable } from './types.js'
 
 export const METER_NAME = 'fastify-server-watch'
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -24,7 +25,7 @@ const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'P
 export const MONGO_POOL_NAME = 'mongodb'
 
 export interface ExportSource {
-  requests: RequestMetrics
+  requests: RequestCounters
   sampled (): SampledSnapshot
   /** The app's own metrics: exported as they are registered. */
   custom?: CustomMetrics
@@ -35,17 +36,13 @@ export interface ExportSource {
 }
 
 /**
- * Creates the instruments once and starts feeding them; returns the function that stops. The request duration is
- * the one synchronous instrument: the OpenTelemetry API has no observable histogram, and its histograms take
- * single values, so a pre-aggregated histogram cannot be handed over. Each request's duration is recorded into it
- * once, in seconds, with buckets on the plugin's Prometheus bounds, by wrapping `requests.record` here: a user
- * without OpenTelemetry runs the original, with no branch added.
+ * `http.server.request.duration`, the one synchronous instrument: the OpenTelemetry API has no observable
+ * histogram, and its histograms take single values, so a pre-aggregated histogram cannot be handed over. Each
+ * request's duration is recorded into it once, in seconds, with buckets on the plugin's Prometheus bounds, by the
+ * observer the request store is built with (lib/requests/store.ts): a store without one runs no extra code.
  */
-export function exportOpenTelemetry (meterProvider: OtelMeterProvider, source: ExportSource): () => void {
-  const meter = meterProvider.getMeter(METER_NAME, PACKAGE_VERSION)
-  const { requests } = source
-
-  const duration = meter.createHistogram('http.server.request.duration', {
+export function exportRequestDurations (meterProvider: OtelMeterProvider): { observer: RecordObserver, stop (): void } {
+  const duration = meterProvider.getMeter(METER_NAME, PACKAGE_VERSION).createHistogram('http.server.request.duration', {
     description: 'Duration of HTTP server requests',
     unit: 's',
     advice: { explicitBucketBoundaries: [...HTTP_DURATION_BOUNDS] }
@@ -58,11 +55,23 @@ export function exportOpenTelemetry (meterProvider: OtelMeterProvider, source: E
     if (attributes === undefined) byStatus.set(statusCode, (attributes = requestAttributes(endpoint, statusCode)))
     return attributes
   }
-  const record = requests.record
-  requests.record = function recordAndExport (endpoint: Endpoint, statusCode: number, durationMs: number): void {
-    record.call(this, endpoint, statusCode, durationMs)
-    duration.record(durationMs / 1000, attributesOf(endpoint, statusCode))
+  // Stopping swaps the sink rather than adding a test to every request.
+  let sink: OtelHistogram = duration
+  return {
+    observer: (endpoint, statusCode, durationMs) => { sink.record(durationMs / 1000, attributesOf(endpoint, statusCode)) },
+    stop () { sink = STOPPED }
   }
+}
+
+const STOPPED: OtelHistogram = { record () {} }
+
+/**
+ * Creates the observable instruments once and starts feeding them; returns the function that stops. The request
+ * duration is exportRequestDurations's.
+ */
+export function exportOpenTelemetry (meterProvider: OtelMeterProvider, source: ExportSource): () => void {
+  const meter = meterProvider.getMeter(METER_NAME, PACKAGE_VERSION)
+  const { requests } = source
 
   const gauge = (name: string, unit: string, description: string) => meter.createObservableGauge(name, { unit, description })
   const upDown = (name: string, unit: string, description: string) => meter.createObservableUpDownCounter(name, { unit, description })
@@ -132,8 +141,6 @@ export function exportOpenTelemetry (meterProvider: OtelMeterProvider, source: E
     stopMongo?.()
     stopOutbound?.()
     meter.removeBatchObservableCallback(observe, observables)
-    // The prototype's record again.
-    delete (requests as Partial<RequestMetrics>).record
   }
 }
 

@@ -4,7 +4,7 @@
  * plugin's own ping and serverStatus are left out, as in the snapshot's command stats.
  */
 import type { MongoCommandEndedEvent, MongoCommandStartedEvent } from '../collectors/mongo/client-types.js'
-import { HTTP_DURATION_BOUNDS } from '../prometheus.js'
+import { HTTP_DURATION_BOUNDS } from '../prometheus/buckets.js'
 import { OwnCommandIds } from '../collectors/mongo/commands.js'
 import { MAX_COMMAND_NAMES, OTHER_COMMANDS } from '../collectors/mongo/limits.js'
 import type { OtelAttributes, OtelMeter } from './types.js'

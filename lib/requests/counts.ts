@@ -15,6 +15,8 @@ export interface EndpointCounters {
   readonly byClass: ReadonlyArray<Histogram | undefined>
   /** Every class together: what the snapshot's percentiles read. */
   combined (): Histogram
+  /** With `prometheus: { statusCode: true }`: durations by status slot (the code from 100 to 999, 0 for any other). */
+  readonly byCode?: ReadonlyMap<number, Histogram>
 }
 
 export interface RequestCounters {

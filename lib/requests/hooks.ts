@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Shedding } from '../alerts/shedding.js'
 import { routeConfigReader, type RouteConfig } from './fastify-internals.js'
-import { Endpoint, type RequestMetrics } from './store.js'
+import { Endpoint } from './endpoint.js'
+import type { RequestMetrics } from './store.js'
 
 /** The config of a route that is not counted (`config.serverWatch: false`, the plugin's own routes). */
 const SKIP = new Endpoint('*', '(not counted)')
@@ -139,10 +140,10 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false, sh
     // Gone while a hook before ours was running: its close has passed, so it is settled now.
     if (watched != null && isGone(request, watched)) {
       request[kStart] = SETTLED
-      metrics.aborted++
+      metrics.abortedBeforeStart()
     } else {
       request[kStart] = performance.now()
-      metrics.inFlight++
+      metrics.started()
       if (watched != null) watch(watched, reply)
     }
   }
@@ -178,14 +179,13 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false, sh
   function handOver (request: Tracked): void {
     if (!isStarted(request)) return
     request[kStart] = SETTLED
-    metrics.inFlight--
+    metrics.left()
   }
 
   function abort (request: Tracked): void {
     if (!isStarted(request)) return
     request[kStart] = SETTLED
-    metrics.inFlight--
-    metrics.aborted++
+    metrics.abortedInFlight()
   }
 
   function onSend (request: Tracked, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
@@ -231,10 +231,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false, sh
       finish(request, reply, endpoint, start)
     } else {
       request[kStart] = SETTLED
-      if (start > 0) {
-        metrics.inFlight--
-        metrics.aborted++
-      }
+      if (start > 0) metrics.abortedInFlight()
     }
   }
 
@@ -251,7 +248,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false, sh
     let durationMs = 0
     if (start > 0) {
       durationMs = performance.now() - start
-      metrics.inFlight--
+      metrics.left()
       release(request, reply)
     }
     metrics.record(endpoint, reply.statusCode, durationMs)
@@ -270,16 +267,16 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false, sh
   function onTimeout (request: Tracked, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const start = request[kStart] ?? 0
     // DEFERRED: a streamed response that stalled.
-    if (start > 0 || start === DEFERRED) metrics.timedOut++
+    if (start > 0 || start === DEFERRED) metrics.timedOutOne()
     done()
   }
 
   // Left out of the totals, the error rate and the latencies: a rule on the error rate that sheds would otherwise
   // keep itself firing with its own 503s.
   function shed (request: Tracked): void {
-    if (isStarted(request)) metrics.inFlight--
+    if (isStarted(request)) metrics.left()
     request[kStart] = SETTLED
-    metrics.shed++
+    metrics.shedOne()
   }
 
   return { onRequest: shedding === null ? onRequest : onRequestShedding, onSend, onError, onTimeout }

@@ -1,12 +1,12 @@
 import type { FastifyRequest } from 'fastify'
 import { Histogram, bucketIndex } from '../histogram.js'
 import { errorCode, errorText } from '../error-text.js'
-import { OTHER_STATUS_KEY, combined, requestFigures } from './figures.js'
+import { OTHER_STATUS_KEY, requestFigures } from './figures.js'
 import type { ApplicationSnapshot, RecentError } from '../schemas/health.js'
 import { SlowestRequests } from '../collectors/slowest.js'
+import type { RequestCounters } from './counts.js'
+import { EndpointTable, type Endpoint } from './endpoint.js'
 
-export const NOT_FOUND_KEY = '(not found)'
-export const OVERFLOW_KEY = '(other routes)'
 /** The `statusCodes` key of a status code that is not an integer from 100 to 999. */
 export { OTHER_STATUS_KEY }
 
@@ -16,28 +16,6 @@ export { OTHER_STATUS_KEY }
  */
 export const statusSlot = (statusCode: number): number =>
   statusCode >= 100 && statusCode < 1000 && (statusCode | 0) === statusCode ? statusCode : 0
-
-export class Endpoint {
-  count = 0
-  errorCount = 0
-  /**
-   * Durations by status class (index 1 to 5 for 1xx to 5xx), each created on the first response of its class,
-   * so that Prometheus gets a duration histogram per method, route and status class.
-   */
-  readonly byClass: Array<Histogram | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined]
-  constructor (readonly method: string, readonly route: string, readonly key = `${method} ${route}`) {}
-
-  record (index: number, statusClass: number, durationMs: number): void {
-    this.count++
-    if (statusClass === 5) this.errorCount++
-    ;(this.byClass[statusClass] ??= new Histogram()).recordAt(index, durationMs)
-  }
-
-  /** Every class together: what the snapshot's percentiles read. */
-  combined (): Histogram {
-    return combined(this)
-  }
-}
 
 interface StoredError {
   time: number
@@ -49,77 +27,103 @@ interface StoredError {
   code: string | undefined
 }
 
-/** What readers other than the hooks see of the store (the read model's request part): nothing they can change. */
-export interface RequestsView {
-  readonly total: number
-  readonly errorCount: number
-  readonly inFlight: number
-  readonly shed: number
-  readonly aborted: number
-  readonly timedOut: number
-  /** Whether timeouts are counted at all: only with a `connectionTimeout` (else `timedOut` is always 0). */
-  readonly countsTimeouts: boolean
-  /** Indexed by status code, as in RequestMetrics. */
-  readonly statusCodes: Readonly<Uint32Array>
-  readonly histogram: Histogram
-  /** Every endpoint with its histograms by status class, the shared buckets last. */
-  allEndpoints (): readonly Endpoint[]
+/** Called with every response recorded, after the store has counted it (the OpenTelemetry export's duration). */
+export type RecordObserver = (endpoint: Endpoint, statusCode: number, durationMs: number) => void
+
+/** What the store is built with besides its bounds: both decided once, at start-up. */
+export interface RequestMetricsOptions {
+  /** Timeouts are counted: the server has a `connectionTimeout`, so the plugin adds its onTimeout hook. */
+  countsTimeouts?: boolean
+  /** Sees every recorded response. Chosen here so that a store without one runs the plain `record`. */
+  observer?: RecordObserver | null
+  /** `prometheus: { statusCode: true }`: each endpoint also keeps its durations by exact status code. */
+  byStatusCode?: boolean
 }
 
 /**
  * The request figures, fed by the hooks (./hooks.ts) and read by the read model: counters, histograms, endpoints,
  * status codes, recent errors. Fixed memory. It knows no sampling interval and keeps no rate: request rates are
- * computed in one place, the history (lib/history.ts).
+ * computed in one place, the history (lib/history.ts). Only its own methods change it: readers get getters.
  */
-export class RequestMetrics implements RequestsView {
+export class RequestMetrics implements RequestCounters {
   total = 0
   errorCount = 0
-  inFlight = 0
-  /** Requests refused by load shedding (lib/alerts/shedding.ts), counted nowhere else. */
-  shed = 0
-  aborted = 0
-  timedOut = 0
-  /** Set by the plugin when it adds its onTimeout hook. */
-  countsTimeouts = false
+  private active = 0
+  private abortedCount = 0
+  private shedCount = 0
+  private timedOutCount = 0
   /**
    * Indexed by status code, 100 to 999 (what Node lets a response write): one increment per response, no key
    * built. Slot 0 counts any other value (`OTHER_STATUS_KEY`), so that every counted response has a code.
    */
   readonly statusCodes = new Uint32Array(1000)
   readonly histogram = new Histogram()
-  readonly endpoints = new Map<string, Endpoint>()
-  readonly notFound = new Endpoint('*', NOT_FOUND_KEY, NOT_FOUND_KEY)
-  readonly overflow = new Endpoint('*', OVERFLOW_KEY, OVERFLOW_KEY)
+  private readonly table: EndpointTable
+  /** The routes' endpoints by key (the not-found and overflow endpoints are apart). */
+  readonly endpoints: ReadonlyMap<string, Endpoint>
+  readonly notFound: Endpoint
+  readonly overflow: Endpoint
   readonly slowest = new SlowestRequests()
   /** The p99 of all responses as of the last tick, and the response total it was computed at. */
   private p99: number | null = null
   private p99Total = -1
   private readonly recentErrors: Array<StoredError | undefined>
   private nextError = 0
+  private readonly observer: RecordObserver | null
+  private readonly timeouts: boolean
 
   constructor (
-    private readonly maxRoutes: number,
+    maxRoutes: number,
     private readonly maxRecentErrors: number,
-    private readonly maxMessageLength: number
+    private readonly maxMessageLength: number,
+    { countsTimeouts = false, observer = null, byStatusCode = false }: RequestMetricsOptions = {}
   ) {
     this.recentErrors = new Array(maxRecentErrors).fill(undefined)
+    this.timeouts = countsTimeouts
+    this.observer = observer
+    // Chosen once: a store without an observer keeps the prototype's record, with no branch added to it.
+    if (observer !== null) this.record = this.recordObserved
+    this.table = new EndpointTable(maxRoutes, byStatusCode)
+    this.endpoints = this.table.byKey
+    this.notFound = this.table.notFound
+    this.overflow = this.table.overflow
   }
+
+  /** Whether timeouts are counted at all (see RequestsView): fixed at construction. */
+  get countsTimeouts (): boolean { return this.timeouts }
+  /** Requests being served now. */
+  get inFlight (): number { return this.active }
+  /** Requests whose client left before the response was written in full. */
+  get aborted (): number { return this.abortedCount }
+  /** Requests refused by load shedding (lib/alerts/shedding.ts), counted nowhere else. */
+  get shed (): number { return this.shedCount }
+  /** Requests whose socket hit Fastify's connectionTimeout (only counted with `countsTimeouts`). */
+  get timedOut (): number { return this.timedOutCount }
+
+  /** A request entered the hooks: in flight until it is recorded, handed over, aborted or shed. */
+  started (): void { this.active++ }
+  /** A request in flight left without being aborted (recorded, handed over, or shed: see `shedOne`). */
+  left (): void { this.active-- }
+  /** A request in flight whose client left before its response was written. */
+  abortedInFlight (): void {
+    this.active--
+    this.abortedCount++
+  }
+
+  /** A request whose connection had already gone when our first hook saw it: never in flight. */
+  abortedBeforeStart (): void { this.abortedCount++ }
+  /** A request refused by load shedding (the hook calls `left` too if it was in flight). */
+  shedOne (): void { this.shedCount++ }
+  timedOutOne (): void { this.timedOutCount++ }
 
   /** The shared stats object of `METHOD pattern`: a new one until `maxRoutes` keys exist, then the overflow. */
   endpointFor (method: string, url: string): Endpoint {
-    const key = `${method} ${url}`
-    let endpoint = this.endpoints.get(key)
-    if (endpoint === undefined) {
-      if (this.endpoints.size >= this.maxRoutes) return this.overflow
-      endpoint = new Endpoint(method, url, key)
-      this.endpoints.set(key, endpoint)
-    }
-    return endpoint
+    return this.table.endpointFor(method, url)
   }
 
   /** Every endpoint with its shared buckets, in the order they were first used. */
   allEndpoints (): Endpoint[] {
-    return [...this.endpoints.values(), this.notFound, this.overflow]
+    return this.table.all()
   }
 
   record (endpoint: Endpoint, statusCode: number, durationMs: number): void {
@@ -128,9 +132,15 @@ export class RequestMetrics implements RequestsView {
     this.histogram.recordAt(index, durationMs)
     const slot = statusSlot(statusCode)
     const statusClass = slot >= 100 && slot < 600 ? (slot / 100) | 0 : 5
-    endpoint.record(index, statusClass, durationMs)
+    endpoint.record(index, statusClass, durationMs, slot)
     this.statusCodes[slot]!++
     if (statusClass === 5) this.errorCount++
+  }
+
+  /** `record` when an observer was given: counted first, then observed. */
+  private recordObserved (endpoint: Endpoint, statusCode: number, durationMs: number): void {
+    RequestMetrics.prototype.record.call(this, endpoint, statusCode, durationMs)
+    this.observer!(endpoint, statusCode, durationMs)
   }
 
   /** Anything can be thrown (null, a Proxy, a BigInt message): only strings are stored, so snapshots always serialise. */
@@ -163,7 +173,7 @@ export class RequestMetrics implements RequestsView {
   /** The application figures but the rate and the recent window, which the read model adds. */
   snapshot (now: number): Omit<ApplicationSnapshot, 'recent' | 'requestsPerSecond'> {
     return {
-      ...requestFigures(this, this.inFlight, this.allEndpoints()),
+      ...requestFigures(this),
       recentErrors: this.readRecentErrors(),
       slowestRequests: this.slowest.read(now)
     }

@@ -8,7 +8,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Access } from '../access/index.js'
 import type { CustomHistoryResponse } from '../custom/history.js'
 import type { AlertsView } from '../schemas/alerts.js'
-import { FST_SERVER_WATCH_TOO_MANY_STREAMS, FST_SERVER_WATCH_UNKNOWN_PROCESS, sendRefusal } from '../errors.js'
+import { FST_SERVER_WATCH_TOO_MANY_STREAMS, FST_SERVER_WATCH_UNKNOWN_PROCESS } from '../errors.js'
+import { sendRefusal } from '../refusal.js'
 import { createStreamHub, type StreamSource } from './stream-hub.js'
 import { DEFAULT_HISTORY_RANGE, HISTORY_RANGE_ERROR, HISTORY_RANGES, HistoryRangeSchema, type HistoryRange, type HistoryResponse } from '../schemas/history.js'
 
@@ -17,8 +18,8 @@ export interface DashboardWatch extends StreamSource {
   history: { query (range: HistoryRange): HistoryResponse }
   alertsView (): AlertsView
   customHistory? (): CustomHistoryResponse
-  /** Shared mode (lib/shared/watch.ts): one live process's last five minutes, by its id. */
-  shared?: { processSeries (id: string): { timestamps: number[], series: Record<string, Array<number | null>> } | null } | null
+  /** One live process's last five minutes, by its id (shared mode; null for an unknown id or with one process). */
+  fleet?: { processSeries (id: string): { timestamps: number[], series: Record<string, Array<number | null>> } | null }
 }
 
 export interface DashboardOptions {
@@ -169,7 +170,7 @@ export function registerDashboard (app: FastifyInstance, opts: DashboardOptions)
       const { range, process } = request.query
       if (process === undefined) return reply.header('cache-control', 'no-store').send(watch.history.query(range))
       const fleet = watch.history.query('5m')
-      const one = watch.shared?.processSeries(process) ?? null
+      const one = watch.fleet?.processSeries(process) ?? null
       if (one === null) return sendRefusal(reply, new FST_SERVER_WATCH_UNKNOWN_PROCESS(process))
       const series = Object.fromEntries(Object.keys(fleet.series).map((name) => [name, one.series[name] ?? one.timestamps.map(() => null)]))
       reply.header('cache-control', 'no-store').send({ range: '5m', stepMs: fleet.stepMs, timestamps: one.timestamps, series })

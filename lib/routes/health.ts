@@ -6,6 +6,7 @@ import { HEALTH_JSON, prefersHealthJson } from '../health-json/negotiation.js'
 import { HealthJsonSchema } from '../schemas/health-json.js'
 import { HealthSnapshotSchema, HealthStatus } from '../schemas/health.js'
 import type { Watch } from '../watch.js'
+import { documented } from './openapi.js'
 
 /** What a caller that `authorize` does not allow gets: enough for a load balancer or a probe, nothing more. */
 export const HealthSummarySchema = Type.Object({
@@ -58,7 +59,10 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
     ...common,
     method: 'GET',
     url: healthPath,
-    schema: { response: { 200: negotiated, 503: negotiated } },
+    schema: {
+      ...documented('The server\'s health', 'healthy, degraded or unhealthy (503), with the checks, the database and the figures for callers that authorize allows (the status alone for others); application/health+json by Accept.'),
+      response: { 200: negotiated, 503: negotiated }
+    },
     async handler (request, reply) {
       const healthJson = prefersHealthJson(request.headers.accept)
       noStore(reply, healthJson)
@@ -82,7 +86,10 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
     ...common,
     method: 'GET',
     url: `${base}/live`,
-    schema: { response: { 200: probeResponse } },
+    schema: {
+      ...documented('Liveness probe', 'The process answers: always pass. No authorisation, no details.'),
+      response: { 200: probeResponse }
+    },
     handler (request, reply) {
       noStore(reply, prefersHealthJson(request.headers.accept))
       reply.send({ status: 'pass' })
@@ -96,7 +103,10 @@ export function registerHealth (app: FastifyInstance, { watch, healthPath, acces
     ...common,
     method: 'GET',
     url: `${base}/ready`,
-    schema: { response: { 200: probeResponse, 503: probeResponse } },
+    schema: {
+      ...documented('Readiness probe', 'fail (503) until the first sample, or while a required check or database of this process fails; pass or warn (200) otherwise.'),
+      response: { 200: probeResponse, 503: probeResponse }
+    },
     handler (request, reply) {
       noStore(reply, prefersHealthJson(request.headers.accept))
       const status = watch.sampledAt() === null ? 'fail' : HEALTH_JSON_STATUS[watch.ownStatus()]

@@ -4,9 +4,8 @@ import type { Readable } from 'node:stream'
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Access } from '../access/index.js'
-import { createTokenMatcher, presentedSecret } from '../access/token.js'
-import { FST_SERVER_WATCH_HEAP_TOO_LARGE, FST_SERVER_WATCH_PROFILE_TOO_LARGE, sendRefusal } from '../errors.js'
-import type { Authorize } from '../options.js'
+import { FST_SERVER_WATCH_HEAP_TOO_LARGE, FST_SERVER_WATCH_PROFILE_TOO_LARGE, type CodedError } from '../errors.js'
+import { sendRefusal } from '../refusal.js'
 import { captureAllocationProfile } from '../profiles/allocations.js'
 import { captureCpuProfile } from '../profiles/cpu.js'
 import { HEAP_ROOM, checkHeapRoom, takeHeapSnapshot, type HeapRoom } from '../profiles/heap.js'
@@ -16,15 +15,22 @@ import { summarizeAllocationProfile, summarizeCpuProfile, type AllocationSummary
 export const DEFAULT_PROFILE_SECONDS = 10
 export const MAX_PROFILE_SECONDS = 60
 
+/**
+ * The allowed values are listed, not only bounded: Ajv coerces `1e309` to Infinity and then skips `minimum` and
+ * `maximum` for a number that is not finite, which let a 1 ms profile and a TimeoutOverflowWarning through.
+ */
 export const ProfileQuerystring = Type.Object({
-  seconds: Type.Integer({ minimum: 1, maximum: MAX_PROFILE_SECONDS, default: DEFAULT_PROFILE_SECONDS })
+  seconds: Type.Integer({
+    minimum: 1,
+    maximum: MAX_PROFILE_SECONDS,
+    enum: Array.from({ length: MAX_PROFILE_SECONDS }, (_, i) => i + 1),
+    default: DEFAULT_PROFILE_SECONDS
+  })
 })
 
 export interface ProfilesOptions {
   dashboardPath: string
-  access: Pick<Access, 'hook'>
-  tokens: readonly string[] | null
-  authorize: Authorize | null
+  access: Pick<Access, 'hook' | 'via'>
   /** Tests only: a profiler with its own cool-down or size limit, and what the heap check reads. */
   profiler?: Profiler
   heapRoom?: HeapRoom
@@ -40,8 +46,7 @@ export function profileFileName (kind: CaptureKind, at: Date, host = hostname(),
   return `${safeHost}-${pid}-${stamp}.${EXTENSIONS[kind]}`
 }
 
-type CodedError = Error & { code: string, statusCode: number }
-const isCoded = (error: unknown): error is CodedError =>
+const isCoded = (error: unknown): error is CodedError & { statusCode: number } =>
   error instanceof Error && typeof (error as CodedError).code === 'string' &&
   (error as CodedError).code.startsWith('FST_SERVER_WATCH_') && typeof (error as CodedError).statusCode === 'number'
 
@@ -51,22 +56,15 @@ const isCoded = (error: unknown): error is CodedError =>
  * which the page shows after its download. Only for callers that `access.hook` lets in, never cross-site.
  */
 export function registerProfiles (app: FastifyInstance, opts: ProfilesOptions): void {
-  const { access, tokens, authorize } = opts
+  const { access } = opts
   const profiler = opts.profiler ?? new Profiler()
   const heapRoom = opts.heapRoom ?? HEAP_ROOM
-  const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath.replace(/\/$/, '')
-  const matches = tokens === null ? null : createTokenMatcher(tokens)
+  // normalizeOptions took any trailing slash off (lib/options.ts).
+  const root = opts.dashboardPath === '/' ? '' : opts.dashboardPath
   const config = { serverWatch: false }
 
   // preClose: the server waits for open responses before onClose hooks run, and a capture would hold it open.
   app.addHook('preClose', (done) => { profiler.close(); done() })
-
-  /** How the caller got past access.hook, for the log: never the secret itself. */
-  function via (request: FastifyRequest): 'token' | 'authorize' | 'local' {
-    const secret = matches === null ? null : presentedSecret(request.headers.authorization)
-    if (secret !== null && matches!(secret)) return 'token'
-    return authorize !== null ? 'authorize' : 'local'
-  }
 
   function begin (kind: CaptureKind, reply: FastifyReply): Capture | null {
     try {
@@ -92,7 +90,7 @@ export function registerProfiles (app: FastifyInstance, opts: ProfilesOptions): 
   function remember (request: FastifyRequest, kind: CaptureKind, file: string, bytes: number, startedAt: number, summary: LastCapture['summary']): void {
     const durationMs = Math.round(performance.now() - startedAt)
     profiler.last = { kind, file, bytes, capturedAt: new Date().toISOString(), durationMs, summary }
-    request.log.info({ profile: kind, client: request.ip, via: via(request), durationMs, bytes, file },
+    request.log.info({ profile: kind, client: request.ip, via: access.via(request), durationMs, bytes, file },
       `server-watch: ${LABELS[kind]} captured`)
   }
 

@@ -7,7 +7,6 @@ const RECONNECT_MS = 3_000
 // A few frames at 200 routes: room for a client on a slow link to catch up, and a bound on what one holds.
 const MAX_STREAM_BUFFERED_BYTES = 256 * 1024
 const STALLED_STREAM_MS = 30_000
-const TABLE_EVERY_SAMPLES = 5
 
 /** What the hub reads from the plugin's watch (lib/watch.ts): the snapshot, after each sample. */
 export interface StreamSource {
@@ -22,12 +21,29 @@ export interface StreamHub {
   closeAll (): void
 }
 
-const sampleFrame = (snapshot: object, point: HistoryPoint) =>
-  `event: sample\ndata: ${JSON.stringify({ snapshot, point })}\n\n`
+type Endpoints = HealthSnapshot['application']['endpoints']
 
-// JSON.stringify leaves out a key whose value is undefined: the page keeps the table it last got.
+const sampleFrame = (snapshot: object, point: HistoryPoint, endpointChanges?: Endpoints) =>
+  `event: sample\ndata: ${JSON.stringify({ snapshot, point, endpointChanges })}\n\n`
+
+// JSON.stringify leaves out a key whose value is undefined: the frame's endpointChanges stand in for the table.
 const withoutTable = (snapshot: HealthSnapshot) =>
   ({ ...snapshot, application: { ...snapshot.application, endpoints: undefined } })
+
+/**
+ * The routes whose figures moved since the previous sample (an endpoint's figures change only with its count), or
+ * null when a route left the table (then only the whole table is right).
+ */
+function changedEndpoints (previous: Map<string, number>, endpoints: Endpoints): Endpoints | null {
+  const changes: Endpoints = {}
+  let kept = 0
+  for (const [route, endpoint] of Object.entries(endpoints)) {
+    const count = previous.get(route)
+    if (count !== undefined) kept++
+    if (count !== endpoint.count) changes[route] = endpoint
+  }
+  return kept === previous.size ? changes : null
+}
 
 export interface StreamHubOptions {
   heartbeatMs?: number
@@ -41,9 +57,8 @@ export interface StreamHubOptions {
 interface StreamState {
   /** Since when the stream has been over maxBufferedBytes (null: keeping up). */
   behindSince: number | null
-  /** `totalRequests` when the stream last got the endpoint table (-1: never); the table changes only with it. */
-  tableTotal: number
-  samplesSinceTable: number
+  /** The number of the last sample whose frame the stream got (-1: none yet). */
+  lastSample: number
 }
 
 /**
@@ -56,8 +71,9 @@ interface StreamState {
  * after `stalledMs` behind, so that memory per stream stays bounded whatever the client does.
  *
  * The endpoint table is most of a frame (figures: benchmark/README.md, "Scrapes and stream frames"): a stream gets
- * it in its first frame, then only when it changed and at most every TABLE_EVERY_SAMPLES samples; the page keeps
- * the last one it got.
+ * it whole in its first frame (and after a skipped frame), then, in `endpointChanges`, only the routes whose
+ * figures moved since the previous sample: the page merges them into the table it holds, so that its table and
+ * its cards always show the same sample (issue 30.9).
  */
 export function createStreamHub (watch: StreamSource, maxStreams: number, {
   heartbeatMs = HEARTBEAT_MS,
@@ -68,6 +84,9 @@ export function createStreamHub (watch: StreamSource, maxStreams: number, {
   const streams = new Map<PassThrough, StreamState>()
   let unsubscribe: (() => void) | null = null
   let heartbeat: NodeJS.Timeout | null = null
+  /** Samples sent since the subscription, and each route's count at the last one. */
+  let samples = 0
+  let counts = new Map<string, number>()
 
   /** Writes `frame(state)` to every stream that keeps up; drops those behind for stalledMs. */
   const send = (frame: (state: StreamState) => string) => {
@@ -92,18 +111,20 @@ export function createStreamHub (watch: StreamSource, maxStreams: number, {
   }
   const onSample = (point: HistoryPoint) => {
     const snapshot = watch.snapshot()
-    const total = snapshot.application.totalRequests
+    const endpoints = snapshot.application.endpoints
+    const changes = changedEndpoints(counts, endpoints)
+    counts = new Map(Object.entries(endpoints).map(([route, endpoint]) => [route, endpoint.count]))
+    const previous = samples++
     let full: string | null = null
     let lite: string | null = null
     send((state) => {
-      state.samplesSinceTable++
-      if (state.tableTotal === -1 || (state.tableTotal !== total && state.samplesSinceTable >= TABLE_EVERY_SAMPLES)) {
-        state.tableTotal = total
-        state.samplesSinceTable = 0
+      const hasPrevious = state.lastSample === previous
+      state.lastSample = samples
+      if (changes === null || !hasPrevious) {
         full ??= sampleFrame(snapshot, point)
         return full
       }
-      lite ??= sampleFrame(withoutTable(snapshot), point)
+      lite ??= sampleFrame(withoutTable(snapshot), point, changes)
       return lite
     })
   }
@@ -114,6 +135,8 @@ export function createStreamHub (watch: StreamSource, maxStreams: number, {
     if (streams.size === 0) {
       unsubscribe?.()
       unsubscribe = null
+      samples = 0
+      counts = new Map()
       if (heartbeat !== null) clearTimeout(heartbeat)
       heartbeat = null
     }
@@ -123,7 +146,7 @@ export function createStreamHub (watch: StreamSource, maxStreams: number, {
     open () {
       if (streams.size >= maxStreams) return null
       const stream = new PassThrough()
-      streams.set(stream, { behindSince: null, tableTotal: -1, samplesSinceTable: 0 })
+      streams.set(stream, { behindSince: null, lastSample: -1 })
       // Sent at once so that the browser sees the stream open before the first sample.
       stream.write(`retry: ${RECONNECT_MS}\n: connected\n\n`)
       if (unsubscribe === null) unsubscribe = watch.onSample(onSample)

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Count, Nullable, NullableNumber, Percentiles } from './common.js'
+import { Count, HealthStatusSchema, Nullable, NullableNumber, Percentiles } from './common.js'
 import { AlertSchema } from './alerts.js'
 import { CustomMetricsSchema } from './custom.js'
 import { DatabaseSchema } from './database.js'
@@ -11,7 +11,8 @@ const NullableBytes = Nullable(Bytes)
 const Percent = Type.Number({ minimum: 0, maximum: 100 })
 const NullablePercent = Nullable(Percent)
 
-export const HealthStatus = Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy')])
+/** The snapshot's `status` (routes/health.ts answers with it alone). */
+export const HealthStatus = HealthStatusSchema
 
 export const CheckResultSchema = Type.Object({
   status: Type.Union([Type.Literal('pass'), Type.Literal('fail'), Type.Literal('pending')]),

@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Nullable, NullableNumber } from './common.js'
+import { HealthStatusSchema, Nullable, NullableNumber } from './common.js'
 
-const Status = Type.Union([Type.Literal('healthy'), Type.Literal('degraded'), Type.Literal('unhealthy')])
 const NullableBytes = Nullable(Type.Integer({ minimum: 0, description: 'bytes' }))
 
 /** One live process of an app whose processes share a directory (the `shared` option, lib/shared/). */
@@ -12,7 +11,7 @@ export const ProcessRowSchema = Type.Object({
   workerId: Nullable(Type.String({ description: 'PM2\'s pm_id or node:cluster\'s worker id' })),
   startedAt: Type.String({ format: 'date-time' }),
   uptimeSeconds: Type.Integer({ minimum: 0 }),
-  status: Status,
+  status: HealthStatusSchema,
   totalRequests: Type.Integer({ minimum: 0, description: 'this process\'s own requests' }),
   errorCount: Type.Integer({ minimum: 0 }),
   requestsPerSecond: Type.Number({ minimum: 0 }),

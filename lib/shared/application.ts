@@ -1,7 +1,7 @@
 import { Histogram } from '../histogram.js'
-import type { FleetView } from './store.js'
+import type { RequestCounters } from '../requests/counts.js'
 import { requestFigures } from '../requests/figures.js'
-import type { Counts } from './tally.js'
+import type { FleetView } from './merge.js'
 
 /**
  * The fleet's request figures in the snapshot's shape: counters added up, percentiles from the merged buckets.
@@ -9,10 +9,9 @@ import type { Counts } from './tally.js'
  * minute, the slowest requests) stays the answering process's own.
  */
 export function fleetApplication (view: FleetView) {
-  const { counts, gauges } = view
   return {
-    ...requestFigures(counts, gauges.inFlight, view.routes().allEndpoints()),
-    requestsPerSecond: gauges.requestsPerSecond,
+    ...requestFigures(view.requests),
+    requestsPerSecond: view.gauges.requestsPerSecond,
     recentErrors: view.recentErrors
   }
 }
@@ -26,7 +25,7 @@ export class FleetTotals {
   errorCount = 0
   readonly histogram = new Histogram()
 
-  fill (counts: Counts): void {
+  fill (counts: Pick<RequestCounters, 'total' | 'errorCount' | 'histogram'>): void {
     // Never backwards: a window over a histogram that shrank would read negative counts.
     if (counts.total < this.total) return
     this.total = counts.total

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import cluster from 'node:cluster'
-import { rmSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, constants, openSync, rmSync, statSync } from 'node:fs'
 import { basename, extname, join, resolve } from 'node:path'
-import { FST_SERVER_WATCH_INVALID_OPTION, FST_SERVER_WATCH_SHARED_DIR } from '../errors.js'
+import { FST_SERVER_WATCH_SHARED_DIR } from '../errors.js'
+import { OptionGroup, type KnownKeys } from '../options/validate.js'
+import { assertSafeDirectory } from './directory.js'
 
 export const SHARED_DIR_ENV = 'SERVER_WATCH_DIR'
 
@@ -17,7 +19,11 @@ export interface NormalizedShared {
   dir: string
   name: string
   workerId: string | null
+  /** Where the directory came from, for the errors that name it: `"shared.dir" option` or SERVER_WATCH_DIR. */
+  source: string
 }
+
+const SHARED_KEYS = { dir: true, name: true } satisfies KnownKeys<SharedOptions>
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
@@ -34,51 +40,40 @@ export function defaultWorkerId (env: NodeJS.ProcessEnv = process.env): string |
 }
 
 /**
- * `shared` (the option wins) or SERVER_WATCH_DIR; null when neither is set. The directory must exist and take a
- * file: checked by writing one, since permission bits do not tell (root writes anywhere a mount allows).
+ * `shared` (the option wins) or SERVER_WATCH_DIR; null when neither is set. The directory must exist: checked
+ * without writing anything (whether it takes a file is `checkWritable`'s, when shared mode starts).
  */
 export function normalizeShared (value: unknown, env: NodeJS.ProcessEnv = process.env): NormalizedShared | null {
   if (value === false) return null
-  let dir: unknown
-  let source: string
-  let name: unknown
-  if (value === undefined) {
-    dir = env[SHARED_DIR_ENV]
-    if (dir === undefined || dir === '') return null
-    source = SHARED_DIR_ENV
-  } else {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new FST_SERVER_WATCH_INVALID_OPTION('shared', '{ dir, name? } or false', typeof value === 'string' ? JSON.stringify(value) : String(value))
-    }
-    const options = value as Record<string, unknown>
-    for (const key of Object.keys(options)) {
-      if (key !== 'dir' && key !== 'name') throw new FST_SERVER_WATCH_INVALID_OPTION(`shared.${key}`, 'absent (unknown option; shared takes dir and name)', typeof options[key])
-    }
-    dir = options.dir ?? env[SHARED_DIR_ENV]
-    source = options.dir === undefined ? SHARED_DIR_ENV : '"shared.dir" option'
-    name = options.name
-    if (dir === undefined) throw new FST_SERVER_WATCH_INVALID_OPTION('shared.dir', `a directory path (or set ${SHARED_DIR_ENV})`, 'undefined')
-  }
-  if (typeof dir !== 'string' || dir === '') throw new FST_SERVER_WATCH_INVALID_OPTION('shared.dir', 'a directory path', typeof dir)
-  if (name !== undefined && (typeof name !== 'string' || !NAME_PATTERN.test(name))) {
-    throw new FST_SERVER_WATCH_INVALID_OPTION('shared.name', '1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit', typeof name === 'string' ? JSON.stringify(name) : typeof name)
-  }
+  const fromEnv = env[SHARED_DIR_ENV] === '' ? undefined : env[SHARED_DIR_ENV]
+  if (value === undefined && fromEnv === undefined) return null
+  const group = OptionGroup.of(value === undefined ? {} : value, 'shared', SHARED_KEYS, 'false or { dir?, name? }')
+  const own = group.string('dir', null, /^./, `a directory path (or set ${SHARED_DIR_ENV})`)
+  const dir = own ?? fromEnv
+  if (dir === undefined) return group.fail('dir', `a directory path (or set ${SHARED_DIR_ENV})`, 'undefined')
+  const name = group.string('name', null, NAME_PATTERN, '1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit')
+  const source = own === null ? SHARED_DIR_ENV : '"shared.dir" option'
   const absolute = resolve(dir)
-  checkWritable(absolute, source)
-  return { dir: absolute, name: (name as string | undefined) ?? defaultAppName(), workerId: defaultWorkerId(env) }
-}
-
-function checkWritable (dir: string, source: string): void {
   let isDirectory: boolean
   try {
-    isDirectory = statSync(dir).isDirectory()
+    isDirectory = statSync(absolute).isDirectory()
   } catch (error) {
-    throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, `cannot be used (${(error as NodeJS.ErrnoException).code ?? 'error'}): create it first`)
+    throw new FST_SERVER_WATCH_SHARED_DIR(source, absolute, `cannot be used (${(error as NodeJS.ErrnoException).code ?? 'error'}): create it first`)
   }
-  if (!isDirectory) throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, 'is not a directory')
-  const probe = join(dir, `.server-watch-probe-${process.pid}-${randomBytes(4).toString('hex')}`)
+  if (!isDirectory) throw new FST_SERVER_WATCH_SHARED_DIR(source, absolute, 'is not a directory')
+  assertSafeDirectory(absolute, source)
+  return { dir: absolute, name: name ?? defaultAppName(), workerId: defaultWorkerId(env), source }
+}
+
+/**
+ * When shared mode starts (lib/shared/watch.ts), before its first sample: the directory takes a file. Checked by
+ * creating one, since permission bits do not tell (root writes anywhere a mount allows): exclusively, under an
+ * unpredictable name, never through a link, mode 0600, then removed.
+ */
+export function checkWritable ({ dir, source }: NormalizedShared): void {
+  const probe = join(dir, `.server-watch-probe-${process.pid}-${randomBytes(8).toString('hex')}`)
   try {
-    writeFileSync(probe, '')
+    closeSync(openSync(probe, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600))
     rmSync(probe, { force: true })
   } catch (error) {
     throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, `is not writable (${(error as NodeJS.ErrnoException).code ?? 'error'})`)

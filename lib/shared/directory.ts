@@ -1,203 +1,206 @@
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import * as nodeFs from 'node:fs'
 import { join } from 'node:path'
-import { decodeState, type ProcessState } from './state.js'
-import type { Tally } from './tally.js'
+import { FST_SERVER_WATCH_SHARED_DIR } from '../errors.js'
+import { tempPrefix } from './names.js'
 
 /**
- * The files of one app in the shared directory. Every name starts with the app's name, so two apps sharing a
- * directory by mistake never read each other's files:
+ * The shared directory's file operations, the only ones lib/shared performs. The directory may be writable by others
+ * (a co-tenant in /dev/shm, another user's processes of the same app): docs/several-processes.md, "Threat model".
  *
- * - `<app>~p~<id>.json`: a process's state, rewritten on every sample (write a temporary file, then rename).
- * - `<app>~c~<id>~<claimer id>.json`: a dead process's state, claimed by the live process that folds it.
- * - `<app>~history.json`: the fleet's history (lib/shared/history-file.ts).
- * - `.<app>~t~...`: a temporary file being written.
- *
- * An id is `<host>_<pid>_<start, base 36>_<generation>`; host names are reduced to letters, digits, "." and "-".
+ * - Nothing is written through an existing name: a file is created exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW`,
+ *   mode 0600) under an unpredictable name, written through its descriptor, then renamed into place. A symbolic
+ *   link or a FIFO planted at any name is never followed nor opened for writing; the rename replaces a link at the
+ *   final name, never its target.
+ * - Nothing is opened that could block or follow a link: reads are `O_NONBLOCK | O_NOFOLLOW`, and only a regular
+ *   file of at most MAX_SHARED_FILE_BYTES is read.
  */
+export type FileSystem = Pick<typeof nodeFs,
+'openSync' | 'fstatSync' | 'lstatSync' | 'statSync' | 'readSync' | 'writeSync' | 'closeSync' | 'renameSync' | 'unlinkSync' | 'readdirSync'>
+
 /** No file of the directory is read past this: a state file at 100,000 routes is a few tens of MB. */
 export const MAX_SHARED_FILE_BYTES = 64 * 1024 * 1024
 
-export const sanitize = (value: string): string => value.replace(/[^A-Za-z0-9.-]/g, '-')
-
-export interface ParsedId { host: string, pid: number, startedAt: number, generation: number }
-
-export function formatId ({ host, pid, startedAt, generation }: ParsedId): string {
-  return `${sanitize(host)}_${pid}_${startedAt.toString(36)}_${generation}`
-}
-
-export function parseId (id: string): ParsedId | null {
-  const match = /^([A-Za-z0-9.-]+)_(\d+)_([0-9a-z]+)_(\d+)$/.exec(id)
-  if (match === null) return null
-  return { host: match[1]!, pid: Number(match[2]), startedAt: parseInt(match[3]!, 36), generation: Number(match[4]) }
-}
-
-export const processFile = (app: string, id: string) => `${app}~p~${id}.json`
-export const claimFile = (app: string, id: string, claimer: string) => `${app}~c~${id}~${claimer}.json`
-export const historyFile = (app: string) => `${app}~history.json`
-export const tempPrefix = (app: string) => `.${app}~t~`
-
-export type FileName =
-  | { kind: 'process', id: string }
-  | { kind: 'claim', id: string, claimer: string }
-
-/** What a name is to app `app`; null for any other file (another app's, another program's). */
-export function parseName (name: string, app: string): FileName | null {
-  if (!name.startsWith(`${app}~`) || !name.endsWith('.json')) return null
-  const parts = name.slice(app.length + 1, -5).split('~')
-  if (parts[0] === 'p' && parts.length === 2 && parseId(parts[1]!) !== null) return { kind: 'process', id: parts[1]! }
-  if (parts[0] === 'c' && parts.length === 3 && parseId(parts[1]!) !== null && parseId(parts[2]!) !== null) {
-    return { kind: 'claim', id: parts[1]!, claimer: parts[2]! }
-  }
-  return null
-}
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NONBLOCK } = nodeFs.constants
+// Windows has no O_NOFOLLOW (nor FIFOs or symbolic links a user can plant without privilege).
+const O_NOFOLLOW = nodeFs.constants.O_NOFOLLOW ?? 0
+const READ_FLAGS = O_RDONLY | O_NONBLOCK | O_NOFOLLOW
+const CREATE_FLAGS = O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_NONBLOCK
+/** Attempts at a fresh temporary name: a clash of 96 random bits means someone guessed, not bad luck. */
+const CREATE_ATTEMPTS = 3
 
 /** Why a file of the directory was not read; its message is the reason given in the warning. */
 export class RefusedFile extends Error {}
 
-/**
- * A file of the directory, read whole, never blocking: opened non-blocking (a FIFO would block the open, then the
- * read, forever) and read only when it is a regular file of at most MAX_SHARED_FILE_BYTES (not /dev/zero, not 2 GB
- * read into memory on every sample). Throws RefusedFile, or the file system's error (ENOENT when it is gone).
- */
-export function readSharedFile (path: string): Buffer {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK)
-  try {
-    const stat = fstatSync(fd)
-    if (!stat.isFile()) throw new RefusedFile('not a regular file')
-    if (stat.size > MAX_SHARED_FILE_BYTES) throw new RefusedFile(`larger than ${MAX_SHARED_FILE_BYTES} bytes`)
-    const buffer = Buffer.allocUnsafe(stat.size)
-    let length = 0
-    while (length < buffer.length) {
-      const n = readSync(fd, buffer, length, buffer.length - length, length)
-      if (n === 0) break
-      length += n
+/** What tells a file from its next version: every write renames a new file into place, so the inode changes. */
+export interface FileStamp { readonly ino: number, readonly size: number, readonly mtimeMs: number }
+
+export const sameStamp = (a: FileStamp, b: FileStamp): boolean => a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs
+
+export const errorCode = (error: unknown): string => (error as NodeJS.ErrnoException | null)?.code ?? 'error'
+export const isMissing = (error: unknown): boolean => errorCode(error) === 'ENOENT'
+/** A file system error for a log line: Node's message starts with the code (`EPERM: operation not permitted, ...`). */
+export function describeError (error: unknown): string {
+  const code = errorCode(error)
+  const message = String((error as Error | null)?.message ?? '')
+  return message.startsWith(code) ? message : `${code}: ${message}`
+}
+
+/** One app's view of the shared directory. `fs` is a seam for tests (an injected failure, a count of reads). */
+export class Directory {
+  constructor (readonly path: string, readonly app: string, private readonly fs: FileSystem = nodeFs) {}
+
+  /** The names in the directory, sorted. */
+  list (): string[] {
+    return this.fs.readdirSync(this.path).sort()
+  }
+
+  /** The file's stamp, read without opening it nor following a link; null when it is gone. */
+  stamp (name: string): FileStamp | null {
+    try {
+      const { ino, size, mtimeMs } = this.fs.lstatSync(join(this.path, name))
+      return { ino, size, mtimeMs }
+    } catch (error) {
+      if (isMissing(error)) return null
+      throw error
     }
-    return buffer.subarray(0, length)
-  } finally {
-    closeSync(fd)
   }
-}
 
-let tempCounter = 0
-/** Write then rename: a reader sees the old file or the new one, never half of one. */
-export function writeAtomic (dir: string, app: string, name: string, text: string): void {
-  const temp = join(dir, `${tempPrefix(app)}${process.pid}~${tempCounter++}`)
-  try {
-    writeFileSync(temp, text)
-    renameSync(temp, join(dir, name))
-  } catch (error) {
-    try { unlinkSync(temp) } catch {}
-    throw error
-  }
-}
-
-export interface Entry {
-  name: string
-  file: FileName
-  state: ProcessState
-  /** The totals, without the routes. */
-  counts: Tally
-  /** The routes line, decoded only when read (then parsed by lib/shared/state.ts addEndpoints). */
-  endpoints: () => string
-}
-
-export interface Scan {
-  entries: Entry[]
-  /** Files of this app that could not be read as a state: name and why. */
-  refused: Array<[string, string]>
-  /** Temporary files of this app (left by a process that died mid-write). */
-  temps: string[]
-}
-
-const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT'
-
-/**
- * Every state file of `app`, read. Renames by other processes (a claim) can move a file between the listing and the
- * read, so the listing is taken again after the reads; if it changed, the scan is repeated (a few times at most), so
- * that a sum over the files counts each process's figures once.
- */
-export function scanDirectory (dir: string, app: string, attempts = 4): Scan {
-  let scan: Scan | null = null
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const before = listFiles(dir, app)
-    let vanished = false
-    scan = { entries: [], refused: [], temps: before.temps }
-    for (const [name, file] of before.files) {
-      let text: Buffer
-      try {
-        // A Buffer: only the first line is decoded on every sample.
-        text = readSharedFile(join(dir, name))
-      } catch (error) {
-        if (isMissing(error)) {
-          vanished = true
-          continue
-        }
-        if (error instanceof RefusedFile) {
-          scan.refused.push([name, error.message])
-          continue
-        }
-        scan.refused.push([name, `unreadable: ${(error as NodeJS.ErrnoException).code ?? 'error'}`])
-        continue
+  /**
+   * A file, read whole, never blocking: opened non-blocking and without following a link (a FIFO would block the
+   * open, then the read, forever), and read only when it is a regular file of at most `maxBytes`. Throws
+   * RefusedFile, or the file system's error (ENOENT when it is gone).
+   */
+  read (name: string, maxBytes = MAX_SHARED_FILE_BYTES): Buffer {
+    let fd: number
+    try {
+      fd = this.fs.openSync(join(this.path, name), READ_FLAGS)
+    } catch (error) {
+      const code = errorCode(error)
+      if (code === 'ELOOP') throw new RefusedFile('a symbolic link')
+      if (code === 'ENXIO') throw new RefusedFile('not a regular file')
+      throw error
+    }
+    try {
+      const stat = this.fs.fstatSync(fd)
+      if (!stat.isFile()) throw new RefusedFile('not a regular file')
+      if (stat.size > maxBytes) throw new RefusedFile(`larger than ${maxBytes} bytes`)
+      const buffer = Buffer.allocUnsafe(stat.size)
+      let length = 0
+      while (length < buffer.length) {
+        const n = this.fs.readSync(fd, buffer, length, buffer.length - length, length)
+        if (n === 0) break
+        length += n
       }
-      const decoded = decodeState(text, app)
-      if (decoded.ok) scan.entries.push({ name, file, state: decoded.state, counts: decoded.counts, endpoints: decoded.endpoints })
-      else scan.refused.push([name, decoded.reason])
+      return buffer.subarray(0, length)
+    } finally {
+      this.fs.closeSync(fd)
     }
-    if (!vanished && sameNames(before.files, listFiles(dir, app).files)) return scan
   }
-  return scan!
-}
 
-function listFiles (dir: string, app: string): { files: Array<[string, FileName]>, temps: string[] } {
-  const files: Array<[string, FileName]> = []
-  const temps: string[] = []
-  const temp = tempPrefix(app)
-  for (const name of readdirSync(dir).sort()) {
-    if (name.startsWith(temp)) {
-      temps.push(name)
-      continue
+  /** Write then rename: a reader sees the old file or the new one, never half of one. */
+  write (name: string, text: string): void {
+    const data = Buffer.from(text)
+    const [temp, fd] = this.createTemporary()
+    try {
+      try {
+        let written = 0
+        while (written < data.length) written += this.fs.writeSync(fd, data, written, data.length - written)
+      } finally {
+        this.fs.closeSync(fd)
+      }
+      this.fs.renameSync(temp, join(this.path, name))
+    } catch (error) {
+      try { this.fs.unlinkSync(temp) } catch {}
+      throw error
     }
-    const file = parseName(name, app)
-    if (file !== null) files.push([name, file])
   }
-  return { files, temps }
+
+  /** A new file of this process alone: its path and its descriptor. Never an existing name. */
+  private createTemporary (): [string, number] {
+    for (let attempt = 1; ; attempt++) {
+      const temp = join(this.path, `${tempPrefix(this.app)}${randomBytes(12).toString('hex')}`)
+      try {
+        return [temp, this.fs.openSync(temp, CREATE_FLAGS, 0o600)]
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST' || attempt === CREATE_ATTEMPTS) throw error
+      }
+    }
+  }
+
+  /** True when the rename happened; false when the file was gone (another process claimed it first). */
+  rename (from: string, to: string): boolean {
+    try {
+      this.fs.renameSync(join(this.path, from), join(this.path, to))
+      return true
+    } catch (error) {
+      if (isMissing(error)) return false
+      throw error
+    }
+  }
+
+  remove (name: string): void {
+    try {
+      this.fs.unlinkSync(join(this.path, name))
+    } catch (error) {
+      if (!isMissing(error)) throw error
+    }
+  }
+
+  exists (name: string): boolean {
+    return this.stamp(name) !== null
+  }
+
+  /** Milliseconds since the file was last written, or null when it is gone. */
+  age (name: string, now: number): number | null {
+    const stamp = this.stamp(name)
+    return stamp === null ? null : now - stamp.mtimeMs
+  }
 }
 
-const sameNames = (a: Array<[string, FileName]>, b: Array<[string, FileName]>) =>
-  a.length === b.length && a.every(([name], i) => name === b[i]![0])
-
-/** True when the rename happened; false when the file was gone (another process claimed it first). */
-export function renameIfPresent (dir: string, from: string, to: string): boolean {
-  try {
-    renameSync(join(dir, from), join(dir, to))
-    return true
-  } catch (error) {
-    if (isMissing(error)) return false
-    throw error
+/**
+ * Who else may write the directory, from its mode and owner. Refused: writable by every user without the sticky bit
+ * (any local user could rename or delete this app's files). Warned about: owned by another user than this process's
+ * (or root), who may then replace or delete anything in it.
+ */
+export function checkDirectorySafety (stat: Pick<nodeFs.Stats, 'mode' | 'uid'>, uid = process.getuid?.(), platform = process.platform): { refuse: string | null, warn: string | null } {
+  // Windows has no such mode bits (a directory reads 0666) and no uid: its ACLs are the administrator's to set.
+  if (platform === 'win32') return { refuse: null, warn: null }
+  const mode = stat.mode & 0o7777
+  const octal = mode.toString(8).padStart(4, '0')
+  if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) {
+    return {
+      refuse: `is writable by every user without the sticky bit (mode ${octal}): any local user could replace or delete this app's state files; chmod +t it (mode 1777) or use a directory only the app's user can write`,
+      warn: null
+    }
   }
+  if (uid !== undefined && stat.uid !== uid && stat.uid !== 0) {
+    return { refuse: null, warn: `is owned by another user (uid ${stat.uid}, this process runs as ${uid}), who can replace or delete this app's state files and so change its fleet figures` }
+  }
+  return { refuse: null, warn: null }
 }
 
-export function removeIfPresent (dir: string, name: string): void {
+/**
+ * At register: refuses a directory open to every user (checkDirectorySafety) with FST_SERVER_WATCH_SHARED_DIR naming
+ * `source` (the option or the variable) and the directory. A directory that cannot be read is left to the caller's
+ * own checks (it exists, it is one, it takes a file).
+ */
+export function assertSafeDirectory (dir: string, source: string, fs: FileSystem = nodeFs): void {
+  let stat: nodeFs.Stats
   try {
-    unlinkSync(join(dir, name))
-  } catch (error) {
-    if (!isMissing(error)) throw error
-  }
-}
-
-export function exists (dir: string, name: string): boolean {
-  try {
-    statSync(join(dir, name))
-    return true
+    stat = fs.statSync(dir)
   } catch {
-    return false
+    return
   }
+  const { refuse } = checkDirectorySafety(stat)
+  if (refuse !== null) throw new FST_SERVER_WATCH_SHARED_DIR(source, dir, refuse)
 }
 
-/** Milliseconds since the file was last written, or null when it is gone. */
-export function fileAge (dir: string, name: string, now: number): number | null {
+/** The warning for a directory another user owns (checkDirectorySafety), or null: logged once at start. */
+export function directoryWarning (dir: string, fs: FileSystem = nodeFs): string | null {
   try {
-    return now - statSync(join(dir, name)).mtimeMs
+    const { warn } = checkDirectorySafety(fs.statSync(dir))
+    return warn === null ? null : `server-watch: the shared directory ${dir} ${warn}; give the app a directory of its own user`
   } catch {
     return null
   }

@@ -1,5 +1,5 @@
-import { join } from 'node:path'
-import { historyFile, readSharedFile, RefusedFile, writeAtomic } from './directory.js'
+import { Directory, errorCode, isMissing, RefusedFile } from './directory.js'
+import { historyFile } from './names.js'
 
 /**
  * The fleet's chart history in the shared directory, so that a restart leaves a gap in the charts, not an empty
@@ -26,7 +26,7 @@ export interface StoredHistory {
 
 export function writeHistory (dir: string, app: string, ranges: Record<string, StoredTier>, now: number): void {
   const stored: StoredHistory = { format: HISTORY_FORMAT, version: HISTORY_FORMAT_VERSION, app, writtenAt: now, ranges }
-  writeAtomic(dir, app, historyFile(app), JSON.stringify(stored))
+  new Directory(dir, app).write(historyFile(app), JSON.stringify(stored))
 }
 
 const isTime = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0
@@ -39,10 +39,10 @@ const isValue = (value: unknown) => value === null || (typeof value === 'number'
 export function readHistory (dir: string, app: string, seriesNames: readonly string[], refuse: (reason: string) => void): Record<string, StoredTier> | null {
   let text: string
   try {
-    text = readSharedFile(join(dir, historyFile(app))).toString('utf8')
+    text = new Directory(dir, app).read(historyFile(app)).toString('utf8')
   } catch (error) {
     if (error instanceof RefusedFile) refuse(error.message)
-    else if ((error as NodeJS.ErrnoException).code !== 'ENOENT') refuse(`unreadable (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+    else if (!isMissing(error)) refuse(`unreadable (${errorCode(error)})`)
     return null
   }
   let stored: StoredHistory

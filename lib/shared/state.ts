@@ -1,6 +1,7 @@
 import { BUCKET_COUNT, Histogram } from '../histogram.js'
 import type { RecentError } from '../schemas/health.js'
-import { STATUS_SLOTS, Tally, type Counts, type CountsEndpoint } from './tally.js'
+import { isHealthStatus, type HealthStatus } from '../status.js'
+import { STATUS_SLOTS, Tally } from './tally.js'
 
 /**
  * What one process writes into the shared directory once per sample: two lines of JSON. The first, a few kB, is what
@@ -12,8 +13,6 @@ import { STATUS_SLOTS, Tally, type Counts, type CountsEndpoint } from './tally.j
 export const FORMAT = 'fastify-server-watch/shared'
 /** Bumped on any change a reader of the previous version would misread: files of another version are ignored. */
 export const FORMAT_VERSION = 1
-
-export type Status = 'healthy' | 'degraded' | 'unhealthy'
 
 /**
  * `[count, sum, max, gap, n, gap, n, ...]`: the non-empty buckets only, each by its distance from the one before
@@ -51,7 +50,7 @@ export const GAUGE_NAMES: ReadonlyArray<keyof Gauges> = [
 ]
 
 export interface Identity {
-  /** `host_pid_start_generation`: unique per incarnation of a process (see SharedState's generation). */
+  /** `host_pid_start_generation`: unique per incarnation of a process (lib/shared/liveness.ts). */
   id: string
   pid: number
   hostname: string
@@ -65,121 +64,22 @@ export interface ProcessState extends Identity {
   version: number
   app: string
   writtenAt: number
-  status: Status
+  status: HealthStatus
+  /**
+   * The full path of the main script (null when unknown): two apps whose scripts share a name share a default
+   * `shared.name`, which the store tells from this (lib/shared/merge.ts). Absent from older files.
+   */
+  main?: string | null
+  /** Whether this process (or one it folded) counts timeouts: the fleet does if any process does. */
+  countsTimeouts?: boolean
   /** This process's own requests (not what it folded): the per-process table. */
   own: { totalRequests: number, errorCount: number, p95Ms: number | null }
   gauges: Gauges
   counts: EncodedCounts
   /** Newest first, at most maxRecentErrors: merged across live processes by time. */
   recentErrors: unknown[]
-  /** Ids of the dead processes folded into `counts` whose claim files may still exist (see lib/shared/fold.ts). */
+  /** Ids of the dead processes folded into `counts` whose claim files may still exist (lib/shared/fold.ts). */
   absorbed: string[]
-}
-
-export function encodeHistogram (histogram: Histogram): EncodedHistogram {
-  const out = [histogram.count, round6(histogram.sum), histogram.max]
-  const counts = histogram.counts
-  let previous = -1
-  for (let index = 0; index < BUCKET_COUNT; index++) {
-    if (counts[index] === 0) continue
-    out.push(index - previous, counts[index]!)
-    previous = index
-  }
-  return out
-}
-
-const round6 = (value: number) => Math.round(value * 1e6) / 1e6
-
-/** The totals of `counts` (everything but the routes). */
-export function encodeCounts (counts: Omit<Counts, 'allEndpoints'>): EncodedCounts {
-  const statusCodes: Record<string, number> = {}
-  for (let slot = 0; slot < STATUS_SLOTS; slot++) {
-    const n = counts.statusCodes[slot]!
-    if (n !== 0) statusCodes[slot] = n
-  }
-  return {
-    total: counts.total,
-    errorCount: counts.errorCount,
-    aborted: counts.aborted,
-    timedOut: counts.timedOut,
-    shed: counts.shed,
-    statusCodes,
-    histogram: encodeHistogram(counts.histogram)
-  }
-}
-
-/**
- * `own + carried - taken` of one histogram as the text of an EncodedHistogram, or null when empty: the sum is taken
- * bucket by bucket as it is written, with no histogram built. (`taken` never exceeds the other two: see
- * SharedStore's baseline.)
- */
-function histogramText (own: Histogram | undefined, carried: Histogram | undefined, taken: Histogram | undefined): string | null {
-  const count = (own?.count ?? 0) + (carried?.count ?? 0) - (taken?.count ?? 0)
-  if (count <= 0) return null
-  const sum = (own?.sum ?? 0) + (carried?.sum ?? 0) - (taken?.sum ?? 0)
-  let text = `[${count},${round6(sum)},${Math.max(own?.max ?? 0, carried?.max ?? 0)}`
-  const a = own?.counts
-  const b = carried?.counts
-  const c = taken?.counts
-  let previous = -1
-  for (let index = 0; index < BUCKET_COUNT; index++) {
-    const n = (a === undefined ? 0 : a[index]!) + (b === undefined ? 0 : b[index]!) - (c === undefined ? 0 : c[index]!)
-    if (n === 0) continue
-    text += `,${index - previous},${n}`
-    previous = index
-  }
-  return `${text}]`
-}
-
-/**
- * Writes the routes line: `[[method, route, key, count, errorCount, { class: histogram }], ...]` of `own + carried -
- * taken`. A route whose figures have not changed since the last write reuses its text: on a quiet route, nothing is
- * encoded again.
- */
-export class EndpointEncoder {
-  private readonly cache = new Map<string, { count: number, version: number, text: string }>()
-
-  encode (own: Counts, carried: Tally, taken: Tally, version: number): string {
-    const parts: string[] = []
-    const seen = new Set<string>()
-    const carriedEmpty = carried.endpoints.size === 0 && taken.endpoints.size === 0
-    for (const endpoint of own.allEndpoints()) {
-      if (endpoint.count === 0 && carriedEmpty) continue
-      seen.add(endpoint.key)
-      const text = this.text(endpoint, carriedEmpty ? undefined : carried.endpoints.get(endpoint.key), carriedEmpty ? undefined : taken.endpoints.get(endpoint.key), version)
-      if (text !== '') parts.push(text)
-    }
-    if (!carriedEmpty) {
-      for (const endpoint of carried.endpoints.values()) {
-        if (seen.has(endpoint.key)) continue
-        seen.add(endpoint.key)
-        const text = this.text(undefined, endpoint, taken.endpoints.get(endpoint.key), version, endpoint)
-        if (text !== '') parts.push(text)
-      }
-    }
-    for (const key of this.cache.keys()) if (!seen.has(key)) this.cache.delete(key)
-    return `[${parts.join(',')}]`
-  }
-
-  /** The route's entry, or '' when it has nothing to count. */
-  private text (own: CountsEndpoint | undefined, carried: CountsEndpoint | undefined, taken: CountsEndpoint | undefined, version: number, named = own ?? carried!): string {
-    const ownCount = own?.count ?? 0
-    const cached = this.cache.get(named.key)
-    if (cached !== undefined && cached.count === ownCount && cached.version === version) return cached.text
-    const count = ownCount + (carried?.count ?? 0) - (taken?.count ?? 0)
-    let text = ''
-    if (count > 0) {
-      const errorCount = (own?.errorCount ?? 0) + (carried?.errorCount ?? 0) - (taken?.errorCount ?? 0)
-      const classes: string[] = []
-      for (let statusClass = 1; statusClass <= 5; statusClass++) {
-        const histogram = histogramText(own?.byClass[statusClass], carried?.byClass[statusClass], taken?.byClass[statusClass])
-        if (histogram !== null) classes.push(`"${statusClass}":${histogram}`)
-      }
-      text = `[${JSON.stringify(named.method)},${JSON.stringify(named.route)},${JSON.stringify(named.key)},${count},${errorCount},{${classes.join(',')}}]`
-    }
-    this.cache.set(named.key, { count: ownCount, version, text })
-    return text
-  }
 }
 
 /** Why a file was refused, for its one warning. */
@@ -320,7 +220,9 @@ export function decodeState (input: string | Buffer, app: string): DecodeResult 
   try {
     if (typeof state.id !== 'string' || !Number.isInteger(state.pid) || typeof state.hostname !== 'string' ||
       !isTime(state.startedAt) || !isTime(state.writtenAt) || (state.workerId !== null && typeof state.workerId !== 'string')) throw new StateError('bad identity')
-    if (state.status !== 'healthy' && state.status !== 'degraded' && state.status !== 'unhealthy') throw new StateError('bad status')
+    if (!isHealthStatus(state.status)) throw new StateError('bad status')
+    if (state.main !== undefined && state.main !== null && typeof state.main !== 'string') throw new StateError('bad main script')
+    if (state.countsTimeouts !== undefined && typeof state.countsTimeouts !== 'boolean') throw new StateError('bad countsTimeouts')
     if (typeof state.gauges !== 'object' || state.gauges === null) throw new StateError('no gauges')
     for (const name of GAUGE_NAMES) if (!isNumberOrNull(state.gauges[name])) throw new StateError(`bad gauge ${name}`)
     if (typeof state.own !== 'object' || state.own === null || !isCount(state.own.totalRequests) || !isCount(state.own.errorCount) ||

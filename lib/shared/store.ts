@@ -1,68 +1,17 @@
 import { hostname as osHostname } from 'node:os'
-import { join } from 'node:path'
-import {
-  claimFile, fileAge, exists, formatId, parseId, processFile, readSharedFile, removeIfPresent, renameIfPresent, sanitize, scanDirectory,
-  writeAtomic, type Entry, type Scan
-} from './directory.js'
-import {
-  addEndpoints, decodeState, encodeCounts, EndpointEncoder, FORMAT, FORMAT_VERSION, GAUGE_NAMES, StateError, stateText, type Gauges,
-  type ProcessState, type Status
-} from './state.js'
-import type { RecentError } from '../schemas/health.js'
-import { Tally, type Counts } from './tally.js'
+import { join, resolve } from 'node:path'
+import { defaultAppName } from './config.js'
+import { describeError, Directory, directoryWarning, type FileSystem } from './directory.js'
+import { Folder } from './fold.js'
+import { Liveness, pidAlive, RUNNING_IN_THIS_PROCESS } from './liveness.js'
+import { LogOnce } from './log-once.js'
+import { Merger, type FleetView } from './merge.js'
+import { SAMPLE_READ_BUDGET_BYTES, Scanner, type ReadBudget, type Scan } from './scan.js'
+import { Tally } from './tally.js'
+import { StateWriter, type LocalSample } from './writer.js'
 
-/** What this process contributes on each sample. */
-export interface LocalSample {
-  counts: Counts
-  status: Status
-  gauges: Gauges
-  /** Newest first. */
-  recentErrors: readonly RecentError[]
-  p95Ms: number | null
-}
-
-/** One live process of the fleet, as the snapshot's `processes` lists it. */
-export interface ProcessRow {
-  id: string
-  pid: number
-  hostname: string
-  workerId: string | null
-  startedAt: string
-  uptimeSeconds: number
-  status: Status
-  /** This process's own requests (what it folded from dead processes is not in them). */
-  totalRequests: number
-  errorCount: number
-  requestsPerSecond: number
-  p95Ms: number | null
-  inFlight: number
-  rss: number | null
-  heapUsed: number | null
-  cpuProcessPercent: number | null
-  eventLoopUtilization: number | null
-  eventLoopDelayP99Ms: number | null
-  /** When its file was last written (for this process: now). */
-  seenAt: string
-  /** The process that answered. */
-  self: boolean
-}
-
-export interface FleetView {
-  at: number
-  /**
-   * Every process's totals, without the routes: the live ones, the dead ones not yet folded, and the folded
-   * ("retired") ones.
-   */
-  counts: Tally
-  /** The same with the routes: parsed from the files of this sample on the first call, then kept. */
-  routes (): Tally
-  /** Summed over live processes; the event loop's figures are the worst process's. */
-  gauges: Gauges
-  /** The worst status of the live processes. */
-  status: Status
-  processes: ProcessRow[]
-  recentErrors: RecentError[]
-}
+export type { FleetView } from './merge.js'
+export type { LocalSample } from './writer.js'
 
 export interface SharedStoreOptions {
   dir: string
@@ -80,95 +29,81 @@ export interface SharedStoreOptions {
   startedAt?: number
   /** Whether a pid of this host is running: `process.kill(pid, 0)`. */
   pidAlive?: (pid: number) => boolean
+  /** The ids of the stores of this process (lib/shared/liveness.ts): by default, the process-wide set. */
+  runningHere?: Set<string>
+  /** The main script's full path; default: PM2's `pm_exec_path`, else `process.argv[1]`. */
+  main?: string | null
+  /** What one sample may read in all (lib/shared/scan.ts). */
+  readBudgetBytes?: number
+  /** The file system (a seam for tests). */
+  fs?: FileSystem
 }
 
-/** A process of this host that has not written for this long is dead even if its pid runs (the pid was reused). */
-const ABANDONED_AFTER_INTERVALS = 30
-const MIN_ABANDONED_MS = 60_000
-
-/**
- * The ids of the stores running in this process: two plugin instances of one process (two apps, or a test) may
- * share a directory. Another id with this pid is a former life of the process only when it is not one of these.
- */
-const RUNNING_HERE = new Set<string>()
-
-export function pidAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: it runs, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
+/** The main script as PM2 or node was given it, as a full path; null when there is none (a REPL). */
+function mainScript (): string | null {
+  const script = process.env.pm_exec_path ?? process.argv[1]
+  return script === undefined || script === '' ? null : resolve(script)
 }
 
-const STATUS_RANK: Record<Status, number> = { healthy: 0, degraded: 1, unhealthy: 2 }
-export const worstStatus = (a: Status, b: Status): Status => STATUS_RANK[a] >= STATUS_RANK[b] ? a : b
-const SUMMED_GAUGES = ['inFlight', 'requestsPerSecond', 'rss', 'heapUsed', 'heapTotal', 'external', 'cpuProcessPercent'] as const
-const WORST_GAUGES = ['eventLoopDelayP99Ms', 'eventLoopUtilization'] as const
-
 /**
- * This process's side of the shared directory, run on the sampling loop only (never per request):
- *
- * 1. Scan the app's files. A process file is dead when its pid is gone on this host (or it is this pid in a former
- *    life: a container restarted as pid 1), or, for another host, when it has not been written for staleAfterMs.
- * 2. Fold each dead file exactly once: claim it with a rename to a claim file named for this process (of two
- *    processes that try, one rename succeeds, the other finds nothing), add its counts to `retired`, and list its id
- *    in `absorbed`. A claim whose claimer died before writing is claimed again the same way.
- * 3. Write this process's file: its own counts plus `retired`, atomically (temporary file, then rename), then
- *    delete the claim files it absorbed. Readers skip a claim whose id an existing file lists as absorbed, so that
- *    between the write and the delete nothing is counted twice, and a claim that was never absorbed still counts.
- * 4. Sum everything into the fleet's view, which the routes read until the next sample.
- *
- * A process wrongly found dead (stalled on another host past staleAfterMs) finds its file gone at its next write:
- * what it had written was folded once, so from then on it writes only what came after (`baseline`), under a new id.
+ * This process's side of the shared directory, run on the sampling loop only (never per request). Each sample:
+ * scan the app's files (lib/shared/scan.ts), fold the dead (lib/shared/fold.ts), write this process's file
+ * (lib/shared/writer.ts), and sum everything into the fleet's view (lib/shared/merge.ts), which the routes read until
+ * the next sample. Who is alive is lib/shared/liveness.ts's; the file operations are lib/shared/directory.ts's.
  */
 export class SharedStore {
   readonly hostname: string
   readonly pid: number
   readonly startedAt: number
   readonly workerId: string | null
-  private generation = 0
-  id: string
-  /** Past maxRoutes, folded routes share the overflow route: a dead file with many routes must not grow every later file. */
-  private readonly retired: Tally
-  private readonly baseline = new Tally()
-  /** Bumped when retired or baseline change: the encoder's cached route texts are then stale. */
-  private carriedVersion = 0
-  private readonly encoder = new EndpointEncoder()
-  private lastRoutes = '[]'
-  /** Ids folded into `retired` since the last write: listed in the next file, their claim files then deleted. */
-  private absorbed: string[] = []
-  private claimsToRemove: string[] = []
-  private lastWritten: string | null = null
-  private readonly warned = new Set<string>()
+  private readonly directory: Directory
+  private readonly liveness: Liveness
+  private readonly scanner: Scanner
+  private readonly folder: Folder
+  private readonly writer: StateWriter
+  private readonly merger: Merger
+  private readonly warnings: LogOnce
   private readonly now: () => number
-  private readonly alive: (pid: number) => boolean
-  private readonly staleAfterMs: number
-  private readonly abandonedAfterMs: number
+  private readonly readBudgetBytes: number
   private view: FleetView | null = null
 
   constructor (private readonly options: SharedStoreOptions) {
     this.now = options.now ?? Date.now
-    this.alive = options.pidAlive ?? pidAlive
     this.hostname = options.hostname ?? osHostname()
     this.pid = options.pid ?? process.pid
     this.startedAt = options.startedAt ?? this.now()
-    this.retired = new Tally(options.maxRoutes)
     this.workerId = options.workerId ?? null
-    this.staleAfterMs = options.staleAfterMs ?? Math.max(5 * options.sampleIntervalMs, 5000)
-    this.abandonedAfterMs = Math.max(ABANDONED_AFTER_INTERVALS * options.sampleIntervalMs, MIN_ABANDONED_MS, this.staleAfterMs)
-    this.id = this.makeId()
-    RUNNING_HERE.add(this.id)
+    this.readBudgetBytes = options.readBudgetBytes ?? SAMPLE_READ_BUDGET_BYTES
+    const main = options.main === undefined ? mainScript() : options.main
+    const identity = { hostname: this.hostname, pid: this.pid, startedAt: this.startedAt, workerId: this.workerId, main }
+    this.warnings = new LogOnce(options.log)
+    this.directory = new Directory(options.dir, options.app, options.fs)
+    this.liveness = new Liveness({
+      hostname: this.hostname,
+      pid: this.pid,
+      startedAt: this.startedAt,
+      sampleIntervalMs: options.sampleIntervalMs,
+      staleAfterMs: options.staleAfterMs,
+      pidAlive: options.pidAlive ?? pidAlive,
+      runningHere: options.runningHere ?? RUNNING_IN_THIS_PROCESS
+    })
+    this.scanner = new Scanner(this.directory, options.log)
+    this.folder = new Folder(this.directory, this.liveness, options.maxRoutes, this.warnings)
+    this.writer = new StateWriter(this.directory, this.liveness, this.folder, identity, options.log)
+    const defaultName = main !== null && options.app === defaultAppName(main)
+    this.merger = new Merger(options.dir, options.app, identity, this.liveness, { ...options, defaultName }, this.warnings)
+    const warning = directoryWarning(options.dir, options.fs)
+    if (warning !== null) options.log.warn(warning)
+  }
+
+  /** This incarnation's id: `host_pid_start_generation`. */
+  get id (): string {
+    return this.liveness.id
   }
 
   /** This store stops (its app closes): from now on its file is a dead process's, to be folded. */
   release (): void {
-    RUNNING_HERE.delete(this.id)
-  }
-
-  private makeId (): string {
-    return formatId({ host: this.hostname, pid: this.pid, startedAt: this.startedAt, generation: this.generation })
+    this.liveness.release()
   }
 
   /** The fleet as of the last sample; null before the first. */
@@ -178,29 +113,33 @@ export class SharedStore {
 
   /** One sample: fold the dead, write this process's file, sum the fleet. */
   sample (local: LocalSample): FleetView {
-    const { dir, app } = this.options
     const now = this.now()
     // Should the directory fail (removed, read-only), there is no fleet until it is back: never a frozen one.
     this.view = null
-    this.checkOwnFile()
-    let scan = scanDirectory(dir, app)
-    this.warnRefused(scan)
+    const budget: ReadBudget = { bytes: this.readBudgetBytes }
+    this.writer.ensureOwnFile()
+    let scan = this.scan(budget)
     this.removeOldTemps(scan, now)
     // A process folds nothing before its own file exists: until then no one could tell its claims from orphans.
-    const changed = this.lastWritten !== null && this.fold(scan, now)
-    const counts = this.write(local, now)
-    for (const name of this.claimsToRemove) removeIfPresent(dir, name)
-    this.claimsToRemove = []
-    const absorbedNow = this.absorbed
-    this.absorbed = []
-    if (changed) scan = scanDirectory(dir, app)
-    this.view = this.merge(scan, local, counts, now, absorbedNow)
+    const changed = this.writer.hasWritten && this.folder.fold(scan, now)
+    const selfCounts = this.writer.write(local, now, this.folder.pendingAbsorbed())
+    const selfAbsorbed = this.folder.afterWrite()
+    if (changed) scan = this.scan(budget)
+    this.view = this.merger.merge({
+      scan,
+      local,
+      selfCounts,
+      selfRoutes: this.writer.lastRoutes,
+      selfAbsorbed,
+      selfCountsTimeouts: local.counts.countsTimeouts || this.folder.countsTimeouts,
+      now
+    })
     return this.view
   }
 
   /** The totals of the app's files as they are, before this process has written: where the fleet's history starts. */
   peekTotals (): Tally {
-    const scan = scanDirectory(this.options.dir, this.options.app)
+    const scan = this.scan({ bytes: this.readBudgetBytes })
     const totals = new Tally()
     const absorbed = new Set(scan.entries.flatMap((entry) => entry.file.kind === 'process' ? entry.state.absorbed : []))
     for (const entry of scan.entries) {
@@ -209,255 +148,38 @@ export class SharedStore {
     return totals
   }
 
-  /** Writes this process's latest figures (on close: the requests since the last sample are not lost). */
+  /**
+   * Writes this process's latest figures (on close: the requests since the last sample are not lost). Bounded: one
+   * stat and one write of this process's file (at most maxRoutes routes); the directory is not scanned.
+   */
   flush (local: LocalSample): void {
-    this.checkOwnFile()
-    this.write(local, this.now())
+    this.writer.ensureOwnFile()
+    this.writer.write(local, this.now(), this.folder.pendingAbsorbed())
   }
 
-  private checkOwnFile (): void {
-    if (this.lastWritten === null || exists(this.options.dir, processFile(this.options.app, this.id))) return
-    // Folded by another process while this one was stalled: what it held must not be counted again.
-    const decoded = decodeState(this.lastWritten, this.options.app)
-    if (decoded.ok) {
-      this.baseline.addTotals(decoded.counts)
-      addEndpoints(this.baseline, decoded.endpoints())
-      this.carriedVersion++
+  /** Scans, and warns once about each refused file. */
+  private scan (budget: ReadBudget): Scan {
+    const scan = this.scanner.scan(budget)
+    const present = new Set([...scan.refused.map(([name]) => name), ...scan.entries.map((entry) => entry.name)])
+    this.warnings.forgetAbsent('refused:', present)
+    for (const [name, reason] of scan.refused) {
+      this.warnings.warn(`refused:${name}`, `server-watch: ignoring ${join(this.options.dir, name)} in the shared directory: ${reason}`)
     }
-    this.generation++
-    RUNNING_HERE.delete(this.id)
-    this.id = this.makeId()
-    RUNNING_HERE.add(this.id)
-    this.options.log.warn(`server-watch: this process's shared state was folded by another process (stalled for over ${this.staleAfterMs} ms?); it goes on as ${this.id}`)
+    return scan
   }
 
-  isLive (id: string, writtenAt: number, now: number): boolean {
-    if (id === this.id) return true
-    const parsed = parseId(id)
-    if (parsed === null) return false
-    const age = now - writtenAt
-    if (parsed.host === sanitize(this.hostname)) {
-      // This pid is this process: a file of the same pid is another store of it, or a former life (a container
-      // restarted as pid 1).
-      if (parsed.pid === this.pid) return RUNNING_HERE.has(id)
-      return age < this.abandonedAfterMs && this.alive(parsed.pid)
-    }
-    return age <= this.staleAfterMs
-  }
-
-  /** Claims and folds the dead; returns whether any file was claimed, lost to another claimer, or removed. */
-  private fold (scan: Scan, now: number): boolean {
-    const { dir } = this.options
-    let changed = false
-    const absorbed = new Set<string>()
-    const live = new Set<string>([this.id])
-    for (const entry of scan.entries) {
-      if (entry.file.kind !== 'process') continue
-      for (const id of entry.state.absorbed) absorbed.add(id)
-      if (this.isLive(entry.file.id, entry.state.writtenAt, now)) live.add(entry.file.id)
-    }
-    for (const entry of scan.entries) {
-      const { file } = entry
-      if (file.kind === 'process') {
-        if (live.has(file.id)) continue
-        changed = true
-        this.claim(entry.name, file.id)
-      } else if (absorbed.has(file.id)) {
-        // Already in the file of the process that absorbed it: its claim file is litter.
-        changed = true
-        removeIfPresent(dir, entry.name)
-      } else if (!live.has(file.claimer)) {
-        changed = true
-        this.claim(entry.name, file.id)
-      }
-    }
-    return changed
-  }
-
-  private claim (name: string, id: string): void {
-    const { dir, app } = this.options
-    const claimed = claimFile(app, id, this.id)
-    if (!renameIfPresent(dir, name, claimed)) return
-    let decoded
-    try {
-      decoded = decodeState(readSharedFile(join(dir, claimed)), app)
-    } catch {
-      return
-    }
-    if (!decoded.ok) return
-    this.retired.addTotals(decoded.counts)
-    try {
-      addEndpoints(this.retired, decoded.endpoints())
-    } catch (error) {
-      if (!(error instanceof StateError)) throw error
-      this.options.log.warn(`server-watch: the routes of ${claimed} could not be folded (${error.message}); its totals were`)
-    }
-    this.carriedVersion++
-    this.absorbed.push(decoded.state.id, ...decoded.state.absorbed)
-    this.claimsToRemove.push(claimed)
-  }
-
-  /** Writes the file; returns the totals it holds (this process's share of the fleet). */
-  private write (local: LocalSample, now: number): Omit<Counts, 'allEndpoints'> {
-    const counts = this.retired.isEmpty() && this.baseline.isEmpty()
-      ? local.counts
-      : new Tally().addTotals(local.counts).addTotals(this.retired).addTotals(this.baseline, -1)
-    const encoded = encodeCounts(counts)
-    const routes = this.encoder.encode(local.counts, this.retired, this.baseline, this.carriedVersion)
-    const state: ProcessState = {
-      format: FORMAT,
-      version: FORMAT_VERSION,
-      app: this.options.app,
-      id: this.id,
-      pid: this.pid,
-      hostname: this.hostname,
-      workerId: this.workerId,
-      startedAt: this.startedAt,
-      writtenAt: now,
-      status: local.status,
-      own: { totalRequests: local.counts.total, errorCount: local.counts.errorCount, p95Ms: local.p95Ms },
-      gauges: local.gauges,
-      counts: encoded,
-      recentErrors: local.recentErrors as unknown[],
-      absorbed: this.absorbed
-    }
-    const text = stateText(state, routes)
-    writeAtomic(this.options.dir, this.options.app, processFile(this.options.app, this.id), text)
-    this.lastWritten = text
-    this.lastRoutes = routes
-    return counts
-  }
-
-  private merge (scan: Scan, local: LocalSample, selfCounts: Omit<Counts, 'allEndpoints'>, now: number, selfAbsorbed: readonly string[]): FleetView {
-    const counts = new Tally().addTotals(selfCounts)
-    const ownRoutes = this.lastRoutes
-    const routeTexts: Array<[string, () => string]> = [[processFile(this.options.app, this.id), () => ownRoutes]]
-    const absorbed = new Set<string>(selfAbsorbed)
-    for (const entry of scan.entries) {
-      if (entry.file.kind === 'process') for (const id of entry.state.absorbed) absorbed.add(id)
-    }
-    const self: ProcessRow = {
-      ...rowOf({ id: this.id, pid: this.pid, hostname: this.hostname, workerId: this.workerId, startedAt: this.startedAt, status: local.status, gauges: local.gauges }, now),
-      totalRequests: local.counts.total,
-      errorCount: local.counts.errorCount,
-      p95Ms: local.p95Ms,
-      seenAt: new Date(now).toISOString(),
-      self: true
-    }
-    const live: Array<{ gauges: Gauges }> = [{ gauges: local.gauges }]
-    const processes = [self]
-    let status = local.status
-    const errors: Array<readonly RecentError[]> = [local.recentErrors]
-    for (const entry of scan.entries) {
-      const { file, state } = entry
-      if (file.kind === 'process') {
-        if (file.id === this.id) continue
-        counts.addTotals(entry.counts)
-        routeTexts.push([entry.name, entry.endpoints])
-        if (!this.isLive(file.id, state.writtenAt, now)) continue
-        live.push(state)
-        processes.push(otherRow(entry, now))
-        if (STATUS_RANK[state.status] > STATUS_RANK[status]) status = state.status
-        errors.push(state.recentErrors as RecentError[])
-      } else if (!absorbed.has(file.id)) {
-        counts.addTotals(entry.counts)
-        routeTexts.push([entry.name, entry.endpoints])
-      }
-    }
-    processes.sort((a, b) => a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.pid - b.pid)
-    let routes: Tally | null = null
-    const readRoutes = () => {
-      if (routes !== null) return routes
-      routes = new Tally(this.options.maxRoutes).addTotals(counts)
-      for (const [name, text] of routeTexts) {
-        try {
-          addEndpoints(routes, text())
-        } catch (error) {
-          // Its first line was sound: its totals count, its routes are left out.
-          if (!(error instanceof StateError)) throw error
-          this.warnOnce(name, error.message)
-        }
-      }
-      routeTexts.length = 0
-      return routes
-    }
-    return { at: now, counts, routes: readRoutes, gauges: sumGauges(live), status, processes, recentErrors: newestFirst(errors, this.options.maxRecentErrors) }
-  }
-
-  private warnRefused (scan: Scan): void {
-    const present = new Set([...scan.refused, ...scan.entries.map((entry) => [entry.name])].map(([name]) => name))
-    for (const name of this.warned) if (!present.has(name)) this.warned.delete(name)
-    for (const [name, reason] of scan.refused) this.warnOnce(name, reason)
-  }
-
-  private warnOnce (name: string, reason: string): void {
-    if (this.warned.has(name)) return
-    this.warned.add(name)
-    this.options.log.warn(`server-watch: ignoring ${join(this.options.dir, name)} in the shared directory: ${reason}`)
-  }
-
-  /** A temporary file outlives its write only when its writer died mid-write. */
+  /**
+   * A temporary file outlives its write only when its writer died mid-write. One that cannot be removed (another
+   * user's, in a sticky directory) is left, with one warning for all of them: planted names cannot flood the log.
+   */
   private removeOldTemps (scan: Scan, now: number): void {
     for (const name of scan.temps) {
-      const age = fileAge(this.options.dir, name, now)
-      if (age !== null && age > this.abandonedAfterMs) removeIfPresent(this.options.dir, name)
+      try {
+        const age = this.directory.age(name, now)
+        if (age !== null && age > this.liveness.abandonedAfterMs) this.directory.remove(name)
+      } catch (error) {
+        this.warnings.warn('temp', `server-watch: cannot remove old temporary files of the shared directory, such as ${join(this.options.dir, name)} (${describeError(error)}); they are left`)
+      }
     }
   }
-}
-
-type RowSource = Pick<ProcessState, 'id' | 'pid' | 'hostname' | 'workerId' | 'startedAt' | 'status' | 'gauges'>
-
-function rowOf (state: RowSource, now: number): Omit<ProcessRow, 'totalRequests' | 'errorCount' | 'p95Ms' | 'seenAt' | 'self'> {
-  return {
-    id: state.id,
-    pid: state.pid,
-    hostname: state.hostname,
-    workerId: state.workerId ?? null,
-    startedAt: new Date(state.startedAt).toISOString(),
-    uptimeSeconds: Math.max(0, Math.floor((now - state.startedAt) / 1000)),
-    status: state.status,
-    requestsPerSecond: state.gauges.requestsPerSecond,
-    inFlight: state.gauges.inFlight,
-    rss: state.gauges.rss,
-    heapUsed: state.gauges.heapUsed,
-    cpuProcessPercent: state.gauges.cpuProcessPercent,
-    eventLoopUtilization: state.gauges.eventLoopUtilization,
-    eventLoopDelayP99Ms: state.gauges.eventLoopDelayP99Ms
-  }
-}
-
-function otherRow (entry: Entry, now: number): ProcessRow {
-  const { state } = entry
-  return {
-    ...rowOf(state, now),
-    totalRequests: state.own.totalRequests,
-    errorCount: state.own.errorCount,
-    p95Ms: state.own.p95Ms,
-    seenAt: new Date(state.writtenAt).toISOString(),
-    self: false
-  }
-}
-
-function sumGauges (live: ReadonlyArray<{ gauges: Gauges }>): Gauges {
-  const out = {} as Record<keyof Gauges, number | null>
-  for (const name of GAUGE_NAMES) out[name] = null
-  for (const { gauges } of live) {
-    for (const name of SUMMED_GAUGES) {
-      const value = gauges[name]
-      if (value !== null) out[name] = (out[name] ?? 0) + value
-    }
-    for (const name of WORST_GAUGES) {
-      const value = gauges[name]
-      if (value !== null && (out[name] === null || value > out[name])) out[name] = value
-    }
-  }
-  out.inFlight ??= 0
-  out.requestsPerSecond = Math.round((out.requestsPerSecond ?? 0) * 100) / 100
-  return out as Gauges
-}
-
-function newestFirst (lists: Array<readonly RecentError[]>, max: number): RecentError[] {
-  const all = lists.flat().filter((error) => typeof error?.timestamp === 'string')
-  all.sort((a, b) => a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : 0)
-  return all.slice(0, max)
 }

@@ -1,49 +1,21 @@
-import { BUCKET_COUNT, Histogram } from '../histogram.js'
-import type { EndpointCounts, RequestCounts } from '../requests/figures.js'
+import { Histogram } from '../histogram.js'
+import type { RequestCounters } from '../requests/counts.js'
+import { addHistogram, EndpointTable, type Endpoint } from '../requests/endpoint.js'
 
-/**
- * The additive part of a process's request figures: counters, status codes and the fixed-bucket histograms, which
- * add (and subtract) bucket by bucket, so the fleet's percentiles are exact to the histogram's precision, never an
- * average of percentiles. One shape serves the live request store (read), the folded "retired" total, and the
- * fleet's sum.
- */
-export interface CountsEndpoint extends EndpointCounts {
-  readonly method: string
-  readonly route: string
-}
+/** The additive totals of request counters: what every sample merges (the endpoints are merged only when read). */
+export type Totals = Pick<RequestCounters, 'total' | 'errorCount' | 'aborted' | 'timedOut' | 'shed' | 'statusCodes' | 'histogram'>
 
-export interface Counts extends RequestCounts {
-  allEndpoints (): readonly CountsEndpoint[]
-}
-
+/** Slots of a status-code array: 100 to 999, and 0 for any other value (lib/requests/store.ts statusSlot). */
 export const STATUS_SLOTS = 1000
 
-export class TallyEndpoint implements CountsEndpoint {
-  count = 0
-  errorCount = 0
-  readonly byClass: Array<Histogram | undefined> = [undefined, undefined, undefined, undefined, undefined, undefined]
-  constructor (readonly method: string, readonly route: string, readonly key: string) {}
-
-  /** Every class together: what the snapshot's percentiles read. */
-  combined (): Histogram {
-    const all = new Histogram()
-    for (const histogram of this.byClass) if (histogram !== undefined) all.add(histogram)
-    return all
-  }
-}
-
-/** `sign` -1 subtracts: what a process already handed over once (see SharedState's baseline) is taken back out. */
-export function addHistogram (target: Histogram, source: Histogram, sign: 1 | -1 = 1): void {
-  if (sign === 1) {
-    target.add(source)
-    return
-  }
-  for (let index = 0; index < BUCKET_COUNT; index++) target.counts[index]! -= source.counts[index]!
-  target.count -= source.count
-  target.sum -= source.sum
-}
-
-export class Tally implements Counts {
+/**
+ * The additive part of request counters: counters, status codes and the fixed-bucket histograms, which add (and
+ * subtract) bucket by bucket, so the fleet's percentiles are exact to the histogram's precision, never an average of
+ * percentiles. It holds what a process folded from dead ones ("retired"), what it already handed over (its
+ * "baseline"), a decoded state file, and the fleet's sum; past `maxRoutes`, routes share the overflow endpoint, as
+ * in each process.
+ */
+export class Tally implements Totals {
   total = 0
   errorCount = 0
   aborted = 0
@@ -52,42 +24,32 @@ export class Tally implements Counts {
   // Float64: a fleet's sum over months may pass the 4 billion of a Uint32.
   readonly statusCodes = new Float64Array(STATUS_SLOTS)
   readonly histogram = new Histogram()
-  readonly endpoints = new Map<string, TallyEndpoint>()
+  private readonly table: EndpointTable
 
-  /** Past `maxRoutes` distinct keys, the rest of a sum shares one overflow endpoint (as each process does). */
-  constructor (private readonly maxRoutes = Infinity, private readonly overflowKey = '(other routes)') {}
-
-  allEndpoints (): TallyEndpoint[] {
-    return [...this.endpoints.values()]
+  constructor (maxRoutes = Infinity) {
+    this.table = new EndpointTable(maxRoutes)
   }
 
-  endpoint (method: string, route: string, key: string): TallyEndpoint {
-    let endpoint = this.endpoints.get(key)
-    if (endpoint === undefined) {
-      if (this.endpoints.size >= this.maxRoutes && key !== this.overflowKey) return this.endpoint('*', this.overflowKey, this.overflowKey)
-      endpoint = new TallyEndpoint(method, route, key)
-      this.endpoints.set(key, endpoint)
-    }
-    return endpoint
+  allEndpoints (): Endpoint[] {
+    return this.table.all()
   }
 
-  add (source: Counts, sign: 1 | -1 = 1): this {
-    this.addTotals(source, sign)
-    for (const from of source.allEndpoints()) {
-      if (from.count === 0) continue
-      const to = this.endpoint(from.method, from.route, from.key)
-      to.count += sign * from.count
-      to.errorCount += sign * from.errorCount
-      for (let statusClass = 1; statusClass <= 5; statusClass++) {
-        const histogram = from.byClass[statusClass]
-        if (histogram !== undefined) addHistogram(to.byClass[statusClass] ??= new Histogram(), histogram, sign)
-      }
-    }
-    return this
+  /** The endpoint of `key`, created (or the overflow, past maxRoutes) for adding into. */
+  endpoint (method: string, route: string, key: string): Endpoint {
+    return this.table.endpointFor(method, route, key)
   }
 
-  /** Everything but the endpoints: what every sample merges (the endpoints are merged only when read). */
-  addTotals (source: Omit<Counts, 'allEndpoints'>, sign: 1 | -1 = 1): this {
+  /** The endpoint of `key` if it has one. */
+  find (key: string): Endpoint | undefined {
+    return this.table.find(key)
+  }
+
+  /** Whether any endpoint has counts (the not-found and overflow ones included). */
+  hasEndpoints (): boolean {
+    return this.table.byKey.size > 0 || this.table.notFound.count !== 0 || this.table.overflow.count !== 0
+  }
+
+  addTotals (source: Totals, sign: 1 | -1 = 1): this {
     this.total += sign * source.total
     this.errorCount += sign * source.errorCount
     this.aborted += sign * source.aborted
@@ -99,13 +61,6 @@ export class Tally implements Counts {
     }
     addHistogram(this.histogram, source.histogram, sign)
     return this
-  }
-
-  reset (): void {
-    this.total = this.errorCount = this.aborted = this.timedOut = this.shed = 0
-    this.statusCodes.fill(0)
-    this.histogram.reset()
-    this.endpoints.clear()
   }
 
   isEmpty (): boolean {

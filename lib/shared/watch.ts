@@ -1,7 +1,13 @@
-import { FleetTotals } from './application.js'
+import { failureLogger } from '../collectors/types.js'
+import { loggableError } from '../error-text.js'
+import { History } from '../history.js'
+import { HISTORY_RANGES, SERIES, type HistoryRange } from '../schemas/history.js'
+import { worstStatus } from '../status.js'
+import type { Fleet } from '../watch/fleet.js'
+import { fleetApplication, FleetTotals } from './application.js'
 import { HISTORY_WRITE_EVERY_MS, readHistory, writeHistory, type StoredTier } from './history-file.js'
 import { SharedStore, type FleetView, type LocalSample } from './store.js'
-import type { NormalizedShared } from './config.js'
+import { checkWritable, type NormalizedShared } from './config.js'
 
 /** What the history must offer to be kept in the shared directory (lib/history.ts). */
 export interface PersistedHistory<Range extends string> {
@@ -16,6 +22,12 @@ export interface SharedWatchOptions {
   maxRecentErrors: number
   log: { warn: (msg: string) => void }
   now?: () => number
+}
+
+/** What the fleet logs through: the plugin's logger. */
+interface FleetLog {
+  warn (msg: string): void
+  warn (obj: object, msg: string): void
 }
 
 /** One live process's recent figures for the dashboard when it shows that process alone: the 5 minute range. */
@@ -80,7 +92,7 @@ export function createSharedWatch (options: SharedWatchOptions) {
     /** Sampling step: write this process's file, fold the dead, merge the fleet. */
     sample (local: LocalSample): FleetView {
       const view = store.sample(local)
-      totals.fill(view.counts)
+      totals.fill(view.requests)
       track(view)
       // The longest-running live process keeps the history file: one writer, whatever the number of processes.
       leader = view.processes[0]?.self === true
@@ -109,7 +121,6 @@ export function createSharedWatch (options: SharedWatchOptions) {
       }
       writeHistory(options.shared.dir, options.shared.name, stored, at)
     },
-    isLeader: () => leader,
     /** Closing: the last requests into this process's file, and the history if this process keeps it. */
     close<Range extends string> (local: LocalSample, history: PersistedHistory<Range>, ranges: readonly Range[]): void {
       try {
@@ -125,3 +136,78 @@ export function createSharedWatch (options: SharedWatchOptions) {
 }
 
 export type SharedWatch = ReturnType<typeof createSharedWatch>
+
+/**
+ * Shared mode's Fleet (lib/watch/fleet.ts): the charts are the fleet's, read back from the shared directory at
+ * start and kept there; /health's requests and status are the fleet's; readiness stays this process's own.
+ */
+export function createSharedFleet (options: Omit<SharedWatchOptions, 'log'> & { log: FleetLog, startedAt: number }): Fleet {
+  const { log } = options
+  checkWritable(options.shared)
+  const shared = createSharedWatch({ ...options, log: { warn: (msg: string) => log.warn(msg) } })
+  const history = new History(shared.totals, options.sampleIntervalMs, options.startedAt)
+  const ranges = Object.keys(HISTORY_RANGES) as HistoryRange[]
+  shared.restore(history, ranges, SERIES)
+  const failures = failureLogger(log, 'the shared directory')
+
+  return {
+    history,
+    record (now, own) {
+      // The fleet: this process's file written, the others' read; their memory summed, the worst loop. The
+      // directory may fail at run time (removed, read-only): the rest of the sample (alerts, the live stream) goes on.
+      let view: FleetView
+      try {
+        view = shared.sample(own.local())
+        failures.recovered()
+      } catch (error) {
+        failures.failed(error)
+        return own.point
+      }
+      const fleet = view.gauges
+      const point = history.record(now, {
+        ...own.gauges,
+        rss: fleet.rss,
+        heapUsed: fleet.heapUsed,
+        heapTotal: fleet.heapTotal,
+        external: fleet.external,
+        cpuProcessPercent: fleet.cpuProcessPercent,
+        eventLoopDelayP99Ms: fleet.eventLoopDelayP99Ms,
+        eventLoopUtilization: fleet.eventLoopUtilization
+      })
+      try {
+        shared.persist(history, ranges)
+      } catch (error) {
+        failures.failed(error)
+      }
+      return point
+    },
+    status: (own) => worstStatus(own, shared.view()?.status ?? 'healthy'),
+    snapshot (own) {
+      const view = shared.view()
+      if (view === null) return own
+      return {
+        ...own,
+        status: worstStatus(own.status, view.status),
+        application: { ...own.application, ...fleetApplication(view) },
+        processes: view.processes,
+        fleet: {
+          processes: view.processes.length,
+          rss: view.gauges.rss,
+          heapUsed: view.gauges.heapUsed,
+          eventLoopDelayP99Ms: view.gauges.eventLoopDelayP99Ms,
+          eventLoopUtilization: view.gauges.eventLoopUtilization
+        }
+      }
+    },
+    view: shared.view,
+    processSeries: shared.processSeries,
+    close (local) {
+      // The requests since the last sample, and the history if this process keeps it: a reload loses no counts.
+      try {
+        shared.close(local(), history, ranges)
+      } catch (error) {
+        log.warn({ err: loggableError(error) }, 'server-watch: the last write to the shared directory failed')
+      }
+    }
+  }
+}

@@ -79,3 +79,26 @@ test('webhook delivery: bounded retries with doubling back-off, one in flight pe
   t.match(lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 30), [{ alert: 'down', msg: 'server-watch: the alert webhook delivers again' }])
   webhook.close()
 })
+
+test('issue 26.16: a 3xx answer is a failed delivery, and fetch is told not to follow redirects', async (t) => {
+  const lines: string[] = []
+  const log = Fastify({ logger: { level: 'info', stream: new Writable({ write (chunk, _e, done) { lines.push(String(chunk)); done() } }) } }).log
+  const redirects: Array<RequestRedirect | undefined> = []
+  const webhook = createWebhook({ url: 'https://hooks.example/x', format: 'json', timeoutMs: 1000, retries: 1 }, log, {
+    fetch: (async (_url: string, init: RequestInit) => {
+      redirects.push(init.redirect)
+      return new Response(null, { status: 307, headers: { location: 'https://hooks.example/x' } })
+    }) as typeof fetch,
+    sleep: async () => {}
+  })
+  webhook.send({
+    type: 'fired', name: 'moved', metric: 'cpu.processPercent', value: 95, direction: 'above', threshold: 90, severity: 'degraded', timestamp: '2026-11-30T06:00:00.000Z', hostname: 'h', pid: 1
+  })
+  await turn()
+  await turn()
+  t.same(redirects, ['manual', 'manual'], 'the first try and one retry, neither following the redirect')
+  const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40)
+  t.equal(warnings.length, 1)
+  t.equal(warnings[0].reason, 'the receiver answered 307 (a redirect: webhooks do not follow redirects; give the final URL)')
+  webhook.close()
+})

@@ -20,28 +20,28 @@ test('many connections do not stall the event loop: descriptors are counted off 
   const { dir, add } = fdFolder(t, ['/dev/null', '/dev/pts/0', 'pipe:[7]', 'anon_inode:[eventpoll]', '/proc/1/stat', '/var/log/app.log', '/srv/data.db', ...sockets])
   const clock = { now: 0 }
   const walker = createDescriptorWalker({ dir, now: () => clock.now, failures: quiet })
-  t.same(walker.read(), { openFiles: null, connections: null }, 'nothing before the first walk')
+  t.same(walker.read(), { openFiles: null, connections: null, descriptors: null }, 'nothing before the first walk')
 
   const first = walker.sample()
   // The regression: the old collector read every link synchronously inside sample(), a stall that grew with
   // the number of sockets (176 ms at 15,000).
-  t.same(walker.read(), { openFiles: null, connections: null }, 'sample() returns before reading a single link')
+  t.same(walker.read(), { openFiles: null, connections: null, descriptors: null }, 'sample() returns before reading a single link')
   t.ok(first instanceof Promise, 'the first walk can be awaited')
   clock.now = 10 // the walk took 10 ms
   await first
-  t.same(walker.read(), { openFiles: 2, connections: 40 }, 'regular files and sockets; devices, pipes, /proc and anon inodes are neither')
+  t.same(walker.read(), { openFiles: 2, connections: 40, descriptors: 47 }, 'regular files and sockets; devices, pipes, /proc and anon inodes are neither; every descriptor counted')
 
   add(100, ['socket:[5000]', '/srv/other.db'])
   t.equal(walker.sample(), undefined, 'later walks are not waited for')
   clock.now = 500
   t.equal(walker.sample(), undefined)
   await new Promise((resolve) => setTimeout(resolve, 20))
-  t.same(walker.read(), { openFiles: 2, connections: 40 }, 'no new walk before 99 times the last one\'s duration has passed')
+  t.same(walker.read(), { openFiles: 2, connections: 40, descriptors: 47 }, 'no new walk before 99 times the last one\'s duration has passed')
   clock.now = 1000
   walker.sample()
   t.equal(walker.sample(), undefined, 'never two walks at once')
   await walker.settled()
-  t.same(walker.read(), { openFiles: 3, connections: 41 }, 'the next walk sees the change')
+  t.same(walker.read(), { openFiles: 3, connections: 41, descriptors: 49 }, 'the next walk sees the change')
   walker.close()
 })
 
@@ -56,7 +56,7 @@ test('the loop runs between batches of 64 links, and the walk wakes no thread of
   setImmediate(spin)
   await walker.sample()
   walking = false
-  t.same(walker.read(), { openFiles: 0, connections: 300 })
+  t.same(walker.read(), { openFiles: 0, connections: 300, descriptors: 300 })
   t.ok(turns >= Math.floor(300 / 64), `the loop turned ${turns} times during the walk`)
 })
 
@@ -71,7 +71,7 @@ test('a descriptor walk that fails reports null and tells its collector', async 
   await walker.sample()
   t.match(failed, [{ code: 'ENOENT' }], 'reported once')
   t.equal(recovered, 0)
-  t.same(walker.read(), { openFiles: null, connections: null })
+  t.same(walker.read(), { openFiles: null, connections: null, descriptors: null })
   walker.close()
 })
 
@@ -81,5 +81,5 @@ test('close() stops a walk in progress', async (t) => {
   const walk = walker.sample()
   walker.close()
   await walk
-  t.same(walker.read(), { openFiles: null, connections: null }, 'a walk cut short reports nothing')
+  t.same(walker.read(), { openFiles: null, connections: null, descriptors: null }, 'a walk cut short reports nothing')
 })

@@ -19,7 +19,8 @@ t.test('the Grafana dashboard: every panel\'s every query returns a number from 
 }, async (t) => {
   t.ok(dashboard.panels.length >= 15, `${dashboard.panels.length} panels`)
   t.same(dashboard.templating.list.map((variable) => variable.name), ['datasource', 'job', 'instance'], 'a data source, job and instance selector')
-  const app = await buildApp()
+  // A real loop: /metrics serves the last sample's figures, and Prometheus scrapes every second.
+  const app = await buildApp({ sampleIntervalMs: 200 })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as { port: number }
   const prometheus = await startPrometheus([`127.0.0.1:${port}`])

@@ -55,7 +55,7 @@ test('through nginx on the same host', { skip: missing ?? false }, async (t) => 
   })
 
   t.test('a token opens every view through the proxy, as Bearer and as Basic', async (t) => {
-    const { proxy } = await proxied(t, { token: TOKEN }, { trustProxy: '127.0.0.1' })
+    const { proxy, direct } = await proxied(t, { token: TOKEN }, { trustProxy: '127.0.0.1' })
     for (const authorization of [`Bearer ${TOKEN}`, `Basic ${Buffer.from(`ops:${TOKEN}`).toString('base64')}`]) {
       for (const url of DETAILED) t.equal(await statusOf(proxy.origin + url, { authorization }), 200, `${url} ${authorization.split(' ')[0]}`)
       const health = await fetch(`${proxy.origin}/health`, { headers: { authorization } })
@@ -65,5 +65,9 @@ test('through nginx on the same host', { skip: missing ?? false }, async (t) => 
     t.equal(refused.status, 401)
     t.equal(refused.headers.get('www-authenticate'), 'Basic realm="server-watch", charset="UTF-8"')
     t.equal(await statusOf(`${proxy.origin}/metrics`, { authorization: 'Bearer wrong-token-0123456789' }), 401)
+    // Issue 30.4: once a token is set, it is what opens the views, directly on the host too (no local rule left
+    // for a same-host proxy to slip through).
+    for (const url of DETAILED) t.equal(await statusOf(direct + url), 401, `direct without the token: ${url}`)
+    t.equal(await statusOf(`${direct}/metrics`, { authorization: `Bearer ${TOKEN}` }), 200)
   })
 })

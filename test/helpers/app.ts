@@ -9,10 +9,16 @@ if (!FormatRegistry.Has('date-time')) {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** A fresh app with the plugin and a few routes like a real app's; the caller closes it. */
+/** The loop samples once at start and then only when the test calls `refresh()` (see test/README.md). */
+export const TEST_SAMPLE_INTERVAL_MS = 3_600_000
+
+/**
+ * A fresh app with the plugin and a few routes like a real app's; the caller closes it. No real loop runs: a test
+ * that wants a sample calls `app.serverWatch.refresh()`, one that tests the loop passes its own `sampleIntervalMs`.
+ */
 export async function buildApp (options: ServerWatchOptions = {}, fastifyOptions: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify(fastifyOptions)
-  await app.register(serverWatch, { sampleIntervalMs: 50, ...options })
+  await app.register(serverWatch, { sampleIntervalMs: TEST_SAMPLE_INTERVAL_MS, ...options })
   app.get('/', async () => ({ hello: 'world' }))
   app.get('/users/:id', async (request) => ({ id: (request.params as { id: string }).id }))
   app.post('/users', {

@@ -7,6 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { MetricsRead } from '../../lib/prometheus/read.js'
+import { RequestMetrics } from '../../lib/requests/store.js'
 
 export const PROMETHEUS = '/usr/bin/prometheus'
 export const PROMTOOL = '/usr/bin/promtool'
@@ -81,4 +83,35 @@ export async function startPrometheus (targets: string[], job = 'app') {
       await rm(dir, { recursive: true, force: true })
     }
   }
+}
+
+/** A read model for renderMetrics with nothing but what a test gives (no runtime figures, spaces, GC or fleet). */
+export function readOf (given: Partial<MetricsRead> & Pick<MetricsRead, 'snapshot'>): MetricsRead {
+  return {
+    requests: new RequestMetrics(10, 10, 100),
+    statusCode: false,
+    runtime: null,
+    heapSpaces: [],
+    gc: null,
+    alerts: null,
+    fleet: null,
+    ...given
+  }
+}
+
+/** Sample lines that name the same series twice (the same name and label set, however ordered): [] when none. */
+export function duplicateSeries (text: string): string[] {
+  const seen = new Set<string>()
+  const duplicates: string[] = []
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const match = /^([^{ ]+)(?:\{(.*)\})? \S+$/.exec(line)
+    if (match === null) continue
+    const pairs = (match[2] ?? '').match(/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"/g) ?? []
+    // An empty value is the same series as a missing label.
+    const key = `${match[1]}{${pairs.filter((pair) => !pair.endsWith('=""')).sort().join(',')}}`
+    if (seen.has(key)) duplicates.push(line)
+    seen.add(key)
+  }
+  return duplicates
 }

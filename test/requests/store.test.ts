@@ -3,6 +3,8 @@
 import { test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { RequestMetrics } from '../../lib/requests/store.js'
+import { EndpointTable, NOT_FOUND_KEY, OVERFLOW_KEY } from '../../lib/requests/endpoint.js'
+import { Tally } from '../../lib/shared/tally.js'
 import serverWatch from '../../lib/plugin.js'
 import { buildApp } from '../helpers/app.js'
 import { fakeClock } from '../helpers/time.js'
@@ -245,4 +247,25 @@ test('issue 15.5: a status of 999 written with reply.raw appears in statusCodes 
   t.match(text, /^http_responses_by_code_total\{code="999"\} 1$/m)
   t.match(text, /^http_responses_by_code_total\{code="600"\} 1$/m)
   t.match(text, /^http_requests_total\{method="GET",route="\/odd",status_class="5xx"\} 1$/m)
+})
+
+test('issue 27: one Endpoint and one overflow rule for this process\'s store and the fleet\'s sum', async (t) => {
+  const table = new EndpointTable(2)
+  const a = table.endpointFor('GET', '/a')
+  t.equal(table.endpointFor('GET', '/a'), a, 'one endpoint per key')
+  table.endpointFor('GET', '/b')
+  t.equal(table.endpointFor('GET', '/c'), table.overflow, 'past maxRoutes: the overflow')
+  t.equal(table.endpointFor('*', OVERFLOW_KEY, OVERFLOW_KEY), table.overflow, 'a folded overflow adds into the overflow')
+  t.equal(table.endpointFor('*', NOT_FOUND_KEY, NOT_FOUND_KEY), table.notFound)
+  t.same(table.all().map((endpoint) => endpoint.key), ['GET /a', 'GET /b', NOT_FOUND_KEY, OVERFLOW_KEY], 'the not-found and overflow endpoints last')
+
+  // The store and a fleet's Tally hold the same Endpoint class and overflow key.
+  const store = new RequestMetrics(1, 10, 100)
+  store.record(store.endpointFor('GET', '/x'), 200, 3)
+  store.record(store.endpointFor('GET', '/y'), 200, 3)
+  const fleet = new Tally(1)
+  for (const endpoint of store.allEndpoints()) fleet.endpoint(endpoint.method, endpoint.route, endpoint.key).count += endpoint.count
+  fleet.endpoint('GET', '/z', 'GET /z').count += 5
+  t.same(fleet.allEndpoints().map((endpoint) => [endpoint.key, endpoint.count]), [['GET /x', 1], [NOT_FOUND_KEY, 0], [OVERFLOW_KEY, 6]])
+  t.equal(fleet.find('GET /x')!.constructor, store.endpoints.get('GET /x')!.constructor)
 })

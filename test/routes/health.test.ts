@@ -3,8 +3,7 @@ import Fastify from 'fastify'
 import { Value } from '@sinclair/typebox/value'
 import serverWatch, { HealthSnapshotSchema } from '../../lib/plugin.js'
 import { formatUptime } from '../../lib/format.js'
-import { healthStatus } from '../../lib/watch.js'
-import type { DatabaseSnapshot } from '../../lib/schemas/database.js'
+import { healthStatus } from '../../lib/status.js'
 import { buildApp } from '../helpers/app.js'
 import { turn } from '../helpers/time.js'
 
@@ -154,14 +153,17 @@ test('a hanging required check turns /health into a 503 at the first sample that
 test('health status: required failures are unhealthy, optional ones degraded, the database counts', async (t) => {
   const pass = { status: 'pass', required: true, durationMs: 1, lastCheckedAt: null } as const
   const fail = { status: 'fail', required: true, durationMs: 1, lastCheckedAt: null } as const
-  t.equal(healthStatus({ a: pass }, { status: 'not_configured' }), 'healthy')
-  t.equal(healthStatus({ a: fail }, { status: 'healthy' } as DatabaseSnapshot), 'unhealthy')
-  t.equal(healthStatus({ a: { ...fail, required: false } }, { status: 'healthy' } as DatabaseSnapshot), 'degraded')
-  t.equal(healthStatus({}, { status: 'unhealthy', required: true } as DatabaseSnapshot), 'unhealthy')
-  t.equal(healthStatus({}, { status: 'unhealthy', required: false } as DatabaseSnapshot), 'degraded')
+  t.equal(healthStatus({ checks: { a: pass }, database: { status: 'not_configured' } }), 'healthy')
+  t.equal(healthStatus({ checks: { a: fail }, database: { status: 'healthy' } }), 'unhealthy')
+  t.equal(healthStatus({ checks: { a: { ...fail, required: false } }, database: { status: 'healthy' } }), 'degraded')
+  t.equal(healthStatus({ checks: {}, database: { status: 'unhealthy', required: true } }), 'unhealthy')
+  t.equal(healthStatus({ checks: {}, database: { status: 'unhealthy', required: false } }), 'degraded')
   // issue 15.1: a check with no result yet is not passing.
-  t.equal(healthStatus({ a: { ...pass, status: 'pending' } }, { status: 'healthy' } as DatabaseSnapshot), 'unhealthy')
-  t.equal(healthStatus({ a: { ...pass, status: 'pending', required: false } }, { status: 'healthy' } as DatabaseSnapshot), 'degraded')
+  t.equal(healthStatus({ checks: { a: { ...pass, status: 'pending' } }, database: { status: 'healthy' } }), 'unhealthy')
+  t.equal(healthStatus({ checks: { a: { ...pass, status: 'pending', required: false } }, database: { status: 'healthy' } }), 'degraded')
+  // The firing alerts' severity: the worst of it and the checks'.
+  t.equal(healthStatus({ checks: { a: { ...fail, required: false } }, database: { status: 'healthy' }, alerts: 'unhealthy' }), 'unhealthy')
+  t.equal(healthStatus({ checks: { a: pass }, database: { status: 'not_configured' }, alerts: 'degraded' }), 'degraded')
 })
 
 test('callers that authorize denies get only the status and timestamp, with the same status code', async (t) => {

@@ -122,20 +122,22 @@ test('a stream client that stays behind for stalledMs is dropped; one that catch
   t.equal(listeners.size, 0)
 })
 
-test('stream frames carry the endpoint table only when it changed, at most every 5th sample, and in a first frame', async (t) => {
+test('issue 30.9: every frame brings the table of its own sample: whole at first, then the routes that moved', async (t) => {
   const listeners = new Set<(point: HistoryPoint) => void>()
-  let totalRequests = 10
+  let endpoints: Record<string, { count: number }> = { 'GET /a': { count: 10 }, 'GET /b': { count: 1 } }
   const watch: StreamSource = {
-    snapshot: () => ({ status: 'healthy', application: { totalRequests, endpoints: { 'GET /a': { count: totalRequests } } } }) as any,
+    snapshot: () => ({ status: 'healthy', application: { totalRequests: Object.values(endpoints).reduce((sum, e) => sum + e.count, 0), endpoints } }) as any,
     onSample (listener) {
       listeners.add(listener)
       return () => { listeners.delete(listener) }
     }
   }
   const hub = createStreamHub(watch, 3, { heartbeatMs: 3_600_000 })
+  /** What the page does with each frame (public/app.js): a whole table, or the changes merged into the last one. */
   const frames = (stream: NonNullable<ReturnType<typeof hub.open>>) => {
-    const list: any[] = []
+    const list: Array<{ whole: boolean, changes: unknown, total: number, table: Record<string, { count: number }> }> = []
     let text = ''
+    let table: Record<string, { count: number }> = {}
     stream.on('data', (chunk: Buffer) => {
       text += chunk.toString()
       let end: number
@@ -143,7 +145,11 @@ test('stream frames carry the endpoint table only when it changed, at most every
         const block = text.slice(0, end)
         text = text.slice(end + 2)
         const data = /^data: (.*)$/m.exec(block)
-        if (data !== null) list.push(JSON.parse(data[1]!).snapshot.application)
+        if (data === null) continue
+        const { snapshot, endpointChanges } = JSON.parse(data[1]!)
+        const whole = snapshot.application.endpoints !== undefined
+        table = whole ? snapshot.application.endpoints : { ...table, ...endpointChanges }
+        list.push({ whole, changes: endpointChanges, total: snapshot.application.totalRequests, table })
       }
     })
     return list
@@ -152,21 +158,26 @@ test('stream frames carry the endpoint table only when it changed, at most every
     for (const listener of listeners) listener({ timestamp, values: {} as HistoryPoint['values'] })
     await new Promise((resolve) => setImmediate(resolve))
   }
-  const first = frames(hub.open()!)
-  for (let i = 1; i <= 3; i++) await sample(i)
-  t.same(first.map((application) => application.endpoints !== undefined), [true, false, false], 'the table in the first frame only while it is unchanged')
-  t.same(first.map((application) => application.totalRequests), [10, 10, 10], 'the rest of the snapshot in every frame')
+  const sum = (table: Record<string, { count: number }>) => Object.values(table).reduce((total, e) => total + e.count, 0)
 
+  const first = frames(hub.open()!)
+  await sample(1)
+  await sample(2)
+  t.same(first.map((frame) => [frame.whole, frame.changes]), [[true, undefined], [false, {}]], 'the whole table first, then nothing while nothing moved')
+
+  endpoints = { ...endpoints, 'GET /a': { count: 11 } }
+  await sample(3)
+  t.same(first[2]?.changes, { 'GET /a': { count: 11 } }, 'a route that moved comes in the very next frame, alone')
+  endpoints = { ...endpoints, 'GET /c': { count: 1 } }
   const late = frames(hub.open()!)
   await sample(4)
-  t.same(late[0]?.endpoints, { 'GET /a': { count: 10 } }, 'a stream that joins mid-way gets the table in its first frame')
-  t.equal(first[3]?.endpoints, undefined, 'the others do not')
-
-  totalRequests = 20
-  for (let i = 5; i <= 12; i++) await sample(i)
-  const withTable = first.map((application, i) => application.endpoints === undefined ? null : i).filter((i) => i !== null)
-  t.same(withTable, [0, 5], 'a changed table goes out on the 5th sample since it last went out, then not again while unchanged')
-  t.same(first[5]?.endpoints, { 'GET /a': { count: 20 } })
-  t.same(late.map((application) => application.endpoints !== undefined), [true, false, false, false, false, true, false, false, false])
+  t.same(first[3]?.changes, { 'GET /c': { count: 1 } }, 'a new route too')
+  t.equal(late[0]?.whole, true, 'a stream that joins mid-way gets the whole table in its first frame')
+  endpoints = { 'GET /a': { count: 12 } }
+  await sample(5)
+  t.equal(first[4]?.whole, true, 'a route gone from the table: the whole table again')
+  for (const [name, list] of [['first', first], ['late', late]] as const) {
+    t.same(list.map((frame) => sum(frame.table)), list.map((frame) => frame.total), `${name}: the table adds up to the cards' total in every frame`)
+  }
   hub.closeAll()
 })

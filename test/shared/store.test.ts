@@ -4,10 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test, type Test } from 'tap'
 import { Histogram, bucketIndex } from '../../lib/histogram.js'
-import { claimFile, formatId, historyFile, MAX_SHARED_FILE_BYTES, parseName, processFile, renameIfPresent } from '../../lib/shared/directory.js'
+import { Directory, MAX_SHARED_FILE_BYTES } from '../../lib/shared/directory.js'
+import { encodeCounts, EndpointEncoder } from '../../lib/shared/encode.js'
+import type { FleetView } from '../../lib/shared/merge.js'
+import { claimFile, formatId, historyFile, parseName, processFile } from '../../lib/shared/names.js'
+import { RequestMetrics } from '../../lib/requests/store.js'
 import { readHistory } from '../../lib/shared/history-file.js'
-import { normalizeShared, defaultAppName } from '../../lib/shared/config.js'
-import { addEndpoints, decodeState, encodeCounts, EndpointEncoder, FORMAT, stateText, type Gauges } from '../../lib/shared/state.js'
+import { checkWritable, normalizeShared, defaultAppName } from '../../lib/shared/config.js'
+import { addEndpoints, decodeState, FORMAT, stateText, type Gauges } from '../../lib/shared/state.js'
 import { SharedStore, type LocalSample } from '../../lib/shared/store.js'
 import { Tally } from '../../lib/shared/tally.js'
 
@@ -29,30 +33,31 @@ function tempDir (t: Test): string {
   return dir
 }
 
-/** What the request hooks do, on a Tally: one response. */
-function record (counts: Tally, method: string, route: string, statusCode: number, ms: number): void {
-  const index = bucketIndex(ms)
-  counts.total++
-  counts.histogram.recordAt(index, ms)
-  counts.statusCodes[statusCode]!++
-  const statusClass = Math.floor(statusCode / 100)
-  if (statusClass === 5) counts.errorCount++
-  const endpoint = counts.endpoint(method, route, `${method} ${route}`)
-  endpoint.count++
-  if (statusClass === 5) endpoint.errorCount++
-  ;(endpoint.byClass[statusClass] ??= new Histogram()).recordAt(index, ms)
+/** What the request hooks do: one response. */
+function record (counts: RequestMetrics, method: string, route: string, statusCode: number, ms: number): void {
+  counts.record(counts.endpointFor(method, route), statusCode, ms)
 }
 
-interface Worker { store: SharedStore, counts: Tally, sample: () => ReturnType<SharedStore['sample']>, local: () => LocalSample }
+/** This process's request store as the tests use it: room for 1,000 routes. */
+const requestStore = () => new RequestMetrics(1000, 10, 200)
+
+/** The fleet's endpoint of `key` (the routes are read from the files then). */
+const route = (view: FleetView, key: string) => view.requests.allEndpoints().find((endpoint) => endpoint.key === key)
+/** The keys of the fleet's endpoints that have counts. */
+const routeKeys = (view: FleetView) => view.requests.allEndpoints().filter((endpoint) => endpoint.count > 0).map((endpoint) => endpoint.key)
+
+interface Worker { store: SharedStore, counts: RequestMetrics, sample: () => ReturnType<SharedStore['sample']>, local: () => LocalSample }
 
 /** A fake world: one clock, one table of running pids, any number of processes. */
 function world (dir: string, { app = 'api', host = 'h1' } = {}) {
   const clock = { now: 1_000_000 }
   const running = new Set<number>()
   const warnings: string[] = []
+  // The stores of one real process: a world's workers share it as one process's plugin instances would.
+  const runningHere = new Set<string>()
   function worker (pid: number, options: { host?: string, gauges?: Partial<Gauges>, status?: () => LocalSample['status'] } = {}): Worker {
     running.add(pid)
-    const counts = new Tally()
+    const counts = requestStore()
     const store = new SharedStore({
       dir,
       app,
@@ -65,7 +70,9 @@ function world (dir: string, { app = 'api', host = 'h1' } = {}) {
       pid,
       startedAt: clock.now,
       workerId: String(pid % 100),
-      pidAlive: (other) => running.has(other)
+      pidAlive: (other) => running.has(other),
+      runningHere,
+      main: null
     })
     const local = (): LocalSample => ({
       counts,
@@ -83,7 +90,7 @@ const processFiles = (dir: string) => readdirSync(dir).filter((name) => name.inc
 const allFiles = (dir: string) => readdirSync(dir).sort()
 
 test('a state file round-trips: counters, status codes and only the non-empty buckets of each histogram', async (t) => {
-  const counts = new Tally()
+  const counts = requestStore()
   record(counts, 'GET', '/a', 200, 1.5)
   record(counts, 'GET', '/a', 200, 1.5)
   record(counts, 'GET', '/a', 503, 40)
@@ -101,11 +108,11 @@ test('a state file round-trips: counters, status codes and only the non-empty bu
   t.equal(decoded.counts.total, 4)
   t.equal(decoded.counts.errorCount, 1)
   t.same([...decoded.counts.histogram.counts], [...counts.histogram.counts])
-  t.same(decoded.counts.endpoints.size, 0, 'the routes are read only when asked for')
+  t.equal(decoded.counts.hasEndpoints(), false, 'the routes are read only when asked for')
   addEndpoints(decoded.counts, decoded.endpoints())
-  t.same([...decoded.counts.endpoints.keys()], ['GET /a', 'POST /b'])
-  t.equal(decoded.counts.endpoints.get('GET /a')!.byClass[5]!.count, 1)
-  t.equal(decoded.counts.endpoints.get('GET /a')!.combined().percentile(0.5), counts.endpoints.get('GET /a')!.combined().percentile(0.5))
+  t.same(decoded.counts.allEndpoints().filter((endpoint) => endpoint.count > 0).map((endpoint) => endpoint.key), ['GET /a', 'POST /b'])
+  t.equal(decoded.counts.find('GET /a')!.byClass[5]!.count, 1)
+  t.equal(decoded.counts.find('GET /a')!.combined().percentile(0.5), counts.endpoints.get('GET /a')!.combined().percentile(0.5))
   t.equal(decodeState(stateText(state as never, routes).slice(0, -3), 'api').ok, false, 'cut short: refused')
 })
 
@@ -157,11 +164,11 @@ test('three processes: counters add up, histograms merge bucket by bucket, gauge
   for (const worker of workers) worker.sample()
   const views = workers.map((worker) => worker.sample())
   for (const view of views) {
-    t.equal(view.counts.total, 300, 'every process sees the fleet\'s total')
-    t.equal(view.counts.errorCount, 30)
-    t.equal(view.counts.statusCodes[500], 30)
-    t.same([...view.counts.histogram.counts], [...all.counts], 'the merged histogram is the histogram of all durations')
-    t.equal(view.counts.histogram.percentile(0.95), all.percentile(0.95))
+    t.equal(view.requests.total, 300, 'every process sees the fleet\'s total')
+    t.equal(view.requests.errorCount, 30)
+    t.equal(view.requests.statusCodes[500], 30)
+    t.same([...view.requests.histogram.counts], [...all.counts], 'the merged histogram is the histogram of all durations')
+    t.equal(view.requests.histogram.percentile(0.95), all.percentile(0.95))
     t.equal(view.gauges.rss, 300)
     t.equal(view.gauges.requestsPerSecond, 7.5)
     t.equal(view.gauges.eventLoopDelayP99Ms, 30, 'the worst event loop')
@@ -170,7 +177,7 @@ test('three processes: counters add up, histograms merge bucket by bucket, gauge
     t.equal(view.processes.filter((row) => row.self).length, 1)
     t.equal(view.status, 'healthy')
   }
-  t.equal(views[1]!.routes().endpoints.get('GET /r0')!.count, 17 + 34 + 50)
+  t.equal(route(views[1]!, 'GET /r0')!.count, 17 + 34 + 50)
 })
 
 test('a dead process is folded exactly once: counters never go down, it leaves the table, its file is gone', async (t) => {
@@ -184,23 +191,23 @@ test('a dead process is folded exactly once: counters never go down, it leaves t
   for (let k = 0; k < 30; k++) record(c.counts, 'GET', '/x', 500, 3)
   a.sample(); b.sample(); c.sample()
   w.tick()
-  t.equal(a.sample().counts.total, 60)
+  t.equal(a.sample().requests.total, 60)
   w.running.delete(203) // killed: its file stays behind
   w.tick()
   const afterA = a.sample()
   const afterB = b.sample()
-  t.equal(afterA.counts.total, 60, 'the folder still counts it')
-  t.equal(afterB.counts.total, 60, 'the other live process still counts it, once')
-  t.equal(afterA.counts.errorCount, 30)
+  t.equal(afterA.requests.total, 60, 'the folder still counts it')
+  t.equal(afterB.requests.total, 60, 'the other live process still counts it, once')
+  t.equal(afterA.requests.errorCount, 30)
   t.same(afterB.processes.map((row) => row.pid), [201, 202], 'the dead process left the table')
   t.same(processFiles(dir).length, 2, 'its file is gone')
   t.notOk(allFiles(dir).some((name) => name.includes('~c~')), 'and so is the claim')
   record(b.counts, 'GET', '/', 200, 2)
   w.tick()
-  t.equal(b.sample().counts.total, 61)
-  t.equal(a.sample().counts.total, 61)
-  t.equal(a.sample().routes().endpoints.get('GET /x')!.count, 30)
-  t.equal(b.sample().routes().endpoints.get('GET /')!.count, 31)
+  t.equal(b.sample().requests.total, 61)
+  t.equal(a.sample().requests.total, 61)
+  t.equal(route(a.sample(), 'GET /x')!.count, 30)
+  t.equal(route(b.sample(), 'GET /')!.count, 31)
 })
 
 test('folding dead processes keeps at most maxRoutes routes: a file with too many routes does not grow every later file', async (t) => {
@@ -231,14 +238,14 @@ test('two processes that find the same dead file at once: only one rename succee
   w.running.delete(301)
   const name = processFile('api', dead.store.id)
   // Both scanned before either renamed: each tries the claim.
-  t.equal(renameIfPresent(dir, name, claimFile('api', dead.store.id, a.store.id)), true)
-  t.equal(renameIfPresent(dir, name, claimFile('api', dead.store.id, b.store.id)), false)
+  t.equal(new Directory(dir, 'api').rename(name, claimFile('api', dead.store.id, a.store.id)), true)
+  t.equal(new Directory(dir, 'api').rename(name, claimFile('api', dead.store.id, b.store.id)), false)
   // a "died" before folding its claim (its rename above stands in for it): the claim is an orphan once a is gone.
   w.running.delete(302)
   w.tick()
   const view = b.sample()
-  t.equal(view.counts.total, 7, 'the orphan claim was folded by b, once')
-  t.equal(b.sample().counts.total, 7)
+  t.equal(view.requests.total, 7, 'the orphan claim was folded by b, once')
+  t.equal(b.sample().requests.total, 7)
   t.same(allFiles(dir).filter((file) => file.includes('~c~')), [], 'no claim file left')
 })
 
@@ -262,13 +269,13 @@ test('a folder that dies between its write and deleting the claim: the claim is 
   const aFile = JSON.parse(first!)
   aFile.absorbed = [c.store.id]
   writeFileSync(join(dir, processFile('api', a.store.id)), `${JSON.stringify(aFile)}\n${routes}\n`)
-  t.equal(b.sample().counts.total, 8, 'a\'s file lists c as absorbed: the claim is skipped')
+  t.equal(b.sample().requests.total, 8, 'a\'s file lists c as absorbed: the claim is skipped')
   w.running.delete(401)
   w.tick()
   const view = b.sample()
-  t.equal(view.counts.total, 8, 'a folded with c inside it: c counted once')
+  t.equal(view.requests.total, 8, 'a folded with c inside it: c counted once')
   t.same(allFiles(dir), [processFile('api', b.store.id)], 'only b\'s file is left')
-  t.equal(b.sample().counts.total, 8)
+  t.equal(b.sample().requests.total, 8)
 })
 
 test('another host: dead when its file is older than staleAfterMs (5 intervals, at least 5 s), by the injected clock', async (t) => {
@@ -284,7 +291,7 @@ test('another host: dead when its file is older than staleAfterMs (5 intervals, 
   w.tick(200)
   const view = a.sample()
   t.same(view.processes.map((row) => row.pid), [501], 'written 5.1 s ago: dead')
-  t.equal(view.counts.total, 4, 'folded, not lost')
+  t.equal(view.requests.total, 4, 'folded, not lost')
   t.equal(processFiles(dir).length, 1)
 })
 
@@ -296,15 +303,15 @@ test('a process found dead while it was only stalled goes on under a new id with
   for (let k = 0; k < 4; k++) record(remote.counts, 'GET', '/', 200, 1)
   a.sample(); remote.sample()
   w.tick(6000)
-  t.equal(a.sample().counts.total, 4, 'folded into a')
+  t.equal(a.sample().requests.total, 4, 'folded into a')
   const oldId = remote.store.id
   for (let k = 0; k < 3; k++) record(remote.counts, 'GET', '/', 200, 1)
   remote.sample()
   t.not(remote.store.id, oldId)
   t.match(w.warnings.join('\n'), /folded by another process/)
   w.tick(10)
-  t.equal(a.sample().counts.total, 7, '4 folded + 3 since')
-  t.equal(remote.sample().counts.total, 7)
+  t.equal(a.sample().requests.total, 7, '4 folded + 3 since')
+  t.equal(remote.sample().requests.total, 7)
 })
 
 test('a restarted container (same host name, same pid) folds its former life', async (t) => {
@@ -319,7 +326,7 @@ test('a restarted container (same host name, same pid) folds its former life', a
   after.sample()
   w.tick()
   const view = after.sample()
-  t.equal(view.counts.total, 9)
+  t.equal(view.requests.total, 9)
   t.same(view.processes.map((row) => row.self), [true])
 })
 
@@ -336,7 +343,7 @@ test('two plugin instances in one process (same pid) are two live processes, not
   a.sample()
   const view = b.sample()
   t.equal(view.processes.length, 2)
-  t.equal(view.counts.total, 7)
+  t.equal(view.requests.total, 7)
   t.equal(processFiles(dir).length, 2)
   t.notMatch(w.warnings.join('\n'), /folded by another process/)
   a.store.release()
@@ -375,8 +382,8 @@ test('a state file whose routes line is bad: its totals count, its routes are le
   writeFileSync(join(dir, name), `${first}\n[["GET","/b","GET /b",1,0,{"2":[5,1,1]}]]\n`)
   for (let i = 0; i < 2; i++) {
     const view = a.sample()
-    t.equal(view.counts.total, 2)
-    t.same([...view.routes().endpoints.keys()], ['GET /a'])
+    t.equal(view.requests.total, 2)
+    t.same(routeKeys(view), ['GET /a'])
   }
   t.equal(w.warnings.filter((warning) => warning.includes(name)).length, 1)
   t.match(w.warnings.join('\n'), /buckets add up to 0, not 5/)
@@ -399,7 +406,7 @@ test('corrupt, truncated, foreign and other-version files are skipped with one w
   a.sample()
   w.tick()
   const view = a.sample()
-  t.equal(view.counts.total, 2, 'only this app\'s valid files count')
+  t.equal(view.requests.total, 2, 'only this app\'s valid files count')
   t.same(view.processes.map((row) => row.pid), [701])
   t.equal(w.warnings.length, 4, 'one warning per bad file, not one per sample')
   t.match(w.warnings.join('\n'), /corrupt or truncated[\s\S]*corrupt or truncated[\s\S]*not a fastify-server-watch state file[\s\S]*format version 99/)
@@ -423,10 +430,10 @@ test('hostile files never block or exhaust the sampler: a FIFO, a symlink to /de
   a.sample()
   w.tick()
   const view = a.sample()
-  t.equal(view.counts.total, 1)
+  t.equal(view.requests.total, 1)
   t.same(view.processes.map((row) => row.pid), [711])
   t.equal(w.warnings.length, 3, 'one warning per hostile file')
-  t.match(w.warnings.join('\n'), /not a regular file[\s\S]*not a regular file[\s\S]*larger than/)
+  t.match(w.warnings.join('\n'), /not a regular file[\s\S]*a symbolic link[\s\S]*larger than/)
   const refused: string[] = []
   t.equal(readHistory(dir, 'api', [], (reason) => refused.push(reason)), null)
   t.match(refused, [/not a regular file/])
@@ -471,7 +478,7 @@ test('a state file whose fields are outside their types is refused: it never bre
   w.tick()
   const view = a.sample()
   t.same(view.processes.map((row) => row.hostname), ['h1', 'h99'], 'only the sound files are live processes')
-  t.equal(view.counts.total, 2)
+  t.equal(view.requests.total, 2)
   t.equal(w.warnings.length, bad.length, 'one warning per bad file')
   t.same(view.recentErrors, [error], 'a recent error keeps its own fields only')
 })
@@ -486,7 +493,7 @@ test('the last writes: flush writes the requests since the last sample', async (
   a.store.flush(a.local())
   w.running.delete(901)
   w.tick()
-  t.equal(b.sample().counts.total, 1)
+  t.equal(b.sample().requests.total, 1)
 })
 
 test('temporary files left by a writer that died mid-write are removed once old', async (t) => {
@@ -504,7 +511,7 @@ test('temporary files left by a writer that died mid-write are removed once old'
 test('options: the shared directory, its name, SERVER_WATCH_DIR, and the coded errors that name it', async (t) => {
   const dir = tempDir(t)
   t.equal(normalizeShared(undefined, {}), null, 'off by default')
-  t.same(normalizeShared(undefined, { SERVER_WATCH_DIR: dir }), { dir, name: defaultAppName(), workerId: null })
+  t.same(normalizeShared(undefined, { SERVER_WATCH_DIR: dir }), { dir, name: defaultAppName(), workerId: null, source: 'SERVER_WATCH_DIR' })
   const other = tempDir(t)
   t.equal(normalizeShared({ dir: other }, { SERVER_WATCH_DIR: dir })!.dir, other, 'the option wins')
   t.equal(normalizeShared({ name: 'web' }, { SERVER_WATCH_DIR: dir })!.dir, dir, 'a name alone takes the directory from the variable')
@@ -537,5 +544,7 @@ test('options: a read-only directory fails at register time', async (t) => {
     chmodSync(readOnly, 0o555)
     t.teardown(() => chmodSync(readOnly, 0o755))
   }
-  t.throws(() => normalizeShared({ dir: target }, {}), { code: 'FST_SERVER_WATCH_SHARED_DIR', message: /is not writable \((EACCES|EROFS|ENOENT|EPERM)\)/ })
+  // issue 27.4: parsing the option writes nothing; shared mode checks when it starts.
+  const shared = normalizeShared({ dir: target }, {})!
+  t.throws(() => checkWritable(shared), { code: 'FST_SERVER_WATCH_SHARED_DIR', message: /is not writable \((EACCES|EROFS|ENOENT|EPERM)\)/ })
 })

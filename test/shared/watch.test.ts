@@ -6,6 +6,7 @@ import { test, type Test } from 'tap'
 import { Value } from '@sinclair/typebox/value'
 import serverWatch, { HealthSnapshotSchema } from '../../lib/plugin.js'
 import { buildApp } from '../helpers/app.js'
+import { withEnv } from '../helpers/env.js'
 import { PROMTOOL, promtool, samples } from '../helpers/prometheus.js'
 
 // One process with `shared` (the multi-process behaviour is in shared-cluster and shared-pm2): what a restart keeps,
@@ -21,7 +22,8 @@ const json = (body: string) => JSON.parse(body)
 
 test('a single process with shared: its file, its row, and /health unchanged otherwise', async (t) => {
   const dir = tempDir(t)
-  const app = await buildApp({ shared: { dir, name: 'shop' } })
+  // A 1 s interval, so that the five-minute history holds a point per sample (one hour's interval: one point).
+  const app = await buildApp({ shared: { dir, name: 'shop' }, sampleIntervalMs: 1000 })
   t.teardown(() => app.close())
   await app.ready()
   for (let i = 0; i < 5; i++) await app.inject(`/users/${i}`)
@@ -58,7 +60,8 @@ test('a single process with shared: its file, its row, and /health unchanged oth
 
 test('a restart keeps the counters and the history: the old file is folded, the history file read back', async (t) => {
   const dir = tempDir(t)
-  const first = await buildApp({ shared: { dir } })
+  // A 1 s interval, so that the five-minute history holds a point per sample (one hour's interval: one point).
+  const first = await buildApp({ shared: { dir }, sampleIntervalMs: 1000 })
   await first.ready()
   for (let i = 0; i < 4; i++) await first.inject(`/users/${i}`)
   for (let i = 0; i < 3; i++) await first.serverWatch.refresh()
@@ -68,7 +71,7 @@ test('a restart keeps the counters and the history: the old file is folded, the 
   await first.close()
   t.ok(readdirSync(dir).some((name) => name.endsWith('~history.json')), 'the history was written on close')
 
-  const second = await buildApp({ shared: { dir } })
+  const second = await buildApp({ shared: { dir }, sampleIntervalMs: 1000 })
   t.teardown(() => second.close())
   await second.ready()
   t.same(second.serverWatch.history('5m').timestamps.slice(0, before.length), before, 'the earlier points are back before the first sample')
@@ -83,18 +86,12 @@ test('a restart keeps the counters and the history: the old file is folded, the 
 
 test('SERVER_WATCH_DIR turns shared mode on without code; `shared: false` keeps it off', async (t) => {
   const dir = tempDir(t)
-  const saved = process.env.SERVER_WATCH_DIR
-  process.env.SERVER_WATCH_DIR = dir
-  t.teardown(() => {
-    if (saved === undefined) delete process.env.SERVER_WATCH_DIR
-    else process.env.SERVER_WATCH_DIR = saved
-  })
-  const on = await buildApp()
+  const on = await withEnv({ SERVER_WATCH_DIR: dir }, () => buildApp())
   t.teardown(() => on.close())
   await on.ready()
   await on.serverWatch.refresh()
   t.equal(json((await on.inject('/health')).body).processes.length, 1)
-  const off = await buildApp({ shared: false })
+  const off = await withEnv({ SERVER_WATCH_DIR: dir }, () => buildApp({ shared: false }))
   t.teardown(() => off.close())
   await off.ready()
   await off.serverWatch.refresh()
@@ -150,4 +147,17 @@ test('readiness is each process\'s own: a worker whose required check fails take
   t.same(json((await healthy.inject('/health/ready')).body), { status: 'pass' }, 'the healthy worker stays ready')
   t.equal((await healthy.inject('/health/ready')).statusCode, 200)
   t.equal((await failing.inject('/health/ready')).statusCode, 503, 'the failing one is not')
+})
+
+test('issue 27: shared mode\'s /metrics counts timeouts as a single process does (the fleet view is a RequestCounters, no cast)', async (t) => {
+  const dir = tempDir(t)
+  const app = await buildApp({ shared: { dir, name: 'shop' }, sampleIntervalMs: 3_600_000 }, { connectionTimeout: 1000 })
+  t.teardown(() => app.close())
+  await app.ready()
+  await app.inject('/')
+  await app.serverWatch.refresh()
+  await app.serverWatch.refresh()
+  const metrics = (await app.inject('/metrics')).body
+  t.equal(samples(metrics, 'server_watch_processes').get(''), 1, 'the fleet\'s exposition')
+  t.equal(samples(metrics, 'http_requests_timed_out_total').get(''), 0, 'the timeout counter is there, as in single-process mode')
 })

@@ -18,6 +18,9 @@ export async function typeTests (): Promise<object> {
     checks: { cache: { check: async () => {}, required: false, timeoutMs: 500 } }
   })
   const options: ServerWatchOptions = { healthPath: false, dashboardPath: '/ops', authorize: async (request) => request.ip === '127.0.0.1' }
+  const withLocal: ServerWatchOptions = { token: 'a-long-enough-token-1', localAccess: true, profiles: true }
+  // @ts-expect-error localAccess is a boolean
+  const badLocal: ServerWatchOptions = { localAccess: 'yes' }
 
   // The decorator, typed through the augmentation.
   const snapshot: HealthSnapshot = app.serverWatch.snapshot()
@@ -43,5 +46,5 @@ export async function typeTests (): Promise<object> {
 
   // Coded errors are exported, and are Errors with a code.
   const error: Error & { code: string } = new FST_SERVER_WATCH_INVALID_OPTION('token', 'a string', 'a number')
-  return { options, rate, transitions, error }
+  return { options, withLocal, badLocal, rate, transitions, error }
 }
