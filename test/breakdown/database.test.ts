@@ -72,7 +72,7 @@ t.test('issue 29: every MongoDB command is charged to its route, with exact coun
   t.ok(shapes.has('{"find":"users","filter":{"email":"?"},"limit":"?","singleBatch":"?"}') || shapes.has('{"find":"users","filter":{"email":"?"}}'), [...shapes].join(' '))
   for (const query of breakdown.database()!.slowQueries) {
     t.equal(query.collection, 'users')
-    t.match(query.endpoint, /^(GET \/one|GET \/three|GET \/concurrent|POST \/body)$/)
+    t.match(query.endpoint, /^(GET \/one|GET \/three|GET \/concurrent|POST \/body|POST \/slow-body)$/)
   }
 })
 
