@@ -128,6 +128,23 @@ export const HOOK_VARIANTS = {
       alerts: { rules: [{ name: 'never', metric: 'eventLoop.delayMs.p99', above: 1e9, shed: true }] }
     })
   },
+  // The floor of any AsyncLocalStorage-based attribution (issue 29): a root onRequest hook that runs the rest of the
+  // chain in a store, with nothing else.
+  async 'AsyncLocalStorage run in onRequest' (app) {
+    const { AsyncLocalStorage } = await import('node:async_hooks')
+    const storage = new AsyncLocalStorage()
+    app.addHook('onRequest', (request, reply, done) => { storage.run(request, done) })
+  },
+  // With `breakdown: true` (issue 29): an AsyncLocalStorage context per request (on a static route, no call to
+  // attribute); and `breakdown: false`, which must count what `server-watch` counts.
+  async 'server-watch breakdown' (app) {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    await app.register(serverWatch, { ...pluginOptionsFromEnv(), breakdown: true })
+  },
+  async 'server-watch breakdown off' (app) {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    await app.register(serverWatch, { ...pluginOptionsFromEnv(), breakdown: false })
+  },
   // The plugin exporting to the OpenTelemetry SDK: each request's duration also goes into an SDK histogram.
   async 'server-watch openTelemetry' (app) {
     const { default: serverWatch } = await import('../dist/plugin.js')

@@ -11,6 +11,7 @@ import { OptionGroup, isPlainObject, show, type KnownKeys } from './options/vali
 import { DEFAULT_MAX_ERROR_GROUPS } from './error-groups/store.js'
 import { DEFAULT_APDEX_THRESHOLD_MS } from './releases/apdex.js'
 import { RELEASE_EXPECTED, RELEASE_PATTERN, resolveRelease, type ReleaseSource } from './releases/release.js'
+import { normalizeBreakdown, type BreakdownOptions, type NormalizedBreakdown } from './breakdown/options.js'
 
 export const DEFAULT_SAMPLE_INTERVAL_MS = 1000
 export const DEFAULT_CHECK_TIMEOUT_MS = 2000
@@ -110,6 +111,11 @@ export interface ServerWatchOptions {
    * `server-watch`, every other route of the plugin hidden. Default true; `false` hides them all.
    */
   openapi?: boolean
+  /**
+   * Where the time goes: each request's MongoDB commands (of `mongo`) and outbound HTTP calls, charged to its route
+   * (docs/breakdown.md). `true`, or `{ database?, outbound?, nPlusOneCalls? }`. Default false.
+   */
+  breakdown?: boolean | BreakdownOptions
 }
 
 export interface NormalizedCheck {
@@ -148,6 +154,7 @@ export interface NormalizedOptions {
   release: { release: string | null, source: ReleaseSource }
   apdexThresholdMs: number
   openapi: boolean
+  breakdown: NormalizedBreakdown | null
 }
 
 /** Every option's name, derived from the interface: a key added there and not here fails to compile. */
@@ -178,7 +185,8 @@ const KNOWN_OPTIONS = {
   maxErrorGroups: true,
   release: true,
   apdexThresholdMs: true,
-  openapi: true
+  openapi: true,
+  breakdown: true
 } satisfies KnownKeys<ServerWatchOptions>
 /** Set by Fastify's register itself. */
 const REGISTER_OPTIONS = ['logLevel', 'logSerializers']
@@ -323,7 +331,8 @@ export function normalizeOptions (raw: ServerWatchOptions | undefined): Normaliz
     release: resolveRelease({ option: top.string('release', null, RELEASE_PATTERN, RELEASE_EXPECTED) }),
     // 4T stays within the latency histogram (1,000 s).
     apdexThresholdMs: top.number('apdexThresholdMs', DEFAULT_APDEX_THRESHOLD_MS, 1, 250_000),
-    openapi: top.boolean('openapi', true)
+    openapi: top.boolean('openapi', true),
+    breakdown: normalizeBreakdown(options.breakdown)
   }
   normalized.alerts = normalizeAlerts(options.alerts, normalized.checks.map((check) => check.name), normalized.sampleIntervalMs)
   normalized.profiles = profiles(options, normalized)

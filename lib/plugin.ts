@@ -89,12 +89,18 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   const watch = createWatch(options, { log: app.log, fastifyVersion: app.version, countsTimeouts, recordObserver: durations?.observer ?? null })
   const http2 = Boolean(app.initialConfig.http2)
   const shedding = watch.alerts !== null && options.alerts!.rules.some((rule) => rule.shed) ? createShedding(app, watch.alerts, options.alerts!) : null
-  const hooks = createRequestHooks(watch.requests, { http2, shedding })
+  const hooks = createRequestHooks(watch.requests, { http2, shedding, settled: watch.breakdown?.hooks.settle ?? null, errorGroups: watch.errorRecorder })
 
   app.addHook('onRequest', hooks.onRequest)
   app.addHook('onSend', hooks.onSend)
   app.addHook('onError', hooks.onError)
   if (countsTimeouts) app.addHook('onTimeout', hooks.onTimeout)
+  // Off by default, and then nothing of it exists: no hook, no AsyncLocalStorage, no listener (docs/breakdown.md).
+  const breakdown = watch.breakdown
+  if (breakdown !== null) {
+    app.addHook('onRequest', breakdown.hooks.onRequest)
+    breakdown.start()
+  }
 
   app.decorate('serverWatch', Object.freeze({
     snapshot: watch.snapshot,
@@ -112,7 +118,7 @@ const serverWatchPlugin: FastifyPluginAsync<ServerWatchOptions> = async (app, ra
   app.addHook('onReady', (done) => { watch.start(); done() })
   app.addHook('onClose', (_instance, done) => { watch.close(); done() })
   if (options.openTelemetry !== null) {
-    const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, { ...watch, mongoClient: options.mongo?.client ?? null })
+    const stopExport = exportOpenTelemetry(options.openTelemetry.meterProvider, { ...watch, mongoClient: options.mongo?.client ?? null, outbound: watch.breakdown?.outboundCalls ?? null })
     app.addHook('onClose', (_instance, done) => {
       stopExport()
       durations!.stop()
@@ -149,6 +155,8 @@ export * from './errors.js'
 export type { OpenTelemetryOptions, OtelMeterProvider } from './otel/types.js'
 export type { PrometheusOptions } from './prometheus/relabel.js'
 export type { ServerWatchOptions, HealthCheck, MongoWatchOptions, Authorize } from './options.js'
+export type { BreakdownOptions } from './breakdown/options.js'
+export type { CallFigures, SlowQuery, NPlusOnePattern, HostFigures, OutboundSnapshot } from './schemas/breakdown.js'
 export type { SharedOptions } from './shared/config.js'
 export type { ProcessRow } from './schemas/processes.js'
 export type { AlertRule, AlertsOptions, WebhookOptions } from './alerts/rules.js'

@@ -13,11 +13,13 @@ import type { CustomMetrics } from './custom/registry.js'
 import type { History } from './history.js'
 import type { RequestMetrics } from './requests/store.js'
 import type { AlertsView } from './schemas/alerts.js'
+import type { ErrorGroups } from './error-groups/index.js'
 import type { ErrorGroupStore } from './error-groups/store.js'
 import type { HealthSnapshot } from './schemas/health.js'
 import type { HistoryPoint } from './schemas/history.js'
 import type { HealthStatus } from './status.js'
 import type { Fleet } from './watch/fleet.js'
+import type { Breakdown } from './breakdown/index.js'
 
 export { createWatch, type WatchContext } from './watch/compose.js'
 export type { HealthStatus } from './status.js'
@@ -30,6 +32,8 @@ export interface Watch {
   readonly requests: RequestMetrics
   /** The app's own metrics (app.serverWatch.counter, gauge, histogram). */
   readonly custom: CustomMetrics
+  /** With `breakdown` (docs/breakdown.md): its hooks, figures and OpenTelemetry source; null when off. */
+  readonly breakdown: Breakdown | null
   /** The custom metrics' figures over the last five minutes, one point per sample. */
   customHistory (): CustomHistoryResponse
   /** What the dashboard charts: the fleet's history with several processes, else this process's. */
@@ -60,6 +64,8 @@ export interface Watch {
   alertsView (): AlertsView
   /** The error groups as a store (the fleet's in shared mode): what /metrics reads. */
   errorGroups (): ErrorGroupStore
+  /** Where the request hooks record each error into its group (a do-nothing seam with `maxErrorGroups: 0`). */
+  readonly errorRecorder: Pick<ErrorGroups, 'record'>
   /** A sample that starts after the call (the next one if one is in flight); the loop goes on as before. */
   sample (): Promise<void>
   /** Called after every sample with its history point; returns the function that unsubscribes. */

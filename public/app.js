@@ -4,6 +4,7 @@
 import { renderActiveAlerts, renderAlertsView } from './alerts.js'
 import { renderEndpoints, renderPeak, renderSnapshot } from './cards.js'
 import { createCharts, renderHistoryCharts, retheme, setChartDefaults } from './charts.js'
+import { renderBreakdown } from './breakdown.js'
 import { renderCustomMetrics } from './custom.js'
 import { renderErrorGroups, renderThisRelease } from './errors.js'
 import { byId, setText } from './dom.js'
@@ -42,6 +43,7 @@ function showSnapshot (snapshot) {
   renderCustomMetrics(snapshot.custom)
   renderErrorGroups(snapshot.application.errorGroups)
   renderThisRelease(snapshot.releases, snapshot.application.errorGroups)
+  renderBreakdown(snapshot)
   const process = renderProcesses(snapshot, state.process)
   // The selected process is gone: back to the fleet.
   if (process !== state.process) selectProcess(process)

@@ -5,6 +5,7 @@
  */
 import './alerts/rules.test.js'
 import './alerts/webhook.test.js'
+import './breakdown/units.test.js'
 import './collectors/cgroup.test.js'
 import './collectors/cpu.test.js'
 import './collectors/descriptors.test.js'

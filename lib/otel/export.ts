@@ -13,6 +13,8 @@ import type { CustomMetrics } from '../custom/registry.js'
 import type { SampledSnapshot } from '../watch.js'
 import { exportCustomMetrics } from './custom.js'
 import { exportMongoOperations, type CommandEvents } from './mongo.js'
+import { exportOutboundCalls } from '../breakdown/otel.js'
+import type { OutboundBreakdown } from '../breakdown/outbound.js'
 import type { OtelAttributes, OtelBatchCallback, OtelHistogram, OtelMeterProvider, OtelObservable } from './types.js'
 
 export const METER_NAME = 'fastify-server-watch'
@@ -29,6 +31,8 @@ export interface ExportSource {
   custom?: CustomMetrics
   /** The watched MongoClient, for `db.client.operation.duration`. */
   mongoClient?: CommandEvents | null
+  /** With `breakdown.outbound`: the outbound calls, for `http.client.request.duration`. */
+  outbound?: OutboundBreakdown | null
 }
 
 /**
@@ -130,10 +134,12 @@ export function exportOpenTelemetry (meterProvider: OtelMeterProvider, source: E
   meter.addBatchObservableCallback(observe, observables)
   const stopCustom = source.custom === undefined ? null : exportCustomMetrics(meter, source.custom)
   const stopMongo = source.mongoClient == null ? null : exportMongoOperations(meter, source.mongoClient)
+  const stopOutbound = source.outbound == null ? null : exportOutboundCalls(meter, source.outbound)
 
   return () => {
     stopCustom?.()
     stopMongo?.()
+    stopOutbound?.()
     meter.removeBatchObservableCallback(observe, observables)
   }
 }

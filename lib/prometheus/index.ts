@@ -14,11 +14,13 @@ import { MONGO_FAMILIES } from './families/mongo.js'
 import { PROCESS_FAMILIES } from './families/process.js'
 import { SYSTEM_FAMILIES } from './families/system.js'
 import { ERROR_GROUP_FAMILIES } from '../error-groups/prometheus.js'
+import { BREAKDOWN_FAMILIES } from '../breakdown/prometheus.js'
 import type { MetricsRead } from './read.js'
 import { Exposition, PLAIN_STYLE, type ExpositionStyle } from './text.js'
 
 export const FAMILIES: ReadonlyArray<Family<MetricsRead>> = [
-  ...INFO_FAMILIES, ...HTTP_FAMILIES, ...PROCESS_FAMILIES, ...FLEET_FAMILIES, ...SYSTEM_FAMILIES, ...MONGO_FAMILIES, ...ERROR_GROUP_FAMILIES
+  ...INFO_FAMILIES, ...HTTP_FAMILIES, ...PROCESS_FAMILIES, ...FLEET_FAMILIES, ...SYSTEM_FAMILIES, ...MONGO_FAMILIES,
+  ...ERROR_GROUP_FAMILIES, ...BREAKDOWN_FAMILIES
 ]
 
 /**

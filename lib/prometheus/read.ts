@@ -6,6 +6,7 @@ import type { AlertsView } from '../schemas/alerts.js'
 import type { FleetView } from '../shared/store.js'
 import type { SampledSnapshot } from '../watch.js'
 import type { ErrorGroupStore } from '../error-groups/store.js'
+import type { Breakdown } from '../breakdown/index.js'
 
 /**
  * Everything one rendering reads, taken from the watch's read model once per rendering: the families compute
@@ -25,4 +26,6 @@ export interface MetricsRead {
   fleet: FleetView | null
   /** The error groups (the fleet's in shared mode), or null when they are off (`maxErrorGroups: 0`). */
   errorGroups?: ErrorGroupStore | null
+  /** With `breakdown`: its per-route and per-host figures (lib/breakdown/prometheus.ts); else null. */
+  breakdown?: Breakdown | null
 }

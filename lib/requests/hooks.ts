@@ -4,6 +4,7 @@ import type { Shedding } from '../alerts/shedding.js'
 import { routeConfigReader, type RouteConfig } from './fastify-internals.js'
 import { Endpoint } from './endpoint.js'
 import type { RequestMetrics } from './store.js'
+import { NO_ERROR_GROUPS, type ErrorGroups } from '../error-groups/index.js'
 
 /** The config of a route that is not counted (`config.serverWatch: false`, the plugin's own routes). */
 const SKIP = new Endpoint('*', '(not counted)')
@@ -45,7 +46,14 @@ export interface RequestHooks {
  * - A reply you `hijack()` leaves Fastify's lifecycle before onSend: it is not counted or timed, and leaves
  *   `inFlight` when its connection (HTTP/2: its stream) closes or carries the next request.
  */
-export function createRequestHooks (metrics: RequestMetrics, { http2 = false, shedding = null }: { http2?: boolean, shedding?: Shedding | null } = {}): RequestHooks {
+export function createRequestHooks (metrics: RequestMetrics, { http2 = false, shedding = null, settled = null, errorGroups = NO_ERROR_GROUPS }: {
+  http2?: boolean
+  /** Where errors are grouped (lib/error-groups/); a do-nothing seam when the groups are off. */
+  errorGroups?: Pick<ErrorGroups, 'record'>
+  shedding?: Shedding | null
+  /** Told of each request whose response was recorded (the breakdown seals its context there); null: nothing is. */
+  settled?: ((request: FastifyRequest) => void) | null
+} = {}): RequestHooks {
   /*
    * What the hooks keep on a request, on a route's config and on a socket, under symbols of this instance: a
    * plugin at the root and one in a child context both see a child route's requests, and a shared key let one
@@ -230,7 +238,15 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false, sh
     }
   }
 
-  function finish (request: Tracked, reply: FastifyReply, endpoint: Endpoint, start: number): void {
+  /** Chosen at start-up: without `settled`, recording is all (no branch per request). */
+  const finish = settled === null
+    ? record
+    : (request: Tracked, reply: FastifyReply, endpoint: Endpoint, start: number): void => {
+        record(request, reply, endpoint, start)
+        settled(request)
+      }
+
+  function record (request: Tracked, reply: FastifyReply, endpoint: Endpoint, start: number): void {
     request[kStart] = SETTLED
     let durationMs = 0
     if (start > 0) {
@@ -244,7 +260,7 @@ export function createRequestHooks (metrics: RequestMetrics, { http2 = false, sh
     const error = request[kError]
     if (error !== undefined) {
       metrics.recordError(request, endpoint.route, reply.statusCode, error)
-      metrics.errorGroups.record(error, endpoint.key, reply.statusCode)
+      errorGroups.record(error, endpoint.key, reply.statusCode)
     }
   }
 

@@ -6,7 +6,6 @@ import type { ApplicationSnapshot, RecentError } from '../schemas/health.js'
 import { SlowestRequests } from '../collectors/slowest.js'
 import type { RequestCounters } from './counts.js'
 import { EndpointTable, type Endpoint } from './endpoint.js'
-import { NO_ERROR_GROUPS, type ErrorGroups } from '../error-groups/index.js'
 
 /** The `statusCodes` key of a status code that is not an integer from 100 to 999. */
 export { OTHER_STATUS_KEY }
@@ -65,8 +64,6 @@ export class RequestMetrics implements RequestCounters {
   readonly notFound: Endpoint
   readonly overflow: Endpoint
   readonly slowest = new SlowestRequests()
-  /** Where errors are grouped (lib/error-groups/): set by the plugin; a do-nothing seam when the groups are off. */
-  errorGroups: ErrorGroups = NO_ERROR_GROUPS
   /** The p99 of all responses as of the last tick, and the response total it was computed at. */
   private p99: number | null = null
   private p99Total = -1

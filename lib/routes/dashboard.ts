@@ -40,6 +40,7 @@ const CHART_JS_DIR = dirname(createRequire(import.meta.url).resolve('chart.js'))
 const STATIC_FILES: Array<[string, string]> = [
   ['alerts.js', PUBLIC_DIR],
   ['app.js', PUBLIC_DIR],
+  ['breakdown.js', PUBLIC_DIR],
   ['cards.js', PUBLIC_DIR],
   ['charts.js', PUBLIC_DIR],
   ['custom.js', PUBLIC_DIR],

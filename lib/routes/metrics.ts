@@ -8,7 +8,7 @@ import { documented } from './openapi.js'
 
 export interface MetricsOptions {
   /** The read model (lib/watch.ts); without heap spaces, runtime figures or GC figures, those families are left out. */
-  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'fleet' | 'runtime' | 'errorGroups'>>
+  watch: Pick<Watch, 'requests' | 'sampled' | 'onSample' | 'alertsView' | 'custom'> & Partial<Pick<Watch, 'heapSpaces' | 'gc' | 'fleet' | 'runtime' | 'errorGroups' | 'breakdown'>>
   metricsPath: string
   access: Pick<Access, 'hook'>
   /** The `prometheus` option: a prefix, constant labels, the status_code label. */
@@ -42,7 +42,8 @@ export function registerMetrics (app: FastifyInstance, { watch, metricsPath, acc
       gc: watch.gc?.() ?? null,
       alerts: watch.alertsView(),
       fleet,
-      errorGroups: watch.errorGroups === undefined ? null : errorGroupsOrNull(watch.errorGroups())
+      errorGroups: watch.errorGroups === undefined ? null : errorGroupsOrNull(watch.errorGroups()),
+      breakdown: watch.breakdown ?? null
     }
   }
   if (prometheus.statusCode && shared) {

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Count, Nullable, NullableNumber, Percentiles } from './common.js'
+import { DatabaseBreakdownFields } from './breakdown.js'
 
 const NullableCount = Nullable(Count)
 const Timestamp = Nullable(Type.String({ description: 'ISO 8601, null until it happened' }))
@@ -85,7 +86,9 @@ const watchedFields = {
   pool: PoolSchema,
   commands: CommandsSchema,
   topology: TopologySchema,
-  serverStatus: ServerStatusSchema
+  serverStatus: ServerStatusSchema,
+  /** With `breakdown` (lib/schemas/breakdown.ts). */
+  ...DatabaseBreakdownFields
 }
 
 /**

@@ -3,6 +3,7 @@ import { Count, HealthStatusSchema, Nullable, NullableNumber, Percentiles } from
 import { AlertSchema } from './alerts.js'
 import { CustomMetricsSchema } from './custom.js'
 import { DatabaseSchema } from './database.js'
+import { EndpointBreakdownFields, OutboundSchema } from './breakdown.js'
 import { FleetSchema, ProcessRowSchema } from './processes.js'
 import { ApdexSchema, ErrorGroupsSchema, ReleasesSchema } from './errors.js'
 
@@ -29,7 +30,9 @@ export const EndpointSchema = Type.Object({
   p50: NullableNumber,
   p95: NullableNumber,
   p99: NullableNumber,
-  max: NullableNumber
+  max: NullableNumber,
+  /** With `breakdown` (lib/schemas/breakdown.ts). */
+  ...EndpointBreakdownFields
 })
 
 export const RecentErrorSchema = Type.Object({
@@ -189,7 +192,9 @@ export const HealthSnapshotSchema = Type.Object({
   /** This release and the one before, each route compared (lib/releases/). */
   releases: ReleasesSchema,
   /** Apdex overall and per route (`apdexThresholdMs`). */
-  apdex: ApdexSchema
+  apdex: ApdexSchema,
+  /** With `breakdown.outbound`: outbound HTTP calls by host. */
+  outbound: Type.Optional(OutboundSchema)
 }, { $id: 'ServerWatchHealthSnapshot' })
 
 export type HealthSnapshot = Static<typeof HealthSnapshotSchema>

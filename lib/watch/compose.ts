@@ -16,6 +16,7 @@ import { ReadModel } from './read-model.js'
 import { SampleStep } from './sample.js'
 import { createSources } from './sources.js'
 import { createErrorsAndReleases } from '../error-groups/wiring.js'
+import { createBreakdown } from '../breakdown/index.js'
 
 export interface WatchContext {
   log: FastifyBaseLogger
@@ -47,8 +48,11 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
   const engine = options.alerts === null ? null : new AlertEngine(options.alerts.rules, { hostname: hostname(), pid: process.pid })
   // Error groups, releases and Apdex (issue 28): errors recorded beside the recent ones; new groups go out with the alerts.
   const errors = createErrorsAndReleases(options, { own: requests, fleet, startedAt, log, notify: (event) => alerting?.dispatch(event) })
-  requests.errorGroups = errors.groups
-  const read = new ReadModel({ sources, requests, history, recent, custom, engine, fleet, startedAt, fastifyVersion, errors })
+  // Where the time goes: null when off, and then nothing of it exists (docs/breakdown.md).
+  const breakdown = options.breakdown === null
+    ? null
+    : createBreakdown(options.breakdown, { mongo: options.mongo?.client ?? null, maxRoutes: options.maxRoutes, log })
+  const read = new ReadModel({ sources, requests, history, recent, custom, engine, fleet, startedAt, fastifyVersion, errors, breakdown })
   const alerting = engine === null
     ? null
     : createAlerting(options.alerts!, engine, {
@@ -70,6 +74,7 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
   return {
     requests,
     custom,
+    breakdown,
     customHistory: () => customHistory.query(),
     history: fleet.history,
     fleet,
@@ -84,6 +89,7 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
     alerts: engine,
     alertsView: () => engine?.view() ?? { active: [], rules: [], transitions: [] },
     errorGroups: errors.store,
+    errorRecorder: errors.groups,
     sample: () => sampler.fresh(),
     onSample: (listener) => step.onSample(listener),
     start: () => sampler.start(),
@@ -94,6 +100,7 @@ export function createWatch (options: NormalizedOptions, { log, fastifyVersion, 
       step.close()
       for (const collector of sources.all) collector.close()
       alerting?.close()
+      breakdown?.stop()
     }
   }
 }

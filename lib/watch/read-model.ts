@@ -11,6 +11,8 @@ import type { SampledSnapshot } from '../watch.js'
 import type { Fleet } from './fleet.js'
 import type { Sources } from './sources.js'
 import type { ErrorsAndReleases } from '../error-groups/wiring.js'
+import type { Breakdown } from '../breakdown/index.js'
+import { addBreakdown } from '../breakdown/snapshot.js'
 
 export interface ReadModelParts {
   sources: Sources
@@ -25,6 +27,8 @@ export interface ReadModelParts {
   fastifyVersion: string
   /** Error groups, releases and Apdex (lib/error-groups/wiring.ts). */
   errors: ErrorsAndReleases
+  /** With `breakdown`: added to this process's snapshot (in shared mode the fleet's endpoints carry none). */
+  breakdown: Breakdown | null
 }
 
 /**
@@ -94,17 +98,18 @@ export class ReadModel {
 
   /** Exactly what GET /health serves: with several processes, their requests and the worst status. */
   readonly snapshot = (): HealthSnapshot => {
-    const { requests, history, recent, custom, fleet, errors } = this.parts
+    const { requests, history, recent, custom, fleet, errors, breakdown } = this.parts
     const now = Date.now()
     const { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, ...rest } = requests.snapshot(now)
     const requestsPerSecond = history.requestsPerSecond(now)
-    return fleet.snapshot({
+    const own: HealthSnapshot = {
       ...this.sampled(now),
       application: { totalRequests, errorCount, errorRate, averageResponseTimeMs, responseTimeMs, requestsPerSecond, ...rest, recent: recent.read(), errorGroups: errors.errorGroups(now) },
       custom: custom.snapshot(),
       releases: errors.releases(),
       apdex: errors.apdex()
-    })
+    }
+    return fleet.snapshot(breakdown === null ? own : addBreakdown(own, breakdown))
   }
 
   /** The overall status alone, without building the snapshot (the fleet's worst): what /health gives everyone. */

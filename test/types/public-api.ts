@@ -19,6 +19,10 @@ export async function typeTests (): Promise<object> {
   })
   const options: ServerWatchOptions = { healthPath: false, dashboardPath: '/ops', authorize: async (request) => request.ip === '127.0.0.1' }
   const withLocal: ServerWatchOptions = { token: 'a-long-enough-token-1', localAccess: true, profiles: true }
+  const withBreakdown: ServerWatchOptions[] = [{ breakdown: true }, { breakdown: { database: true, outbound: false, nPlusOneCalls: 10 } }]
+  // @ts-expect-error nPlusOneCalls is a number
+  const badBreakdown: ServerWatchOptions = { breakdown: { nPlusOneCalls: '5' } }
+  const endpointShare: number | undefined = app.serverWatch.snapshot().application.endpoints['GET /']?.database?.share
   // @ts-expect-error localAccess is a boolean
   const badLocal: ServerWatchOptions = { localAccess: 'yes' }
 
@@ -46,5 +50,5 @@ export async function typeTests (): Promise<object> {
 
   // Coded errors are exported, and are Errors with a code.
   const error: Error & { code: string } = new FST_SERVER_WATCH_INVALID_OPTION('token', 'a string', 'a number')
-  return { options, withLocal, badLocal, rate, transitions, error }
+  return { options, withLocal, badLocal, rate, transitions, error, withBreakdown, badBreakdown, endpointShare }
 }
