@@ -1,3 +1,4 @@
+import { SlowestList, type Timed } from '../collectors/slowest-list.js'
 import { round } from '../format.js'
 import type { NPlusOnePattern, SlowQuery } from '../schemas/breakdown.js'
 
@@ -6,12 +7,10 @@ export const SLOW_QUERIES_WINDOW_MS = 5 * 60_000
 export const MAX_SHAPES = 500
 export const MAX_N_PLUS_ONE = 20
 
-interface StoredQuery {
-  time: number
+interface StoredQuery extends Timed {
   command: string
   collection: string | null
   shape: string
-  durationMs: number
   endpoint: string
 }
 
@@ -20,67 +19,23 @@ interface StoredQuery {
  * one not slower is not looked at. Once the slots are full, an entry replaces the fastest one kept; entries older
  * than the window leave when the list is read or written.
  */
-export class SlowQueries {
-  threshold = 0
-  private readonly entries: Array<StoredQuery | undefined>
-
-  constructor (readonly size = SLOW_QUERIES_SIZE, readonly windowMs = SLOW_QUERIES_WINDOW_MS, private readonly now: () => number = Date.now) {
-    this.entries = new Array(size).fill(undefined)
+export class SlowQueries extends SlowestList<StoredQuery> {
+  constructor (size = SLOW_QUERIES_SIZE, windowMs = SLOW_QUERIES_WINDOW_MS, private readonly now: () => number = Date.now) {
+    super(size, windowMs)
   }
 
   /** Called only for a command slower than `threshold`. */
   capture (command: string, collection: string | null, shape: string, durationMs: number, endpoint: string): void {
     const now = this.now()
     this.expire(now)
-    let slot = -1
-    let fastest = Infinity
-    for (let i = 0; i < this.size; i++) {
-      const entry = this.entries[i]
-      if (entry === undefined) {
-        slot = i
-        fastest = -1
-        break
-      }
-      if (entry.durationMs < fastest) {
-        fastest = entry.durationMs
-        slot = i
-      }
-    }
-    if (slot === -1 || durationMs <= fastest) return
-    this.entries[slot] = { time: now, command, collection, shape, durationMs, endpoint }
-    this.updateThreshold()
+    const slot = this.slotFor(durationMs)
+    if (slot !== -1) this.put(slot, { time: now, command, collection, shape, durationMs, endpoint })
   }
 
   read (): SlowQuery[] {
-    this.expire(this.now())
-    return this.entries
-      .filter((entry): entry is StoredQuery => entry !== undefined)
-      .sort((a, b) => b.durationMs - a.durationMs)
-      .map(({ time, durationMs, ...rest }) => ({ ...rest, durationMs: round(durationMs), at: new Date(time).toISOString() }))
-  }
-
-  private expire (now: number): void {
-    let changed = false
-    for (let i = 0; i < this.size; i++) {
-      if (this.entries[i] !== undefined && now - this.entries[i]!.time > this.windowMs) {
-        this.entries[i] = undefined
-        changed = true
-      }
-    }
-    if (changed) this.updateThreshold()
-  }
-
-  /** The fastest entry kept once every slot is full (a command must beat it); 0 while a slot is free. */
-  private updateThreshold (): void {
-    let fastest = Infinity
-    for (const entry of this.entries) {
-      if (entry === undefined) {
-        this.threshold = 0
-        return
-      }
-      if (entry.durationMs < fastest) fastest = entry.durationMs
-    }
-    this.threshold = fastest
+    const now = this.now()
+    this.expire(now)
+    return this.kept(now).map(({ time, durationMs, ...rest }) => ({ ...rest, durationMs: round(durationMs), at: new Date(time).toISOString() }))
   }
 }
 
