@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 
@@ -8,9 +11,18 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 function runTap (fixture: string): { status: number | null, lines: string[] } {
   // Without the outer run's variables, which would make the inner tap a child of this one (or its coverage ours).
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(TAP|_TAPJS|NODE_OPTIONS$|NODE_V8_COVERAGE$)/.test(name)))
+  // In a project of its own: a tap run in this one starts by clearing its .tap folder, where the outer run keeps
+  // the coverage of the files that ran before this one (lost coverage made the thresholds fail).
+  const dir = mkdtempSync(join(tmpdir(), 'sw-reporter-'))
+  const { tap } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { tap: Record<string, unknown> }
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'reporter-fixture', type: 'module', tap }))
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
+  mkdirSync(join(dir, 'test/fixtures/reporter'), { recursive: true })
+  copyFileSync(join(ROOT, 'test/fixtures/reporter', fixture), join(dir, 'test/fixtures/reporter', fixture))
   const result = spawnSync(process.execPath, [
-    'node_modules/.bin/tap', '--disable-coverage', '--include', 'test/fixtures/reporter/*.ts', `test/fixtures/reporter/${fixture}`
-  ], { cwd: ROOT, env: { ...env, CI: 'true' }, encoding: 'utf8' })
+    join(ROOT, 'node_modules/.bin/tap'), '--disable-coverage', '--include', 'test/fixtures/reporter/*.ts', `test/fixtures/reporter/${fixture}`
+  ], { cwd: dir, env: { ...env, CI: 'true' }, encoding: 'utf8' })
+  rmSync(dir, { recursive: true, force: true })
   // eslint-disable-next-line no-control-regex
   const text = (result.stdout + result.stderr).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
   return { status: result.status, lines: text.split('\n').filter((line) => line.trim() !== '') }
