@@ -5,7 +5,7 @@ import type { RouteCounts } from '../releases/ledger.js'
 import type { AnyAlertEvent, ApdexSnapshot, ErrorGroupSnapshot, ReleasesSnapshot } from '../schemas/errors.js'
 import { formatId } from '../shared/names.js'
 import { HISTORY_WRITE_EVERY_MS } from '../shared/history-file.js'
-import type { FleetView } from '../shared/store.js'
+import type { Fleet } from '../watch/fleet.js'
 import { createErrorGroups } from './index.js'
 import type { ErrorGroupStore } from './store.js'
 
@@ -23,7 +23,7 @@ export function createErrorsAndReleases (
     /** This process's own request counters (lib/requests/store.ts). */
     own: RouteCounts
     /** The fleet (lib/watch/fleet.ts): its view in shared mode, null with one process. */
-    fleet: { view (): FleetView | null }
+    fleet: Pick<Fleet, 'view' | 'keepsFiles'>
     startedAt: number
     log: { warn: (msg: string) => void }
     /** Where `error.new` events go: the alerts' dispatch, or nowhere with `alerts: false`. */
@@ -46,14 +46,8 @@ export function createErrorsAndReleases (
   const releases = createReleases({ release, apdexThresholdMs: options.apdexThresholdMs, shared, own: deps.own, log: deps.log })
   /** The routes the releases and Apdex read: the fleet's in shared mode (parsed only when called), else this process's. */
   const live = (): RouteCounts => deps.fleet.view()?.requests ?? deps.own
-  /**
-   * Whether this process keeps the files that outlive it: with one process, itself; in shared mode, the longest-running
-   * live one, as for the history (lib/shared/watch.ts), or any process while there is no fleet view.
-   */
-  const isWriter = (): boolean => {
-    const view = deps.fleet.view()
-    return shared === null || view === null || view.processes[0]?.self === true
-  }
+  /** Whether this process keeps the files that outlive it: the fleet's one writer (lib/watch/fleet.ts). */
+  const isWriter = (): boolean => deps.fleet.keepsFiles()
   let persistedAt = -Infinity
 
   return {

@@ -133,13 +133,15 @@ export function createSharedWatch (options: SharedWatchOptions) {
     close<Range extends string> (local: LocalSample, history: PersistedHistory<Range>, ranges: readonly Range[]): void {
       try {
         store.flush(local)
-        if (leader || store.last() === null) this.persist(history, ranges, true)
+        if (this.keepsFiles()) this.persist(history, ranges, true)
       } finally {
         store.release()
       }
     },
     /** A live process's last five minutes, or null for an id that is not live. */
-    processSeries: (id: string): ProcessSeries | null => perProcess.get(id) ?? null
+    processSeries: (id: string): ProcessSeries | null => perProcess.get(id) ?? null,
+    /** Whether this process keeps the files that outlive it (see Fleet.keepsFiles): the leader, or any before a view. */
+    keepsFiles: (): boolean => leader || store.last() === null
   }
 }
 
@@ -209,6 +211,7 @@ export function createSharedFleet (options: Omit<SharedWatchOptions, 'log'> & { 
     },
     view: shared.view,
     processSeries: shared.processSeries,
+    keepsFiles: shared.keepsFiles,
     close (local) {
       // The requests since the last sample, and the history if this process keeps it: a reload loses no counts.
       try {

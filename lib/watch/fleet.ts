@@ -37,6 +37,12 @@ export interface Fleet {
   view (): FleetView | null
   /** A live process's last five minutes (the dashboard's per-process charts); null for an unknown id. */
   processSeries (id: string): ProcessSeries | null
+  /**
+   * Whether this process writes the files that outlive the processes (the history, the groups of processes gone,
+   * the releases' eras): with one process, itself; in shared mode the longest-running live one, or any while there
+   * is no fleet view yet. One writer, whatever the number of processes.
+   */
+  keepsFiles (): boolean
   /** On close: the requests since the last sample written where the others will count them. */
   close (local: () => LocalSample): void
 }
@@ -50,6 +56,7 @@ export function singleProcess (history: History): Fleet {
     snapshot: (own) => own,
     view: () => null,
     processSeries: () => null,
+    keepsFiles: () => true,
     close () {}
   }
 }
