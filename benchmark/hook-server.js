@@ -104,6 +104,13 @@ export const HOOK_VARIANTS = {
       metrics.record(endpoint, reply.statusCode, performance.now() - request[kStart])
     })
   },
+  // Issue 31's ladder: from the floor to the plugin's request hooks, one of their parts added at each step, each
+  // step keeping the ones before it (the hooks of `ladder(...)` below).
+  'ladder 1: the route noted' (app) { return ladder(app, 1) },
+  'ladder 2: the socket watched' (app) { return ladder(app, 2) },
+  'ladder 3: counted and recorded' (app) { return ladder(app, 3) },
+  'ladder 4: settled and the error read' (app) { return ladder(app, 4) },
+  'ladder 5: an onError hook' (app) { return ladder(app, 5) },
   // The plugin's request hooks alone, without its routes, sampler or event-loop monitor.
   async 'server-watch request hooks' (app) {
     const { createRequestHooks } = await import('../dist/requests/hooks.js')
@@ -115,6 +122,52 @@ export const HOOK_VARIANTS = {
     app.addHook('onRequest', hooks.onRequest)
     app.addHook('onSend', hooks.onSend)
     app.addHook('onError', hooks.onError)
+  },
+  // Issue 31: the same hooks with more code loaded first (benchmark/README.md, "Code loaded, not code run"), and the
+  // plugin with parts left out. Run with BENCH_PRELOAD=mongodb to load the driver into every variant, bare included.
+  async 'ladder 5 with the options module loaded' (app) {
+    await import('../dist/options.js')
+    return ladder(app, 5)
+  },
+  async 'ladder 5 with TypeBox loaded' (app) {
+    await import('@sinclair/typebox')
+    return ladder(app, 5)
+  },
+  async 'ladder 5 with the schemas loaded' (app) {
+    await import('../dist/schemas/health.js')
+    return ladder(app, 5)
+  },
+  async 'ladder 5 with the MongoDB driver loaded' (app) {
+    await import('mongodb')
+    return ladder(app, 5)
+  },
+  async 'ladder 5 with TypeBox CommonJS loaded' (app) {
+    const { createRequire } = await import('node:module')
+    createRequire(import.meta.url)('@sinclair/typebox')
+    return ladder(app, 5)
+  },
+  async 'server-watch without its routes' (app) {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    await app.register(serverWatch, { ...pluginOptionsFromEnv(), healthPath: false, dashboardPath: false, metricsPath: false })
+  },
+  async 'server-watch with only its health route' (app) {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    await app.register(serverWatch, { ...pluginOptionsFromEnv(), dashboardPath: false, metricsPath: false })
+  },
+  async 'server-watch with only its metrics route' (app) {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    await app.register(serverWatch, { ...pluginOptionsFromEnv(), dashboardPath: false, healthPath: false })
+  },
+  async 'server-watch with only its dashboard' (app) {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    await app.register(serverWatch, { ...pluginOptionsFromEnv(), metricsPath: false, healthPath: false })
+  },
+  async 'ladder 5 with the plugin loaded' (app) {
+    await import('../dist/plugin.js')
+    return ladder(app, 5)
+  },
+  async 'the plugin loaded and not registered' (app) {
+    await import('../dist/plugin.js')
   },
   async 'server-watch' (app) {
     const { default: serverWatch } = await import('../dist/plugin.js')
@@ -155,12 +208,76 @@ export const HOOK_VARIANTS = {
   }
 }
 
+/**
+ * The floor (`timed onRequest and onSend`) plus the first `steps` parts of what the plugin's hooks do on an answered
+ * request (lib/requests/hooks.ts), written out flat so that each part can be left out: 1, the route's endpoint found
+ * on its config and kept on the request; 2, the connection's close watched and the reply noted on the socket; 3, the
+ * in-flight count and the recording into a RequestMetrics; 4, the request marked settled, the error slot read, the
+ * response's end checked and the slowest-requests threshold compared; 5, an onError hook registered.
+ */
+async function ladder (app, steps) {
+  const { RequestMetrics } = await import('../dist/requests/store.js')
+  const { routeConfigReader } = await import('../dist/requests/fastify-internals.js')
+  const metrics = new RequestMetrics(100, 10, 100)
+  const configOf = routeConfigReader()
+  const kStart = Symbol('start')
+  const kEndpoint = Symbol('endpoint')
+  const kCached = Symbol('cached')
+  const kReply = Symbol('reply')
+  const kError = Symbol('error')
+  function onClose () { this[kReply] = null }
+  app.addHook('onRequest', (request, reply, done) => {
+    if (steps >= 1) {
+      const config = configOf(request)
+      request[kEndpoint] = (config[kCached] ??= metrics.endpointFor(config.method, config.url))
+    }
+    if (steps >= 2) {
+      const socket = request.raw.socket
+      if (socket.destroyed !== true) {
+        request[kStart] = performance.now()
+        if (steps >= 3) metrics.started()
+        if (socket[kReply] === undefined) socket.on('close', onClose)
+        socket[kReply] = reply
+      }
+    } else {
+      request[kStart] = performance.now()
+    }
+    done()
+  })
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const start = request[kStart]
+    if (steps >= 4 && start < 0) return done()
+    done()
+    if (steps >= 4 && !reply.raw.writableEnded) return
+    const durationMs = performance.now() - start
+    if (steps >= 4) request[kStart] = -1
+    if (steps >= 2) {
+      const socket = request.raw.socket
+      if (socket[kReply] === reply) socket[kReply] = null
+    }
+    if (steps >= 3) {
+      metrics.left()
+      metrics.record(request[kEndpoint], reply.statusCode, durationMs)
+    } else {
+      sink += durationMs + (steps >= 1 && request[kEndpoint] === undefined ? 1 : 0)
+    }
+    if (steps >= 4) {
+      if (durationMs > metrics.slowest.threshold) sink++
+      if (request[kError] !== undefined) sink++
+    }
+  })
+  if (steps >= 5) app.addHook('onError', (request, reply, error, done) => { request[kError] = error; done() })
+}
+
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   const variant = process.argv[2]
   if (!(variant in HOOK_VARIANTS)) {
     console.error(`unknown variant "${variant}"; expected one of ${Object.keys(HOOK_VARIANTS).join(', ')}`)
     process.exit(2)
   }
+  // BENCH_PRELOAD=mongodb (issue 31): every variant, bare Fastify included, first loads these modules, as an app
+  // with a database driver has: loading code changes how fast Node's and Fastify's own request path runs.
+  for (const name of (process.env.BENCH_PRELOAD ?? '').split(',').filter(Boolean)) await import(name)
   const app = Fastify({ logger: false })
   await HOOK_VARIANTS[variant](app)
   app.get('/', (request, reply) => { reply.send({ hello: 'world' }) })

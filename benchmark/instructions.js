@@ -14,7 +14,7 @@
 // measures. User-space instructions only: the kernel's share (syscalls, loopback TCP), the same for
 // every variant, is not counted, so these ratios are larger than CPU ratios would be.
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -101,6 +101,11 @@ export async function countVariant (variant, route, cfg, script = SERVER_SCRIPT,
     const measured = await load(cfg.requests)
     control(child.pid, '-d')
     const loadEvents = readDump(dir, seen, true)
+    // BENCH_CALLGRIND_KEEP=<dir>: the measured window's dump is kept there, for callgrind_annotate (function by function).
+    if (process.env.BENCH_CALLGRIND_KEEP) {
+      const dump = [...seen].at(-1)
+      copyFileSync(join(dir, dump), join(process.env.BENCH_CALLGRIND_KEEP, `${variant.replace(/\W+/g, '-')}.${route.name}.${measured.requests}.cg`))
+    }
     const loadMs = Date.now() - started
     control(child.pid, '-z')
     started = Date.now()

@@ -10,6 +10,7 @@
 //
 // Each round starts a fresh pair (so no process's JIT or heap state decides every round), warms both up, then
 // measures both routes; which server starts first, and whose load starts first, alternate between rounds.
+import { writeFileSync } from 'node:fs'
 import { benchConfig, CONTROL, envNumber, isMain, log, median, selectedVariants, spread, startServer, VARIANTS } from './common.js'
 import { measureOnce, ROUTES } from './throughput.js'
 
@@ -76,7 +77,13 @@ export async function runPaired (cfg = pairedConfig()) {
         bareCpuPerReqUs: median(rounds.map((f) => f.bare[route.name].cpuPerReqUs)),
         cpuPerReqUs: median(rounds.map((f) => f[variant][route.name].cpuPerReqUs)),
         bareGcPer10k: median(rounds.map((f) => f.bare[route.name].gcPer10kRequests)),
-        gcPer10k: median(rounds.map((f) => f[variant][route.name].gcPer10kRequests))
+        gcPer10k: median(rounds.map((f) => f[variant][route.name].gcPer10kRequests)),
+        // The split (issue 31): user time is the JavaScript, system time the kernel's share, which a plugin that
+        // makes no system call should not move; and the collections' pause per request.
+        userRatio: median(rounds.map((f) => f[variant][route.name].userPerReqUs / f.bare[route.name].userPerReqUs)),
+        systemRatio: median(rounds.map((f) => f[variant][route.name].systemPerReqUs / f.bare[route.name].systemPerReqUs)),
+        bareGcPausePerReqUs: median(rounds.map((f) => f.bare[route.name].gcPausePerReqUs)),
+        gcPausePerReqUs: median(rounds.map((f) => f[variant][route.name].gcPausePerReqUs))
       }]
     }))
   }
@@ -95,15 +102,16 @@ export function pairedTable (results, cfg) {
     `Server CPU per request, each variant side by side with bare Fastify on one core, ${cfg.ratePerServer} req/s each,` +
     ` ${cfg.rounds} rounds of ${cfg.durationS} s; ratio to bare Fastify in the same run: median (middle half; min–max).`,
     '',
-    '| variant | route | ratio to bare | bare µs/request | variant µs/request | collections / 10k requests (bare / variant) |',
-    '| --- | --- | --- | --- | --- | --- |'
+    '| variant | route | ratio to bare | bare µs/request | variant µs/request | user, system ratio | collections / 10k requests (bare / variant) | GC pause µs/request (bare / variant) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |'
   ]
   for (const [variant, routes] of Object.entries(results)) {
     for (const route of ROUTES) {
       const r = routes[route.name]
       lines.push(`| ${variant} | ${route.name} | ${r.ratio.median.toFixed(3)}x (${r.ratio.quartiles.q1.toFixed(3)}–${r.ratio.quartiles.q3.toFixed(3)};` +
         ` ${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)}) | ${r.bareCpuPerReqUs.toFixed(2)} | ${r.cpuPerReqUs.toFixed(2)} |` +
-        ` ${r.bareGcPer10k.toFixed(1)} / ${r.gcPer10k.toFixed(1)} |`)
+        ` ${r.userRatio.toFixed(3)}, ${r.systemRatio.toFixed(3)} | ${r.bareGcPer10k.toFixed(1)} / ${r.gcPer10k.toFixed(1)} |` +
+        ` ${r.bareGcPausePerReqUs.toFixed(3)} / ${r.gcPausePerReqUs.toFixed(3)} |`)
     }
   }
   return lines.join('\n')
@@ -114,5 +122,7 @@ if (isMain(import.meta.url)) {
   const started = Date.now()
   const results = await runPaired(cfg)
   console.log(`\n${pairedTable(results, cfg)}\n`)
+  // The per-round figures, for a second look (BENCH_PAIR_OUT=/tmp/pairs.json).
+  if (process.env.BENCH_PAIR_OUT) writeFileSync(process.env.BENCH_PAIR_OUT, JSON.stringify({ cfg, results }, null, 2))
   log(`${((Date.now() - started) / 60_000).toFixed(1)} minutes`)
 }

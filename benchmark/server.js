@@ -46,6 +46,9 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ['gc'] })
 
+// BENCH_PRELOAD=mongodb (issue 31): every variant, bare Fastify included, first loads these modules, as an app
+// with a database driver has: loading code changes how fast Node's and Fastify's own request path runs.
+for (const name of (process.env.BENCH_PRELOAD ?? '').split(',').filter(Boolean)) await import(name)
 const app = Fastify({ logger: false })
 
 if (hookVariant !== null) {
@@ -102,8 +105,47 @@ function collectGarbage () {
   return { heapUsed, heapTotal, rss, external, arrayBuffers }
 }
 
+/*
+ * BENCH_SHAPES=1 (benchmark/v8-state.js, started with --allow-natives-syntax): a last onSend hook that sorts the
+ * request, reply, raw request and socket objects it sees by V8 map (hidden class), so that a run can tell whether
+ * Fastify's request path still meets one shape of each. The natives are compiled at run time, only under the flag.
+ */
+const shapes = process.env.BENCH_SHAPES === '1' ? { request: [], reply: [], raw: [], socket: [], seen: 0, slow: { request: 0, reply: 0, raw: 0, socket: 0 } } : null
+if (shapes !== null) {
+  // eslint-disable-next-line no-new-func
+  const sameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)')
+  // eslint-disable-next-line no-new-func
+  const fast = new Function('a', 'return %HasFastProperties(a)')
+  const note = (key, object) => {
+    const list = shapes[key]
+    if (!fast(object)) shapes.slow[key]++
+    if (list.length < 16 && !list.some((known) => sameMap(known, object))) list.push(object)
+  }
+  app.addHook('onSend', (request, reply, payload, done) => {
+    shapes.seen++
+    note('request', request)
+    note('reply', reply)
+    note('raw', request.raw)
+    note('socket', request.raw.socket)
+    done()
+  })
+}
+
 let loopDelay = null
 const commands = {
+  /** A line on stdout, so that a V8 trace (--trace-gc, --trace-deopt) can be cut at the measured window. */
+  mark () {
+    process.stdout.write(`=== mark ${Date.now()}\n`)
+    return {}
+  },
+  /** How many distinct maps each object met at the last onSend (BENCH_SHAPES=1 only). */
+  shapes () {
+    if (shapes === null) throw new Error('start the server with BENCH_SHAPES=1 and --allow-natives-syntax')
+    const counts = { seen: shapes.seen }
+    // Distinct maps (at most 16 counted), and how many of the objects seen were in dictionary mode.
+    for (const key of ['request', 'reply', 'raw', 'socket']) counts[key] = `${shapes[key].length} (${shapes.slow[key]} slow)`
+    return counts
+  },
   cpu () {
     const { user, system } = process.cpuUsage()
     return { user, system, children: childrenCpuUs(), wallNs: Number(process.hrtime.bigint()), gcMs: gcStats.ms, gcCount: gcStats.count }
