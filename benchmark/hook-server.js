@@ -162,6 +162,12 @@ export const HOOK_VARIANTS = {
     const { default: serverWatch } = await import('../dist/plugin.js')
     await app.register(serverWatch, { ...pluginOptionsFromEnv(), metricsPath: false, healthPath: false })
   },
+  // A full collection once the app has started (BENCH_NODE_ARGS=--expose-gc), when no tick object is alive: the
+  // map that process.nextTick's literal builds its objects through can die with them (issue 31).
+  async 'bare after a full collection' () {
+    await new Promise((resolve) => setImmediate(resolve))
+    globalThis.gc()
+  },
   async 'ladder 5 with the plugin loaded' (app) {
     await import('../dist/plugin.js')
     return ladder(app, 5)
