@@ -105,6 +105,26 @@ export function pluginBuilt () {
 }
 
 /**
+ * Starts `node [nodeArgs] script [args]` with an IPC channel, for the tools that read what V8 writes (a log, a
+ * profile, a trace on stdout), and resolves with the child and its port once it reports listening (in 60 s).
+ * `stdout`: 'inherit' or 'pipe'; `cpu`: the core to pin it to, or null.
+ */
+export async function spawnListening (script, args, { nodeArgs = [], stdout = 'inherit', env = process.env, cpu = null } = {}) {
+  const command = [process.execPath, ...nodeArgs, script, ...args]
+  const stdio = ['ignore', stdout, 'inherit', 'ipc']
+  const child = cpu !== null && hasTaskset()
+    ? spawn('taskset', ['-c', String(cpu), ...command], { stdio, env })
+    : spawn(command[0], command.slice(1), { stdio, env })
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  const { port } = await Promise.race([
+    once(child, (m) => m.type === 'listening', `${script} ${args.join(' ')} to listen`),
+    new Promise((resolve, reject) => setTimeout(() => reject(new Error(`${args.join(' ')} did not listen in 60 s`)), 60_000).unref())
+  ])
+  return { child, port }
+}
+
+/**
  * Starts benchmark/server.js for a variant. Returns { port, url, pid, call(cmd), pause(), resume(), stop() }.
  */
 export async function startServer (variant, { cpu = SERVER_CPU, nodeArgs = [], extraRoutes = 0 } = {}) {

@@ -2,6 +2,7 @@
 // with an empty (or minimal) body, so that callgrind can price each mechanism on its own.
 //
 //   node benchmark/hook-server.js <variant>      (started by hooks.js over IPC)
+import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
 import { pluginOptionsFromEnv } from './common.js'
@@ -125,55 +126,22 @@ export const HOOK_VARIANTS = {
   },
   // Issue 31: the same hooks with more code loaded first (benchmark/README.md, "Code loaded, not code run"), and the
   // plugin with parts left out. Run with BENCH_PRELOAD=mongodb to load the driver into every variant, bare included.
-  async 'ladder 5 with the options module loaded' (app) {
-    await import('../dist/options.js')
-    return ladder(app, 5)
-  },
-  async 'ladder 5 with TypeBox loaded' (app) {
-    await import('@sinclair/typebox')
-    return ladder(app, 5)
-  },
-  async 'ladder 5 with the schemas loaded' (app) {
-    await import('../dist/schemas/health.js')
-    return ladder(app, 5)
-  },
-  async 'ladder 5 with the MongoDB driver loaded' (app) {
-    await import('mongodb')
-    return ladder(app, 5)
-  },
-  async 'ladder 5 with TypeBox CommonJS loaded' (app) {
-    const { createRequire } = await import('node:module')
-    createRequire(import.meta.url)('@sinclair/typebox')
-    return ladder(app, 5)
-  },
-  async 'server-watch without its routes' (app) {
-    const { default: serverWatch } = await import('../dist/plugin.js')
-    await app.register(serverWatch, { ...pluginOptionsFromEnv(), healthPath: false, dashboardPath: false, metricsPath: false })
-  },
-  async 'server-watch with only its health route' (app) {
-    const { default: serverWatch } = await import('../dist/plugin.js')
-    await app.register(serverWatch, { ...pluginOptionsFromEnv(), dashboardPath: false, metricsPath: false })
-  },
-  async 'server-watch with only its metrics route' (app) {
-    const { default: serverWatch } = await import('../dist/plugin.js')
-    await app.register(serverWatch, { ...pluginOptionsFromEnv(), dashboardPath: false, healthPath: false })
-  },
-  async 'server-watch with only its dashboard' (app) {
-    const { default: serverWatch } = await import('../dist/plugin.js')
-    await app.register(serverWatch, { ...pluginOptionsFromEnv(), metricsPath: false, healthPath: false })
-  },
+  'ladder 5 with the options module loaded': ladderAfter(() => import('../dist/options.js')),
+  'ladder 5 with TypeBox loaded': ladderAfter(() => import('@sinclair/typebox')),
+  'ladder 5 with the schemas loaded': ladderAfter(() => import('../dist/schemas/health.js')),
+  'ladder 5 with the MongoDB driver loaded': ladderAfter(() => import('mongodb')),
+  'ladder 5 with TypeBox CommonJS loaded': ladderAfter(() => createRequire(import.meta.url)('@sinclair/typebox')),
+  'ladder 5 with the plugin loaded': ladderAfter(() => import('../dist/plugin.js')),
+  async 'the plugin loaded and not registered' () { await import('../dist/plugin.js') },
+  'server-watch without its routes': serverWatchWith({ healthPath: false, dashboardPath: false, metricsPath: false }),
+  'server-watch with only its health route': serverWatchWith({ dashboardPath: false, metricsPath: false }),
+  'server-watch with only its metrics route': serverWatchWith({ dashboardPath: false, healthPath: false }),
+  'server-watch with only its dashboard': serverWatchWith({ metricsPath: false, healthPath: false }),
   // A full collection once the app has started (BENCH_NODE_ARGS=--expose-gc), when no tick object is alive: the
   // map that process.nextTick's literal builds its objects through can die with them (issue 31).
   async 'bare after a full collection' () {
     await new Promise((resolve) => setImmediate(resolve))
     globalThis.gc()
-  },
-  async 'ladder 5 with the plugin loaded' (app) {
-    await import('../dist/plugin.js')
-    return ladder(app, 5)
-  },
-  async 'the plugin loaded and not registered' (app) {
-    await import('../dist/plugin.js')
   },
   async 'server-watch' (app) {
     const { default: serverWatch } = await import('../dist/plugin.js')
@@ -211,6 +179,22 @@ export const HOOK_VARIANTS = {
     const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
     const meterProvider = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 })] })
     await app.register(serverWatch, { ...pluginOptionsFromEnv(), openTelemetry: { meterProvider } })
+  }
+}
+
+/** Ladder 5 once `load` has loaded more code into the process (and run nothing of it per request). */
+function ladderAfter (load) {
+  return async (app) => {
+    await load()
+    return ladder(app, 5)
+  }
+}
+
+/** The whole plugin with these options on top of the environment's. */
+function serverWatchWith (options) {
+  return async (app) => {
+    const { default: serverWatch } = await import('../dist/plugin.js')
+    await app.register(serverWatch, { ...pluginOptionsFromEnv(), ...options })
   }
 }
 

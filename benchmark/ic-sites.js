@@ -3,26 +3,19 @@
 // every site (its code object, line and column, and the property) is compared.
 //
 //   npm run build && node benchmark/ic-sites.js 'ladder 5: an onError hook' 'ladder 5 with TypeBox loaded'
-//   BENCH_PRELOAD=./fixtures/event-emitters.js node benchmark/ic-sites.js bare bare   (the same list, both sides)
-import { spawn } from 'node:child_process'
+//   BENCH_PRELOAD_B=./fixtures/event-emitters.js node benchmark/ic-sites.js bare bare   (BENCH_PRELOAD for side B only)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { isMain } from './common.js'
+import { isMain, spawnListening } from './common.js'
 
 const SCRIPT = fileURLToPath(new URL('./hook-server.js', import.meta.url))
 
-async function logIcs (variant, file) {
-  const child = spawn(process.execPath, ['--log-ic', `--logfile=${file}`, '--no-logfile-per-isolate', SCRIPT, variant],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+async function logIcs (variant, file, env = process.env) {
+  const { child, port } = await spawnListening(SCRIPT, [variant], { nodeArgs: ['--log-ic', `--logfile=${file}`, '--no-logfile-per-isolate'], env })
   try {
-    const port = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${variant} did not listen in 60 s`)), 60_000)
-      child.on('message', (m) => { if (m.type === 'listening') { clearTimeout(timer); resolve(m.port) } })
-      child.once('exit', (code) => reject(new Error(`${variant} exited (${code})`)))
-    })
     await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, amount: 20_000 })
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.disconnect()
@@ -75,7 +68,8 @@ if (isMain(import.meta.url)) {
   const dir = mkdtempSync(join(tmpdir(), 'sw-ic-'))
   try {
     await logIcs(a, join(dir, 'a.log'))
-    await logIcs(b, join(dir, 'b.log'))
+    const envB = process.env.BENCH_PRELOAD_B === undefined ? process.env : { ...process.env, BENCH_PRELOAD: process.env.BENCH_PRELOAD_B }
+    await logIcs(b, join(dir, 'b.log'), envB)
     const sitesA = readSites(join(dir, 'a.log'))
     const sitesB = readSites(join(dir, 'b.log'))
     const count = (sites) => [...sites.values()].filter((state) => state === 'N').length

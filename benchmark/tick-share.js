@@ -5,26 +5,19 @@
 //   npm run build && node benchmark/tick-share.js bare
 //   BENCH_PRELOAD=mongodb,../dist/plugin.js node benchmark/tick-share.js bare
 //   BENCH_NODE_ARGS=--expose-gc SHAPES_GC=1 BENCH_PRELOAD=./fixtures/empty-object-shapes.js node benchmark/tick-share.js bare
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { isMain, SERVER_NODE_ARGS } from './common.js'
+import { isMain, SERVER_NODE_ARGS, spawnListening } from './common.js'
 
 const SCRIPT = fileURLToPath(new URL('./hook-server.js', import.meta.url))
 
 export async function tickShare (variant) {
   const dir = mkdtempSync(join(tmpdir(), 'sw-tick-'))
-  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, '--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', dir, SCRIPT, variant],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const { child, port } = await spawnListening(SCRIPT, [variant], { nodeArgs: [...SERVER_NODE_ARGS, '--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', dir] })
   try {
-    const port = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${variant} did not listen in 30 s`)), 30_000)
-      child.on('message', (m) => { if (m.type === 'listening') { clearTimeout(timer); resolve(m.port) } })
-      child.once('exit', (code) => reject(new Error(`${variant} exited (${code})`)))
-    })
     await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, amount: 40_000 })
     // hook-server.js exits when its IPC channel closes, and Node writes the profile on exit.
     const exited = new Promise((resolve) => child.once('exit', resolve))

@@ -7,9 +7,8 @@
 //   BENCH_V8_TARGETS='bare,hooks:timed onRequest and onSend,server-watch' BENCH_V8_REQUESTS=200000 node benchmark/v8-state.js
 //
 // One server at a time, pinned to its core, at a fixed rate (BENCH_V8_RATE, 5,000 req/s) from the other core.
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { envNumber, isMain, log, runLoad } from './common.js'
+import { envNumber, isMain, log, runLoad, SERVER_CPU, spawnListening } from './common.js'
 
 const SERVER = fileURLToPath(new URL('./server.js', import.meta.url))
 const ROUTES = [{ name: 'static', path: '/' }, { name: 'param', path: '/users/1234' }]
@@ -27,21 +26,15 @@ export function v8Config () {
 
 /** A server.js whose stdout (where V8 writes its traces) is kept, with the same IPC commands as common.js's. */
 async function startTraced (variant) {
-  const command = ['-c', '0', process.execPath, '--trace-gc', '--trace-deopt', '--allow-natives-syntax', SERVER, variant]
-  const child = spawn('taskset', command, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, BENCH_SHAPES: '1' } })
+  const { child, port } = await spawnListening(SERVER, [variant], {
+    nodeArgs: ['--trace-gc', '--trace-deopt', '--allow-natives-syntax'],
+    stdout: 'pipe',
+    env: { ...process.env, BENCH_SHAPES: '1' },
+    cpu: SERVER_CPU
+  })
   let out = ''
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (chunk) => { out += chunk })
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${variant} did not listen in 30 s`)), 30_000)
-    child.on('message', function onListening (m) {
-      if (m.type !== 'listening') return
-      clearTimeout(timer)
-      child.off('message', onListening)
-      resolve(m.port)
-    })
-    child.once('exit', (code) => reject(new Error(`${variant} exited (${code}) before listening`)))
-  })
   let nextId = 0
   function call (cmd) {
     const id = ++nextId
