@@ -7,18 +7,13 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromiumMissing, launchBrowser, openPage } from './helpers/browser.js'
+import { chromiumMissing, DASHBOARD_SHOTS, launchBrowser, openLiveDashboard } from './helpers/browser.js'
 import { sleep, startDemo, startTraffic } from './helpers/demo.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const ARTIFACTS = join(ROOT, 'test', 'artifacts')
 const SCREENSHOTS = join(ROOT, 'docs', 'screenshots')
 const WARMUP_MS = Number(process.env.SCREENSHOTS_WARMUP_MS ?? 120_000)
-
-const SHOTS = [
-  { name: 'desktop', width: 1280, height: 800, scale: 1, mobile: false },
-  { name: 'phone', width: 390, height: 844, scale: 2, mobile: true }
-]
 
 const missing = chromiumMissing()
 if (missing !== null) throw new Error(`cannot take screenshots: ${missing}`)
@@ -39,13 +34,10 @@ try {
   await sleep(WARMUP_MS)
 
   const written: string[] = []
-  for (const shot of SHOTS) {
+  for (const shot of DASHBOARD_SHOTS) {
     for (const colorScheme of ['light', 'dark'] as const) {
-      const watched = await openPage(session, { ...shot, colorScheme })
+      const watched = await openLiveDashboard(session, demo.dashboard, { ...shot, colorScheme })
       const { page } = watched
-      await page.goto(demo.dashboard)
-      await page.waitForSelector('#connection[data-mode="live"]')
-      await page.waitForFunction(() => document.querySelectorAll('#endpoints-body tr').length > 3)
       // The charts animate their first draw.
       await sleep(300)
       const paths = [join(ARTIFACTS, `dashboard-${shot.name}-${colorScheme}.png`)]

@@ -5,7 +5,7 @@
  */
 import { test } from 'tap'
 import { readFileSync } from 'node:fs'
-import { chromiumMissing, launchBrowser, openPage, type BrowserSession, type WatchedPage } from '../helpers/browser.js'
+import { chromiumMissing, DASHBOARD_SHOTS, launchBrowser, openLiveDashboard, openPage, type BrowserSession, type WatchedPage } from '../helpers/browser.js'
 import { startDemo, startTraffic, XSS_PATH, type Demo } from '../helpers/demo.js'
 import { withEnv } from '../helpers/env.js'
 import { until } from '../helpers/time.js'
@@ -517,17 +517,9 @@ test('the dashboard in a browser', { skip: missing ?? false }, async (t) => {
     t.teardown(stopTraffic)
     await demo.hit('GET', '/fail')
     await demo.hit('POST', '/login', {})
-    const shots = [
-      { name: 'desktop', width: 1280, height: 800, scale: 1, mobile: false },
-      { name: 'phone', width: 390, height: 844, scale: 2, mobile: true }
-    ]
-    for (const shot of shots) {
+    for (const shot of DASHBOARD_SHOTS) {
       for (const colorScheme of ['light', 'dark'] as const) {
-        const watched = await openPage(session, { ...shot, colorScheme })
-        const { page } = watched
-        await page.goto(demo.dashboard)
-        await page.waitForSelector('#connection[data-mode="live"]')
-        await page.waitForFunction(() => document.querySelectorAll('#endpoints-body tr').length > 3)
+        const watched = await openLiveDashboard(session, demo.dashboard, { ...shot, colorScheme })
         t.same(watched.problems, [], `${shot.name} ${colorScheme}: no console problems`)
         await watched.context.close()
       }

@@ -83,3 +83,18 @@ export async function openPage (session: BrowserSession, opts: PageOptions = {})
   })
   return { context, page, requests, problems }
 }
+
+/** The two viewports the dashboard is checked and pictured at: a desktop and a phone. */
+export const DASHBOARD_SHOTS = [
+  { name: 'desktop', width: 1280, height: 800, scale: 1, mobile: false },
+  { name: 'phone', width: 390, height: 844, scale: 2, mobile: true }
+] as const
+
+/** `url` (a dashboard) in a fresh page, once its live stream is connected and its endpoints table has `rows` rows. */
+export async function openLiveDashboard (session: BrowserSession, url: string, opts: PageOptions = {}, rows = 4): Promise<WatchedPage> {
+  const watched = await openPage(session, opts)
+  await watched.page.goto(url)
+  await watched.page.waitForSelector('#connection[data-mode="live"]')
+  await watched.page.waitForFunction((least) => document.querySelectorAll('#endpoints-body tr').length >= least, rows)
+  return watched
+}
