@@ -91,10 +91,7 @@ export const HOOK_VARIANTS = {
     })
   },
   async 'timed and recorded' (app) {
-    const { RequestMetrics } = await import('../dist/requests/store.js')
-    const { routeConfigReader } = await import('../dist/requests/fastify-internals.js')
-    const metrics = new RequestMetrics(100, 10, 100)
-    const configOf = routeConfigReader()
+    const { metrics, configOf } = await requestStore()
     const kStart = Symbol('start')
     const kEndpoint = Symbol('endpoint')
     app.addHook('onRequest', (request, reply, done) => { request[kStart] = performance.now(); done() })
@@ -182,6 +179,13 @@ export const HOOK_VARIANTS = {
   }
 }
 
+/** A RequestMetrics of the built plugin and a reader of each request's route config, as the hooks use them. */
+async function requestStore () {
+  const { RequestMetrics } = await import('../dist/requests/store.js')
+  const { routeConfigReader } = await import('../dist/requests/fastify-internals.js')
+  return { metrics: new RequestMetrics(100, 10, 100), configOf: routeConfigReader() }
+}
+
 /** Ladder 5 once `load` has loaded more code into the process (and run nothing of it per request). */
 function ladderAfter (load) {
   return async (app) => {
@@ -206,10 +210,7 @@ function serverWatchWith (options) {
  * response's end checked and the slowest-requests threshold compared; 5, an onError hook registered.
  */
 async function ladder (app, steps) {
-  const { RequestMetrics } = await import('../dist/requests/store.js')
-  const { routeConfigReader } = await import('../dist/requests/fastify-internals.js')
-  const metrics = new RequestMetrics(100, 10, 100)
-  const configOf = routeConfigReader()
+  const { metrics, configOf } = await requestStore()
   const kStart = Symbol('start')
   const kEndpoint = Symbol('endpoint')
   const kCached = Symbol('cached')
