@@ -140,6 +140,12 @@ export const HOOK_VARIANTS = {
     await new Promise((resolve) => setImmediate(resolve))
     globalThis.gc()
   },
+  // What the plugin does on import (lib/requests/next-tick-shape.ts), alone: one tick object kept, so that a full
+  // collection with none alive cannot put every later process.nextTick on V8's runtime path.
+  async 'bare keeping a tick object' () {
+    const { keepNextTickShape } = await import('../dist/requests/next-tick-shape.js')
+    keepNextTickShape()
+  },
   async 'server-watch' (app) {
     const { default: serverWatch } = await import('../dist/plugin.js')
     await app.register(serverWatch, pluginOptionsFromEnv())

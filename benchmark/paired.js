@@ -7,11 +7,12 @@
 //   BENCH_PAIR_VARIANTS=server-watch BENCH_PAIR_ROUNDS=40 node benchmark/paired.js
 //   BENCH_PAIR_VARIANTS='hooks:timed onRequest and onSend' node benchmark/paired.js   (a mechanism of hook-server.js)
 //   BENCH_PAIR_RATE=8000 node benchmark/paired.js                 (req/s per server; 10,000 by default)
+//   BENCH_PAIR_IDLE_S=15 node benchmark/paired.js                 (both idle first, as a server before its traffic)
 //
 // Each round starts a fresh pair (so no process's JIT or heap state decides every round), warms both up, then
 // measures both routes; which server starts first, and whose load starts first, alternate between rounds.
 import { writeFileSync } from 'node:fs'
-import { benchConfig, CONTROL, envNumber, isMain, log, median, selectedVariants, spread, startServer, VARIANTS } from './common.js'
+import { benchConfig, CONTROL, envNumber, isMain, log, median, selectedVariants, sleep, spread, startServer, VARIANTS } from './common.js'
 import { measureOnce, ROUTES } from './throughput.js'
 
 export function pairedConfig () {
@@ -21,6 +22,9 @@ export function pairedConfig () {
     variants: selectedVariants([CONTROL, ...VARIANTS], 'BENCH_PAIR_VARIANTS', (v) => v.startsWith('hooks:')).filter((v) => v !== 'bare'),
     rounds: envNumber('BENCH_PAIR_ROUNDS', 20),
     ratePerServer: envNumber('BENCH_PAIR_RATE', 10_000),
+    // Seconds both servers idle after start, before the warm-up: V8's memory reducer makes its full collections then,
+    // which a server loaded at once never meets (benchmark/README.md, "nextTick's maps").
+    idleS: envNumber('BENCH_PAIR_IDLE_S', 0),
     // Each load generator's connections: half of the other scripts' 50, so that the pair gets the same total.
     connections: Math.max(1, Math.round(cfg.connections / 2)),
     durationS: cfg.durationS,
@@ -40,6 +44,7 @@ async function runRound (variant, round, cfg) {
   const servers = []
   try {
     for (const name of order) servers.push(await startServer(name))
+    if (cfg.idleS > 0) await sleep(cfg.idleS * 1000)
     const figures = { bare: {}, [variant]: {} }
     for (const route of ROUTES) {
       await measurePair(servers, route.path, cfg, cfg.warmupS)
@@ -100,7 +105,7 @@ function quartiles (values) {
 export function pairedTable (results, cfg) {
   const lines = [
     `Server CPU per request, each variant side by side with bare Fastify on one core, ${cfg.ratePerServer} req/s each,` +
-    ` ${cfg.rounds} rounds of ${cfg.durationS} s; ratio to bare Fastify in the same run: median (middle half; min–max).`,
+    ` ${cfg.rounds} rounds of ${cfg.durationS} s${cfg.idleS > 0 ? `, each after ${cfg.idleS} s idle` : ''}; ratio to bare Fastify in the same run: median (middle half; min–max).`,
     '',
     '| variant | route | ratio to bare | bare µs/request | variant µs/request | user, system ratio | collections / 10k requests (bare / variant) | GC pause µs/request (bare / variant) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |'

@@ -18,6 +18,8 @@ export async function tickShare (variant) {
   const dir = mkdtempSync(join(tmpdir(), 'sw-tick-'))
   const { child, port } = await spawnListening(SCRIPT, [variant], { nodeArgs: [...SERVER_NODE_ARGS, '--cpu-prof', '--cpu-prof-interval', '200', '--cpu-prof-dir', dir] })
   try {
+    // BENCH_TICK_IDLE_S: idle first, as a server waits for its first requests (V8's memory reducer runs meanwhile).
+    await new Promise((resolve) => setTimeout(resolve, Number(process.env.BENCH_TICK_IDLE_S ?? 0) * 1000))
     await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, amount: 40_000 })
     // hook-server.js exits when its IPC channel closes, and Node writes the profile on exit.
     const exited = new Promise((resolve) => child.once('exit', resolve))

@@ -19,6 +19,10 @@ import type { CounterMetric } from './custom/counter.js'
 import type { GaugeMetric } from './custom/gauge.js'
 import type { HistogramMetric } from './custom/histogram.js'
 import type { GaugeOptions, MetricOptions } from './custom/registry.js'
+import { keepNextTickShape } from './requests/next-tick-shape.js'
+
+// On import, not on register: the earlier, the fewer the full collections that can come first (see the function).
+keepNextTickShape()
 
 export interface ServerWatch {
   /** Exactly what `GET /health` serves to an authorised caller. */

@@ -1,0 +1,83 @@
+// Where a loaded server's CPU goes, by part of the plugin (issue 31, "The sampling loop under load" in README.md):
+// a CPU profile of one benchmark/server.js variant at a fixed rate, each busy sample put in the first part of a list that
+// claims a frame on its stack. It answers what paired.js cannot resolve: how much of the plugin's cost is the
+// sampling loop (its sample step and the event-loop timer) rather than the hooks, to a tenth of a point.
+//
+//   npm run build && node benchmark/sample-share.js                     (server-watch, 5,000 req/s, 20 s)
+//   BENCH_PAIR_RATE=10000 BENCH_SHARE_SECONDS=30 node benchmark/sample-share.js server-watch
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { envNumber, isMain, runLoad, startServer } from './common.js'
+
+/** The parts, matched on a frame's script path (the built plugin in dist/) and function name; the first found wins. */
+const PARTS = [
+  ['sample step', (f) => f.url.endsWith('/dist/watch/sample.js') || f.url.endsWith('/dist/sampler.js')],
+  ['event-loop timer', (f) => f.url.endsWith('/dist/collectors/event-loop.js')],
+  // By their own frames only in effect: Fastify runs the rest of a request from inside the hooks' callbacks.
+  ['request hooks', (f) => f.url.includes('/dist/requests/')],
+  ['other plugin code', (f) => f.url.includes('/dist/')],
+  ['garbage collector', (f) => f.functionName === '(garbage collector)']
+]
+
+export async function sampleShare (variant, { rate = 5000, seconds = 20, path = '/' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'sw-share-'))
+  const server = await startServer(variant, { nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', dir] })
+  try {
+    // A warm-up first, so that what is compiled late does not count: the profile covers it too, but it is short.
+    await runLoad({ kind: 'fixed', url: server.url, path, connections: 25, duration: 5, overallRate: rate })
+    const result = await runLoad({ kind: 'fixed', url: server.url, path, connections: 25, duration: seconds, overallRate: rate })
+    await server.stop() // the process exits, and Node writes the profile
+    const profile = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]), 'utf8'))
+    return { requests: result.requests, ...attribute(profile) }
+  } finally {
+    await server.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Busy samples by part: each goes to the first part of PARTS that claims a frame anywhere on its stack, or to 'other'. */
+export function attribute (profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+  const parent = new Map()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const partOf = new Map()
+  // The index in PARTS of the first part that claims a frame from this one to the root (PARTS.length: none).
+  function part (id) {
+    if (partOf.has(id)) return partOf.get(id)
+    const own = PARTS.findIndex(([, claims]) => claims(byId.get(id).callFrame))
+    const index = Math.min(own === -1 ? PARTS.length : own, parent.has(id) ? part(parent.get(id)) : PARTS.length)
+    partOf.set(id, index)
+    return index
+  }
+  const counts = Object.fromEntries([...PARTS.map(([name]) => [name, 0]), ['other', 0]])
+  // Within the sampling loop's two parts: samples by the function they were in (file:function), to say what costs.
+  const inLoop = new Map()
+  let busy = 0
+  for (const id of profile.samples) {
+    const frame = byId.get(id).callFrame
+    if (frame.functionName === '(idle)') continue
+    busy++
+    const index = part(id)
+    counts[index === PARTS.length ? 'other' : PARTS[index][0]]++
+    if (index <= 1) {
+      const name = `${frame.url.replace(/^.*\/dist\//, '')}:${frame.functionName || '(anonymous)'}`
+      inLoop.set(name, (inLoop.get(name) ?? 0) + 1)
+    }
+  }
+  return {
+    busy,
+    shares: Object.fromEntries(Object.entries(counts).map(([name, n]) => [name, n / busy])),
+    loopFunctions: [...inLoop].sort((a, b) => b[1] - a[1]).map(([name, n]) => [name, n / busy])
+  }
+}
+
+if (isMain(import.meta.url)) {
+  const variant = process.argv[2] ?? 'server-watch'
+  const rate = envNumber('BENCH_PAIR_RATE', 5000)
+  const { requests, busy, shares, loopFunctions } = await sampleShare(variant, { rate, seconds: envNumber('BENCH_SHARE_SECONDS', 20) })
+  console.log(`${variant} at ${rate} req/s: ${requests} requests, ${busy} busy samples`)
+  for (const [name, share] of Object.entries(shares)) console.log(`  ${name.padEnd(18)} ${(share * 100).toFixed(2)} %`)
+  console.log('the sampling loop, by function (self):')
+  for (const [name, share] of loopFunctions.slice(0, 25)) console.log(`  ${(share * 100).toFixed(3)} %  ${name}`)
+}
