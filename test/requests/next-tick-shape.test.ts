@@ -25,12 +25,16 @@ function feedbackAfterAnIdleCollection (importPlugin: boolean): string[] {
     for (let i = 0; i < 1000; i++) await tick();
     %DebugPrint(process.nextTick);
   `
-  // Into a file, not a pipe: V8 prints through C's stdio, and on a pipe that Node has made non-blocking what did not
-  // fit at once was lost now and then.
+  // Into a file, not a pipe: V8 prints through C's stdio, and read through a pipe under tap its output came back
+  // cut short at times.
   const dir = mkdtempSync(join(tmpdir(), 'sw-next-tick-'))
   try {
     const out = openSync(join(dir, 'out'), 'w')
-    const child = spawnSync(process.execPath, ['--allow-natives-syntax', '--expose-gc', '--input-type=module', '-e', script], {
+    // Without the coverage tap collects: with it V8 gives every function its feedback at the first call, which
+    // records nextTick's first maps before Node's start-up has settled them, megamorphic with or without the plugin
+    // (as with --no-lazy-feedback-allocation); a process runs with feedback allocated lazily. Through env(1), since
+    // tap puts its coverage back into the environment of any process a test spawns.
+    const child = spawnSync('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, '--allow-natives-syntax', '--expose-gc', '--input-type=module', '-e', script], {
       cwd: ROOT,
       stdio: ['ignore', out, 'pipe'],
       encoding: 'utf8'
