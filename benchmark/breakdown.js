@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { CLOCK_TICK_US, envNumber, isMain, log, median, spread } from './common.js'
+import { CLOCK_TICK_US, envNumber, isMain, log, median, procStatFields, spread } from './common.js'
 import { measureOnce } from './throughput.js'
 
 const SCRIPT = fileURLToPath(import.meta.url)
@@ -121,8 +121,7 @@ async function serve (variant, mongoUri, targetUrl, extraRoutes) {
   const commands = {
     cpu () {
       const { user, system } = process.cpuUsage()
-      const stat = readFileSync('/proc/self/stat', 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const fields = procStatFields('/proc/self/stat')
       const children = (Number(fields[13]) + Number(fields[14])) * CLOCK_TICK_US
       return { user, system, children, wallNs: Number(process.hrtime.bigint()), gcMs: 0, gcCount: 0 }
     },

@@ -1,6 +1,8 @@
 // Process plumbing and statistics shared by the benchmark scripts.
 import { spawn, execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const SERVER_SCRIPT = fileURLToPath(new URL('./server.js', import.meta.url))
@@ -279,4 +281,30 @@ export function benchConfig () {
 /** True when `moduleUrl` is the script node was started with. */
 export function isMain (moduleUrl) {
   return process.argv[1] === fileURLToPath(moduleUrl)
+}
+
+/**
+ * The fields of a `/proc/<pid>/stat` (or `/proc/<pid>/task/<tid>/stat`) line after the command's name, which may
+ * hold spaces and parentheses: [11] and [12] are utime and stime, [13] and [14] cutime and cstime, in clock ticks.
+ */
+export function procStatFields (path) {
+  const stat = readFileSync(path, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/**
+ * A temporary folder for the CPU profile of a server process: `nodeArgs` make Node write it there when the process
+ * exits (one sample every `intervalUs`), `read()` parses it, `remove()` deletes the folder.
+ */
+export function cpuProfileFolder (intervalUs) {
+  const dir = mkdtempSync(join(tmpdir(), 'sw-prof-'))
+  return {
+    nodeArgs: ['--cpu-prof', '--cpu-prof-interval', String(intervalUs), '--cpu-prof-dir', dir],
+    read () {
+      const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'))
+      if (file === undefined) throw new Error(`no CPU profile in ${dir}: the server did not exit by itself`)
+      return JSON.parse(readFileSync(join(dir, file), 'utf8'))
+    },
+    remove () { rmSync(dir, { recursive: true, force: true }) }
+  }
 }

@@ -146,6 +146,12 @@ export const HOOK_VARIANTS = {
     const { keepNextTickShape } = await import('../dist/requests/next-tick-shape.js')
     keepNextTickShape()
   },
+  // What the first version of that did besides (issue 31): `executionAsyncResource()` sets Node's "execution async
+  // resource used" flag for the rest of the process.
+  async 'bare after executionAsyncResource()' () {
+    const { executionAsyncResource } = await import('node:async_hooks')
+    executionAsyncResource()
+  },
   async 'server-watch' (app) {
     const { default: serverWatch } = await import('../dist/plugin.js')
     await app.register(serverWatch, pluginOptionsFromEnv())

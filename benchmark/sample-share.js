@@ -1,42 +1,48 @@
-// Where a loaded server's CPU goes, by part of the plugin (issue 31, "The sampling loop under load" in README.md):
-// a CPU profile of one benchmark/server.js variant at a fixed rate, each busy sample put in the first part of a list that
-// claims a frame on its stack. It answers what paired.js cannot resolve: how much of the plugin's cost is the
-// sampling loop (its sample step and the event-loop timer) rather than the hooks, to a tenth of a point.
+// Where a loaded server's CPU goes, by part of the plugin (issue 31, "nextTick's maps" in README.md): a CPU profile of
+// one benchmark/server.js variant at a fixed rate, each busy sample put in the first part of a list that claims a
+// frame on its stack. It answers what paired.js cannot resolve: how much of the plugin's cost is the sampling loop
+// (its sample step and the event-loop timer), to a tenth of a point.
 //
 //   npm run build && node benchmark/sample-share.js                     (server-watch, 5,000 req/s, 20 s)
 //   BENCH_PAIR_RATE=10000 BENCH_SHARE_SECONDS=30 node benchmark/sample-share.js server-watch
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { envNumber, isMain, runLoad, startServer } from './common.js'
+import { cpuProfileFolder, envNumber, isMain, runLoad, startServer } from './common.js'
 
-/** The parts, matched on a frame's script path (the built plugin in dist/) and function name; the first found wins. */
+/** The plugin's build, as the profile's frames name their scripts. */
+const BUILD = new URL('../dist/', import.meta.url).href
+const inBuild = (frame, path) => frame.url.startsWith(BUILD + path)
+
+/**
+ * The parts, by a frame's script in the plugin's build (and, for the collector, its name); a sample goes to the first
+ * part that claims any frame of its stack. The sampling loop's two parts come first and run from their own timers, so
+ * what they claim is theirs alone. The request hooks' part is not their cost: Fastify runs the rest of a request from
+ * inside their callbacks, so it also holds much of Fastify's and Node's work for the request.
+ */
 const PARTS = [
-  ['sample step', (f) => f.url.endsWith('/dist/watch/sample.js') || f.url.endsWith('/dist/sampler.js')],
-  ['event-loop timer', (f) => f.url.endsWith('/dist/collectors/event-loop.js')],
-  // By their own frames only in effect: Fastify runs the rest of a request from inside the hooks' callbacks.
-  ['request hooks', (f) => f.url.includes('/dist/requests/')],
-  ['other plugin code', (f) => f.url.includes('/dist/')],
+  ['sample step', (f) => inBuild(f, 'watch/sample.js') || inBuild(f, 'sampler.js')],
+  ['event-loop timer', (f) => inBuild(f, 'collectors/event-loop.js')],
+  ['request hooks', (f) => inBuild(f, 'requests/')],
+  ['other plugin code', (f) => inBuild(f, '')],
   ['garbage collector', (f) => f.functionName === '(garbage collector)']
 ]
+/** The sampling loop: the parts before this index. */
+const LOOP_PARTS = 2
 
 export async function sampleShare (variant, { rate = 5000, seconds = 20, path = '/' } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'sw-share-'))
-  const server = await startServer(variant, { nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', dir] })
+  const profile = cpuProfileFolder(250)
+  const server = await startServer(variant, { nodeArgs: profile.nodeArgs })
   try {
-    // A warm-up first, so that what is compiled late does not count: the profile covers it too, but it is short.
+    // A warm-up first, so that what is compiled late weighs little: the profile covers it too, but it is short.
     await runLoad({ kind: 'fixed', url: server.url, path, connections: 25, duration: 5, overallRate: rate })
     const result = await runLoad({ kind: 'fixed', url: server.url, path, connections: 25, duration: seconds, overallRate: rate })
     await server.stop() // the process exits, and Node writes the profile
-    const profile = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]), 'utf8'))
-    return { requests: result.requests, ...attribute(profile) }
+    return { requests: result.requests, ...attribute(profile.read()) }
   } finally {
     await server.stop()
-    rmSync(dir, { recursive: true, force: true })
+    profile.remove()
   }
 }
 
-/** Busy samples by part: each goes to the first part of PARTS that claims a frame anywhere on its stack, or to 'other'. */
+/** Busy samples by part, and the sampling loop's samples by the function they were in. */
 export function attribute (profile) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const parent = new Map()
@@ -51,7 +57,6 @@ export function attribute (profile) {
     return index
   }
   const counts = Object.fromEntries([...PARTS.map(([name]) => [name, 0]), ['other', 0]])
-  // Within the sampling loop's two parts: samples by the function they were in (file:function), to say what costs.
   const inLoop = new Map()
   let busy = 0
   for (const id of profile.samples) {
@@ -60,8 +65,8 @@ export function attribute (profile) {
     busy++
     const index = part(id)
     counts[index === PARTS.length ? 'other' : PARTS[index][0]]++
-    if (index <= 1) {
-      const name = `${frame.url.replace(/^.*\/dist\//, '')}:${frame.functionName || '(anonymous)'}`
+    if (index < LOOP_PARTS) {
+      const name = `${frame.url.startsWith(BUILD) ? frame.url.slice(BUILD.length) : frame.url}:${frame.functionName || '(anonymous)'}`
       inLoop.set(name, (inLoop.get(name) ?? 0) + 1)
     }
   }

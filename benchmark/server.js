@@ -13,11 +13,10 @@
 //   endpoints  -> the number of endpoint keys in app.serverWatch.snapshot() (server-watch only)
 //   loopDelayStart, loopDelayStop -> the event loop's delay (max and p99, ms) between the two, 1 ms resolution
 //   close      -> app.close(), then the process exits
-import { readFileSync } from 'node:fs'
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
-import { CLOCK_TICK_US, CONTROL, pluginOptionsFromEnv, VARIANTS } from './common.js'
+import { CLOCK_TICK_US, CONTROL, pluginOptionsFromEnv, procStatFields, VARIANTS } from './common.js'
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -89,8 +88,7 @@ function childrenCpuUs () {
   // Fields 16 and 17 of /proc/self/stat (cutime, cstime): CPU of children the process has reaped,
   // so a collector that shells out is not free in the idle figure.
   try {
-    const stat = readFileSync('/proc/self/stat', 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const fields = procStatFields('/proc/self/stat')
     return (Number(fields[13]) + Number(fields[14])) * CLOCK_TICK_US
   } catch {
     return 0
