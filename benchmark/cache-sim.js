@@ -4,16 +4,14 @@
 // on a busy machine. The question they answer: is the plugin's gap above the timed-hooks floor cache misses?
 //
 //   node benchmark/cache-sim.js          (BENCH_INSTR_ROUNDS, BENCH_INSTR_REQUESTS as for instructions.js)
-import { fileURLToPath } from 'node:url'
-import { envNumber, isMain, log, median, SERVER_SCRIPT } from './common.js'
+import { envNumber, HOOK_SERVER_SCRIPT, isMain, log, median, SERVER_SCRIPT } from './common.js'
 import { countVariant } from './instructions.js'
 import { ROUTES } from './throughput.js'
 
-const HOOK_SCRIPT = fileURLToPath(new URL('./hook-server.js', import.meta.url))
 /** bare Fastify, the floor of any plugin that times requests through hooks, and the plugin. */
 const TARGETS = [
   { name: 'bare', variant: 'bare', script: SERVER_SCRIPT },
-  { name: 'timed hooks (floor)', variant: 'timed onRequest and onSend', script: HOOK_SCRIPT },
+  { name: 'timed hooks (floor)', variant: 'timed onRequest and onSend', script: HOOK_SERVER_SCRIPT },
   { name: 'server-watch', variant: 'server-watch', script: SERVER_SCRIPT }
 ]
 const EVENTS = ['Ir', 'Dr', 'Dw', 'I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw', 'Bc', 'Bcm', 'Bi', 'Bim']

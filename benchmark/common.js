@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const SERVER_SCRIPT = fileURLToPath(new URL('./server.js', import.meta.url))
+export const HOOK_SERVER_SCRIPT = fileURLToPath(new URL('./hook-server.js', import.meta.url))
 export const LOAD_SCRIPT = fileURLToPath(new URL('./load.js', import.meta.url))
 export const PLUGIN_BUILD = fileURLToPath(new URL('../dist/plugin.js', import.meta.url))
 
@@ -124,6 +125,27 @@ export async function spawnListening (script, args, { nodeArgs = [], stdout = 'i
     new Promise((resolve, reject) => setTimeout(() => reject(new Error(`${args.join(' ')} did not listen in 60 s`)), 60_000).unref())
   ])
   return { child, port }
+}
+
+/**
+ * Serves `requests` requests with a variant of hook-server.js started with these Node flags (after `idleS` seconds
+ * idle), then lets it exit by itself: what V8 writes on exit (a CPU profile, an inline-cache log) is then complete.
+ */
+export async function serveThenExit (variant, { nodeArgs = [], env = process.env, requests, idleS = 0 }) {
+  // Loaded here, not at the top: every server process imports this module, and the code a server has loaded changes
+  // how fast its request path runs (README.md, "Code loaded, not code run").
+  const { default: autocannon } = await import('autocannon')
+  const { child, port } = await spawnListening(HOOK_SERVER_SCRIPT, [variant], { nodeArgs, env })
+  try {
+    await sleep(idleS * 1000)
+    await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, amount: requests })
+    // hook-server.js exits when its IPC channel closes.
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.disconnect()
+    await exited
+  } finally {
+    child.kill('SIGKILL')
+  }
 }
 
 /**

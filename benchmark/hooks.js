@@ -6,13 +6,11 @@
 //   BENCH_HOOK_ROUNDS=3 node benchmark/hooks.js       (more rounds: medians)
 //   BENCH_HOOK_VARIANTS='root onSend' node benchmark/hooks.js   (some variants only, and bare)
 //   BENCH_INSTR_REQUESTS=20000 node benchmark/hooks.js   (more requests counted per variant; 4,000 by default)
-import { fileURLToPath } from 'node:url'
 import { countVariant } from './instructions.js'
-import { envNumber, log, median, selectedVariants } from './common.js'
+import { envNumber, HOOK_SERVER_SCRIPT, log, median, selectedVariants } from './common.js'
 import { HOOK_VARIANTS } from './hook-server.js'
 import { ROUTES } from './throughput.js'
 
-const script = fileURLToPath(new URL('./hook-server.js', import.meta.url))
 const cfg = { requests: envNumber('BENCH_INSTR_REQUESTS', 4000), warmup: 10_000, chunk: 1000, minChunks: 4, maxChunks: 12, idleS: 3 }
 const rounds = envNumber('BENCH_HOOK_ROUNDS', 1)
 const variants = selectedVariants(Object.keys(HOOK_VARIANTS), 'BENCH_HOOK_VARIANTS')
@@ -20,7 +18,7 @@ const perRound = []
 for (let round = 0; round < rounds; round++) {
   const figures = {}
   for (const variant of variants) {
-    figures[variant] = (await countVariant(variant, ROUTES[0], cfg, script)).perRequest
+    figures[variant] = (await countVariant(variant, ROUTES[0], cfg, HOOK_SERVER_SCRIPT)).perRequest
     log(`round ${round + 1}/${rounds} ${variant.padEnd(26)} ${Math.round(figures[variant])} instructions per request`)
   }
   perRound.push(figures)

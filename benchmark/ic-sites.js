@@ -7,22 +7,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
-import { isMain, spawnListening } from './common.js'
+import { isMain, serveThenExit } from './common.js'
 
-const SCRIPT = fileURLToPath(new URL('./hook-server.js', import.meta.url))
-
-async function logIcs (variant, file, env = process.env) {
-  const { child, port } = await spawnListening(SCRIPT, [variant], { nodeArgs: ['--log-ic', `--logfile=${file}`, '--no-logfile-per-isolate'], env })
-  try {
-    await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, amount: 20_000 })
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.disconnect()
-    await exited
-  } finally {
-    child.kill('SIGKILL')
-  }
+function logIcs (variant, file, env = process.env) {
+  return serveThenExit(variant, { nodeArgs: ['--log-ic', `--logfile=${file}`, '--no-logfile-per-isolate'], env, requests: 20_000 })
 }
 
 /** Every site's last state ('N' is megamorphic), keyed by kind, code object, line, column and property. */

@@ -3,11 +3,9 @@
 // path. Each argument is one BENCH_PRELOAD list, paths relative to benchmark/hook-server.js.
 //
 //   npm run build && node benchmark/preload.js mongodb mongodb,../dist/plugin.js
-import { fileURLToPath } from 'node:url'
 import { countVariant } from './instructions.js'
-import { isMain, log } from './common.js'
+import { HOOK_SERVER_SCRIPT, isMain, log } from './common.js'
 
-const SCRIPT = fileURLToPath(new URL('./hook-server.js', import.meta.url))
 const CFG = { requests: 4000, warmup: 10_000, chunk: 1000, minChunks: 4, maxChunks: 12, idleS: 3 }
 
 if (isMain(import.meta.url)) {
@@ -19,7 +17,7 @@ if (isMain(import.meta.url)) {
   for (const preload of lists) {
     // Read by hook-server.js in the server process, which countVariant starts with this process's environment.
     process.env.BENCH_PRELOAD = preload
-    const { perRequest } = await countVariant('bare', { name: 'static', path: '/' }, CFG, SCRIPT)
+    const { perRequest } = await countVariant('bare', { name: 'static', path: '/' }, CFG, HOOK_SERVER_SCRIPT)
     log(`${Math.round(perRequest)} instructions per request, bare Fastify with ${preload} loaded`)
   }
 }

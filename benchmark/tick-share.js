@@ -7,23 +7,13 @@
 //   BENCH_TICK_IDLE_S=15 node benchmark/tick-share.js bare               (idle first, as a server before its traffic)
 //   BENCH_PRELOAD=mongodb,../dist/plugin.js node benchmark/tick-share.js bare
 //   BENCH_NODE_ARGS=--expose-gc SHAPES_GC=1 BENCH_PRELOAD=./fixtures/empty-object-shapes.js node benchmark/tick-share.js bare
-import { fileURLToPath } from 'node:url'
-import autocannon from 'autocannon'
-import { cpuProfileFolder, envNumber, isMain, SERVER_NODE_ARGS, sleep, spawnListening } from './common.js'
-
-const SCRIPT = fileURLToPath(new URL('./hook-server.js', import.meta.url))
+import { cpuProfileFolder, envNumber, isMain, SERVER_NODE_ARGS, serveThenExit } from './common.js'
 
 export async function tickShare (variant, { idleS = 0 } = {}) {
   const profile = cpuProfileFolder(200)
-  const { child, port } = await spawnListening(SCRIPT, [variant], { nodeArgs: [...SERVER_NODE_ARGS, ...profile.nodeArgs] })
   try {
     // V8's memory reducer makes its full collections while the server idles (README.md, "nextTick's maps").
-    await sleep(idleS * 1000)
-    await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, amount: 40_000 })
-    // hook-server.js exits when its IPC channel closes, and Node writes the profile on exit.
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.disconnect()
-    await exited
+    await serveThenExit(variant, { nodeArgs: [...SERVER_NODE_ARGS, ...profile.nodeArgs], requests: 40_000, idleS })
     const { nodes, samples } = profile.read()
     const names = new Map(nodes.map((node) => [node.id, node.callFrame.functionName]))
     let busy = 0
@@ -36,7 +26,6 @@ export async function tickShare (variant, { idleS = 0 } = {}) {
     }
     return tick / busy
   } finally {
-    child.kill('SIGKILL')
     profile.remove()
   }
 }

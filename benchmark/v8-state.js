@@ -7,10 +7,8 @@
 //   BENCH_V8_TARGETS='bare,hooks:timed onRequest and onSend,server-watch' BENCH_V8_REQUESTS=200000 node benchmark/v8-state.js
 //
 // One server at a time, pinned to its core, at a fixed rate (BENCH_V8_RATE, 5,000 req/s) from the other core.
-import { fileURLToPath } from 'node:url'
-import { envNumber, isMain, log, runLoad, SERVER_CPU, spawnListening } from './common.js'
+import { envNumber, isMain, log, runLoad, SERVER_CPU, SERVER_SCRIPT, spawnListening } from './common.js'
 
-const SERVER = fileURLToPath(new URL('./server.js', import.meta.url))
 const ROUTES = [{ name: 'static', path: '/' }, { name: 'param', path: '/users/1234' }]
 
 export function v8Config () {
@@ -26,7 +24,7 @@ export function v8Config () {
 
 /** A server.js whose stdout (where V8 writes its traces) is kept, with the same IPC commands as common.js's. */
 async function startTraced (variant) {
-  const { child, port } = await spawnListening(SERVER, [variant], {
+  const { child, port } = await spawnListening(SERVER_SCRIPT, [variant], {
     nodeArgs: ['--trace-gc', '--trace-deopt', '--allow-natives-syntax'],
     stdout: 'pipe',
     env: { ...process.env, BENCH_SHAPES: '1' },
