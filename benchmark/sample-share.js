@@ -58,6 +58,8 @@ export function attribute (profile) {
   }
   const counts = Object.fromEntries([...PARTS.map(([name]) => [name, 0]), ['other', 0]])
   const inLoop = new Map()
+  const loopPaths = new Map()
+  const nameOf = (frame) => `${frame.url.startsWith(BUILD) ? frame.url.slice(BUILD.length) : frame.url}:${frame.functionName || '(anonymous)'}`
   let busy = 0
   for (const id of profile.samples) {
     const frame = byId.get(id).callFrame
@@ -66,23 +68,32 @@ export function attribute (profile) {
     const index = part(id)
     counts[index === PARTS.length ? 'other' : PARTS[index][0]]++
     if (index < LOOP_PARTS) {
-      const name = `${frame.url.startsWith(BUILD) ? frame.url.slice(BUILD.length) : frame.url}:${frame.functionName || '(anonymous)'}`
+      const name = nameOf(frame)
       inLoop.set(name, (inLoop.get(name) ?? 0) + 1)
+      // The call path from the loop's first frame on the stack, three frames deep: what each part costs in all.
+      const stack = []
+      for (let at = id; at !== undefined; at = parent.get(at)) stack.unshift(byId.get(at).callFrame)
+      const entry = stack.findIndex((f) => PARTS.slice(0, LOOP_PARTS).some(([, claims]) => claims(f)))
+      const path = stack.slice(entry, entry + 3).map(nameOf).join(' > ')
+      loopPaths.set(path, (loopPaths.get(path) ?? 0) + 1)
     }
   }
   return {
     busy,
     shares: Object.fromEntries(Object.entries(counts).map(([name, n]) => [name, n / busy])),
-    loopFunctions: [...inLoop].sort((a, b) => b[1] - a[1]).map(([name, n]) => [name, n / busy])
+    loopFunctions: [...inLoop].sort((a, b) => b[1] - a[1]).map(([name, n]) => [name, n / busy]),
+    loopPaths: [...loopPaths].sort((a, b) => b[1] - a[1]).map(([path, n]) => [path, n / busy])
   }
 }
 
 if (isMain(import.meta.url)) {
   const variant = process.argv[2] ?? 'server-watch'
   const rate = envNumber('BENCH_PAIR_RATE', 5000)
-  const { requests, busy, shares, loopFunctions } = await sampleShare(variant, { rate, seconds: envNumber('BENCH_SHARE_SECONDS', 20) })
+  const { requests, busy, shares, loopFunctions, loopPaths } = await sampleShare(variant, { rate, seconds: envNumber('BENCH_SHARE_SECONDS', 20) })
   console.log(`${variant} at ${rate} req/s: ${requests} requests, ${busy} busy samples`)
   for (const [name, share] of Object.entries(shares)) console.log(`  ${name.padEnd(18)} ${(share * 100).toFixed(2)} %`)
   console.log('the sampling loop, by function (self):')
   for (const [name, share] of loopFunctions.slice(0, 25)) console.log(`  ${(share * 100).toFixed(3)} %  ${name}`)
+  console.log('the sampling loop, by call path (each with what it calls):')
+  for (const [path, share] of loopPaths.slice(0, 15)) console.log(`  ${(share * 100).toFixed(3)} %  ${path}`)
 }

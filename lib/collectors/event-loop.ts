@@ -22,17 +22,41 @@ export interface LoopClock {
   now (): number
   /** Milliseconds the loop has spent outside its idle wait, in all, up to now (event-loop utilization's `active`). */
   activeMs (): number
-  /** Calls `tick` once after `ms`, without keeping the process alive; returns the cancel function. */
+  /**
+   * Calls `tick` once after `ms`, in place of any tick still pending, without keeping the process alive; returns the
+   * cancel function.
+   */
   schedule (tick: () => void, ms: number): () => void
 }
 
-const PROCESS_LOOP_CLOCK: LoopClock = {
-  now: () => performance.now(),
-  activeMs: () => performance.eventLoopUtilization().active,
-  schedule (tick, ms) {
-    const timer = setTimeout(tick, ms)
-    timer.unref()
-    return () => clearTimeout(timer)
+/**
+ * The process's clock, one per collector. Its one Timeout is re-armed with refresh() while the delay stays the same,
+ * as it does on every tick of a busy loop: a new Timeout each time cost a timer list, a heap insertion and native
+ * calls, twenty times a second (benchmark/README.md, "What the last points are not").
+ */
+export function processLoopClock (): LoopClock {
+  let timer: NodeJS.Timeout | null = null
+  let timerMs = 0
+  let timerTick: (() => void) | null = null
+  const cancel = (): void => {
+    if (timer !== null) clearTimeout(timer)
+    timer = null
+  }
+  return {
+    now: () => performance.now(),
+    activeMs: () => performance.eventLoopUtilization().active,
+    schedule (tick, ms) {
+      if (timer !== null && ms === timerMs && tick === timerTick) {
+        timer.refresh()
+      } else {
+        cancel()
+        timer = setTimeout(tick, ms)
+        timer.unref()
+        timerMs = ms
+        timerTick = tick
+      }
+      return cancel
+    }
   }
 }
 
@@ -50,7 +74,7 @@ const PROCESS_LOOP_CLOCK: LoopClock = {
  * that ends after it (any stall of 500 ms or more does) is.
  */
 export function createEventLoopCollector (
-  clock: LoopClock = PROCESS_LOOP_CLOCK,
+  clock: LoopClock = processLoopClock(),
   /** When the sampling loop's timer is next due (or was, while its sample runs): a wake-up that comes anyway. */
   nextSampleAt: () => number = () => Number.POSITIVE_INFINITY
 ): Collector<EventLoopSample> {
@@ -81,10 +105,14 @@ export function createEventLoopCollector (
     lastTick = now
     lastActive = active
     dueAt = now + period
+    // The period itself, not dueAt - now, which rounding can move by a hair: the same delay keeps the same Timeout.
+    let delay = period
     const sampleAt = nextSampleAt()
-    if (period === IDLE_RESOLUTION_MS && sampleAt > now && dueAt > sampleAt - period / 2) dueAt = sampleAt + period
-    cancel()
-    cancel = clock.schedule(tick, dueAt - now)
+    if (period === IDLE_RESOLUTION_MS && sampleAt > now && dueAt > sampleAt - period / 2) {
+      dueAt = sampleAt + period
+      delay = dueAt - now
+    }
+    cancel = clock.schedule(tick, delay)
   }
   function tick (): void {
     advance(dueAt, false)

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { BUSY_RESOLUTION_MS, IDLE_RESOLUTION_MS, createEventLoopCollector, type LoopClock } from '../../lib/collectors/event-loop.js'
+import { BUSY_RESOLUTION_MS, IDLE_RESOLUTION_MS, createEventLoopCollector, processLoopClock, type LoopClock } from '../../lib/collectors/event-loop.js'
 
 /** A loop whose time, work and one pending timer the test moves by hand. */
 function fakeLoop () {
@@ -134,4 +134,43 @@ test('issue 16: the sampling loop\'s own wake-up stands in for the idle tick bef
   loop.stuck(300)
   collector.sample()
   t.ok(Math.abs(collector.read().delayMs.max! - 300) < 1, `max ${collector.read().delayMs.max} ms`)
+})
+
+test('issue 31: the process clock re-arms its one Timeout while the delay stays, and still ticks once', async (t) => {
+  const realSetTimeout = globalThis.setTimeout
+  let created = 0
+  globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+    created++
+    return realSetTimeout(...args)
+  }) as typeof setTimeout
+  // The clock's timers are unref()'d: this one keeps the test's process alive until they have run.
+  const alive = realSetTimeout(() => {}, 60_000)
+  t.teardown(() => {
+    globalThis.setTimeout = realSetTimeout
+    clearTimeout(alive)
+  })
+  const clock = processLoopClock()
+  let ticks = 0
+  const ticked = new Promise<void>((resolve) => {
+    const tick = (): void => {
+      ticks++
+      resolve()
+    }
+    // A busy loop's ticks: the same delay each time, so one Timeout, refreshed.
+    clock.schedule(tick, 5)
+    clock.schedule(tick, 5)
+    clock.schedule(tick, 5)
+    t.equal(created, 1, 'one Timeout for the same delay')
+    // Another delay (an idle tick aligned with the sample) replaces it.
+    clock.schedule(tick, 6)
+    t.equal(created, 2, 'a new Timeout for another delay')
+  })
+  await ticked
+  // Nothing else pending: a replaced Timeout must not fire as well.
+  await new Promise((resolve) => realSetTimeout(resolve, 30))
+  t.equal(ticks, 1, 'ticked once')
+  const cancel = clock.schedule(() => { ticks++ }, 5)
+  cancel()
+  await new Promise((resolve) => realSetTimeout(resolve, 30))
+  t.equal(ticks, 1, 'a cancelled tick does not run')
 })
