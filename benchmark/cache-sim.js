@@ -4,29 +4,26 @@
 // on a busy machine. The question they answer: is the plugin's gap above the timed-hooks floor cache misses?
 //
 //   node benchmark/cache-sim.js          (BENCH_INSTR_ROUNDS, BENCH_INSTR_REQUESTS as for instructions.js)
-import { envNumber, HOOK_SERVER_SCRIPT, isMain, log, median, SERVER_SCRIPT } from './common.js'
-import { countVariant } from './instructions.js'
+import { HOOK_SERVER_SCRIPT, isMain, log, median, SERVER_SCRIPT } from './common.js'
+import { callgrindConfig, countVariant } from './instructions.js'
 import { ROUTES } from './throughput.js'
 
 /** bare Fastify, the floor of any plugin that times requests through hooks, and the plugin. */
 const TARGETS = [
   { name: 'bare', variant: 'bare', script: SERVER_SCRIPT },
   { name: 'timed hooks (floor)', variant: 'timed onRequest and onSend', script: HOOK_SERVER_SCRIPT },
-  { name: 'server-watch', variant: 'server-watch', script: SERVER_SCRIPT }
-]
+  { name: 'server-watch', variant: 'server-watch', script: SERVER_SCRIPT },
+  // BENCH_CACHE_HOOKS='server-watch request hooks,ladder 5: an onError hook': mechanisms of hook-server.js as well;
+  // BENCH_CACHE_SKIP=bare,server-watch leaves targets out by name.
+  ...(process.env.BENCH_CACHE_HOOKS ?? '').split(',').filter(Boolean).map((variant) => ({ name: variant, variant, script: HOOK_SERVER_SCRIPT }))
+].filter((target) => process.env.BENCH_CACHE_SKIP?.split(',').includes(target.name) !== true)
 const EVENTS = ['Ir', 'Dr', 'Dw', 'I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw', 'Bc', 'Bcm', 'Bi', 'Bim']
 
 export async function runCacheSim () {
-  const cfg = {
-    rounds: envNumber('BENCH_INSTR_ROUNDS', 2),
-    requests: envNumber('BENCH_INSTR_REQUESTS', 4000),
-    warmup: envNumber('BENCH_INSTR_WARMUP', 10_000),
-    chunk: envNumber('BENCH_INSTR_CHUNK', 1000),
-    minChunks: 4,
-    maxChunks: envNumber('BENCH_INSTR_MAX_CHUNKS', 12),
-    idleS: envNumber('BENCH_INSTR_IDLE', 6)
-  }
-  const routes = ROUTES.filter((route) => route.name === 'static' || route.name === 'param')
+  const cfg = callgrindConfig(2)
+  // BENCH_CACHE_ROUTES=static: one route only.
+  const only = (process.env.BENCH_CACHE_ROUTES ?? 'static,param').split(',')
+  const routes = ROUTES.filter((route) => only.includes(route.name))
   const rows = {}
   for (let r = 0; r < cfg.rounds; r++) {
     for (const target of TARGETS) {

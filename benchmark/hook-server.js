@@ -54,6 +54,16 @@ export const HOOK_VARIANTS = {
     app.addHook('onRequest', (request, reply, done) => { request[kStart] = process.hrtime.bigint(); done() })
     app.addHook('onSend', (request, reply, payload, done) => { done(); sink += Number(process.hrtime.bigint() - request[kStart]) })
   },
+  // Issue 31, "Cold code": the floor plus the same arithmetic after each response, as straight-line code of about
+  // 4 kB of machine code (the plugin's hooks run about that much more than the floor), or as a loop of a few lines
+  // that executes about a quarter more instructions. What separates them is how much code a request runs.
+  'timed plus 4 kB of straight code' (app) { return timedWith(app, straightWork(COLD_STEPS)) },
+  'timed plus the same work in a loop' (app) { return timedWith(app, loopWork(COLD_STEPS)) },
+  // The same for data: after each response, a chain of dependent loads through one cache line per hop, the same lines
+  // for every request (as the plugin's hooks reach the same route, store and histogram objects each time), or the
+  // same number of loads within one line.
+  'timed plus 160 data lines' (app) { return timedWith(app, chase(CHASE_HOPS)) },
+  'timed plus the same loads from one line' (app) { return timedWith(app, chase(1)) },
   // Bisecting the plugin's hooks (issue 16): the timed pair plus one of the things the plugin's hooks do.
   'timed with the reply on its socket' (app) {
     const kStart = Symbol('start')
@@ -232,6 +242,65 @@ function recordThroughRing (metrics) {
       at = 0
     }
   }
+}
+
+/**
+ * Steps of the arithmetic after each response: 350 of them compile to about 4 kB of machine code run straight through
+ * (`node --print-opt-code`: 11.7 bytes a step), about what the plugin's hooks run beyond the floor's.
+ */
+const COLD_STEPS = Number(process.env.BENCH_COLD_STEPS ?? 350)
+/** One integer step, from the `i`-th pair of constants: an xor and an add, two instructions. */
+const step = (i) => `s = ((s ^ ${(i * 40503) & 0xffff}) + ${i + 1}) | 0`
+
+/** `steps` steps in a row and no loop: each runs once, from its own bytes of code. */
+function straightWork (steps) {
+  const body = ['let s = x | 0']
+  for (let i = 0; i < steps; i++) body.push(step(i))
+  return new Function('x', [...body, 'return s'].join('\n')) // eslint-disable-line no-new-func -- generated once, at start-up
+}
+
+/** The same number of steps as a loop whose body is 8 of them: about a quarter more instructions, a 40th of the code. */
+function loopWork (steps) {
+  const body = []
+  for (let i = 0; i < 8; i++) body.push('  ' + step(i))
+  return new Function('x', ['let s = x | 0', `for (let n = 0; n < ${Math.ceil(steps / 8)}; n++) {`, ...body, '}', 'return s'].join('\n')) // eslint-disable-line no-new-func -- as above
+}
+
+/** Loads of `chase`: 160, four times the data lines the hooks fetch beyond the floor's when a neighbour evicts them. */
+const CHASE_HOPS = Number(process.env.BENCH_CHASE_HOPS ?? 160)
+
+/**
+ * A walk of CHASE_HOPS dependent loads (each index read from the last) over `lines` cache lines of an Int32Array, in
+ * a shuffled cycle with one index a line (16 a line, 64 bytes); with one line, a cycle of 8 indices within it.
+ */
+function chase (lines) {
+  const next = new Int32Array(Math.max(lines, 1) * 16)
+  if (lines === 1) {
+    for (let i = 0; i < 8; i++) next[i] = (i + 1) % 8
+  } else {
+    const order = Array.from({ length: lines }, (_, i) => i)
+    for (let i = lines - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1))
+      ;[order[i], order[j]] = [order[j], order[i]]
+    }
+    for (let i = 0; i < lines; i++) next[order[i] * 16] = order[(i + 1) % lines] * 16
+  }
+  return (x) => {
+    let at = 0
+    for (let hop = 0; hop < CHASE_HOPS; hop++) at = next[at]
+    return at + (x | 0)
+  }
+}
+
+/** The floor, with `work` run after each response is timed. */
+function timedWith (app, work) {
+  const kStart = Symbol('start')
+  app.addHook('onRequest', (request, reply, done) => { request[kStart] = performance.now(); done() })
+  app.addHook('onSend', (request, reply, payload, done) => {
+    done()
+    const durationMs = performance.now() - request[kStart]
+    sink += work(durationMs * 1000)
+  })
 }
 
 /** Ladder 5 once `load` has loaded more code into the process (and run nothing of it per request). */

@@ -24,6 +24,12 @@ import { ROUTES } from './throughput.js'
 
 const CONNECTIONS = 10
 /**
+ * Cache geometry for cache-sim.js (BENCH_CACHE_SIM_ARGS='--I1=32768,8,64 --D1=32768,8,64 --LL=1048576,16,64': this
+ * machine's first level and its per-core second level). Without it, valgrind takes the host's: its last level is
+ * the 32 MB third level, shared with the neighbours that a side-by-side run has.
+ */
+const CACHE_SIM_ARGS = (process.env.BENCH_CACHE_SIM_ARGS ?? '').split(' ').filter(Boolean)
+/**
  * server-watch samples once an hour here instead of once a second. A sample costs millions of instructions
  * under valgrind, and how many samples fall inside a measured window is chance: with the default interval the
  * same build measured 61,517 and 65,459 instructions per request in two runs (bare Fastify: 61,867 and 62,108).
@@ -62,14 +68,16 @@ function readDump (dir, seen, events = false) {
 /**
  * `simulate`: callgrind's cache and branch simulation (--cache-sim=yes --branch-sim=yes): the result then has
  * `events`, each event per request (Ir, D1mr, DLmr, Bcm, ...), counted the same way as the instructions.
+ * `extra` (cold-code.js): `cacheArgs` in place of BENCH_CACHE_SIM_ARGS, `nodeArgs` after BENCH_NODE_ARGS, `env` on
+ * top of this process's, and `keep`, a folder where the measured window's dump is copied (as BENCH_CALLGRIND_KEEP).
  */
-export async function countVariant (variant, route, cfg, script = SERVER_SCRIPT, simulate = false) {
+export async function countVariant (variant, route, cfg, script = SERVER_SCRIPT, simulate = false, extra = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sw-callgrind-'))
   const child = spawn('valgrind', [
     '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${join(dir, 'cg.out')}`,
-    ...(simulate ? ['--cache-sim=yes', '--branch-sim=yes'] : []),
-    process.execPath, ...SERVER_NODE_ARGS, script, variant
-  ], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env: { ...process.env, BENCH_SAMPLE_INTERVAL_MS: String(SAMPLE_INTERVAL_MS) } })
+    ...(simulate ? ['--cache-sim=yes', '--branch-sim=yes', ...(extra.cacheArgs ?? CACHE_SIM_ARGS)] : []),
+    process.execPath, ...SERVER_NODE_ARGS, ...(extra.nodeArgs ?? []), script, variant
+  ], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env: { ...process.env, BENCH_SAMPLE_INTERVAL_MS: String(SAMPLE_INTERVAL_MS), ...extra.env } })
   try {
     const port = await new Promise((resolve, reject) => {
       child.on('message', (m) => { if (m.type === 'listening') resolve(m.port) })
@@ -102,9 +110,10 @@ export async function countVariant (variant, route, cfg, script = SERVER_SCRIPT,
     control(child.pid, '-d')
     const loadEvents = readDump(dir, seen, true)
     // BENCH_CALLGRIND_KEEP=<dir>: the measured window's dump is kept there, for callgrind_annotate (function by function).
-    if (process.env.BENCH_CALLGRIND_KEEP) {
+    const keep = extra.keep ?? process.env.BENCH_CALLGRIND_KEEP
+    if (keep) {
       const dump = [...seen].at(-1)
-      copyFileSync(join(dir, dump), join(process.env.BENCH_CALLGRIND_KEEP, `${variant.replace(/\W+/g, '-')}.${route.name}.${measured.requests}.cg`))
+      copyFileSync(join(dir, dump), join(keep, `${variant.replace(/\W+/g, '-')}.${route.name}.${measured.requests}.cg`))
     }
     const loadMs = Date.now() - started
     control(child.pid, '-z')
@@ -125,13 +134,10 @@ export async function countVariant (variant, route, cfg, script = SERVER_SCRIPT,
   }
 }
 
-export async function runInstructions () {
-  if (!hasValgrind()) {
-    log('! valgrind (callgrind_control) not found: skipping instruction counts (apt-get install valgrind)')
-    return null
-  }
-  const cfg = {
-    rounds: envNumber('BENCH_INSTR_ROUNDS', QUICK ? 1 : 3),
+/** The knobs of a count under callgrind (BENCH_INSTR_*), with `rounds` the caller's default: also cache-sim.js's and cold-code.js's. */
+export function callgrindConfig (rounds) {
+  return {
+    rounds: envNumber('BENCH_INSTR_ROUNDS', rounds),
     requests: envNumber('BENCH_INSTR_REQUESTS', QUICK ? 1000 : 4000),
     warmup: envNumber('BENCH_INSTR_WARMUP', QUICK ? 3000 : 10_000),
     chunk: envNumber('BENCH_INSTR_CHUNK', 1000),
@@ -140,6 +146,14 @@ export async function runInstructions () {
     // Long enough that the sampling loop's once-a-second work is averaged over several samples.
     idleS: envNumber('BENCH_INSTR_IDLE', QUICK ? 3 : 6)
   }
+}
+
+export async function runInstructions () {
+  if (!hasValgrind()) {
+    log('! valgrind (callgrind_control) not found: skipping instruction counts (apt-get install valgrind)')
+    return null
+  }
+  const cfg = callgrindConfig(QUICK ? 1 : 3)
   const variants = selectedVariants(VARIANTS)
   const rounds = []
   for (let r = 0; r < cfg.rounds; r++) {
