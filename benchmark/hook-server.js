@@ -2,7 +2,11 @@
 // with an empty (or minimal) body, so that callgrind can price each mechanism on its own.
 //
 //   node benchmark/hook-server.js <variant>      (started by hooks.js over IPC)
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import Fastify from 'fastify'
 import { pluginOptionsFromEnv } from './common.js'
@@ -121,6 +125,10 @@ export const HOOK_VARIANTS = {
   'ladder 5: an onError hook' (app) { return ladder(app, 5) },
   // The plugin's request hooks alone, without its routes, sampler or event-loop monitor.
   'server-watch request hooks' (app) { return pluginRequestHooks(app) },
+  // Issue 31: the same built module copied to another file, as it is and with the `try`/`catch` around onSend's
+  // `done()` taken out (hooksCopy, below): whether that structure is what the hooks cost above ladder 5.
+  'server-watch request hooks copied' (app) { return pluginRequestHooks(app, undefined, hooksCopy('copied', (code) => code)) },
+  'server-watch request hooks copied without the try' (app) { return pluginRequestHooks(app, undefined, hooksCopy('no-try', withoutTry)) },
   // The same, each response recorded through issue 31's ring (recordThroughRing, below).
   'server-watch request hooks with a ring' (app) { return pluginRequestHooks(app, recordThroughRing) },
   // Issue 31: the same hooks with more code loaded first (benchmark/README.md, "Code loaded, not code run"), and the
@@ -203,8 +211,8 @@ async function requestStore () {
 }
 
 /** The plugin's request hooks on `app`, over a store with the plugin's defaults, which `adapt` may change first. */
-async function pluginRequestHooks (app, adapt = () => {}) {
-  const { createRequestHooks } = await import('../dist/requests/hooks.js')
+async function pluginRequestHooks (app, adapt = () => {}, hooksModule = '../dist/requests/hooks.js') {
+  const { createRequestHooks } = await import(hooksModule)
   const { RequestMetrics } = await import('../dist/requests/store.js')
   const { normalizeOptions } = await import('../dist/options.js')
   const defaults = normalizeOptions({})
@@ -301,6 +309,28 @@ function timedWith (app, work) {
     const durationMs = performance.now() - request[kStart]
     sink += work(durationMs * 1000)
   })
+}
+
+/**
+ * The built `dist/requests/hooks.js`, changed by `edit` and written to a temporary file whose imports point back into
+ * the build: the same code from another file, or the same with one change. Returns the copy's URL.
+ */
+function hooksCopy (name, edit) {
+  const dist = new URL('../dist/', import.meta.url).href
+  const code = edit(readFileSync(new URL('requests/hooks.js', dist), 'utf8'))
+    .replaceAll("from './", `from '${dist}requests/`).replaceAll("from '../", `from '${dist}`)
+  const dir = mkdtempSync(join(tmpdir(), 'sw-hooks-'))
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, `hooks-${name}.js`)
+  writeFileSync(file, code)
+  return pathToFileURL(file).href
+}
+
+/** onSend's `try { done() } catch { … }` as a plain `done()`: a response whose write throws is then left unsettled. */
+function withoutTry (code) {
+  const changed = code.replace(/try \{\s*done\(\);\s*\}\s*catch \(error\) \{[^}]*\}/, 'done();')
+  if (changed === code) throw new Error('hooksCopy: the try around done() was not found in dist/requests/hooks.js')
+  return changed
 }
 
 /** Ladder 5 once `load` has loaded more code into the process (and run nothing of it per request). */
