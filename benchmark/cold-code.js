@@ -1,10 +1,10 @@
-// Cold code per request (issue 31, "Cold code" in README.md): how many lines of machine code a request runs that are
-// not in the caches when it starts. Side by side on one core (paired.js), the other server runs between two requests
-// of this one and evicts the first-level caches and much of the second; a server alone under callgrind never meets
-// that, so cache-sim.js finds no difference. Here each variant runs under callgrind's cache simulation with this
-// machine's geometry (32 kB first levels; its 1 MB second level as the last), fixtures/cold-requests.js evicts it
-// before each request reaches Fastify, and V8's perf map (--perf-basic-prof) names the JIT code. Deterministic: the
-// same build gives the same lines to within about 1 %, on a busy machine too.
+// Cold code per request (issue 31, "A young process, and cold code" in README.md): how many lines of machine code a
+// request runs that are not in the caches when it starts. Side by side on one core (paired.js), the other server runs
+// between two requests of this one and evicts the first-level caches and much of the second; a server alone under
+// callgrind never meets that, so cache-sim.js finds no difference. Here each variant runs under callgrind's cache
+// simulation with this machine's geometry (32 kB first levels; its 1 MB second level as the last),
+// fixtures/cold-requests.js evicts it before each request reaches Fastify, and V8's perf map (--perf-basic-prof) names
+// the JIT code. Deterministic: the same build gives the same lines to within about 1 %, on a busy machine too.
 //
 //   npm run build && node benchmark/cold-code.js        (bare, the floor, the plugin's hooks, the plugin; static route)
 //   node benchmark/cold-code.js 'timed onRequest and onSend' 'server-watch request hooks'   (hook-server.js mechanisms)

@@ -58,9 +58,10 @@ export const HOOK_VARIANTS = {
     app.addHook('onRequest', (request, reply, done) => { request[kStart] = process.hrtime.bigint(); done() })
     app.addHook('onSend', (request, reply, payload, done) => { done(); sink += Number(process.hrtime.bigint() - request[kStart]) })
   },
-  // Issue 31, "Cold code": the floor plus the same arithmetic after each response, as straight-line code of about
-  // 4 kB of machine code (the plugin's hooks run about that much more than the floor), or as a loop of a few lines
-  // that executes about a quarter more instructions. What separates them is how much code a request runs.
+  // Issue 31, "A young process, and cold code": the floor plus the same arithmetic after each response, as
+  // straight-line code of about 4 kB of machine code (the plugin's hooks run about that much more than the floor), or
+  // as a loop of a few lines that executes about a quarter more instructions. What separates them is how much code a
+  // request runs.
   'timed plus 4 kB of straight code' (app) { return timedWith(app, straightWork(COLD_STEPS)) },
   'timed plus the same work in a loop' (app) { return timedWith(app, loopWork(COLD_STEPS)) },
   // The same for data: after each response, a chain of dependent loads through one cache line per hop, the same lines
