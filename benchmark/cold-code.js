@@ -39,9 +39,11 @@ function perfMap (pid) {
   }
 }
 
-/** Events by function, per request, from a kept dump: callgrind_annotate's listing, JIT addresses named. */
-export function coldLinesByFunction (dumpPath, requests) {
-  const pid = /^pid: (\d+)/m.exec(readFileSync(dumpPath, 'utf8').slice(0, 4096))[1]
+/** The pid of the process a callgrind dump was taken from: its perf map is /tmp/perf-<pid>.map. */
+const dumpPid = (dumpPath) => /^pid: (\d+)/m.exec(readFileSync(dumpPath, 'utf8').slice(0, 4096))[1]
+
+/** Events by function, per request, from a kept dump of process `pid`: callgrind_annotate's listing, JIT addresses named. */
+export function coldLinesByFunction (dumpPath, pid, requests) {
   const nameOf = perfMap(pid)
   const listing = execFileSync('callgrind_annotate', ['--threshold=100', '--show=Ir,I1mr,ILmr', '--sort=I1mr', dumpPath], { maxBuffer: 64 << 20 }).toString()
   const byFunction = new Map()
@@ -70,8 +72,8 @@ export async function coldCode (targets, { route = ROUTES.find((r) => r.name ===
       const { events, requests } = await countVariant(target, route, cfg, script, true,
         { cacheArgs: GEOMETRY, nodeArgs: ['--perf-basic-prof'], env: { BENCH_PRELOAD: preload }, keep })
       const dump = join(keep, readdirSync(keep)[0])
-      const byFunction = coldLinesByFunction(dump, requests)
-      const pid = /^pid: (\d+)/m.exec(readFileSync(dump, 'utf8').slice(0, 4096))[1]
+      const pid = dumpPid(dump)
+      const byFunction = coldLinesByFunction(dump, pid, requests)
       rmSync(`/tmp/perf-${pid}.map`, { force: true })
       const listed = [...byFunction].filter(([name]) => LISTED.test(name)).sort((a, b) => b[1].I1mr - a[1].I1mr).slice(0, top)
       results.push({ target, I1mr: events.I1mr, ILmr: events.ILmr, listed })

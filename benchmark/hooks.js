@@ -6,12 +6,13 @@
 //   BENCH_HOOK_ROUNDS=3 node benchmark/hooks.js       (more rounds: medians)
 //   BENCH_HOOK_VARIANTS='root onSend' node benchmark/hooks.js   (some variants only, and bare)
 //   BENCH_INSTR_REQUESTS=20000 node benchmark/hooks.js   (more requests counted per variant; 4,000 by default)
-import { countVariant } from './instructions.js'
+import { callgrindConfig, countVariant } from './instructions.js'
 import { envNumber, HOOK_SERVER_SCRIPT, log, median, selectedVariants } from './common.js'
 import { HOOK_VARIANTS } from './hook-server.js'
 import { ROUTES } from './throughput.js'
 
-const cfg = { requests: envNumber('BENCH_INSTR_REQUESTS', 4000), warmup: 10_000, chunk: 1000, minChunks: 4, maxChunks: 12, idleS: 3 }
+// instructions.js's knobs, with a shorter idle window (the plugin samples hourly under callgrind).
+const cfg = { ...callgrindConfig(1), idleS: envNumber('BENCH_INSTR_IDLE', 3) }
 const rounds = envNumber('BENCH_HOOK_ROUNDS', 1)
 const variants = selectedVariants(Object.keys(HOOK_VARIANTS), 'BENCH_HOOK_VARIANTS')
 const perRound = []

@@ -3,10 +3,11 @@
 // path. Each argument is one BENCH_PRELOAD list, paths relative to benchmark/hook-server.js.
 //
 //   npm run build && node benchmark/preload.js mongodb mongodb,../dist/plugin.js
-import { countVariant } from './instructions.js'
-import { HOOK_SERVER_SCRIPT, isMain, log } from './common.js'
+import { callgrindConfig, countVariant } from './instructions.js'
+import { envNumber, HOOK_SERVER_SCRIPT, isMain, log } from './common.js'
 
-const CFG = { requests: 4000, warmup: 10_000, chunk: 1000, minChunks: 4, maxChunks: 12, idleS: 3 }
+// instructions.js's knobs, with a shorter idle window: bare Fastify has no sampling loop to average over.
+const CFG = { ...callgrindConfig(1), idleS: envNumber('BENCH_INSTR_IDLE', 3) }
 
 if (isMain(import.meta.url)) {
   const lists = process.argv.slice(2)
